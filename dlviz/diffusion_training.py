@@ -85,8 +85,8 @@ class EMA:
             self.lr_scheduler.step()
         self.n += 1
         d = min(self.decay, (1 + self.n) / (10 + self.n))
-        for s, p in zip(self.shadow.parameters(), self.model.parameters(), strict=True):
-            s.lerp_(p.detach(), 1 - d)
+        shadow, params = list(self.shadow.parameters()), [p.detach() for p in self.model.parameters()]
+        torch._foreach_lerp_(shadow, params, 1 - d)          # one fused update instead of one per tensor
         for s, b in zip(self.shadow.buffers(), self.model.buffers(), strict=True):
             s.copy_(b)
 

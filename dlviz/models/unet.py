@@ -66,6 +66,12 @@ class Attention(nn.Module):
         return x + self.proj(h.transpose(-1, -2).reshape(B, C, H, W))
 
 
+def _state_dict_to_half(module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict) -> None:
+    for k, v in state_dict.items():
+        if v.is_floating_point():
+            state_dict[k] = v.half()
+
+
 @register_model("unet")
 class UNet(nn.Module):
     @dataclass
@@ -81,6 +87,7 @@ class UNet(nn.Module):
         groups: int = 8
         schedule: str = "linear"              # the noise schedule the weights were trained with
         num_timesteps: int = 1000
+        half_storage: bool = False            # state_dict() in float16 (halves a shipped file; loads into fp32)
 
     def __init__(self, config: Config) -> None:
         super().__init__()
@@ -122,6 +129,9 @@ class UNet(nn.Module):
         self.conv_out = nn.Conv2d(ch, c.in_channels, 3, padding=1)
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)
+        if c.half_storage:
+            hook = getattr(self, "register_state_dict_post_hook", None) or self._register_state_dict_hook
+            hook(_state_dict_to_half)
 
     @property
     def null_class(self) -> int | None:

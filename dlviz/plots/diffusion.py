@@ -1,0 +1,148 @@
+"""Figures for the DDPM page: schedules (beta_t, alpha_bar_t, SNR), image strips of x_t / ε̂ / x̂_0, an
+animated trajectory with a play button, a GIF of it, the loss per timestep bucket, per-class accuracy
+and the samples a live run draws as it trains.
+
+Image figures embed one PNG (``go.Image(source=...)``): one small payload per slider move instead of a
+JSON array of every pixel, and pixel-crisp because images are upscaled (nearest) before encoding.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from dlviz.plots.common import PALETTE
+
+SCHEDULE_COLORS = {"linear": PALETTE[0], "cosine": PALETTE[1], "quadratic": PALETTE[2]}
+
+
+def _png(arr: np.ndarray) -> str:
+    """``(H, W, 3)`` uint8 -> a PNG data URI."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def montage(rows: list[np.ndarray], scale: int = 3, gap: int = 2, bg: int = 255) -> np.ndarray:
+    """Rows of images ``(N, H, W, C)`` uint8 (C = 1 or 3) -> one ``(H', W', 3)`` uint8 picture.
+
+    Every image is upscaled ``scale`` times (nearest neighbour) and separated by ``gap`` pixels.
+    """
+    ncol = max(len(r) for r in rows)
+    h, w = rows[0].shape[1:3]
+    H, W = h * scale, w * scale
+    out = np.full((len(rows) * (H + gap) - gap, ncol * (W + gap) - gap, 3), bg, dtype=np.uint8)
+    for i, r in enumerate(rows):
+        r = np.asarray(r)
+        if r.shape[-1] == 1:
+            r = np.repeat(r, 3, axis=-1)
+        big = r.repeat(scale, axis=1).repeat(scale, axis=2)               # (N, H, W, 3)
+        for j, im in enumerate(big):
+            y, x = i * (H + gap), j * (W + gap)
+            out[y:y + H, x:x + W] = im
+    return out
+
+
+def picture_figure(pic: np.ndarray, title: str = "", row_labels: list[str] | None = None,
+                   height: int | None = None, label_width: int = 70) -> go.Figure:
+    """A montage as a figure (PNG-backed), with row labels on the left."""
+    Hp, Wp = pic.shape[:2]
+    fig = go.Figure(go.Image(source=_png(pic), hoverinfo="skip"))
+    fig.update_xaxes(visible=False, range=[-label_width, Wp])
+    fig.update_yaxes(visible=False, range=[Hp, 0], scaleanchor="x")
+    if row_labels:
+        n = len(row_labels)
+        for i, lab in enumerate(row_labels):
+            fig.add_annotation(x=-6, y=(i + 0.5) * Hp / n, text=lab, showarrow=False, xanchor="right",
+                               font={"size": 13})
+    fig.update_layout(title={"text": title, "font": {"size": 14}}, margin={"l": 0, "r": 0, "t": 30 if title else 4, "b": 0},
+                      height=height or int(40 + 320 * Hp / max(Wp + label_width, 1) * 2.2), plot_bgcolor="white")
+    return fig
+
+
+def schedule_figure(curves: dict[str, dict[str, np.ndarray]], t: int, height: int = 300) -> go.Figure:
+    """beta_t, alpha_bar_t and log10 SNR against t for each schedule; a dashed line at the current t.
+
+    ``curves``: ``{schedule: {"beta": (T+1,), "alpha_bar": (T+1,), "snr": (T+1,)}}``.
+    """
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("β_t (noise added at step t)", "ᾱ_t (signal kept)",
+                                                        "log₁₀ SNR = log₁₀ ᾱ_t / (1 − ᾱ_t)"),
+                        horizontal_spacing=0.07)
+    for name, c in curves.items():
+        ts = np.arange(1, len(c["beta"]))
+        color = SCHEDULE_COLORS.get(name, PALETTE[3])
+        for col, (key, ys) in enumerate((("beta", c["beta"][1:]), ("alpha_bar", c["alpha_bar"][1:]),
+                                         ("snr", np.log10(np.maximum(c["snr"][1:], 1e-12)))), 1):
+            fig.add_trace(go.Scatter(x=ts, y=ys, mode="lines", line={"color": color, "width": 2}, name=name,
+                                     legendgroup=name, showlegend=col == 1,
+                                     hovertemplate=f"{name}<br>t=%{{x}}<br>{key}=%{{y:.4g}}<extra></extra>"), 1, col)
+    for col in (1, 2, 3):
+        fig.add_vline(x=t, line={"dash": "dash", "color": "#555", "width": 1}, row=1, col=col)
+    fig.update_xaxes(title_text="t")
+    fig.update_layout(height=height, margin={"l": 4, "r": 4, "t": 40, "b": 4},
+                      legend={"orientation": "h", "y": -0.25})
+    return fig
+
+
+def animation_figure(pics: list[np.ndarray], labels: list[str], title: str = "", row_labels: list[str] | None = None,
+                     frame_ms: int = 120, label_width: int = 70) -> go.Figure:
+    """A client-side animation of montages (play / pause buttons and a scrubbing slider, no server round trip)."""
+    fig = picture_figure(pics[0], title, row_labels, label_width=label_width)
+    fig.frames = [go.Frame(data=[go.Image(source=_png(p), hoverinfo="skip")], name=lab) for p, lab in zip(pics, labels,
+                                                                                                        strict=True)]
+    play = {"frame": {"duration": frame_ms, "redraw": True}, "fromcurrent": True, "transition": {"duration": 0}}
+    stop = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
+    fig.update_layout(
+        updatemenus=[{"type": "buttons", "direction": "left", "x": 0.0, "y": -0.02, "xanchor": "left", "yanchor": "top",
+                      "pad": {"t": 4, "r": 8}, "showactive": False,
+                      "buttons": [{"label": "▶ Play", "method": "animate", "args": [None, play]},
+                                  {"label": "❚❚ Pause", "method": "animate", "args": [[None], stop]}]}],
+        sliders=[{"active": 0, "x": 0.18, "len": 0.82, "y": -0.02, "yanchor": "top", "pad": {"t": 4},
+                  "currentvalue": {"prefix": "", "font": {"size": 13}},
+                  "steps": [{"label": lab, "method": "animate", "args": [[lab], stop]} for lab in labels]}])
+    fig.update_layout(height=(fig.layout.height or 300) + 70, margin={"l": 0, "r": 0, "t": 30, "b": 60})
+    return fig
+
+
+def gif_bytes(pics: list[np.ndarray], frame_ms: int = 80, hold_last_ms: int = 1500) -> bytes:
+    """An animated GIF of the montages (looping; the last frame is held)."""
+    from PIL import Image
+
+    frames = [Image.fromarray(p) for p in pics]
+    buf = io.BytesIO()
+    durations = [frame_ms] * (len(frames) - 1) + [hold_last_ms]
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0,
+                   optimize=False)
+    return buf.getvalue()
+
+
+def bucket_loss_figure(names: list[str], values: list[float], height: int = 260, title: str = "") -> go.Figure:
+    """Mean ε-prediction loss per timestep bucket (names like ``loss_t0001-0100``)."""
+    labels = [n.replace("loss_t", "t ").replace("-", "–").lstrip("0") for n in names]
+    labels = [lab.replace(" 0", " ").replace("–0", "–") for lab in labels]
+    fig = go.Figure(go.Bar(x=labels, y=values, marker_color=PALETTE[0],
+                           hovertemplate="%{x}: loss %{y:.4f}<extra></extra>"))
+    fig.update_layout(height=height, margin={"l": 4, "r": 4, "t": 36 if title else 8, "b": 4},
+                      title={"text": title, "font": {"size": 14}}, yaxis_title="mean ‖ε − ε̂‖²", xaxis_title="timestep bucket")
+    return fig
+
+
+def per_class_figure(class_names: list[str], acc: np.ndarray, chance: float, height: int = 260,
+                     title: str = "") -> go.Figure:
+    """Classifier accuracy on the samples of each requested class, with the chance level."""
+    vals = np.nan_to_num(np.asarray(acc, dtype=float), nan=0.0)
+    fig = go.Figure(go.Bar(x=class_names, y=vals, marker_color=[PALETTE[2] if v >= 0.5 else PALETTE[3] for v in vals],
+                           text=[f"{v:.0%}" for v in vals], textposition="outside",
+                           hovertemplate="%{x}: %{y:.1%}<extra></extra>"))
+    fig.add_hline(y=chance, line={"dash": "dot", "color": "#777"}, annotation_text="chance",
+                  annotation_position="top left")
+    fig.update_yaxes(range=[0, 1.12], tickformat=".0%")
+    fig.update_layout(height=height, margin={"l": 4, "r": 4, "t": 36 if title else 8, "b": 4},
+                      title={"text": title, "font": {"size": 14}})
+    return fig

@@ -1,0 +1,122 @@
+"""Shipped DDPMs (Ho et al., 2020): class-conditional U-Nets on the digits (16x16) and on food shapes
+(32x32 RGB, so "hotdog" can be asked for), trained briefly on a CPU with classifier-free guidance's
+label dropout and an EMA of the weights.
+
+Quality (the card's metrics) is measured on DDIM samples, ``n`` per class, with a fixed seed: the
+shipped classifier's accuracy at recognising the requested class (``sample_acc``), and the Fréchet
+distance in that classifier's feature space to held-out real images (``fd``), beside the same distance
+between two sets of real images (``fd_real_floor``, what a perfect generator would score).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from dlviz.models import build_model
+from dlviz.recipes import Recipe, register_recipe
+
+
+@dataclass(frozen=True)
+class DDPMSpec:
+    dataset: str                 # digits | food_shapes
+    config: dict                 # the U-Net config
+    steps: int
+    lr: float = 2e-3
+    batch_size: int = 64
+    ema_decay: float = 0.995
+    warmup: int = 200
+    hflip: bool = False
+    n_train: int = 0             # food shapes only: how many training images to draw
+    eval_per_class: int = 15
+    eval_steps: int = 10
+    eval_guidance: float = 2.0
+
+
+DIGITS = DDPMSpec(
+    dataset="digits",
+    config={"in_channels": 1, "image_size": 16, "base_channels": 16, "channel_mults": (1, 2, 2),
+            "num_res_blocks": 1, "attention_resolutions": (4,), "num_classes": 10, "schedule": "cosine",
+            "num_timesteps": 1000, "half_storage": True},
+    steps=3000, eval_per_class=20)
+
+FOOD = DDPMSpec(
+    dataset="food_shapes",
+    config={"in_channels": 3, "image_size": 32, "base_channels": 16, "channel_mults": (1, 2, 2),
+            "num_res_blocks": 1, "attention_resolutions": (8,), "num_classes": 10, "schedule": "cosine",
+            "num_timesteps": 1000, "half_storage": True},
+    steps=4000, hflip=True, n_train=10000)
+
+
+def training_data(spec: DDPMSpec):
+    from dlviz.data import digits, food_shapes
+
+    if spec.dataset == "digits":
+        return digits("train", seed=0, size=16)
+    return food_shapes(spec.n_train, seed=100)
+
+
+def _trainer(spec: DDPMSpec):
+    def train(model, device: str) -> dict:
+        from dlviz.diffusion_training import make_trainer
+
+        data = training_data(spec)
+        trainer, ema = make_trainer(model, data, steps=spec.steps, lr=spec.lr, batch_size=spec.batch_size,
+                                    ema_decay=spec.ema_decay, warmup=spec.warmup, hflip=spec.hflip,
+                                    device=device, name=spec.dataset)
+        t0, c0 = time.perf_counter(), time.process_time()
+        trainer.run()
+        if trainer.status != "finished":
+            raise RuntimeError(trainer.message or trainer.status)
+        ema.copy_to(model)             # ship the EMA weights, rounded to their float16 storage
+        loss = trainer.history("loss")[1]
+        return {"dataset": f"{spec.dataset} ({len(data)} training images, "
+                           f"{'digits train split, seed 0, 16x16' if spec.dataset == 'digits' else 'seed 100'})",
+                "steps": spec.steps, "batch_size": spec.batch_size, "train_time_s": round(time.perf_counter() - t0, 1),
+                "train_cpu_time_s": round(time.process_time() - c0, 1), "threads": torch.get_num_threads(),
+                "optimizer": f"Adam lr={spec.lr:g}, {spec.warmup}-step linear warm-up; EMA decay {spec.ema_decay}",
+                "objective": "L_simple (Ho eq. 14), labels dropped with p=0.1 for classifier-free guidance"
+                             + (", random horizontal flips" if spec.hflip else ""),
+                "final_loss_avg100": round(sum(loss[-100:]) / max(1, len(loss[-100:])), 4),
+                "quality_protocol": f"{spec.eval_per_class} DDIM samples per class, {spec.eval_steps} steps, eta 0, "
+                                    f"guidance {spec.eval_guidance}, seed 0; classifier "
+                                    f"{'digits_cnn' if spec.dataset == 'digits' else 'food_cnn'}"}
+    return train
+
+
+def evaluate_spec(spec: DDPMSpec, model) -> dict:
+    from dlviz.checkpoints import load_shipped
+    from dlviz.diffusion_quality import (
+        CLASSIFIERS,
+        generate_per_class,
+        measure,
+        real_floor_images,
+        real_reference,
+    )
+
+    clf, _ = load_shipped(CLASSIFIERS[spec.dataset], expected_arch="small_cnn")
+    imgs, labels = generate_per_class(model, spec.eval_per_class, num_steps=spec.eval_steps,
+                                      guidance=spec.eval_guidance, seed=0)
+    real = real_reference(spec.dataset)
+    q = measure(imgs, labels, clf, real, floor_images=real_floor_images(spec.dataset, len(imgs)))
+    return {"sample_acc": q.accuracy, "fd": q.fd, "fd_real_floor": q.fd_real,
+            "worst_class_acc": float(min(q.per_class_acc))}
+
+
+def summary(spec: DDPMSpec) -> str:
+    c = spec.config
+    chans = "-".join(str(c["base_channels"] * m) for m in c["channel_mults"])
+    what = "the digits at 16x16" if spec.dataset == "digits" else "food shapes 32x32 RGB"
+    return (f"Class-conditional DDPM U-Net ({chans} channels, {c['schedule']} schedule, T={c['num_timesteps']}) "
+            f"on {what}, {spec.steps} steps")
+
+
+def make_recipe(name: str, spec: DDPMSpec, claims: dict) -> Recipe:
+    return Recipe(name=name, summary=summary(spec), build=lambda: build_model("unet", spec.config),
+                  train=_trainer(spec), evaluate=lambda m: evaluate_spec(spec, m), claims=claims)
+
+
+register_recipe(make_recipe("ddpm_digits", DIGITS, {"sample_acc": (">=", 0.85), "fd": ("<=", 40.0)}))
+register_recipe(make_recipe("ddpm_food", FOOD, {"sample_acc": (">=", 0.5), "fd": ("<=", 40.0)}))

@@ -78,6 +78,15 @@ class EMA:
     def __init__(self, model: nn.Module, decay: float = 0.999, lr_scheduler=None) -> None:
         self.model, self.decay, self.lr_scheduler, self.n = model, decay, lr_scheduler, 0
         self.shadow = copy.deepcopy(model).eval().requires_grad_(False)
+        self.latest: tuple[int, dict] | None = None     # (step, EMA state) saved at each Trainer snapshot
+
+    def model_at_latest(self) -> nn.Module | None:
+        """A fresh copy of the averaged model as of the last snapshot (safe to use while training goes on)."""
+        if self.latest is None:
+            return None
+        m = copy.deepcopy(self.shadow).cpu()
+        m.load_state_dict(self.latest[1])
+        return m.eval()
 
     @torch.no_grad()
     def step(self) -> None:
@@ -105,14 +114,15 @@ class Snapshot:
 
 def make_trainer(model: nn.Module, data: ImageData, *, steps: int, lr: float = 2e-3, batch_size: int = 64,
                  optimizer: str = "Adam", weight_decay: float = 0.0, ema_decay: float = 0.995,
-                 warmup: int = 100, hflip: bool = False, p_uncond: float = 0.1, snapshot_every: int = 0,
-                 snapshot_steps: int = 20, snapshot_guidance: float = 2.0, seed: int = 0,
+                 warmup: int = 100, hflip: bool = False, grad_clip: float | None = 1.0, p_uncond: float = 0.1, snapshot_every: int = 0,
+                 snapshot_steps: int = 20, snapshot_guidance: float = 2.0, score_fn=None, seed: int = 0,
                  device: str | torch.device = "cpu", name: str = "ddpm") -> tuple[Trainer, EMA]:
     """A Trainer for ``model`` on ``data`` (images in [0, 1]) and the EMA of its weights.
 
     Linear LR warm-up over ``warmup`` steps, then constant. Every ``snapshot_every`` steps the EMA
     weights draw one sample per class with DDIM (``snapshot_steps`` steps) from a fixed x_T, into
-    ``trainer.snapshots`` as :class:`Snapshot` -- so a page can show the samples improving.
+    ``trainer.snapshots`` as :class:`Snapshot` -- so a page can show the samples improving -- and, with
+    ``score_fn(images, labels) -> float`` (e.g. a classifier's accuracy), record ``sample_acc``.
     """
     from dlviz.train import make_optimizer
 
@@ -130,13 +140,22 @@ def make_trainer(model: nn.Module, data: ImageData, *, steps: int, lr: float = 2
     snap_labels = torch.arange(n_cls) if n_cls else None
     snap_noise = initial_noise(n_cls or 10, (c.in_channels, c.image_size, c.image_size), seed + 1)
 
+    last: list[Snapshot] = []
+
     def snapshot(_model: nn.Module, step: int) -> Snapshot:
+        if last and last[-1].step == step:          # the Trainer's final call repeats the last periodic one
+            return last[-1]
+        ema.latest = (step, {k: v.detach().clone() for k, v in ema.shadow.state_dict().items()})
         traj = sample(ema.shadow, schedule, snap_noise.to(device), sampler="ddim", num_steps=snapshot_steps,
                       labels=None if snap_labels is None else snap_labels.to(device),
                       guidance=snapshot_guidance, record=False)
-        return Snapshot(step, traj.samples, snap_labels)
+        if score_fn is not None:
+            trainer.record("sample_acc", score_fn(traj.samples, snap_labels), step)
+        last[:] = [Snapshot(step, traj.samples, snap_labels)]
+        return last[-1]
 
     trainer = Trainer(model, loss_fn=DiffusionLoss(schedule, p_uncond, hflip), optimizer=opt, scheduler=ema,
+                      grad_clip=grad_clip,
                       batches=batches(data.images, data.labels, batch_size=batch_size, seed=seed), steps=steps,
                       snapshot_fn=snapshot if snapshot_every else None, snapshot_every=snapshot_every,
                       device=device, name=name)

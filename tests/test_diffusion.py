@@ -22,7 +22,15 @@ from dlviz.diffusion import (
     to_model_space,
 )
 
-torch.set_default_dtype(torch.float32)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """These models are tiny: one intra-op thread is as fast, and immune to spin-waiting on a busy machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 def f64(*shape, seed=0):
@@ -231,3 +239,152 @@ def test_unet_shapes_zero_init_and_conditioning():
 def test_model_space_round_trip():
     x = torch.rand(2, 3, 4, 4)
     assert torch.allclose(to_image_space(to_model_space(x)), x)
+
+
+# ---------------------------------------------------------------- sample quality
+def test_frechet_distance_against_closed_forms():
+    from scipy.linalg import sqrtm
+
+    from dlviz.diffusion_quality import frechet_distance
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(400, 6)) @ rng.normal(size=(6, 6))
+    b = rng.normal(size=(300, 6)) * 2 + 1
+    assert frechet_distance(a, a) == pytest.approx(0, abs=1e-8)
+    c = np.arange(6.0)
+    assert frechet_distance(a, a + c) == pytest.approx(float(c @ c), rel=1e-9)      # shift: |Δμ|², same S
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    ref = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(s1 + s2 - 2 * sqrtm(s1 @ s2).real)  # scipy's matrix root
+    assert frechet_distance(a, b) == pytest.approx(ref, rel=1e-6)
+    assert frechet_distance(a, b) == pytest.approx(frechet_distance(b, a), rel=1e-9)
+    with pytest.raises(ValueError):
+        frechet_distance(a, b[:, :3])
+
+
+def test_measure_on_real_digits_is_the_classifier_accuracy_and_zero_fd():
+    from dlviz.checkpoints import load_shipped
+    from dlviz.diffusion_quality import measure, real_floor_images, real_reference
+    from dlviz.metrics import accuracy
+
+    clf, _ = load_shipped("digits_cnn")
+    real = real_reference("digits")
+    q = measure(real.images, real.labels, clf, real, floor_images=real_floor_images("digits", 200))
+    assert q.accuracy == pytest.approx(accuracy(clf, real.images, real.labels), abs=1e-6)
+    assert q.fd == pytest.approx(0, abs=1e-6) and q.fd_real > 0 and q.n == len(real)
+    per = [(q.predicted[q.requested == k] == k).mean() for k in range(10)]
+    assert np.allclose(q.per_class_acc, per)
+
+
+# ---------------------------------------------------------------- training
+def test_diffusion_loss_is_l_simple_and_buckets_average_to_it():
+    from dlviz.diffusion_training import DiffusionLoss
+
+    s = NoiseSchedule(1000)
+    model = Linear2()
+    x01, y = torch.rand(64, 1, 3, 3), torch.randint(0, 3, (64,))
+    torch.manual_seed(5)
+    loss, extras = DiffusionLoss(s, p_uncond=0.25)(model, (x01, y))
+    torch.manual_seed(5)                              # replay the same draws by hand (Ho Algorithm 1)
+    t = torch.randint(1, 1001, (64,))
+    eps = torch.randn(64, 1, 3, 3)
+    drop = torch.rand(64) < 0.25
+    xt = s.add_noise(to_model_space(x01), eps, t)
+    per = (model(xt, t, torch.where(drop, torch.full_like(y, 3), y)) - eps).square().mean(dim=(1, 2, 3))
+    assert float(loss) == pytest.approx(float(per.mean()), rel=1e-5)
+    k = (t - 1) * 10 // 1000
+    counts = torch.bincount(k, minlength=10)
+    weighted = sum(extras[f"loss_t{b * 100 + 1:04d}-{(b + 1) * 100:04d}"] * int(counts[b]) for b in range(10) if counts[b])
+    assert weighted / 64 == pytest.approx(float(loss), rel=1e-5)
+
+
+def test_ema_update_and_warmup():
+    from dlviz.diffusion_training import EMA
+
+    lin = nn.Linear(2, 1)
+    ema = EMA(lin, decay=0.9)
+    w0 = lin.weight.detach().clone()
+    with torch.no_grad():
+        lin.weight.add_(1.0)
+    ema.step()                                        # d = min(0.9, 2 / 11)
+    assert torch.allclose(ema.shadow.weight, w0 + (1 - 2 / 11), atol=1e-6)
+    for _ in range(200):
+        ema.step()
+    assert torch.allclose(ema.shadow.weight, lin.weight, atol=1e-6)
+
+
+def test_live_training_records_buckets_snapshots_and_sample_accuracy():
+    from dlviz.data import digits
+    from dlviz.diffusion_training import Snapshot, bucket_losses, make_trainer
+    from dlviz.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("unet", in_channels=1, image_size=16, base_channels=8, channel_mults=(1, 2),
+                        attention_resolutions=(), num_classes=10, groups=4)
+    data = digits("train", size=16).subset(slice(0, 200))
+    trainer, ema = make_trainer(model, data, steps=12, batch_size=16, snapshot_every=6, snapshot_steps=3,
+                                score_fn=lambda x, y: 0.5)
+    trainer.run()
+    assert trainer.status == "finished", trainer.message
+    names, vals = bucket_losses(trainer)
+    assert names == sorted(names) and all(np.isfinite(vals)) and len(names) >= 3
+    steps = [s for s, _ in trainer.snapshots]
+    assert steps == [0, 6, 12] and isinstance(trainer.snapshots[-1][1], Snapshot)
+    assert trainer.snapshots[-1][1].images.shape == (10, 1, 16, 16)
+    assert trainer.history("sample_acc")[1] == [0.5, 0.5, 0.5]
+    assert ema.latest[0] == 12 and ema.model_at_latest() is not None
+    with pytest.raises(ValueError, match="the data are"):
+        make_trainer(model, digits("train", size=8), steps=1)
+
+
+def test_half_storage_checkpoint_round_trip(tmp_path):
+    from dlviz.checkpoints import load_checkpoint, save_checkpoint
+    from dlviz.models import build_model
+
+    m = build_model("unet", in_channels=1, image_size=8, base_channels=8, channel_mults=(1, 2), groups=4,
+                    half_storage=True, attention_resolutions=())
+    path = save_checkpoint(tmp_path / "u.pt", m)
+    m2, _ = load_checkpoint(path, expected_arch="unet")
+    for p, q in zip(m.parameters(), m2.parameters(), strict=True):
+        assert q.dtype == torch.float32 and torch.equal(q, p.detach().half().float())
+    assert path.stat().st_size < 0.6 * 4 * sum(p.numel() for p in m.parameters()) + 20_000
+
+
+# ---------------------------------------------------------------- views and plots
+def test_forward_view_matches_theory():
+    from dlviz.diffusion_views import forward_view, schedule_curves, t_where_snr_crosses
+
+    img = torch.rand(3, 48, 48)
+    v0 = forward_view(img, 0, "linear")
+    assert np.allclose(v0.closed_form, img.permute(1, 2, 0).numpy(), atol=1e-6) and v0.noise_std_closed == 0
+    v = forward_view(img, 400, "cosine", seed=3)
+    theory = math.sqrt(1 - v.alpha_bar)
+    assert v.noise_std_closed == pytest.approx(theory, rel=0.03)
+    assert v.noise_std_stepwise == pytest.approx(theory, rel=0.03)
+    t = t_where_snr_crosses("linear")
+    abar = schedule_curves()["linear"]["alpha_bar"]
+    assert abar[t] < 0.5 <= abar[t - 1]
+
+
+def test_plots_and_thumbnail():
+    from dlviz.diffusion_views import animation_frames, thumbnail, trajectory_rows
+    from dlviz.plots import diffusion as P
+
+    s = NoiseSchedule(20)
+    traj = sample(Oracle(s, torch.zeros(1, 3, 4, 4)), s, initial_noise(3, (3, 4, 4), 0), num_steps=5)
+    rows = trajectory_rows(traj, traj.frame(10), n=2)
+    assert [r.shape for r in rows] == [(2, 4, 4, 3)] * 3
+    pic = P.montage(rows, scale=2, gap=1)
+    assert pic.shape == (3 * 8 + 2, 2 * 8 + 1, 3) and pic.dtype == np.uint8
+    ts, frames = animation_frames([traj, traj], n_frames=4)
+    assert ts == [20, 13, 7, 0] and len(frames[0]) == 4
+    import io
+
+    from PIL import Image
+
+    gif = Image.open(io.BytesIO(P.gif_bytes([P.montage(f) for f in frames])))
+    assert gif.n_frames == 4
+    fig = P.animation_figure([P.montage(f) for f in frames], [f"t={t}" for t in ts], row_labels=["a", "b", "c", "d"])
+    assert len(fig.frames) == 4
+    assert P.picture_figure(pic, col_labels=["a", "b"]).layout.annotations[1].text == "b"
+    thumb = thumbnail()
+    assert thumb.dtype == np.uint8 and thumb.ndim == 3 and thumb.shape[2] == 3

@@ -50,19 +50,24 @@ def montage(rows: list[np.ndarray], scale: int = 3, gap: int = 2, bg: int = 255)
 
 
 def picture_figure(pic: np.ndarray, title: str = "", row_labels: list[str] | None = None,
-                   height: int | None = None, label_width: int = 70) -> go.Figure:
-    """A montage as a figure (PNG-backed), with row labels on the left."""
+                   height: int | None = None, label_width: int = 70, col_labels: list[str] | None = None,
+                   gap: int = 2) -> go.Figure:
+    """A montage as a figure (PNG-backed), with optional row labels (left) and column labels (top)."""
     Hp, Wp = pic.shape[:2]
+    lw = label_width if row_labels else 0
+    top = 22 if col_labels else 0
     fig = go.Figure(go.Image(source=_png(pic), hoverinfo="skip"))
-    fig.update_xaxes(visible=False, range=[-label_width, Wp])
-    fig.update_yaxes(visible=False, range=[Hp, 0], scaleanchor="x")
-    if row_labels:
-        n = len(row_labels)
-        for i, lab in enumerate(row_labels):
-            fig.add_annotation(x=-6, y=(i + 0.5) * Hp / n, text=lab, showarrow=False, xanchor="right",
-                               font={"size": 13})
-    fig.update_layout(title={"text": title, "font": {"size": 14}}, margin={"l": 0, "r": 0, "t": 30 if title else 4, "b": 0},
-                      height=height or int(40 + 320 * Hp / max(Wp + label_width, 1) * 2.2), plot_bgcolor="white")
+    fig.update_xaxes(visible=False, range=[-lw, Wp])
+    fig.update_yaxes(visible=False, range=[Hp, -top], scaleanchor="x")
+    for i, lab in enumerate(row_labels or []):
+        fig.add_annotation(x=-6, y=(i + 0.5) * Hp / len(row_labels), text=lab, showarrow=False, xanchor="right",
+                           font={"size": 13})
+    for j, lab in enumerate(col_labels or []):
+        fig.add_annotation(x=(j + 0.5) * (Wp + gap) / len(col_labels) - gap / 2, y=-4, text=lab, showarrow=False,
+                           yanchor="bottom", font={"size": 12})
+    fig.update_layout(title={"text": title, "font": {"size": 14}}, plot_bgcolor="white",
+                      margin={"l": 0, "r": 0, "t": 30 if title else 4, "b": 0},
+                      height=height or int(60 + 700 * (Hp + top) / max(Wp + lw, 1)))
     return fig
 
 
@@ -71,7 +76,7 @@ def schedule_figure(curves: dict[str, dict[str, np.ndarray]], t: int, height: in
 
     ``curves``: ``{schedule: {"beta": (T+1,), "alpha_bar": (T+1,), "snr": (T+1,)}}``.
     """
-    fig = make_subplots(rows=1, cols=3, subplot_titles=("β_t (noise added at step t)", "ᾱ_t (signal kept)",
+    fig = make_subplots(rows=1, cols=3, subplot_titles=("β_t (noise added at step t, log scale)", "ᾱ_t (signal kept)",
                                                         "log₁₀ SNR = log₁₀ ᾱ_t / (1 − ᾱ_t)"),
                         horizontal_spacing=0.07)
     for name, c in curves.items():
@@ -82,6 +87,7 @@ def schedule_figure(curves: dict[str, dict[str, np.ndarray]], t: int, height: in
             fig.add_trace(go.Scatter(x=ts, y=ys, mode="lines", line={"color": color, "width": 2}, name=name,
                                      legendgroup=name, showlegend=col == 1,
                                      hovertemplate=f"{name}<br>t=%{{x}}<br>{key}=%{{y:.4g}}<extra></extra>"), 1, col)
+    fig.update_yaxes(type="log", row=1, col=1)
     for col in (1, 2, 3):
         fig.add_vline(x=t, line={"dash": "dash", "color": "#555", "width": 1}, row=1, col=col)
     fig.update_xaxes(title_text="t")

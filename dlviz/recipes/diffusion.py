@@ -40,14 +40,14 @@ DIGITS = DDPMSpec(
     config={"in_channels": 1, "image_size": 16, "base_channels": 16, "channel_mults": (1, 2, 2),
             "num_res_blocks": 1, "attention_resolutions": (4,), "num_classes": 10, "schedule": "cosine",
             "num_timesteps": 1000, "half_storage": True},
-    steps=3000, eval_per_class=20)
+    steps=3000, batch_size=32, eval_per_class=20)
 
 FOOD = DDPMSpec(
     dataset="food_shapes",
     config={"in_channels": 3, "image_size": 32, "base_channels": 16, "channel_mults": (1, 2, 2),
             "num_res_blocks": 1, "attention_resolutions": (8,), "num_classes": 10, "schedule": "cosine",
             "num_timesteps": 1000, "half_storage": True},
-    steps=4000, hflip=True, n_train=10000)
+    steps=4000, batch_size=32, hflip=True, n_train=10000)
 
 
 def training_data(spec: DDPMSpec):
@@ -64,7 +64,7 @@ def _trainer(spec: DDPMSpec):
 
         data = training_data(spec)
         trainer, ema = make_trainer(model, data, steps=spec.steps, lr=spec.lr, batch_size=spec.batch_size,
-                                    ema_decay=spec.ema_decay, warmup=spec.warmup, hflip=spec.hflip,
+                                    ema_decay=spec.ema_decay, warmup=spec.warmup, hflip=spec.hflip, grad_clip=1.0,
                                     device=device, name=spec.dataset)
         t0, c0 = time.perf_counter(), time.process_time()
         trainer.run()
@@ -76,7 +76,7 @@ def _trainer(spec: DDPMSpec):
                            f"{'digits train split, seed 0, 16x16' if spec.dataset == 'digits' else 'seed 100'})",
                 "steps": spec.steps, "batch_size": spec.batch_size, "train_time_s": round(time.perf_counter() - t0, 1),
                 "train_cpu_time_s": round(time.process_time() - c0, 1), "threads": torch.get_num_threads(),
-                "optimizer": f"Adam lr={spec.lr:g}, {spec.warmup}-step linear warm-up; EMA decay {spec.ema_decay}",
+                "optimizer": f"Adam lr={spec.lr:g}, {spec.warmup}-step linear warm-up, grad clip 1; EMA decay {spec.ema_decay}",
                 "objective": "L_simple (Ho eq. 14), labels dropped with p=0.1 for classifier-free guidance"
                              + (", random horizontal flips" if spec.hflip else ""),
                 "final_loss_avg100": round(sum(loss[-100:]) / max(1, len(loss[-100:])), 4),

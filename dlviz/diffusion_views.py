@@ -1,0 +1,109 @@
+"""What the DDPM page shows, computed without streamlit: the forward process on one image under each
+noise schedule (closed form, Ho eq. 4, beside t single steps, Ho eq. 2), the schedules' curves, the
+rows of a sampled trajectory, and the landing-page thumbnail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from dlviz.diffusion import SCHEDULES, NoiseSchedule, Trajectory, to_image_space, to_model_space
+
+
+@dataclass
+class ForwardView:
+    """x_t of one image at one t under one schedule, made two ways, with the noise actually in it."""
+
+    kind: str
+    t: int
+    alpha_bar: float
+    snr: float
+    closed_form: np.ndarray          # (H, W, C) in [0, 1] (clipped for display): sqrt(abar) x0 + sqrt(1 - abar) eps
+    stepwise: np.ndarray             # (H, W, C): t applications of the one-step kernel (eq. 2), fresh noise each
+    noise_std_closed: float          # std of x_t - sqrt(abar_t) x_0 measured in the picture
+    noise_std_stepwise: float
+    signal_corr: float               # correlation of x_t with x_0 (theory: about sqrt(abar) * std(x0) / std(x_t))
+
+
+def _hwc(x: torch.Tensor) -> np.ndarray:
+    return to_image_space(x).permute(1, 2, 0).numpy()
+
+
+@torch.no_grad()
+def forward_view(image01: torch.Tensor, t: int, kind: str, seed: int = 0, T: int = 1000) -> ForwardView:
+    """The forward process on ``image01`` ``(C, H, W)`` in [0, 1] at step ``t`` of schedule ``kind``.
+
+    The closed-form noise ε is drawn from ``seed`` and is the same for every schedule, so pictures at
+    the same t differ only by the schedule's alpha_bar_t.
+    """
+    s = NoiseSchedule(T, kind)
+    if not 0 <= t <= T:
+        raise ValueError(f"t must be in [0, {T}]")
+    x0 = to_model_space(image01.double())                                      # (C, H, W) in [-1, 1]
+    g = torch.Generator().manual_seed(seed)
+    eps = torch.randn(x0.shape, generator=g, dtype=torch.float64)
+    xt = s.add_noise(x0, eps, t)
+    x = x0.numpy().copy()
+    rng = np.random.default_rng(seed + 7919)
+    betas = s.betas.numpy()
+    for k in range(1, t + 1):             # Ho eq. 2, one step at a time (numpy: ~10 µs a step for a slider)
+        x = np.sqrt(1 - betas[k]) * x + np.sqrt(betas[k]) * rng.standard_normal(x.shape)
+    x = torch.from_numpy(x)
+    abar = float(s.alphas_cumprod[t])
+    corr = float(np.corrcoef(xt.flatten().numpy(), x0.flatten().numpy())[0, 1]) if x0.std() > 0 else float("nan")
+    return ForwardView(kind, t, abar, float(s.snr[t]), _hwc(xt.float()), _hwc(x.float()),
+                       float((xt - abar ** 0.5 * x0).std()), float((x - abar ** 0.5 * x0).std()), corr)
+
+
+def schedule_curves(T: int = 1000, kinds: tuple[str, ...] = SCHEDULES) -> dict[str, dict[str, np.ndarray]]:
+    """``{kind: {"beta", "alpha_bar", "snr"}}`` arrays of length T + 1 (for plots)."""
+    out = {}
+    for k in kinds:
+        s = NoiseSchedule(T, k)
+        out[k] = {"beta": s.betas.numpy(), "alpha_bar": s.alphas_cumprod.numpy(), "snr": s.snr.numpy()}
+    return out
+
+
+def t_where_snr_crosses(kind: str, value: float = 1.0, T: int = 1000) -> int:
+    """The first t at which SNR falls below ``value`` (SNR = 1: as much noise as signal)."""
+    snr = NoiseSchedule(T, kind).snr.numpy()
+    below = np.nonzero(snr[1:] < value)[0]
+    return int(below[0] + 1) if len(below) else T
+
+
+def trajectory_rows(traj: Trajectory, frame: int, n: int | None = None) -> list[np.ndarray]:
+    """The montage rows ``[x_t, ε̂, x̂_0]`` (each ``(n, H, W, C)`` uint8) of one recorded frame."""
+    sl = slice(0, n)
+    return [traj.xt[frame, sl], traj.eps[frame, sl], traj.x0[frame, sl]]
+
+
+def animation_frames(trajs: list[Trajectory], n_frames: int = 40, n: int | None = None
+                     ) -> tuple[list[int], list[list[np.ndarray]]]:
+    """Evenly spaced noise levels from T to 0 and, at each, the rows ``[x_t, x̂_0]`` of every trajectory."""
+    T = max(tr.timesteps[0] for tr in trajs)
+    ts = sorted({round(v) for v in np.linspace(T, 0, n_frames)}, reverse=True)
+    frames = []
+    for t in ts:
+        rows = []
+        for tr in trajs:
+            f = tr.frame(t)
+            rows += [tr.xt[f, :n], tr.x0[f, :n]]
+        frames.append(rows)
+    return ts, frames
+
+
+def thumbnail() -> np.ndarray:
+    """A hotdog dissolving into noise, left to right (the landing-page card); < 0.1 s."""
+    from dlviz.data import food_shapes
+    from dlviz.plots.diffusion import montage
+
+    img = food_shapes(1, seed=3, classes=["hotdog"]).images[0]                   # (3, 32, 32)
+    s = NoiseSchedule(1000, "cosine")
+    eps = torch.randn(img.shape, generator=torch.Generator().manual_seed(0))
+    x0 = to_model_space(img)
+    cols = [to_image_space(s.add_noise(x0, eps, t)) for t in (0, 40, 120, 250, 450, 1000)]
+    row = (torch.stack(cols).permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy()  # (6, 32, 32, 3)
+    return montage([row], scale=2, gap=3)

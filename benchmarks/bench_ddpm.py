@@ -1,0 +1,99 @@
+"""DDPM page rows: sampling speed (DDIM 50 / DDPM 1000 on the shipped food model), the server time of a
+trajectory-slider move and of a forward-process slider move, a live-training step on digits, and the
+sample-quality measurement. Each row also says how much CPU time it took (``cpu``), which on a busy
+machine says more than the wall clock.
+
+    python benchmarks/bench_ddpm.py        # prints the rows
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import torch
+
+
+def _timed(fn, repeat: int = 1):
+    best, cpu, out = float("inf"), 0.0, None
+    for _ in range(repeat):
+        w, c = time.perf_counter(), time.process_time()
+        out = fn()
+        if time.perf_counter() - w < best:
+            best, cpu = time.perf_counter() - w, time.process_time() - c
+    return best, cpu, out
+
+
+def rows() -> list[dict]:
+    from dlviz import diffusion as D
+    from dlviz.checkpoints import load_shipped
+    from dlviz.data import food_shapes
+    from dlviz.diffusion_training import schedule_for
+    from dlviz.diffusion_views import forward_view, trajectory_rows
+    from dlviz.plots import diffusion as P
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    n_thr = torch.get_num_threads()
+    out = []
+
+    def row(area, what, secs, cpu, unit, budget, scale=1.0):
+        out.append({"area": area, "what": f"{what} [{n_thr} threads; cpu {cpu:.2f} s]", "value": secs * scale,
+                    "unit": unit, "budget": budget})
+
+    food, _ = load_shipped("ddpm_food", expected_arch="unet")
+    sched = schedule_for(food)
+    hot = torch.zeros(16, dtype=torch.long)
+    x16 = D.initial_noise(16, (3, 32, 32), 0)
+    D.sample(food, sched, x16[:2], num_steps=2, labels=hot[:2])                       # warm-up
+    w, c, _ = _timed(lambda: D.sample(food, sched, x16, num_steps=50, labels=hot, guidance=1.0), repeat=2)
+    row("page: ddpm", "DDIM 50 steps, 16 food images 32x32 (w = 1)", w, c, "s", "< 3 s")
+    w, c, _ = _timed(lambda: D.sample(food, sched, x16, num_steps=50, labels=hot, guidance=2.0))
+    row("page: ddpm", "DDIM 50 steps, 16 food images, guidance w = 2 (2 passes)", w, c, "s", "-")
+    w, c, traj = _timed(lambda: D.sample(food, sched, x16[:8], sampler="ddpm", labels=hot[:8], guidance=2.0,
+                                         generator=torch.Generator().manual_seed(1)))
+    row("page: ddpm", "DDPM 1000 steps, 8 food images, w = 2 (on demand)", w, c, "s", "< 60 s")
+
+    def scrub():                       # what a trajectory-slider move computes: frame -> montage -> figure
+        f = traj.frame(437)
+        return P.picture_figure(P.montage(trajectory_rows(traj, f), scale=3), "x", ["x_t", "ε̂", "x̂_0"]).to_json()
+
+    w, c, _ = _timed(scrub, repeat=5)
+    row("page: ddpm", "trajectory slider move (cached trajectory -> figure JSON)", w, c, "ms", "< 100 ms", 1000)
+
+    img = food_shapes(1, seed=7, classes=["hotdog"]).images[0]
+    w, c, _ = _timed(lambda: [forward_view(img, 500, k) for k in D.SCHEDULES], repeat=3)
+    row("page: ddpm", "forward slider move, t = 500 (3 schedules, closed form + 500 single steps)", w, c, "ms",
+        "< 150 ms", 1000)
+
+    from dlviz.data import digits
+    from dlviz.diffusion_training import make_trainer
+    from dlviz.models import build_model
+    from dlviz.recipes.diffusion import DIGITS
+
+    torch.manual_seed(0)
+    m = build_model("unet", {**DIGITS.config, "half_storage": False})
+    trainer, _ = make_trainer(m, digits("train", size=16), steps=60, batch_size=32)
+    w, c, _ = _timed(lambda: trainer.run())
+    row("train: ddpm digits", "live training step (batch 32, 16-32-32 U-Net)", w / 60, c / 60, "ms/step", "-", 1000)
+    row("train: ddpm digits", "steps in 5 minutes at that rate", 300 / (w / 60), c, "steps", ">= 2000 (recognisable)")
+
+    from dlviz.diffusion_quality import CLASSIFIERS, generate_per_class, measure, real_reference
+
+    dig, _ = load_shipped("ddpm_digits", expected_arch="unet")
+    clf, _ = load_shipped(CLASSIFIERS["digits"])
+
+    def quality():
+        x, y = generate_per_class(dig, 10, num_steps=10, guidance=2.0)
+        return measure(x, y, clf, real_reference("digits"))
+
+    w, c, q = _timed(quality)
+    row("page: ddpm", f"measure quality: 100 digit samples, DDIM 10 (acc {q.accuracy:.0%}, FD {q.fd:.1f})", w, c, "s",
+        "< 10 s")
+    torch.set_num_threads(threads)
+    return out
+
+
+if __name__ == "__main__":
+    for r in rows():
+        print(f"{r['area']:20s} {r['what']:100s} {r['value']:10.2f} {r['unit']:8s} {r['budget']}")

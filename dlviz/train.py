@@ -36,6 +36,21 @@ StepFn = Callable[[Any], dict[str, float]]
 
 TERMINAL = ("stopped", "finished", "diverged", "failed")
 
+OPTIMIZERS = {
+    "Adam": lambda params, lr, wd: torch.optim.Adam(params, lr=lr, weight_decay=wd),
+    "AdamW": lambda params, lr, wd: torch.optim.AdamW(params, lr=lr, weight_decay=wd),
+    "SGD": lambda params, lr, wd: torch.optim.SGD(params, lr=lr, weight_decay=wd),
+    "SGD + momentum": lambda params, lr, wd: torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd),
+    "RMSprop": lambda params, lr, wd: torch.optim.RMSprop(params, lr=lr, weight_decay=wd),
+}
+
+
+def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """An optimiser by its display name (see ``OPTIMIZERS``)."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[name](params, lr, weight_decay)
+
 
 @dataclass
 class Progress:

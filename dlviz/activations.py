@@ -271,39 +271,48 @@ def fit_line(x: np.ndarray, y: np.ndarray, loss: str = "MSE", delta: float = 1.0
 class LayerActivity:
     name: str
     units: int
-    active_fraction: np.ndarray     # (units,) fraction of inputs on which the unit's output is > 0
-    dead: int                       # units never > 0 on any input
+    active_fraction: np.ndarray     # (units,) fraction of inputs on which the unit passes gradient
+    dead: int                       # units that pass no gradient on any input
 
     @property
     def dead_fraction(self) -> float:
         return self.dead / self.units if self.units else 0.0
 
 
-@torch.no_grad()
-def relu_activity(model: nn.Module, x: torch.Tensor, batch_size: int = 1024,
-                  kinds: tuple[type[nn.Module], ...] = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU,
-                                                        nn.SiLU, nn.Tanh, nn.Sigmoid)) -> list[LayerActivity]:
-    """For each activation module (in call order): how often each unit is active (output > 0).
+ACTIVATION_MODULES = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.GELU, nn.SiLU, nn.Mish, nn.Tanh,
+                      nn.Sigmoid, nn.Softplus, nn.Hardtanh)
 
-    A *unit* is a feature of a linear layer or a channel of a convolution (active on an input when its
-    output is > 0 at any position). For ReLU, "never active" means the unit is dead: its gradient is
-    zero on every input, so no optimiser step can revive it. (A leaky ReLU is never dead.)
+
+def relu_activity(model: nn.Module, x: torch.Tensor, batch_size: int = 1024, grad_eps: float = 1e-6,
+                  kinds: tuple[type[nn.Module], ...] = ACTIVATION_MODULES) -> list[LayerActivity]:
+    """For each activation module (in call order): on how many inputs each unit passes gradient back.
+
+    A *unit* is a feature of a linear layer or a channel of a convolution. It is *active* on an input
+    when the activation's slope ``|f'(z)|`` (autograd, at the unit's pre-activation ``z``) exceeds
+    ``grad_eps`` at some position; a unit active on no input is *dead*: its incoming weights get zero
+    gradient from the whole data set. For ReLU that means ``z <= 0`` everywhere; a leaky ReLU (slope
+    ``alpha > 0``) is never dead; a sigmoid is dead only when saturated so deeply that the slope is < eps.
     """
     was = model.training
     model.eval()
     counts: dict[str, torch.Tensor] = {}
     names = {m: n for n, m in model.named_modules()}
 
-    def hook(m, inp, out):  # out: (B, units, ...)
-        fired = (out > 0).flatten(2).any(-1) if out.ndim > 2 else out > 0    # (B, units)
+    def hook(m, inp, out):
+        z = inp[0].detach().requires_grad_(True)            # (B, units, ...)
+        with torch.enable_grad():
+            (slope,) = torch.autograd.grad(m.forward(z * 1.0).sum(), z)   # forward(): no hook recursion
+        fired = slope.abs() > grad_eps
+        fired = fired.flatten(2).any(-1) if fired.ndim > 2 else fired     # (B, units)
         key = names[m]
         counts[key] = counts.get(key, 0) + fired.sum(0)
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, kinds)]
     try:
         dev = next((p.device for p in model.parameters()), torch.device("cpu"))
-        for i in range(0, len(x), batch_size):
-            model(x[i:i + batch_size].to(dev))
+        with torch.no_grad():
+            for i in range(0, len(x), batch_size):
+                model(x[i:i + batch_size].to(dev))
     finally:
         for h in handles:
             h.remove()
@@ -316,7 +325,7 @@ def relu_activity(model: nn.Module, x: torch.Tensor, batch_size: int = 1024,
 
 
 def dead_fraction(model: nn.Module, x: torch.Tensor) -> float:
-    """Fraction of all ReLU-type units (over all layers) that never fire on ``x``."""
+    """Fraction of all activation units (over all layers) that pass no gradient on any input of ``x``."""
     acts = relu_activity(model, x)
     units = sum(a.units for a in acts)
     return sum(a.dead for a in acts) / units if units else math.nan

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -89,8 +90,8 @@ def _tv(fn: str, **kw) -> Callable[[], nn.Module]:
 
 
 _TORCHVISION = [
-    ("AlexNet", "alexnet", {}, "AlexNet", 2012, "Krizhevsky, Sutskever & Hinton 2012, ImageNet classification "
-     "with deep convolutional neural networks", "torchvision's single-GPU variant (64 first-layer filters)"),
+    ("AlexNet", "alexnet", {}, "AlexNet", 2012, ("Krizhevsky, Sutskever & Hinton 2012, ImageNet "
+     "classification with deep convolutional neural networks"), "torchvision's single-GPU variant (64 first-layer filters)"),
     ("VGG-11", "vgg11", {}, "VGG", 2015, "Simonyan & Zisserman 2015, Very deep convolutional networks", ""),
     ("VGG-16", "vgg16", {}, "VGG", 2015, "Simonyan & Zisserman 2015, Very deep convolutional networks", ""),
     ("VGG-19", "vgg19", {}, "VGG", 2015, "Simonyan & Zisserman 2015, Very deep convolutional networks", ""),
@@ -103,8 +104,8 @@ _TORCHVISION = [
     ("ResNet-34", "resnet34", {}, "ResNet", 2016, "He et al. 2016, Deep residual learning", "basic blocks"),
     ("ResNet-50", "resnet50", {}, "ResNet", 2016, "He et al. 2016, Deep residual learning", "bottleneck blocks"),
     ("ResNet-152", "resnet152", {}, "ResNet", 2016, "He et al. 2016, Deep residual learning", "bottlenecks"),
-    ("MobileNet v2", "mobilenet_v2", {}, "MobileNet", 2018, "Sandler et al. 2018, MobileNetV2: inverted "
-     "residuals and linear bottlenecks", "depthwise separable convolutions"),
+    ("MobileNet v2", "mobilenet_v2", {}, "MobileNet", 2018, ("Sandler et al. 2018, MobileNetV2: inverted "
+     "residuals and linear bottlenecks"), "depthwise separable convolutions"),
 ]
 
 
@@ -126,7 +127,9 @@ def _small_models() -> list[ZooEntry]:
         cfg = cls.Config()
         c = getattr(cfg, "in_channels", 3)
         s = getattr(cfg, "image_size", 32)
-        doc = (cls.__doc__ or name).strip().splitlines()[0]
+        mod_doc = (__import__(cls.__module__, fromlist=["_"]).__doc__ or "").splitlines()
+        doc = next((ln.split("--", 1)[1].split(":")[0].replace("*", "").strip() for ln in mod_doc if f"``{name}``" in ln and "--" in ln),
+                   "a small variant trained in the Classifier page")
         out.append(ZooEntry(f"{name} (32x32)", functools.partial(models.build_model, name), (c, s, s), "app",
                             2026, doc, "small variant trained in the Classifier page"))
     return out
@@ -142,8 +145,8 @@ def zoo() -> dict[str, ZooEntry]:
                 for n, fn, kw, fam, yr, p, note in _TORCHVISION]
     try:
         entries += _small_models()
-    except Exception:  # noqa: BLE001 - a broken optional model must not take the page down
-        pass
+    except Exception as e:  # noqa: BLE001 - a broken optional model must not take the page down
+        warnings.warn(f"the app's small models are missing from the zoo: {e}", stacklevel=2)
     return {e.name: e for e in entries}
 
 

@@ -171,3 +171,60 @@ def test_no_weights_are_allocated():
 def test_human():
     assert A.human(11_689_512) == "11.7 M"
     assert A.human(999) == "999"
+
+
+# ---------------------------------------------------------------------------------------------- blocks
+def _no_overlap(g):
+    spots = [(n.rank, round(n.x, 6)) for n in g.nodes]
+    return len(spots) == len(set(spots))
+
+
+def test_inception_module_graph():
+    from dlviz import arch_blocks as B
+
+    g = B.block_graph("GoogLeNet", "inception3a")
+    (cat,) = [n for n in g.nodes if n.label == "concat"]
+    ins = [g.node(p) for p, c in g.edges if c == cat.id]
+    assert len(ins) == 4
+    assert sorted(n.shape[0] for n in ins) == [32, 32, 64, 128] and cat.shape == (256, 28, 28)
+    assert g.input_shape == (192, 28, 28) and g.output_shape == (256, 28, 28)
+    block = dict(A.build("GoogLeNet").named_modules())["inception3a"]
+    assert g.params == sum(p.numel() for p in block.parameters()) == sum(n.params for n in g.nodes)
+    assert g.macs == sum(n.macs for n in g.nodes)
+    # every branch conv is BasicConv2d: conv + BN + ReLU (the ReLU is a functional call in its code)
+    assert all(n.label.endswith("+ BN + ReLU") for n in g.nodes if n.kind == "conv")
+    assert _no_overlap(g)
+
+
+def test_residual_block_graph_has_the_skip():
+    from dlviz import arch_blocks as B
+
+    g = B.block_graph("ResNet-18", "layer1.0")
+    (add,) = [n for n in g.nodes if n.label.startswith("⊕ add")]
+    parents = [p for p, c in g.edges if c == add.id]
+    assert "x" in parents                             # the identity shortcut: input straight to the add
+    assert add.label.endswith("then ReLU")
+    g2 = B.block_graph("ResNet-18", "layer2.0")
+    assert g2.input_shape == (64, 56, 56) and g2.output_shape == (128, 28, 28)
+    shortcut = [n for n in g2.nodes if n.label.startswith("1x1 conv, 64→128, stride 2")]
+    assert len(shortcut) == 1 and shortcut[0].shape == (128, 28, 28)
+    assert g2.macs == 3 * 3 * 64 * 128 * 28 * 28 + 3 * 3 * 128 * 128 * 28 * 28 + 64 * 128 * 28 * 28
+    assert _no_overlap(g) and _no_overlap(g2)
+
+
+@pytest.mark.parametrize("name", ["GoogLeNet", "Inception v3", "ResNet-50", "MobileNet v2",
+                                  "small_inception (32x32)", "small_resnet (32x32)"])
+def test_every_block_traces_and_adds_up(name):
+    from dlviz import arch_blocks as B
+
+    if name not in A.zoo():
+        pytest.skip(f"{name} is not in this build")
+    model = A.build(name)
+    blocks = B.find_blocks(model)
+    assert blocks
+    mods = dict(model.named_modules())
+    for b in blocks:
+        g = B.block_graph(name, b)
+        assert g.params == sum(n.params for n in g.nodes) == sum(p.numel() for p in mods[b].parameters())
+        assert _no_overlap(g)
+        assert all(e[0] in {n.id for n in g.nodes} and e[1] in {n.id for n in g.nodes} for e in g.edges)

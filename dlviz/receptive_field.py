@@ -23,6 +23,7 @@ field (Luo et al., 2016) is in :mod:`dlviz.effective_receptive_field`.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -156,14 +157,15 @@ def receptive_field(model: nn.Module, input_size: int | Sequence[int], layer: st
     try:
         params = {n: torch.empty_like(t, device="meta") for n, t in
                   list(model.named_parameters()) + list(model.named_buffers())}
-        x = torch.zeros(1, c, h, w, device="meta")
+        dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+        x = torch.zeros(1, c, h, w, device="meta", dtype=dtype)
         start = Info((Axis(1.0, 1.0, 0.0), Axis(1.0, 1.0, 0.0)))
         setattr(x, ATTR, start)
         try:
             calls = run_traced(model, x, params)
         except Exception:  # noqa: BLE001 - some models cannot run on meta: run them for real
             dev = next((p.device for p in model.parameters()), torch.device("cpu"))
-            x = torch.zeros(1, c, h, w, device=dev)
+            x = torch.zeros(1, c, h, w, device=dev, dtype=dtype)
             setattr(x, ATTR, start)
             calls = run_traced(model, x, None)
     finally:
@@ -191,7 +193,7 @@ def receptive_field(model: nn.Module, input_size: int | Sequence[int], layer: st
         if r.name == layer:
             return rows[:i + 1]
     known = [r.name for r in rows]
-    close = [n for n in known if layer in n][:8]
+    close = difflib.get_close_matches(layer, known, n=4, cutoff=0.6)
     raise KeyError(f"no layer {layer!r} in this model" + (f"; did you mean {', '.join(close)}?" if close
                                                           else f"; it has {len(known)} layers, e.g. "
                                                                f"{', '.join(known[1:6])}"))

@@ -280,6 +280,23 @@ class _Tracer(TorchDispatchMode):
         return base.with_axes(ax, "wrap-around (circular) padding treated as zero padding", approx=True)
 
 
+class _PadMode(torch.overrides.TorchFunctionMode):
+    """``F.pad`` with a wrap-around / mirror mode is built from slices copied into a new tensor, which
+    the dispatch tracer cannot follow; seen from above, it is a padding like any other."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        if getattr(func, "__name__", "") == "pad" and args and isinstance(out, torch.Tensor):
+            info = getattr(args[0], ATTR, None)
+            mode = kwargs.get("mode", args[2] if len(args) > 2 else "constant")
+            if info is not None and info.dims == (-2, -1) and mode != "constant":
+                pad = [int(v) for v in (kwargs.get("pad", args[1] if len(args) > 1 else ()))] + [0, 0, 0, 0]
+                ax = (info.axes[0].conv(1, 1, pad[2], 1), info.axes[1].conv(1, 1, pad[0], 1))
+                setattr(out, ATTR, info.with_axes(ax, f"{mode} padding treated as zero padding", approx=True))
+        return out
+
+
 def first_info(out) -> tuple[Info, torch.Tensor] | None:
     if isinstance(out, torch.Tensor):
         info = getattr(out, ATTR, None)
@@ -323,7 +340,7 @@ def run_traced(model: nn.Module, x: torch.Tensor, params: dict | None) -> list[t
     handles = [m.register_forward_pre_hook(pre_hook) for m in names]
     handles += [m.register_forward_hook(hook) for m in names]
     try:
-        with torch.no_grad(), tracer:
+        with torch.no_grad(), tracer, _PadMode():
             if params is None:
                 model(x)
             else:

@@ -228,3 +228,18 @@ def test_every_block_traces_and_adds_up(name):
         assert g.params == sum(n.params for n in g.nodes) == sum(p.numel() for p in mods[b].parameters())
         assert _no_overlap(g)
         assert all(e[0] in {n.id for n in g.nodes} and e[1] in {n.id for n in g.nodes} for e in g.edges)
+
+
+def test_receptive_field_column_by_hand():
+    # LeNet-5: r_l = r_{l-1} + (k_l - 1) * (product of earlier strides)
+    a = A.analyse("LeNet-5")
+    by_kind = [(r.kind, r.rf, r.jump) for r in a.rows if r.kind in ("Conv2d", "AvgPool2d")]
+    assert by_kind == [("Conv2d", 5, 1), ("AvgPool2d", 6, 2), ("Conv2d", 14, 2), ("AvgPool2d", 16, 4),
+                       ("Conv2d", 32, 4)]
+    assert a.rf == 32                                     # C5 sees the whole 32x32 input
+    r18 = {r.name: r for r in A.analyse("ResNet-18").rows}
+    assert (r18["conv1"].rf, r18["conv1"].jump) == (7, 2)
+    assert (r18["maxpool"].rf, r18["maxpool"].jump) == (7 + 2 * 2, 4)
+    assert r18["layer1.0.conv2"].rf == 11 + 2 * 4 + 2 * 4
+    assert r18["layer1.0.relu (call 2)"].rf == r18["layer1.0.conv2"].rf   # the repeated ReLU call maps too
+    assert all(r.rf is not None for r in r18.values())

@@ -10,7 +10,6 @@ one box, and lays the boxes out top to bottom: parallel branches side by side, m
 from __future__ import annotations
 
 import functools
-import itertools
 import operator
 from dataclasses import dataclass, field
 
@@ -52,6 +51,7 @@ class BlockGraph:
     output_shape: tuple
     params: int
     macs: int
+    routes: dict = field(default_factory=dict)   # (parent, child) -> [(x, rank), ...] for edges skipping rows
 
     def node(self, id_: str) -> BlockNode:
         return next(n for n in self.nodes if n.id == id_)
@@ -199,36 +199,62 @@ def block_graph(model_name: str, block: str, image_size: int | None = None) -> B
             continue
         parents[n.name] = ins
     edges = [(p, c) for c, ps in parents.items() for p in ps if p in nodes]
-    _layout(nodes, parents)
+    routes = _layout(nodes, parents)
     return BlockGraph(model_name, block, type(blk).__name__, list(nodes.values()), edges, in_shape,
-                      nodes["output"].shape, sum(p.numel() for p in blk.parameters()), sum(r.macs for r in rows))
+                      nodes["output"].shape, sum(p.numel() for p in blk.parameters()), sum(r.macs for r in rows),
+                      routes)
 
 
-def _layout(nodes: dict[str, BlockNode], parents: dict[str, list[str]]) -> None:
-    """Rank = longest path from the input; a split spreads its single-parent children over lanes, a merge
-    sits at the mean of its parents' lanes."""
+def _layout(nodes: dict[str, BlockNode], parents: dict[str, list[str]]) -> dict[tuple[str, str], list]:
+    """Place the boxes; return the waypoints ``[(x, rank), ...]`` of every edge that skips rows.
+
+    Rank = longest path from the input. Row by row: a split spreads its single-parent children over
+    lanes, a merge sits at the mean of its incoming lanes, and an edge that skips rows gets a waypoint
+    in each row it crosses (as in Sugiyama's layered drawing); boxes and waypoints in a row are then
+    pushed apart so that no line runs through a box.
+    """
     children: dict[str, list[str]] = {k: [] for k in nodes}
     for c, ps in parents.items():
         for p in ps:
             if p in children:
                 children[p].append(c)
-    for name, n in nodes.items():          # fx order is topological
-        ps = [p for p in parents.get(name, []) if p in nodes]
-        n.rank = 1 + max((nodes[p].rank for p in ps), default=-1)
-        if len(ps) > 1:
-            n.x = sum(nodes[p].x for p in ps) / len(ps)
-        elif ps:
-            sibs = [c for c in children[ps[0]] if len([q for q in parents.get(c, []) if q in nodes]) == 1]
-            i = sibs.index(name) if name in sibs else 0
-            n.x = nodes[ps[0]].x + (i - (len(sibs) - 1) / 2)
-    by_rank: dict[int, list[BlockNode]] = {}
-    for n in nodes.values():
-        by_rank.setdefault(n.rank, []).append(n)
-    for row in by_rank.values():           # nested splits may collide: keep the order, push apart to gap 1
-        row.sort(key=lambda n: n.x)
-        mean = sum(n.x for n in row) / len(row)
-        for a, b in itertools.pairwise(row):
-            b.x = max(b.x, a.x + 1.0)
-        shift = mean - sum(n.x for n in row) / len(row)
-        for n in row:
-            n.x += shift
+    for name, n in nodes.items():              # fx order is topological
+        n.rank = 1 + max((nodes[p].rank for p in parents.get(name, []) if p in nodes), default=-1)
+    routes: dict[tuple[str, str], list[list[float]]] = {}
+    for r in range(max(n.rank for n in nodes.values()) + 1):
+        row: list[tuple[float, int, object]] = []          # (x, is_waypoint, item)
+        for name, n in nodes.items():
+            if n.rank != r:
+                continue
+            ps = [p for p in parents.get(name, []) if p in nodes]
+            ends = [routes[(p, name)][-1][0] if (p, name) in routes else nodes[p].x for p in ps]
+            if len(ps) > 1:
+                n.x = sum(ends) / len(ends)
+            elif ps:
+                sibs = [c for c in children[ps[0]] if len([q for q in parents.get(c, []) if q in nodes]) == 1
+                        and nodes[c].rank == r]
+                i = sibs.index(name) if name in sibs else 0
+                n.x = ends[0] + (i - (len(sibs) - 1) / 2)
+            row.append((n.x, 0, n))
+        for c, ps in parents.items():              # edges crossing this row
+            for p in ps:
+                if p in nodes and c in nodes and nodes[p].rank < r < nodes[c].rank:
+                    way = routes.setdefault((p, c), [])
+                    x0 = way[-1][0] if way else nodes[p].x
+                    way.append([x0, r])
+                    row.append((x0, 1, way[-1]))
+        row.sort(key=lambda t: (t[0], t[1]))
+        if not row:
+            continue
+        mean = sum(t[0] for t in row) / len(row)
+        xs = [t[0] for t in row]
+        for i in range(1, len(row)):
+            gap = 1.0 if not (row[i - 1][1] or row[i][1]) else (0.3 if row[i - 1][1] and row[i][1] else 0.75)
+            xs[i] = max(xs[i], xs[i - 1] + gap)
+        shift = mean - sum(xs) / len(xs)
+        for (x, is_way, item), new in zip(row, xs):
+            if is_way:
+                item[0] = new + shift
+            else:
+                item.x = new + shift
+    return {k: [tuple(w) for w in v] for k, v in routes.items()}

@@ -36,6 +36,8 @@ class BlockNode:
     params: int = 0
     macs: int = 0
     modules: list[str] = field(default_factory=list)   # module paths inside the block
+    kernel: tuple = ()         # (kh, kw) of the box's convolution; () if it has none
+    groups: int = 1
     rank: int = 0              # row, from the top
     x: float = 0.0             # column
 
@@ -179,7 +181,10 @@ def block_graph(model_name: str, block: str, image_size: int | None = None) -> B
                 box.modules.append(n.target)
                 alias[n.name] = merge_into
                 continue
-            nodes[n.name] = BlockNode(n.name, label, kind, shape, p, mac, [n.target])
+            conv = m if isinstance(m, nn.Conv2d) else next((k for k in m.modules() if isinstance(k, nn.Conv2d)), None)
+            nodes[n.name] = BlockNode(n.name, label, kind, shape, p, mac, [n.target],
+                                      tuple(conv.kernel_size) if conv is not None else (),
+                                      conv.groups if conv is not None else 1)
         elif n.op in ("call_function", "call_method"):
             label = _FUNCS.get(n.target, str(getattr(n.target, "__name__", n.target)))
             if (label == "ReLU" and len(ins) == 1 and len(n.all_input_nodes[0].users) == 1 and ins[0] in nodes
@@ -258,3 +263,40 @@ def _layout(nodes: dict[str, BlockNode], parents: dict[str, list[str]]) -> dict[
             else:
                 item.x = new + shift
     return {k: [tuple(w) for w in v] for k, v in routes.items()}
+
+
+def reduction_savings(g: BlockGraph) -> tuple[int, int] | None:
+    """Inception's 1x1 "reduce" layers: ``(MACs of reduce + k x k conv, MACs of the k x k conv applied
+    straight to the block input)``, summed over the branches that have one; None if there are none."""
+    parents: dict[str, list[str]] = {}
+    for p, c in g.edges:
+        parents.setdefault(c, []).append(p)
+    inp = next(n for n in g.nodes if n.kind == "input")
+    actual = naive = 0
+    for p, c in g.edges:
+        red, big = g.node(p), g.node(c)
+        if (red.kind == "conv" and red.kernel == (1, 1) and parents.get(p) == [inp.id] and big.kind == "conv"
+                and big.kernel not in ((), (1, 1)) and big.groups == 1 and len(big.shape) == 3):
+            kh, kw = big.kernel
+            actual += red.macs + big.macs
+            naive += inp.shape[0] * kh * kw * big.shape[0] * big.shape[1] * big.shape[2]
+    return (actual, naive) if naive else None
+
+
+def shortcut_summary(g: BlockGraph) -> str:
+    """One sentence about the block's shortcut (identity or projection), or "" when it has none."""
+    from dlviz.architectures import human
+
+    shape = "×".join(map(str, g.output_shape))
+    for add in (n for n in g.nodes if n.label.startswith("⊕ add")):
+        ps = [g.node(p) for p, c in g.edges if c == add.id]
+        if any(p.kind == "input" for p in ps):
+            return (f"**Identity shortcut**: the input is added unchanged to F(x) (0 parameters), so F(x) must "
+                    f"keep the shape {shape}; the block only has to learn the *residual* F(x) = H(x) − x.")
+        proj = [p for p in ps if p.kind == "conv" and p.kernel == (1, 1)]
+        if proj:
+            in_shape = "×".join(map(str, g.input_shape))
+            return (f"**Projection shortcut**: the shapes differ ({in_shape} → {shape}), so a strided 1×1 "
+                    f"convolution maps x to the new shape ({proj[0].params:,} parameters, "
+                    f"{human(proj[0].macs)} MACs) before the add.")
+    return ""

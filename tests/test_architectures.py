@@ -243,3 +243,16 @@ def test_receptive_field_column_by_hand():
     assert r18["layer1.0.conv2"].rf == 11 + 2 * 4 + 2 * 4
     assert r18["layer1.0.relu (call 2)"].rf == r18["layer1.0.conv2"].rf   # the repeated ReLU call maps too
     assert all(r.rf is not None for r in r18.values())
+
+
+def test_inception_reduction_savings_by_hand():
+    from dlviz import arch_blocks as B
+
+    actual, naive = B.reduction_savings(B.block_graph("GoogLeNet", "inception3a"))
+    hw = 28 * 28
+    # branch 2: 1x1 192->96 then 3x3 96->128; branch 3: 1x1 192->16 then 3x3 16->32 (torchvision's "5x5")
+    assert actual == (192 * 96 + 96 * 9 * 128 + 192 * 16 + 16 * 9 * 32) * hw
+    assert naive == (192 * 9 * 128 + 192 * 9 * 32) * hw
+    assert B.reduction_savings(B.block_graph("ResNet-18", "layer1.0")) is None
+    assert "Identity shortcut" in B.shortcut_summary(B.block_graph("ResNet-18", "layer1.0"))
+    assert "Projection shortcut" in B.shortcut_summary(B.block_graph("ResNet-18", "layer2.0"))

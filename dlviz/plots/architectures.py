@@ -27,7 +27,7 @@ def _shape(s: tuple) -> str:
 def layer_profile_figure(a: Analysis, log_y: bool = True, height: int = 560) -> go.Figure:
     """Three aligned panels along the network: multiply-adds and parameters of every weight layer, and
     the receptive field growing while the feature map shrinks."""
-    w = [r for r in a.rows if r.kind in ("Conv2d", "Linear") or r.params]
+    w = [r for r in a.rows if r.macs and (r.kind.startswith("Conv") or r.kind == "Linear")]
     x = list(range(1, len(w) + 1))
     names = [r.name for r in w]
     hover = [f"<b>{r.name}</b><br>{r.kind} {r.detail}<br>output {_shape(r.output_shape)}<br>"
@@ -60,8 +60,8 @@ def layer_profile_figure(a: Analysis, log_y: bool = True, height: int = 560) -> 
     fig.update_xaxes(title_text="weight layer (in execution order)", row=3, col=1)
     fig.update_xaxes(tickvals=x if len(x) <= 25 else None, ticktext=names if len(x) <= 25 else None,
                      tickangle=-45, row=3, col=1)
-    fig.update_layout(height=height, margin=_MARGIN, bargap=0.15,
-                      legend={"orientation": "h", "y": 1.09, "x": 1, "xanchor": "right"})
+    fig.update_layout(height=height, margin={**_MARGIN, "t": 70}, bargap=0.15,
+                      legend={"orientation": "h", "y": 1.0, "yref": "container", "x": 1, "xanchor": "right"})
     return fig
 
 
@@ -116,7 +116,7 @@ def efficiency_figure(rows: list[dict], height: int = 420) -> go.Figure:
         fig.add_trace(go.Scatter(
             x=[r["params"] for r in rs], y=[r["macs"] for r in rs], mode="markers+text", name=fam,
             text=[r["name"] for r in rs], textposition="top center",
-            marker={"size": [8 + 2.2 * np.sqrt(r["depth"]) ** 1.4 for r in rs], "color": FAMILY_COLORS.get(fam),
+            marker={"size": [6 + 3 * np.sqrt(r["depth"]) for r in rs], "color": FAMILY_COLORS.get(fam),
                     "opacity": 0.8, "line": {"width": 1, "color": "white"}},
             customdata=[[r["depth"], r["rf"], r["year"], human(r["params"]), human(r["macs"])] for r in rs],
             hovertemplate="<b>%{text}</b> (%{customdata[2]})<br>params %{customdata[3]}<br>MACs %{customdata[4]}"
@@ -128,7 +128,7 @@ def efficiency_figure(rows: list[dict], height: int = 420) -> go.Figure:
     return fig
 
 
-H = 0.26   # half the height of a box (rows are 1 apart)
+H = 0.32   # half the height of a box (rows are 1 apart)
 _BOX = {"input": "#E8E8E8", "output": "#E8E8E8", "conv": "#DCE7F3", "pool": "#FBE3C7", "merge": "#D8EFD3",
         "other": "#F2F2F2"}
 
@@ -165,7 +165,7 @@ def block_figure(g: BlockGraph, height: int | None = None, box_w: float = 0.9) -
         fig.add_shape(type="rect", x0=n.x - box_w / 2, x1=n.x + box_w / 2, y0=-n.rank - H, y1=-n.rank + H,
                       fillcolor=_BOX.get(n.kind, "#F2F2F2"), line={"color": "#888", "width": 1}, layer="below")
         title = n.label if n.kind not in ("input", "output") else n.label.upper()
-        fig.add_annotation(x=n.x, y=-n.rank, text=f"<b>{_wrap(title, 30 if lanes <= 5.5 else 22)}</b><br>{_shape(n.shape)}", showarrow=False,
+        fig.add_annotation(x=n.x, y=-n.rank, text=f"<b>{_wrap(title, 22 if lanes <= 5.5 else 16)}</b><br>{_shape(n.shape)}", showarrow=False,
                            font={"size": 11})
     hover = [f"<b>{n.label}</b><br>output {_shape(n.shape)}<br>params {n.params:,}<br>MACs {n.macs:,}"
              f"<br>modules: {', '.join(n.modules) or '–'}" for n in g.nodes]
@@ -174,9 +174,9 @@ def block_figure(g: BlockGraph, height: int | None = None, box_w: float = 0.9) -
     rows = max(n.rank for n in g.nodes) + 1
     fig.update_xaxes(visible=False, range=[lo, hi])
     fig.update_yaxes(visible=False, range=[-rows + 0.5, 0.5])
-    fig.update_layout(height=height or 100 * rows + 40, margin=_MARGIN, plot_bgcolor="white",
-                      title={"text": f"{g.model} · {g.block} ({g.kind}): {_shape(g.input_shape)} → "
-                                     f"{_shape(g.output_shape)}, {g.params:,} params, {human(g.macs)} MACs",
+    fig.update_layout(height=height or 105 * rows + 60, margin=_MARGIN, plot_bgcolor="white",
+                      title={"text": f"{g.model} · {g.block} ({g.kind})<br><sup>{_shape(g.input_shape)} → "
+                                     f"{_shape(g.output_shape)} · {g.params:,} parameters · {human(g.macs)} MACs</sup>",
                              "font": {"size": 14}})
     return fig
 

@@ -183,14 +183,14 @@ else:
                f"({arch.human(best['macs'] / max(1, best['depth']))} MACs per weight layer).")
 
 ui.try_this([
-    "**VGG-16**: what share of the parameters sits in the three fully connected layers, and what share of the "
-    "multiply-adds do they do? (the bar under the profile)",
-    "**ResNet-18** at 224 and then at 32 pixels: parameters stay put, MACs fall by almost (224/32)² = 49. Why not "
-    "exactly 49?",
+    ("**VGG-16**: what share of the parameters sits in the three fully connected layers, and what share of the "
+     "multiply-adds do they do? (the bar under the profile)"),
+    ("**ResNet-18** at 224 and then at 32 pixels: parameters stay put, MACs fall by almost (224/32)² = 49. Why not "
+     "exactly 49?"),
     "Side by side: GoogLeNet is deeper than VGG-16 yet has 20× fewer parameters. Find the layers VGG spends them on.",
     "Building blocks: how much compute do the 1×1 reductions save in **inception3a**, and in a later module?",
-    "Does the depth metric match the number in the name for ResNet-50? Count the 1×1 shortcut convolutions: "
-    "are they on the longest path?",
-    "Which has the larger receptive field at its last layer, ResNet-50 or ResNet-18, and why is the deeper one "
-    "not larger? (bottlenecks have one 3×3 convolution each)",
+    ("Does the depth metric match the number in the name for ResNet-50? Count the 1×1 shortcut convolutions: "
+     "are they on the longest path?"),
+    ("Which has the larger receptive field at its last layer, ResNet-50 or ResNet-18, and why is the deeper one "
+     "not larger? (bottlenecks have one 3×3 convolution each)"),
 ])

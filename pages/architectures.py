@@ -112,7 +112,7 @@ if view == "One architecture":
         "parameters": [r.params for r in rows], "MACs": [r.macs for r in rows],
         "% of MACs": [100 * r.macs / max(1, a.total_macs) for r in rows],
         "receptive field": [r.rf for r in rows], "jump": [r.jump for r in rows]})
-    st.dataframe(df, hide_index=True, use_container_width=True, height=min(600, 36 + 35 * len(df)), column_config={
+    st.dataframe(df, hide_index=True, width="stretch", height=min(600, 36 + 35 * len(df)), column_config={
         "parameters": st.column_config.NumberColumn(format="%d"),
         "MACs": st.column_config.NumberColumn(format="%d"),
         "% of MACs": st.column_config.ProgressColumn(format="%.1f%%", min_value=0, max_value=100),
@@ -176,7 +176,7 @@ else:
     ui.show(plots.efficiency_figure(rows), key="arch-eff-fig")
     best = min(rows, key=lambda r: r["macs"] / max(1, r["depth"]))
     st.dataframe(pd.DataFrame(rows).rename(columns={"macs": "MACs", "rf": "receptive field (px)"}),
-                 hide_index=True, use_container_width=True,
+                 hide_index=True, width="stretch",
                  column_config={"params": st.column_config.NumberColumn(format="%d"),
                                 "MACs": st.column_config.NumberColumn(format="%d")})
     st.caption(f"Each at its design resolution. Cheapest per layer of depth: **{best['name']}** "

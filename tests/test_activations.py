@@ -277,3 +277,28 @@ def test_too_large_learning_rate_kills_relus():
     assert leaky.latest("dead") == 0.0                   # a leaky ReLU's output is never stuck at 0
     assert [s for s, _ in high.snapshots] == [0, 50, 100, 150]
     assert len(high.snapshots[-1][1]) == 3
+
+
+# ---------------------------------------------------------------------------------------------- the page
+def test_page_every_task_and_activation_renders():
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    page = Path(__file__).resolve().parent.parent / "pages" / "activations_losses.py"
+    at = AppTest.from_file(str(page), default_timeout=120)
+    at.run()
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Dead units, lr 0.1 (shipped)"] != metrics["Dead units, lr 0.001 (shipped)"]
+    for task in act.TASKS:
+        at.session_state["loss-task"] = task
+        at.run()
+        assert not at.exception and not at.error, task
+    at.session_state["act-chosen"] = list(act.ACTIVATIONS)
+    at.run()
+    at.selectbox(key="act-focus").select("ELU").run()
+    assert not at.exception and at.slider(key="act-ELU-alpha").value == 1.0
+    at.session_state["act-chosen"] = []
+    at.run()
+    assert not at.exception and at.info                           # asks for an activation, no traceback

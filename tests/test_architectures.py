@@ -256,3 +256,32 @@ def test_inception_reduction_savings_by_hand():
     assert B.reduction_savings(B.block_graph("ResNet-18", "layer1.0")) is None
     assert "Identity shortcut" in B.shortcut_summary(B.block_graph("ResNet-18", "layer1.0"))
     assert "Projection shortcut" in B.shortcut_summary(B.block_graph("ResNet-18", "layer2.0"))
+
+
+# ---------------------------------------------------------------------------------------------- the page
+def test_page_views_and_bad_input():
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    page = Path(__file__).resolve().parent.parent / "pages" / "architectures.py"
+    at = AppTest.from_file(str(page), default_timeout=120)
+    at.run()
+    assert not at.exception and not at.error
+    assert any("check_circle" in c.value for c in at.caption)     # table sums agree with the independent counts
+    assert [m.value for m in at.metric][:3] == ["11.7 M", "1.81 G", "18 layers"]
+    at.session_state["arch-view"] = "Building blocks"
+    at.run()
+    assert not at.exception and not at.error
+    assert any(m.value == "51% of MACs" for m in at.metric)       # inception3a, by hand in the test above
+    at.session_state["arch-view"] = "Side by side"
+    at.session_state["arch-compare"] = ["LeNet-5", "ResNet-18", "GoogLeNet"]
+    at.run()
+    assert not at.exception and not at.error
+    at.session_state["arch-view"] = "One architecture"
+    at.session_state["arch-model"] = "AlexNet"
+    at.run()
+    at.session_state["arch-size-AlexNet"] = 32                     # too small for AlexNet's pools
+    at.run()
+    assert not at.exception
+    assert len(at.error) == 1 and "Pick a larger input size" in at.error[0].value

@@ -16,6 +16,7 @@ PAGE_INFO = {
     "section": "Classifier lab",
     "order": 40,
     "question": "Where does an activation stop passing gradient, and how hard does each loss push a wrong prediction?",
+    "thumbnail": "dlviz.plots.activations:thumbnail",
 }
 
 ui.page_header(PAGE_INFO, (

@@ -17,6 +17,7 @@ PAGE_INFO = {
     "section": "Classifier lab",
     "order": 10,
     "question": "Where do a CNN's parameters and its compute go, from LeNet-5 to ResNet?",
+    "thumbnail": "dlviz.plots.architectures:thumbnail",
 }
 
 ui.page_header(PAGE_INFO, (

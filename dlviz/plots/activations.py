@@ -162,3 +162,25 @@ def dead_trajectory_figure(runs: dict[str, list[tuple[int, list[float]]]], heigh
                       yaxis={"title": "dead units (%)", "range": [0, 105]}, legend={"orientation": "h", "y": -0.25},
                       title={"text": "dead units during training", "font": {"size": 14}})
     return fig
+
+
+def thumbnail() -> np.ndarray:
+    """Landing-card picture: sigmoid, tanh and ReLU with sigmoid's saturation regions shaded."""
+    from PIL import Image, ImageDraw
+
+    from dlviz.activations import curve
+
+    w, h = 300, 150
+    im = Image.new("RGB", (w, h), "white")
+    d = ImageDraw.Draw(im)
+
+    def px(x: float, y: float) -> tuple[float, float]:
+        return (x + 6) / 12 * w, h - 10 - (y + 1.2) / 7.4 * (h - 20)
+
+    for lo, hi in curve("sigmoid", threshold=0.05).regions:
+        d.rectangle([px(lo, 0)[0], 0, px(hi, 0)[0], h], fill=(250, 222, 222))
+    d.line([px(-6, 0), px(6, 0)], fill=(190, 190, 190), width=1)
+    for name, color in (("ReLU", (84, 162, 75)), ("tanh", (245, 133, 24)), ("sigmoid", (76, 120, 168))):
+        c = curve(name, n=241)
+        d.line([px(x, y) for x, y in zip(c.x, c.y)], fill=color, width=3)
+    return np.asarray(im)

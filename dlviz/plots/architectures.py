@@ -192,3 +192,32 @@ def _wrap(text: str, width: int = 24) -> str:
             line += p if not line else " " + p.lstrip()
     out.append(line)
     return "<br>".join(s.strip() for s in out)
+
+
+def thumbnail() -> np.ndarray:
+    """Landing-card picture: an Inception module (four parallel branches, concatenated) beside a residual
+    block (two convolutions and the identity shortcut). A fixed sketch: no model is built, so it is instant."""
+    from PIL import Image, ImageDraw
+
+    im = Image.new("RGB", (300, 150), "white")
+    d = ImageDraw.Draw(im)
+    grey, conv, pool, merge, skip = (110, 110, 110), (220, 231, 243), (251, 227, 199), (216, 239, 211), (84, 162, 75)
+
+    def box(x: float, y: float, fill, w: float = 20) -> None:
+        d.rectangle([x - w, y - 7, x + w, y + 7], fill=fill, outline=grey)
+
+    cols = [28, 76, 124, 172]                       # Inception: input -> 4 branches -> concat
+    for x, n in zip(cols, (1, 2, 2, 2)):
+        d.line([(100, 18), (x, 48)], fill=grey, width=2)
+        d.line([(x, 48), (x, 78 if n == 2 else 48), (100, 128)], fill=grey, width=2)
+    box(100, 18, (232, 232, 232), 30)
+    for i, x in enumerate(cols):
+        box(x, 48, pool if i == 3 else conv)
+        if i:
+            box(x, 78, conv)
+    box(100, 128, merge, 30)
+    d.line([(250, 18), (250, 128)], fill=grey, width=2)  # residual block with its shortcut
+    d.line([(250, 18), (288, 40), (288, 106), (250, 128)], fill=skip, width=3)
+    for y, fill in ((18, (232, 232, 232)), (53, conv), (88, conv), (128, merge)):
+        box(250, y, fill, 26)
+    return np.asarray(im)

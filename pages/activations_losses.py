@@ -174,6 +174,8 @@ act_name = st.sidebar.selectbox("Activation", ["relu", "leaky_relu", "elu", "gel
                                 help="Leaky ReLU keeps a small slope for x < 0, so its units cannot die.")
 baseline = st.sidebar.toggle("Also train lr 0.001 side by side", True, key="dead-baseline")
 hp = ui.hyperparameters("dead", lr=0.1, steps=600, batch_size=64, optimizer="Adam", max_steps=5000)
+st.sidebar.caption("This MLP is tiny: with **1 torch thread** (Session) it trains fastest, especially on a busy "
+                   "machine.")
 
 
 def start():
@@ -203,7 +205,11 @@ if run is not None and run.trainer.step > 0 and not run.active:
     x_train = digits("train", seed=0).images
     trained = {name: act.relu_activity(t.model_copy(), x_train) for name, t in run.trainers.items()}
     st.subheader("Your trained models")
-    ui.show(plots.dead_units_figure(trained), key="dead-mine")
+    y1, y2 = st.columns(2)
+    with y1:
+        ui.show(plots.dead_units_figure(trained), key="dead-mine")
+    with y2:
+        ui.show(plots.activity_figure(trained, height_per_model=120), key="dead-mine-activity")
 elif run is None:
     st.caption("Press **Train** in the sidebar to run the experiment yourself: the dead fraction of each layer is "
                "measured on all 1,438 training digits every 10 steps.")

@@ -173,7 +173,10 @@ else:
                      "macs": a.total_macs, "rf": a.rf, "input": "×".join(map(str, a.input_size))})
         progress.progress((i + 1) / len(chosen), text=f"Measured {n}")
     progress.empty()
-    ui.show(plots.comparison_figure(rows), key="arch-compare-fig")
+    unit = st.radio("Count compute as", ["multiply-adds (MACs)", "FLOPs (= 2 × MACs)"], horizontal=True,
+                    key="arch-unit", help="A multiply-add is one multiplication and one addition: 2 FLOPs. "
+                    "Beware: torchvision's documentation lists ResNet-18 at '1.81 GFLOPS', which is its MAC count.")
+    ui.show(plots.comparison_figure(rows, flops=unit.startswith("FLOPs")), key="arch-compare-fig")
     ui.show(plots.efficiency_figure(rows), key="arch-eff-fig")
     best = min(rows, key=lambda r: r["macs"] / max(1, r["depth"]))
     st.dataframe(pd.DataFrame(rows).rename(columns={"macs": "MACs", "rf": "receptive field (px)"}),

@@ -302,3 +302,17 @@ def test_page_every_task_and_activation_renders():
     at.session_state["act-chosen"] = []
     at.run()
     assert not at.exception and at.info                           # asks for an activation, no traceback
+
+
+def test_figures_plot_the_measured_numbers():
+    from dlviz.plots import activations as P
+
+    c = act.curve("tanh", threshold=0.05)
+    fig = P.activation_figure({"tanh": c, "ReLU": act.curve("ReLU")}, focus="tanh", pre_act=(0, 1))
+    assert np.array_equal(fig.data[1].y, c.dy)              # the right panel is the autograd derivative
+    assert len([s for s in fig.layout.shapes if s.type == "rect"]) == 2 * len(c.regions)
+    x = np.linspace(-3, 3, 7)
+    loss, grad = act.loss_curve("hinge", x, 1.0)
+    fig = P.loss_figure(x, {"hinge": (loss, grad)}, "z", point=0.0)
+    assert np.array_equal(fig.data[0].y, loss) and np.array_equal(fig.data[1].y, grad)
+    assert P.thumbnail().shape == (150, 300, 3)

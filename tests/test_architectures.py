@@ -285,3 +285,22 @@ def test_page_views_and_bad_input():
     at.run()
     assert not at.exception
     assert len(at.error) == 1 and "Pick a larger input size" in at.error[0].value
+
+
+def test_figures_plot_the_measured_numbers():
+    from dlviz import arch_blocks as B
+    from dlviz.plots import architectures as P
+
+    for name in ("LeNet-5", "GoogLeNet", "MobileNet v2"):
+        a = A.analyse(name)
+        fig = P.layer_profile_figure(a)
+        macs, params = fig.data[0].y, fig.data[1].y
+        assert sum(macs) == a.total_macs                   # every multiply-add is in a plotted bar
+        assert sum(params) <= a.total_params               # norms' parameters are in the table, not the bars
+    rows = A.compare(["ResNet-18", "VGG-16"])
+    fig = P.comparison_figure(rows, flops=True)
+    assert list(fig.data[2].x) == [2 * r["macs"] for r in rows]
+    g = B.block_graph("ResNet-18", "layer1.0")
+    fig = P.block_figure(g)
+    assert sum(s.type == "rect" for s in fig.layout.shapes) == len(g.nodes)
+    assert P.thumbnail().shape == (150, 300, 3)

@@ -87,11 +87,16 @@ def share_figure(stages: list[dict], height: int = 220) -> go.Figure:
     return fig
 
 
-def comparison_figure(rows: list[dict], highlight: str | None = None, height: int | None = None) -> go.Figure:
-    """Architectures side by side: depth, parameters, multiply-adds and receptive field (log scales)."""
+def comparison_figure(rows: list[dict], highlight: str | None = None, height: int | None = None,
+                      flops: bool = False) -> go.Figure:
+    """Architectures side by side: depth, parameters, multiply-adds (or FLOPs = 2 x MACs) and receptive
+    field (log scales for the counts)."""
     names = [r["name"] for r in rows]
+    if flops:
+        rows = [{**r, "macs": 2 * r["macs"]} for r in rows]
     fig = make_subplots(rows=1, cols=4, shared_yaxes=True, horizontal_spacing=0.02,
-                        subplot_titles=("depth (weight layers)", "parameters", "multiply-adds / image",
+                        subplot_titles=("depth (weight layers)", "parameters",
+                                        "FLOPs / image (2 × MACs)" if flops else "multiply-adds / image",
                                         "receptive field (px)"))
     colors = [FAMILY_COLORS.get(r["family"], PALETTE[7]) for r in rows]
     line = [2 if r["name"] == highlight else 0 for r in rows]

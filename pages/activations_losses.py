@@ -68,7 +68,17 @@ m[2].metric("…over 10 such layers", f"{slope ** 10:.2e}",
             help="(E|f'|)^10: the shrinkage of the gradient through 10 layers from the activations alone "
                  "(weights ignored; independence assumed).")
 m[3].metric("Steepest slope", f"{np.max(np.abs(c.dy)):.3f}", help="max |f'(x)| on [-6, 6].")
-where = ", ".join(f"[{lo:.2f}, {hi:.2f}]" for lo, hi in c.regions) or "nowhere on [-6, 6]"
+def _interval(lo: float, hi: float) -> str:
+    if lo <= c.x[0] and hi >= c.x[-1]:
+        return "everywhere on [-6, 6]"
+    if lo <= c.x[0]:
+        return f"x ≤ {hi:.2f}"
+    if hi >= c.x[-1]:
+        return f"x ≥ {lo:.2f}"
+    return f"{lo:.2f} ≤ x ≤ {hi:.2f}"
+
+
+where = " and ".join(_interval(lo, hi) for lo, hi in c.regions) or "nowhere on [-6, 6]"
 st.latex(rf"\text{{{focus}}}:\quad {act.ACTIVATIONS[focus].formula}")
 st.caption(f"{focus} saturates (|f'| < {threshold:g}) on {where}. {act.ACTIVATIONS[focus].paper}")
 
@@ -97,6 +107,8 @@ pcols = st.columns(max(1, len(used) + 1))
 for col, (p, (default, lo, hi)) in zip(pcols, used.items()):
     if p == "classes":
         lparams[p] = col.slider("classes K", int(lo), int(hi), int(default), key="loss-K")
+    elif p == "other":
+        lparams[p] = col.slider("logit of each other class", float(lo), float(hi), float(default), key="loss-other")
     else:
         lparams[p] = col.slider(p, float(lo), float(hi), float(default), key=f"loss-{p}")
 point = pcols[-1].slider(f"Inspect at {xlabel.split(' (')[0]}", float(xlo), float(xhi),

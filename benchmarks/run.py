@@ -21,12 +21,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "app"), str(ROOT / "scripts")]
 os.environ.setdefault("DLVIZ_DEVICE", "cpu")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as app/Home.py sets it
 
 
 def page_rows() -> list[dict]:
-    from streamlit.testing.v1 import AppTest
-
     import ui
+    from streamlit.testing.v1 import AppTest
 
     out = []
     for info in ui.discover_pages():

@@ -23,7 +23,7 @@ def main() -> int:
     readme = ROOT / "README.md"
     text = readme.read_text()
     new = re.sub(r"(<!-- pages:start -->\n).*?(\n<!-- pages:end -->)", lambda m: m.group(1) + table() + m.group(2),
-                 text, flags=re.S)
+                 text, flags=re.DOTALL)
     readme.write_text(new)
     print("README page table:", "updated" if new != text else "already current")
     return 0

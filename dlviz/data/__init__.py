@@ -39,7 +39,20 @@ def image_dataset(name: str, *, split: str = "train", seed: int = 0, n: int | No
 
 
 __all__ = [
-    "CharVocab", "DataError", "FOOD_CLASSES", "IMAGE_DATASETS", "ImageData", "PHOTO_NAMES",
-    "SequenceTask", "TASKS", "batches", "code_text", "digits", "food_shapes", "image_dataset",
-    "photo", "photos", "sequence_task",
+    "FOOD_CLASSES",
+    "IMAGE_DATASETS",
+    "PHOTO_NAMES",
+    "TASKS",
+    "CharVocab",
+    "DataError",
+    "ImageData",
+    "SequenceTask",
+    "batches",
+    "code_text",
+    "digits",
+    "food_shapes",
+    "image_dataset",
+    "photo",
+    "photos",
+    "sequence_task",
 ]

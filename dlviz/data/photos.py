@@ -7,7 +7,7 @@ over the three channels.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import torch
@@ -31,7 +31,7 @@ _PHOTOS = {
 PHOTO_NAMES = list(_PHOTOS)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(name: str) -> np.ndarray:
     import skimage.data as skd
 

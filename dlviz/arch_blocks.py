@@ -257,7 +257,7 @@ def _layout(nodes: dict[str, BlockNode], parents: dict[str, list[str]]) -> dict[
             gap = 1.0 if not (row[i - 1][1] or row[i][1]) else (0.3 if row[i - 1][1] and row[i][1] else 0.75)
             xs[i] = max(xs[i], xs[i - 1] + gap)
         shift = mean - sum(xs) / len(xs)
-        for (x, is_way, item), new in zip(row, xs):
+        for (_x, is_way, item), new in zip(row, xs):
             if is_way:
                 item[0] = new + shift
             else:

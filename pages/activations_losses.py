@@ -145,8 +145,9 @@ xs, ys = act.line_data(n=40, outliers=n_out, seed=int(seed))
 fits = {name: act.fit_line(xs, ys, name, delta=delta) for name in ("MSE", "MAE", "Huber", "log-cosh")}
 ui.show(plots.line_fit_figure(xs, ys, fits, (2.0, 1.0)), key="fit-fig")
 fc = st.columns(4)
-for col, (name, (a, b)) in zip(fc, fits.items()):
-    col.metric(f"{name}: intercept", f"{b:.2f}", f"{b - 1:+.2f} off the true 1", delta_color="off", delta_arrow="off")
+for col, (name, (slope, b)) in zip(fc, fits.items()):
+    col.metric(f"{name}: intercept", f"{b:.2f}", f"{b - 1:+.2f} off the true 1; slope {slope:.2f}",
+               delta_color="off", delta_arrow="off")
 
 # ---------------------------------------------------------------- 3. dead ReLUs
 st.header("3 · Dead ReLUs after a too-large learning rate")

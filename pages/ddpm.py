@@ -136,11 +136,9 @@ seed = r4.number_input("Seed (x_T)", 0, 10_000, sess.seed, key="ddpm-seed")
 s1, s2, s3 = st.columns([1, 1, 2])
 ddim_steps = s1.select_slider("DDIM steps", [5, 10, 20, 25, 50, 100, 200, 500, 1000], 50, key="ddpm-ddim-steps")
 eta = s2.slider("DDIM η", 0.0, 1.0, 0.0, 0.1, key="ddpm-eta", help="0: deterministic DDIM; 1: as noisy as DDPM.")
-with s3:
-    run_ddpm = st.toggle("Also run DDPM (all 1,000 steps) from the same x_T", key="ddpm-run-ddpm",
-                         help="1,000 network evaluations (2,000 with guidance): a few seconds to a minute on a CPU.")
 labels = (torch.arange(n_img) % len(classes)) if cls == "one of each" else torch.full((n_img,), classes.index(cls))
 shape = (model.config.in_channels, model.config.image_size, model.config.image_size)
+ddpm_slot = s3.empty()
 
 
 @st.cache_data(show_spinner="Sampling...", max_entries=24)
@@ -156,6 +154,10 @@ def trajectory(_model, name: str, sampler: str, steps: int, eta: float, labels: 
 
 args = (ck_name, tuple(labels.tolist()), float(guidance), int(seed), sess.device)
 ddim = trajectory(model, ck_name, "ddim", ddim_steps, eta, *args[1:])
+est = ddim.seconds / max(1, ddim.num_steps) * 1000
+run_ddpm = ddpm_slot.toggle(f"Also run DDPM (all 1,000 steps) from the same x_T (≈ {est:.0f} s)", key="ddpm-run-ddpm",
+                            help="Ancestral sampling (Ho Algorithm 2): 1,000 network evaluations, 2,000 with "
+                                 "guidance. Estimated from the DDIM run's time per step; cached once computed.")
 trajs = {f"DDIM · {ddim_steps} steps · η={eta:g}": ddim}
 if run_ddpm:
     trajs = {"DDPM · 1,000 steps": trajectory(model, ck_name, "ddpm", 1000, 1.0, *args[1:]), **trajs}
@@ -167,7 +169,8 @@ for col, (name, tr) in zip(cols, trajs.items(), strict=True):
     f = tr.frame(tsel)
     with col:
         ui.show(P.picture_figure(P.montage(V.trajectory_rows(tr, f), scale=3 if shape[-1] >= 32 else 5),
-                                 f"{name}: t = {tr.timesteps[f]}", ["x_t", "ε̂", "x̂_0"], height=300),
+                                 f"{name}: t = {tr.timesteps[f]}", ["x_t", "ε̂", "x̂_0"],
+                                 col_labels=[classes[k][:6] for k in labels.tolist()] if cls == "one of each" else None),
                 key=f"ddpm-rev-{'ddpm' if 'DDPM' in name else 'ddim'}")
         st.caption(f"{tr.num_steps} steps · {tr.num_steps * (2 if guidance not in (0, 1) else 1):,} network "
                    f"evaluations · {tr.seconds:.1f} s")

@@ -118,5 +118,5 @@ def make_recipe(name: str, spec: DDPMSpec, claims: dict) -> Recipe:
                   train=_trainer(spec), evaluate=lambda m: evaluate_spec(spec, m), claims=claims)
 
 
-register_recipe(make_recipe("ddpm_digits", DIGITS, {"sample_acc": (">=", 0.85), "fd": ("<=", 40.0)}))
+register_recipe(make_recipe("ddpm_digits", DIGITS, {"sample_acc": (">=", 0.9), "fd": ("<=", 45.0)}))
 register_recipe(make_recipe("ddpm_food", FOOD, {"sample_acc": (">=", 0.5), "fd": ("<=", 40.0)}))

@@ -126,9 +126,10 @@ classes = FOOD_CLASSES if dataset == "food_shapes" else [str(i) for i in range(1
 # ================================================================ 2. reverse process
 st.header("2 · The reverse process: denoise step by step")
 r1, r2, r3, r4 = st.columns(4)
-cls = r1.selectbox("Class (y)", ["one of each"] + classes, index=1, key="ddpm-cls",
+cls = r1.selectbox("Class (y)", ["one of each"] + classes, index=1, key=f"ddpm-cls-{dataset}",
                    help="The label the U-Net is conditioned on.")
-guidance = r2.slider("Guidance scale w", 0.0, 6.0, 2.0, 0.5, key="ddpm-w",
+guidance = r2.slider("Guidance scale w", 0.0, 6.0, 4.0 if dataset == "food_shapes" else 2.0, 0.5,
+                     key=f"ddpm-w-{dataset}",
                      help="ε̂ = ε̂(x, ∅) + w·(ε̂(x, y) − ε̂(x, ∅)). w = 0: unconditional; 1: plain conditional; >1: "
                           "pushed towards the class (classifier-free guidance).")
 n_img = r3.slider("Images", 2, 16, 8, key="ddpm-n")
@@ -176,7 +177,6 @@ for col, (name, tr) in zip(cols, trajs.items(), strict=True):
                    f"evaluations · {tr.seconds:.1f} s")
 
 
-
 @st.cache_resource(show_spinner=False)
 def classifier(name: str):
     """The shipped classifier that scores samples (None, with a warning, when it cannot load)."""
@@ -215,7 +215,7 @@ st.markdown(f"The shipped **{CLASSIFIERS[dataset]}** classifier judges the sampl
 cm = card.get("metrics", {})
 if cm:
     k1, k2, k3, k4 = st.columns(4)
-    k1.metric("Card: samples recognised", f"{cm['sample_acc']:.0%}", help=card.get("quality_protocol", ""))
+    k1.metric("Card: samples recognised", f"{cm['sample_acc']:.1%}", help=card.get("quality_protocol", ""))
     k2.metric("Card: FD to real", f"{cm['fd']:.2f}", help="Fréchet distance in the classifier's feature space.")
     k3.metric("Card: FD real vs real", f"{cm['fd_real_floor']:.2f}", help="What a perfect generator would score.")
     k4.metric("Trained for", f"{card.get('steps', 0):,} steps",

@@ -75,7 +75,7 @@ def test_page_controls():
     at.radio(key="ddpm-src").set_value("digit").run()
     _ok(at)
     at.selectbox(key="ddpm-gen").set_value("digits").run()
-    at.selectbox(key="ddpm-cls").set_value("one of each").run()
+    at.selectbox(key="ddpm-cls-digits").set_value("one of each").run()
     at.toggle(key="ddpm-animate").set_value(True).run()
     _ok(at)
     at.toggle(key="ddpm-q-go").set_value(True).run()

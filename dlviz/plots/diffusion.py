@@ -130,8 +130,10 @@ def gif_bytes(pics: list[np.ndarray], frame_ms: int = 80, hold_last_ms: int = 15
 
 def bucket_loss_figure(names: list[str], values: list[float], height: int = 260, title: str = "") -> go.Figure:
     """Mean ε-prediction loss per timestep bucket (names like ``loss_t0001-0100``)."""
-    labels = [n.replace("loss_t", "t ").replace("-", "–").lstrip("0") for n in names]
-    labels = [lab.replace(" 0", " ").replace("–0", "–") for lab in labels]
+    labels = []
+    for n in names:                                     # "loss_t0001-0100" -> "t 1–100"
+        lo, hi = n.removeprefix("loss_t").split("-")
+        labels.append(f"t {int(lo)}–{int(hi)}")
     fig = go.Figure(go.Bar(x=labels, y=values, marker_color=PALETTE[0],
                            hovertemplate="%{x}: loss %{y:.4f}<extra></extra>"))
     fig.update_layout(height=height, margin={"l": 4, "r": 4, "t": 36 if title else 8, "b": 4},

@@ -51,8 +51,11 @@ def montage(rows: list[np.ndarray], scale: int = 3, gap: int = 2, bg: int = 255)
 
 def picture_figure(pic: np.ndarray, title: str = "", row_labels: list[str] | None = None,
                    height: int | None = None, label_width: int = 70, col_labels: list[str] | None = None,
-                   gap: int = 2) -> go.Figure:
-    """A montage as a figure (PNG-backed), with optional row labels (left) and column labels (top)."""
+                   gap: int = 2, width_hint: int = 700) -> go.Figure:
+    """A montage as a figure (PNG-backed), with optional row labels (left) and column labels (top).
+
+    Without ``height``, the height fits the picture's aspect at about ``width_hint`` pixels wide.
+    """
     Hp, Wp = pic.shape[:2]
     lw = label_width if row_labels else 0
     top = 22 if col_labels else 0
@@ -67,7 +70,7 @@ def picture_figure(pic: np.ndarray, title: str = "", row_labels: list[str] | Non
                            yanchor="bottom", font={"size": 12})
     fig.update_layout(title={"text": title, "font": {"size": 14}}, plot_bgcolor="white",
                       margin={"l": 0, "r": 0, "t": 30 if title else 4, "b": 0},
-                      height=height or int(60 + 700 * (Hp + top) / max(Wp + lw, 1)))
+                      height=height or int((34 if title else 8) + width_hint * (Hp + top) / max(Wp + lw, 1)))
     return fig
 
 
@@ -148,9 +151,26 @@ def per_class_figure(class_names: list[str], acc: np.ndarray, chance: float, hei
     fig = go.Figure(go.Bar(x=class_names, y=vals, marker_color=[PALETTE[2] if v >= 0.5 else PALETTE[3] for v in vals],
                            text=[f"{v:.0%}" for v in vals], textposition="outside",
                            hovertemplate="%{x}: %{y:.1%}<extra></extra>"))
-    fig.add_hline(y=chance, line={"dash": "dot", "color": "#777"}, annotation_text="chance",
-                  annotation_position="top left")
+    fig.add_hline(y=chance, line={"dash": "dot", "color": "#777"})          # chance level (said in the title)
     fig.update_yaxes(range=[0, 1.12], tickformat=".0%")
     fig.update_layout(height=height, margin={"l": 4, "r": 4, "t": 36 if title else 8, "b": 4},
                       title={"text": title, "font": {"size": 14}})
+    return fig
+
+
+def guidance_sweep_figure(ws: list[float], acc: list[float], fd: list[float], floor: float,
+                          height: int = 260) -> go.Figure:
+    """Recognition rate (left axis) and Fréchet distance (right axis) against the guidance scale."""
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Scatter(x=ws, y=acc, mode="lines+markers", name="recognised", line={"color": PALETTE[2]},
+                             hovertemplate="w=%{x}: %{y:.0%}<extra></extra>"), secondary_y=False)
+    fig.add_trace(go.Scatter(x=ws, y=fd, mode="lines+markers", name="FD to real", line={"color": PALETTE[1]},
+                             hovertemplate="w=%{x}: FD %{y:.2f}<extra></extra>"), secondary_y=True)
+    fig.add_trace(go.Scatter(x=[min(ws), max(ws)], y=[floor, floor], mode="lines", name="FD real vs real",
+                             line={"color": PALETTE[1], "dash": "dot"}, hoverinfo="skip"), secondary_y=True)
+    fig.update_yaxes(title_text="recognised", tickformat=".0%", range=[0, 1.05], secondary_y=False)
+    fig.update_yaxes(title_text="Fréchet distance", rangemode="tozero", secondary_y=True)
+    fig.update_xaxes(title_text="guidance scale w")
+    fig.update_layout(height=height, margin={"l": 4, "r": 4, "t": 36, "b": 4}, title={"text": "guidance sweep",
+                      "font": {"size": 14}}, legend={"orientation": "h", "y": -0.3})
     return fig

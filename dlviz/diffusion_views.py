@@ -96,14 +96,14 @@ def animation_frames(trajs: list[Trajectory], n_frames: int = 40, n: int | None 
 
 
 def thumbnail() -> np.ndarray:
-    """A hotdog dissolving into noise, left to right (the landing-page card); < 0.1 s."""
+    """A hotdog dissolving into noise, in reading order (the landing-page card); < 0.1 s."""
     from dlviz.data import food_shapes
     from dlviz.plots.diffusion import montage
 
-    img = food_shapes(1, seed=3, classes=["hotdog"]).images[0]                   # (3, 32, 32)
+    img = food_shapes(100, seed=7, classes=["hotdog"]).images[0]                 # (3, 32, 32), on a plate
     s = NoiseSchedule(1000, "cosine")
     eps = torch.randn(img.shape, generator=torch.Generator().manual_seed(0))
     x0 = to_model_space(img)
-    cols = [to_image_space(s.add_noise(x0, eps, t)) for t in (0, 40, 120, 250, 450, 1000)]
-    row = (torch.stack(cols).permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy()  # (6, 32, 32, 3)
-    return montage([row], scale=2, gap=3)
+    cols = [to_image_space(s.add_noise(x0, eps, t)) for t in (0, 50, 100, 200, 300, 400, 550, 1000)]
+    imgs = (torch.stack(cols).permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy()  # (8, 32, 32, 3)
+    return montage([imgs[:4], imgs[4:]], scale=2, gap=3)                                  # 2 x 4, like the card

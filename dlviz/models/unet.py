@@ -78,7 +78,7 @@ class UNet(nn.Module):
     class Config:
         in_channels: int = 3
         image_size: int = 32
-        base_channels: int = 32
+        base_channels: int = 16
         channel_mults: tuple = (1, 2, 2)
         num_res_blocks: int = 1
         attention_resolutions: tuple = (8,)   # feature-map sizes that get self-attention

@@ -1,0 +1,324 @@
+"""Inside a recurrent network: hidden states, interpretable units, gates, gradients through time, sampling.
+
+Karpathy, Johnson & Fei-Fei (2015), "Visualizing and Understanding Recurrent Networks" -- units that
+track quotes, brackets and line position; gate saturation. Bengio, Simard & Frasconi (1994) and
+Pascanu, Mikolov & Bengio (2013), "On the difficulty of training recurrent neural networks" -- the
+Jacobian ``dh_T/dh_t`` is a product of T-t per-step Jacobians, so its norm shrinks (or grows)
+geometrically with the lag in a vanilla RNN, while the LSTM's additive cell path
+``c_t = f_t * c_{t-1} + i_t * g_t`` keeps it alive where the forget gate stays near 1.
+
+Everything here works on a :class:`dlviz.models.rnn.CharRNN` and returns numpy arrays.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dlviz.data import DataError, code_text
+from dlviz.models.rnn import CharRNN
+
+TRAIN_CHARS = 900_000          # the code corpus: characters [0, TRAIN_CHARS) train, the rest is held out
+
+
+def corpus_split() -> tuple[str, str]:
+    """``(train, held_out)`` parts of the standard-library code corpus."""
+    text = code_text(10**8)
+    if len(text) < 20_000:
+        raise DataError("The code corpus is too small on this Python installation.")
+    cut = min(TRAIN_CHARS, int(len(text) * 0.9))
+    return text[:cut], text[cut:]
+
+
+def _eval_copy(model: CharRNN) -> CharRNN:
+    """The model itself when in eval mode, else an eval-mode copy (shared models are never mutated)."""
+    return copy.deepcopy(model).eval() if model.training else model
+
+
+def _device(model: CharRNN) -> torch.device:
+    return next(model.parameters()).device
+
+
+# ---------------------------------------------------------------------- encoding
+def encode_text(model: CharRNN, text: str) -> tuple[torch.Tensor, list[str]]:
+    """``(ids (T,), unknown characters)``. A task model refuses characters outside its vocabulary."""
+    if not text:
+        raise DataError("The text is empty: type or pick at least one character.")
+    vocab = model.config.vocab
+    is_text = model.config.task == "text"
+    known = set(vocab[1:] if is_text else vocab)                # id 0 of a text model means "unknown"
+    unknown = sorted(set(text) - known)
+    if unknown and not is_text:
+        raise DataError(f"This {model.config.task} model reads only the characters {vocab!r}; "
+                        f"the text has {''.join(unknown)!r}.")
+    return model.encode(text), unknown
+
+
+# ---------------------------------------------------------------------- hidden states
+@dataclass
+class HiddenStates:
+    """One text read by the model. h/c: ``(L, T, H)``; gates: ``{name: (L, T, H)}``; probs: ``(T, C)``."""
+
+    text: str
+    ids: np.ndarray
+    h: np.ndarray
+    c: np.ndarray | None
+    gates: dict[str, np.ndarray] = field(default_factory=dict)
+    probs: np.ndarray | None = None
+    unknown: list[str] = field(default_factory=list)
+
+    def states(self, kind: str = "h", layer: int = -1) -> np.ndarray:
+        """``(T, H)`` hidden (``"h"``) or LSTM cell (``"c"``) states of one layer."""
+        if kind == "c":
+            if self.c is None:
+                raise ValueError("only an LSTM has cell states")
+            return self.c[layer]
+        return self.h[layer]
+
+
+def hidden_states(model: CharRNN, text: str) -> HiddenStates:
+    """Run ``model`` over ``text`` from a zero state and keep everything it computed."""
+    model = _eval_copy(model)
+    ids, unknown = encode_text(model, text)
+    tr = model.trace(ids[None].to(_device(model)))
+    return HiddenStates(text=text, ids=ids.numpy(), h=tr.h[:, 0].numpy(),
+                        c=None if tr.c is None else tr.c[:, 0].numpy(),
+                        gates={k: v[:, 0].numpy() for k, v in tr.gates.items()},
+                        probs=torch.softmax(tr.logits[0], -1).numpy(), unknown=unknown)
+
+
+def correlations(states: np.ndarray, features: dict[str, np.ndarray]) -> np.ndarray:
+    """Pearson correlation of every unit with every feature: ``(F, H)``; 0 where either is constant."""
+    X = np.asarray(states, dtype=np.float64)                  # (T, H)
+    Fm = np.stack([np.asarray(v, dtype=np.float64) for v in features.values()], axis=1)  # (T, F)
+    if len(X) != len(Fm):
+        raise ValueError("states and features differ in length")
+    Xc, Fc = X - X.mean(0), Fm - Fm.mean(0)
+    sx, sf = np.sqrt((Xc ** 2).sum(0)), np.sqrt((Fc ** 2).sum(0))
+    cov = Fc.T @ Xc                                            # (F, H)
+    denom = np.outer(sf, sx)
+    ok = denom > 1e-12 * max(1.0, float(denom.max(initial=0.0)))
+    return np.where(ok, cov / np.where(ok, denom, 1.0), 0.0)
+
+
+@dataclass
+class UnitMatch:
+    feature: str
+    unit: int
+    r: float
+
+
+def best_units(corr: np.ndarray, names: list[str], per_feature: int = 1) -> list[UnitMatch]:
+    """The ``per_feature`` units with the largest ``|r|`` for each feature, strongest first."""
+    out = []
+    for f, name in enumerate(names):
+        order = np.argsort(-np.abs(corr[f]), kind="stable")[:per_feature]
+        out += [UnitMatch(name, int(u), float(corr[f, u])) for u in order]
+    return sorted(out, key=lambda m: -abs(m.r))
+
+
+# ---------------------------------------------------------------------- trajectories
+@dataclass
+class Projection:
+    coords: np.ndarray              # (T, dims)
+    explained: np.ndarray | None    # (dims,) variance ratio (PCA only)
+    method: str
+
+
+def pca(states: np.ndarray, dims: int = 2) -> Projection:
+    """Principal components of the ``(T, H)`` state cloud (SVD of the centred states)."""
+    X = np.asarray(states, dtype=np.float64)
+    Xc = X - X.mean(0)
+    _, S, Vt = np.linalg.svd(Xc, full_matrices=False)
+    dims = min(dims, Vt.shape[0])
+    # a deterministic sign: the largest-magnitude loading of each component is positive
+    signs = np.sign(Vt[np.arange(dims), np.abs(Vt[:dims]).argmax(1)])
+    signs[signs == 0] = 1
+    coords = Xc @ Vt[:dims].T * signs
+    total = float((S ** 2).sum())
+    explained = (S[:dims] ** 2) / total if total > 0 else np.zeros(dims)
+    return Projection(coords, explained, "PCA")
+
+
+def umap(states: np.ndarray, dims: int = 2, seed: int = 0, n_neighbors: int = 15) -> Projection:
+    """UMAP (McInnes et al., 2018) of the states; neighbourhoods, not distances, are kept."""
+    import umap as umap_lib  # heavy: imported only when asked
+
+    X = np.asarray(states, dtype=np.float32)
+    if len(X) < 4:
+        raise DataError("UMAP needs at least 4 time steps.")
+    reducer = umap_lib.UMAP(n_components=dims, n_neighbors=max(2, min(n_neighbors, len(X) - 1)),
+                            random_state=seed, init="random" if len(X) <= dims + 1 else "spectral")
+    return Projection(np.asarray(reducer.fit_transform(X), dtype=np.float64), None, "UMAP")
+
+
+# ---------------------------------------------------------------------- gates
+@dataclass
+class Saturation:
+    """Per gate and unit, the share of time steps with activation below ``low`` / above ``high``."""
+
+    left: dict[str, np.ndarray]     # {gate: (H,)}
+    right: dict[str, np.ndarray]
+    low: float
+    high: float
+
+    def overall(self, gate: str) -> float:
+        """Share of all (unit, time) activations of ``gate`` that are saturated at either end."""
+        return float(self.left[gate].mean() + self.right[gate].mean())
+
+
+def gate_saturation(hs: HiddenStates, layer: int = -1, low: float = 0.1, high: float = 0.9) -> Saturation:
+    """Saturation of the sigmoid gates (LSTM: input, forget, output; GRU: reset, update)."""
+    sig = [g for g in hs.gates if g not in ("cell", "new")]
+    left = {g: (hs.gates[g][layer] < low).mean(0) for g in sig}
+    right = {g: (hs.gates[g][layer] > high).mean(0) for g in sig}
+    return Saturation(left, right, low, high)
+
+
+# ---------------------------------------------------------------------- gradients through time
+@dataclass
+class GradientFlow:
+    """``norms[k] = ||dh_T / d node_{T-1-k}||_F`` for lag ``k = 0 .. T-1`` (Frobenius norm)."""
+
+    lags: np.ndarray
+    norms: np.ndarray
+    wrt: str
+
+    def at(self, lag: int) -> float:
+        return float(self.norms[min(lag, len(self.norms) - 1)])
+
+    def decay_per_step(self, start: int = 1) -> float:
+        """Geometric-mean factor by which the norm changes per step of lag (least squares on log)."""
+        k, v = self.lags[start:], self.norms[start:]
+        good = v > 0
+        if good.sum() < 2:
+            return float("nan")
+        slope = np.polyfit(k[good], np.log(v[good]), 1)[0]
+        return float(math.exp(slope))
+
+
+def jacobians_through_time(model: CharRNN, ids: torch.Tensor, wrt: str = "h") -> torch.Tensor:
+    """``J[t] = dh_T / d node_t`` for every step t: ``(T, H, D)``, by reverse-mode autograd.
+
+    One backward pass: the sequence is copied once per output unit b (a batch of H), and we
+    differentiate ``sum_b h_T[b, b]``; copies do not interact, so copy b's gradient is row b of J.
+    """
+    model = _eval_copy(model)
+    H = model.config.hidden_size
+    x = ids.reshape(1, -1).expand(H, -1).to(_device(model))    # (H, T)
+    with torch.enable_grad():
+        nodes, h_last = model.step_states(x, wrt=wrt)          # T x (H, D), (H, H)
+        out = h_last.diagonal().sum()
+        grads = torch.autograd.grad(out, nodes)
+    return torch.stack(grads).detach()
+
+
+def gradient_through_time(model: CharRNN, text: str, wrt: str = "h") -> GradientFlow:
+    """How strongly the final hidden state depends on the state (or input) at each earlier step."""
+    ids, _ = encode_text(model, text)
+    J = jacobians_through_time(model, ids, wrt)                # (T, H, D)
+    norms = torch.linalg.matrix_norm(J.double()).flip(0).cpu().numpy()  # lag 0 first
+    return GradientFlow(np.arange(len(norms)), norms, wrt)
+
+
+def fresh_model(cell: str, hidden_size: int = 64, spectral_radius: float | None = None, seed: int = 0,
+                vocab: str | None = None, forget_bias: float = 1.0) -> CharRNN:
+    """An untrained CharRNN; ``spectral_radius`` rescales each recurrent matrix (per gate block)."""
+    from dlviz.models import build_model
+
+    torch.manual_seed(seed)
+    kw = {"vocab": vocab} if vocab else {}
+    model = build_model("char_rnn", cell=cell, hidden_size=hidden_size, forget_bias=forget_bias, **kw)
+    if spectral_radius is not None:
+        with torch.no_grad():
+            for layer in model.layers:
+                W = layer.weight_hh_l0                         # (G*H, H)
+                for blk in W.split(hidden_size):
+                    rho = torch.linalg.eigvals(blk.double()).abs().max().item()
+                    if rho > 0:
+                        blk.mul_(spectral_radius / rho)
+    return model.eval()
+
+
+# ---------------------------------------------------------------------- prediction and sampling
+@torch.no_grad()
+def bits_per_char(model: CharRNN, text: str, chunk: int = 500) -> float:
+    """Cross-entropy of next-character prediction in bits per character (chunks read from zero state)."""
+    model = _eval_copy(model)
+    ids, _ = encode_text(model, text)
+    n = (len(ids) - 1) // chunk
+    if n < 1:
+        raise DataError(f"Need more than {chunk} characters to measure bits per character.")
+    seq = ids[: n * chunk + 1]
+    x = torch.stack([seq[i * chunk:(i + 1) * chunk] for i in range(n)])          # (n, chunk)
+    y = torch.stack([seq[i * chunk + 1:(i + 1) * chunk + 1] for i in range(n)])
+    logits = model(x.to(_device(model))).cpu()
+    return float(F.cross_entropy(logits.flatten(0, 1), y.flatten())) / math.log(2)
+
+
+def next_char_distribution(model: CharRNN, prompt: str, temperature: float = 1.0) -> np.ndarray:
+    """``softmax(logits / temperature)`` for the character after ``prompt``: ``(C,)`` (one-hot at T=0)."""
+    model = _eval_copy(model)
+    ids, _ = encode_text(model, prompt)
+    with torch.no_grad():
+        logits = model(ids[None].to(_device(model)))[0, -1].double().cpu()
+    return _tempered(logits, temperature, model.config.task == "text").numpy()
+
+
+def _tempered(logits: torch.Tensor, temperature: float, is_text: bool) -> torch.Tensor:
+    logits = logits.clone()
+    if is_text:
+        logits[0] = -math.inf                                  # never emit the "unknown" id
+    if temperature <= 1e-6:
+        p = torch.zeros_like(logits)
+        p[int(logits.argmax())] = 1.0
+        return p
+    return torch.softmax(logits / temperature, -1)
+
+
+def entropy_bits(p: np.ndarray) -> float:
+    p = np.asarray(p, dtype=np.float64)
+    nz = p[p > 0]
+    return float(-(nz * np.log2(nz)).sum())
+
+
+@torch.no_grad()
+def sample(model: CharRNN, prompt: str, n: int = 300, temperature: float = 1.0, seed: int = 0) -> str:
+    """``n`` characters drawn one at a time from ``softmax(logits / temperature)`` after ``prompt``."""
+    if model.config.task != "text":
+        raise DataError("Only a next-character model can write text.")
+    model = _eval_copy(model)
+    dev = _device(model)
+    ids, _ = encode_text(model, prompt or "\n")
+    g = torch.Generator().manual_seed(seed)
+    logits, state = model.forward_with_state(ids[None].to(dev))
+    last = logits[0, -1].double().cpu()
+    out = []
+    for _ in range(n):
+        p = _tempered(last, temperature, True)
+        nxt = int(torch.multinomial(p, 1, generator=g))
+        out.append(nxt)
+        logits, state = model.forward_with_state(torch.tensor([[nxt]], device=dev), state)
+        last = logits[0, -1].double().cpu()
+    return model.decode(out)
+
+
+def known_word_rate(sample_text: str, known: set[str]) -> float:
+    """Share of the identifier-like words in ``sample_text`` that occur in ``known`` (nan if none)."""
+    import re
+
+    words = re.findall(r"[A-Za-z_][A-Za-z_0-9]*", sample_text)
+    return float(np.mean([w in known for w in words])) if words else float("nan")
+
+
+@torch.no_grad()
+def task_predictions(model: CharRNN, text: str) -> np.ndarray:
+    """The class a task model predicts at every position of ``text``: ``(T,)`` int."""
+    model = _eval_copy(model)
+    ids, _ = encode_text(model, text)
+    return model(ids[None].to(_device(model)))[0].argmax(-1).cpu().numpy()

@@ -24,6 +24,8 @@ from dlviz.data import DataError, code_text
 from dlviz.models.rnn import CharRNN
 
 TRAIN_CHARS = 900_000          # the code corpus: characters [0, TRAIN_CHARS) train, the rest is held out
+# the synthetic tasks: sequence length and alphabet size used for training and testing
+TASK_SPECS = {"bracket_depth": {"length": 48, "vocab_size": 3}, "counting": {"length": 20, "vocab_size": 4}}
 
 
 def corpus_split() -> tuple[str, str]:
@@ -208,7 +210,7 @@ def jacobians_through_time(model: CharRNN, ids: torch.Tensor, wrt: str = "h") ->
     One backward pass: the sequence is copied once per output unit b (a batch of H), and we
     differentiate ``sum_b h_T[b, b]``; copies do not interact, so copy b's gradient is row b of J.
     """
-    model = _eval_copy(model)
+    model = copy.deepcopy(model).double().eval()               # float64: norms far below 1e-38 stay exact
     H = model.config.hidden_size
     x = ids.reshape(1, -1).expand(H, -1).to(_device(model))    # (H, T)
     with torch.enable_grad():
@@ -322,3 +324,101 @@ def task_predictions(model: CharRNN, text: str) -> np.ndarray:
     model = _eval_copy(model)
     ids, _ = encode_text(model, text)
     return model(ids[None].to(_device(model)))[0].argmax(-1).cpu().numpy()
+
+
+# ---------------------------------------------------------------------- where units are judged
+CODE_EXAMPLES = {
+    "quotes and brackets": (
+        'def greet(name, punctuation="!"):\n'
+        '    message = "Hello, " + name + punctuation\n'
+        "    sizes = [len(word) for word in message.split(' ')]\n"
+        '    return {"text": message, "sizes": sizes, "ok": (len(sizes) > 2)}\n'),
+    "deep nesting": "total = sum(f(g(x), [h(y) for y in (1, 2, (3, 4))]) for x in range(len(items[0])))\n",
+    "docstring and comments": (
+        "class Stack:\n"
+        '    """A last-in, first-out stack (push, pop, peek)."""\n\n'
+        "    def __init__(self):\n"
+        "        self.items = []  # the top is the end of the list\n\n"
+        "    def pop(self):\n"
+        "        if not self.items:\n"
+        "            raise IndexError('pop from an empty stack')\n"
+        "        return self.items.pop()\n"),
+}
+TASK_EXAMPLES = {
+    "bracket_depth": {"nested": "((a)(()a))a(((a)))", "a deep dive": "((((((((a))))))))a",
+                      "up and down": "(a)((a))(((a)))((a))(a)"},
+    "counting": {"repeats": "abcabcaabbdd", "one symbol": "aaaaaaaa", "mixed": "abacabadabacaba"},
+}
+
+
+def examples(model: CharRNN) -> dict[str, str]:
+    """Example inputs for the text picker: hand-written ones and, for code, a held-out excerpt."""
+    task = model.config.task
+    if task != "text":
+        return dict(TASK_EXAMPLES.get(task, {}))
+    _, held = corpus_split()
+    start = held.find("\ndef ", 30_000) + 1                   # a clean start: outside any string
+    return {**CODE_EXAMPLES, "held-out stdlib excerpt": held[start:start + 400]}
+
+
+def reference_states(model: CharRNN, kind: str = "h", layer: int = -1, n_chars: int = 6000
+                     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """States ``(N, H)`` and true features ``{name: (N,)}`` on data the model never trained on.
+
+    Code models read ``n_chars`` characters of the held-out corpus; task models read 200 fresh task
+    sequences (each from a zero state, as in training), pooled.
+    """
+    from dlviz.text_features import task_features, text_features
+
+    model = _eval_copy(model)
+    task = model.config.task
+    if task == "text":
+        _, held = corpus_split()
+        text = held[:n_chars]
+        hs = hidden_states(model, text)
+        return hs.states(kind, layer), text_features(text)
+    from dlviz.data import sequence_task
+
+    data = sequence_task(task, n=200, seed=4242, **TASK_SPECS[task])
+    tr = model.trace(data.inputs.to(_device(model)))
+    S = (tr.c if kind == "c" else tr.h)[layer].reshape(-1, model.config.hidden_size).numpy()
+    symbols = "".join(data.input_vocab)
+    per = [task_features(task, data.decode_input(row), symbols) for row in data.inputs]
+    return S, {k: np.concatenate([p[k] for p in per]) for k in per[0]}
+
+
+def probe_r2(states: np.ndarray, targets: dict[str, np.ndarray], block: int = 100,
+             ridge: float = 1e-6) -> dict[str, float]:
+    """R² of a linear read-out of each target from all units, scored on data it was not fitted on.
+
+    The positions are cut into blocks of ``block``; even blocks fit the read-out (least squares with a
+    tiny ridge, one solve for every target), odd blocks score it.
+    """
+    X = np.c_[np.asarray(states, dtype=np.float64), np.ones(len(states))]       # (N, H + 1)
+    Y = np.stack([np.asarray(v, dtype=np.float64) for v in targets.values()], 1)  # (N, F)
+    fit = (np.arange(len(Y)) // block) % 2 == 0
+    A, B = X[fit], Y[fit]
+    W = np.linalg.solve(A.T @ A + ridge * len(A) * np.eye(A.shape[1]), A.T @ B)  # (H + 1, F)
+    resid = Y[~fit] - X[~fit] @ W
+    var = Y[~fit].var(0)
+    r2 = np.where(var > 0, 1 - (resid ** 2).mean(0) / np.where(var > 0, var, 1), np.nan)
+    return dict(zip(targets, r2.tolist()))
+
+
+def features_of(task: str, text: str, vocab: str = "") -> dict[str, np.ndarray]:
+    """The known features of ``text`` for a code model (``task="text"``) or a task model."""
+    from dlviz.text_features import task_features, text_features
+
+    return text_features(text) if task == "text" else task_features(task, text, "".join(vocab))
+
+
+def thumbnail() -> np.ndarray:
+    """The landing-page picture: the shipped LSTM's cell states over a line of code, ``(H, W, 3)`` uint8."""
+    from dlviz.checkpoints import load_shipped
+
+    model, _ = load_shipped("rnn_code_lstm", expected_arch="char_rnn")
+    c = hidden_states(model, CODE_EXAMPLES["quotes and brackets"][:150]).states("c")[:, :36].T   # (36, 150)
+    v = np.clip(c / (np.percentile(np.abs(c), 98) + 1e-8), -1, 1)[..., None]                    # (36, 150, 1)
+    blue, white, red = np.array([33, 102, 172]), np.array([247, 247, 247]), np.array([178, 24, 43])
+    img = np.where(v < 0, white + (blue - white) * -v, white + (red - white) * v)
+    return np.repeat(np.repeat(img.astype(np.uint8), 4, axis=0), 2, axis=1)                    # (144, 300, 3)

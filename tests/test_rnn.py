@@ -187,6 +187,16 @@ def test_pca_matches_scikit_learn():
     np.testing.assert_allclose(p.explained, ref.explained_variance_ratio_, atol=1e-10)
 
 
+def test_linear_probe_recovers_a_linear_target_and_not_noise():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(2000, 6))
+    targets = {"linear": X @ np.array([1.0, -2, 0, 0, 3, 0]) + 0.5, "noise": rng.normal(size=2000),
+               "constant": np.ones(2000)}
+    r2 = R.probe_r2(X, targets)
+    assert r2["linear"] == pytest.approx(1.0, abs=1e-6)
+    assert abs(r2["noise"]) < 0.02 and math.isnan(r2["constant"])
+
+
 def test_gate_saturation_counts():
     hs = R.HiddenStates("ab", np.zeros(4), np.zeros((1, 4, 2)), None,
                         gates={"forget": np.array([[[0.05, 0.5], [0.95, 0.5], [0.95, 0.99], [0.5, 0.01]]])})
@@ -199,19 +209,21 @@ def test_gate_saturation_counts():
 def test_vanilla_rnn_jacobians_equal_the_closed_form_product():
     m = small("rnn", hidden=10)
     ids = torch.randint(1, 90, (14,))
-    J = R.jacobians_through_time(m, ids, "h")                # (T, H, H)
+    J = R.jacobians_through_time(m, ids, "h")                # (T, H, H), computed in float64
+    assert J.dtype == torch.float64
+    m = m.double()
     h = m.trace(ids[None]).h[0, 0]                            # (T, H)
     W = m.layers[0].weight_hh_l0.detach()
-    P = torch.eye(10)
+    P = torch.eye(10, dtype=torch.float64)
     for t in range(13, -1, -1):                               # dh_T/dh_t = prod_s diag(1 - h_s^2) W
-        torch.testing.assert_close(J[t], P, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(J[t], P, atol=1e-12, rtol=1e-9)
         if t > 0:
             P = P @ (torch.diag(1 - h[t] ** 2) @ W)
 
 
 @pytest.mark.parametrize("wrt", ["h", "c"])
 def test_lstm_jacobian_equals_brute_force(wrt):
-    m = small("lstm", hidden=8)
+    m = small("lstm", hidden=8).double()
     ids = torch.randint(1, 90, (10,))
     J = R.jacobians_through_time(m, ids, wrt)
     tr = m.trace(ids[None])
@@ -225,11 +237,11 @@ def test_lstm_jacobian_equals_brute_force(wrt):
         return out[0, -1]
 
     ref = torch.autograd.functional.jacobian(rest, (h_t if wrt == "h" else c_t)[0].clone())
-    torch.testing.assert_close(J[t], ref, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(J[t], ref, atol=1e-12, rtol=1e-9)
     # lag 0: dh_T/dh_T = I; dh_T/dc_T = diag(o_T * (1 - tanh(c_T)^2))
     o, c = tr.gates["output"][0, 0, -1], tr.c[0, 0, -1]
-    last = torch.eye(8) if wrt == "h" else torch.diag(o * (1 - torch.tanh(c) ** 2))
-    torch.testing.assert_close(J[-1], last, atol=1e-6, rtol=1e-5)
+    last = torch.eye(8, dtype=torch.float64) if wrt == "h" else torch.diag(o * (1 - torch.tanh(c) ** 2))
+    torch.testing.assert_close(J[-1], last, atol=1e-12, rtol=1e-9)
 
 
 def test_input_jacobian_by_finite_differences():
@@ -242,7 +254,7 @@ def test_input_jacobian_by_finite_differences():
     plus[0, t, e] += eps
     minus[0, t, e] -= eps
     fd = (m.layers[0](plus)[0][0, -1] - m.layers[0](minus)[0][0, -1]) / (2 * eps)
-    torch.testing.assert_close(J[t, :, e], fd.detach(), atol=1e-7, rtol=1e-5)
+    torch.testing.assert_close(J[t, :, e], fd.detach(), atol=1e-8, rtol=1e-6)
 
 
 def test_gradient_flow_vanishes_for_a_contracting_rnn_and_survives_in_a_remembering_lstm():

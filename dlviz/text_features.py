@@ -24,6 +24,8 @@ import numpy as np
 
 FEATURES: dict[str, str] = {
     "in_string": "inside a string literal (1) or not (0)",
+    "in_docstring": "inside a triple-quoted string (docstrings)",
+    "in_short_string": "inside a one-line string (single or double quotes)",
     "in_comment": "inside a # comment",
     "bracket_depth": "open ( [ { brackets, outside strings and comments",
     "paren_depth": "open ( parentheses only",
@@ -34,7 +36,7 @@ FEATURES: dict[str, str] = {
     "is_newline": "the character is a newline",
     "after_dot": "the character follows a '.' inside a name (attribute access)",
 }
-LONG_RANGE = ("in_string", "in_comment", "bracket_depth", "paren_depth", "indent", "column")
+LONG_RANGE = ("in_string", "in_docstring", "in_short_string", "in_comment", "bracket_depth", "paren_depth", "indent", "column")
 
 _OPEN, _CLOSE = "([{", ")]}"
 
@@ -103,6 +105,11 @@ def text_features(text: str) -> dict[str, np.ndarray]:
     """Every feature of :data:`FEATURES` for ``text``: ``{name: (T,) float32}``."""
     n = len(text)
     in_str, in_com, depth, paren = _scan(text)
+    triple = np.zeros(n, dtype=np.float32)
+    edges = np.flatnonzero(np.diff(np.r_[0.0, in_str, 0.0]))       # starts and ends of string runs
+    for a, b in zip(edges[::2], edges[1::2]):
+        if text.startswith(('"' * 3, "'" * 3), a):
+            triple[a:b] = 1
     indent = np.zeros(n, dtype=np.float32)
     column = np.zeros(n, dtype=np.float32)
     word = np.zeros(n, dtype=np.float32)
@@ -132,7 +139,7 @@ def text_features(text: str) -> dict[str, np.ndarray]:
         after_dot[i] = float(dotted and w > 0 and not in_str[i] and not in_com[i])
     arr = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32) if n else np.zeros(0, np.uint32)
     return {
-        "in_string": in_str, "in_comment": in_com, "bracket_depth": depth, "paren_depth": paren,
+        "in_string": in_str, "in_docstring": triple, "in_short_string": in_str - triple, "in_comment": in_com, "bracket_depth": depth, "paren_depth": paren,
         "indent": indent, "column": column, "word_length": word,
         "is_space": (arr == ord(" ")).astype(np.float32),
         "is_newline": (arr == ord("\n")).astype(np.float32),

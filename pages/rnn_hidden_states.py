@@ -133,7 +133,7 @@ def start_training():
     return RR.make_trainer(RR.build(setup), lr=hp.lr, steps=hp.steps, batch_size=hp.batch_size,
                            optimizer=hp.optimizer, weight_decay=hp.weight_decay, seed=sess.seed,
                            eval_every=100 if learn == "code" else 50, sample_every=100 if learn == "code" else 0,
-                           device=sess.device, name=f"{learn}-{cell}")
+                           device=sess.device, threads=sess.threads, name=f"{learn}-{cell}")
 
 
 run = ui.training_panel("rnn", start_training)
@@ -167,8 +167,6 @@ st.sidebar.caption(f"{cfg.cell.upper()} · {cfg.num_layers} layer · {cfg.hidden
 ex = R.examples(model)
 OWN = "type my own"
 H = cfg.hidden_size
-if st.session_state.get("rnn-unit", 0) >= H:
-    st.session_state["rnn-unit"] = 0
 c_pick, c_kind, c_unit = st.columns([3, 2, 1])
 pick = c_pick.selectbox("Text to read", list(ex) + [OWN], key=f"rnn-pick-{cfg.task}")
 text = ex[pick] if pick != OWN else st.text_area(
@@ -180,10 +178,16 @@ if len(text) > MAX_CHARS:
 kinds = ["c (cell state)", "h (hidden state)"] if is_lstm else ["h (hidden state)"]
 kind = c_kind.radio("State to look at", kinds, horizontal=True, key="rnn-kind",
                     help="An LSTM keeps two vectors: the cell c (its memory) and h = o·tanh(c), what it shows.")[0]
-unit = int(c_unit.number_input("Unit", 0, H - 1, key="rnn-unit", help="The unit that colours the text."))
 layer = cfg.num_layers - 1
 if cfg.num_layers > 1:
     layer = c_kind.select_slider("Layer", list(range(cfg.num_layers)), cfg.num_layers - 1, key="rnn-layer")
+corr, names, r2 = reference(key, kind, layer, model)
+headline = "in_string" if is_text else names[0]
+if st.session_state.get("rnn-unit-for") != (source, kind, layer) or st.session_state.get("rnn-unit", 0) >= H:
+    # a new model or state: start on the unit that best tracks the headline feature
+    st.session_state["rnn-unit"] = int(np.abs(corr[names.index(headline)]).argmax())
+    st.session_state["rnn-unit-for"] = (source, kind, layer)
+unit = int(c_unit.number_input("Unit", 0, H - 1, key="rnn-unit", help="The unit that colours the text."))
 try:
     hs = states_of(key, text, model)
 except DataError as e:
@@ -192,10 +196,13 @@ except DataError as e:
 if hs.unknown:
     st.warning(f"Characters this model never saw are read as 'unknown': {''.join(hs.unknown)!r}.")
 S = hs.states(kind, layer)                                  # (T, H)
-corr, names, r2 = reference(key, kind, layer, model)
 desc = feature_descriptions(cfg.task, "".join(cfg.vocab))
 feats_here = R.features_of(cfg.task, text, cfg.vocab)
-vmax = 1.0 if kind == "h" else max(1.0, float(np.percentile(np.abs(S), 99)))
+
+def unit_range(u: int) -> float:
+    """Colour range for one unit: h lives in [-1, 1]; a cell state c is scaled to its own largest value."""
+    return 1.0 if kind == "h" else max(1e-3, float(np.abs(S[:, u]).max()))
+
 
 tab_names = ["Units over time", "Find interpretable units", "Trajectory", "Gates", "Gradients through time",
              "Sampling" if is_text else "Predictions"]
@@ -210,11 +217,16 @@ with tabs[0]:
         units = (list(np.argsort(-corr[names.index(order_by)], kind="stable")) if order_by in names
                  else list(range(H)))[:n_show]
         what = "cell state c" if kind == "c" else "hidden state h"
-        ui.show(P.states_heatmap(S, text, units, zmax=vmax, title=f"{what}: units × characters"),
+        own = kind == "c" and st.toggle("Scale each unit to its own range", True, key="rnn-own-scale",
+                                        help="Cell states are unbounded: one unit at ±30 would wash out the rest.")
+        shown = S / np.maximum(np.abs(S).max(0), 1e-6) if own else S
+        ui.show(P.states_heatmap(shown, text, units, zmax=1.0 if (own or kind == "h") else None,
+                                 title=f"{what}: units × characters" + (" (each unit scaled to ±1)" if own else "")),
                 key="rnn-heat")
         st.markdown(f"**The text coloured by unit {unit}** (red = high, blue = low; hover a character for its value)")
-        st.html(P.colorbar_html(-vmax, vmax, label=f"{kind}[{unit}]") +
-                P.colored_text_html(text, S[:, unit], -vmax, vmax, label=f"{kind}[{unit}]"))
+        v = unit_range(unit)
+        st.html(P.colorbar_html(-v, v, label=f"{kind}[{unit}]") +
+                P.colored_text_html(text, S[:, unit], -v, v, label=f"{kind}[{unit}]"))
         top = np.argsort(-np.abs(corr[:, unit]))[:3]
         cols = st.columns(3)
         for col, f in zip(cols, top):
@@ -246,10 +258,12 @@ with tabs[1]:
                    "linear read-out of *all* units recovers on held-out positions. 'Needs memory': the feature "
                    "cannot be read off the current character alone.")
         feat = next((m.feature for m in best if m.unit == unit), best[0].feature)
-        st.html(P.colored_text_html(text, S[:, unit], -vmax, vmax, label=f"{kind}[{unit}]"))
+        v = unit_range(unit)
+        st.html(P.colorbar_html(-v, v, label=f"{kind}[{unit}]") +
+                P.colored_text_html(text, S[:, unit], -v, v, label=f"{kind}[{unit}]"))
         ui.show(P.unit_trace_figure(text, {f"{kind}[{unit}]": S[:, unit]}, secondary={feat: feats_here[feat]},
                                     title=f"unit {unit} against '{feat}' on your text"), key="rnn-unit-line")
-        key_feat = "in_string" if is_text else names[0]
+        key_feat = headline
         base = untrained_best(dict(vars(cfg)), kind, sess.seed)
         i = names.index(key_feat)
         m1, m2, m3 = st.columns(3)
@@ -381,15 +395,23 @@ with tabs[5]:
         m2.metric("Sampled words that exist in the corpus", "–" if np.isnan(rate) else f"{rate:.0%}")
     elif tabs[5].open:
         pred = R.task_predictions(model, text)
-        truth = feats_here[names[0]]
-        i = names.index(names[0])
+        truth = feats_here[headline]
+        i = names.index(headline)
         u = int(np.abs(corr[i]).argmax())
+        sign = 1.0 if corr[i, u] >= 0 else -1.0
         ui.show(P.unit_trace_figure(text, {"truth": truth, "prediction": pred.astype(float)},
-                                    secondary={f"{kind}[{u}] (best unit)": S[:, u]}), key="rnn-pred")
+                                    secondary={f"{'' if sign > 0 else '−'}{kind}[{u}] (best unit)": sign * S[:, u]},
+                                    title=f"{headline}: truth, the model's answer, and its best unit",
+                                    wide_first=True),
+                key="rnn-pred")
+        top_class = len(model.class_names) - 1
+        if truth.min() < 0 or truth.max() > top_class:
+            st.warning(f"Your text leaves the range the model was trained on (0 to {top_class}); it can only "
+                       "answer with a class it knows.", icon=":material/warning:")
         from dlviz.recipes.rnn import task_accuracy
 
         m1, m2 = st.columns(2)
-        m1.metric("Right on your text", f"{np.mean(pred == np.minimum(truth, len(model.class_names) - 1)):.0%}")
+        m1.metric("Right on your text", f"{np.mean(pred == truth):.0%}")
         m2.metric("Test accuracy (1,000 fresh sequences)", f"{task_accuracy(model, cfg.task)['test_acc']:.1%}")
 
 ui.try_this([

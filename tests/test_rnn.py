@@ -23,15 +23,6 @@ from dlviz.text_features import FEATURES, task_features, text_features
 CELLS = ("rnn", "gru", "lstm")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Step-by-step recurrences are latency-bound: one intra-op thread is faster on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def small(cell: str, layers: int = 1, hidden: int = 12, seed: int = 0, **kw):
     torch.manual_seed(seed)
     return build_model("char_rnn", cell=cell, hidden_size=hidden, embed_dim=6, num_layers=layers, **kw).eval()
@@ -106,28 +97,31 @@ def _tokenize_truth(src: str):
     lines = src.splitlines(keepends=True)
     starts = np.cumsum([0] + [len(line) for line in lines])
     n = len(src)
-    s, c, d = np.zeros(n), np.zeros(n), np.zeros(n)
+    s, c, d, tq = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     for tok in tokenize.generate_tokens(io.StringIO(src).readline):
         a = starts[tok.start[0] - 1] + tok.start[1]
         b = starts[tok.end[0] - 1] + tok.end[1]
         if tok.type == tokenize.STRING:
             k = next(i for i, ch in enumerate(tok.string) if ch in "'\"")   # skip the prefix (f, r, b)
             s[a + k:b - 1] = 1             # inside from the opening quote until the closing one is read
+            tq[a + k:b - 1] = tok.string[k:k + 3] in ('"' * 3, "'" * 3)
         elif tok.type == tokenize.COMMENT:
             c[a:b] = 1
         elif tok.type == tokenize.OP and tok.string in "([{":
             d[a] += 1
         elif tok.type == tokenize.OP and tok.string in ")]}":
             d[a] -= 1
-    return s, c, np.cumsum(d)
+    return s, c, np.cumsum(d), tq
 
 
 @pytest.mark.parametrize("module", ["textwrap.py", "shlex.py", "tokenize.py", "string.py"])
 def test_string_comment_and_bracket_features_agree_with_pythons_tokenizer(module):
     src = (Path(sysconfig.get_paths()["stdlib"]) / module).read_text().expandtabs(4)
     feats = text_features(src)
-    s, c, d = _tokenize_truth(src)
+    s, c, d, tq = _tokenize_truth(src)
     assert np.array_equal(feats["in_string"], s)
+    assert np.array_equal(feats["in_docstring"], tq) and np.array_equal(feats["in_short_string"], s - tq)
+    assert tq.sum() > 100 and (s - tq).sum() > 100
     assert np.array_equal(feats["in_comment"], c)
     assert np.array_equal(feats["bracket_depth"], d)
 
@@ -315,3 +309,32 @@ def test_sampled_characters_follow_the_distribution():
 def test_known_word_rate():
     assert R.known_word_rate("def foo(bar): return baz", {"def", "return", "foo"}) == pytest.approx(0.6)
     assert math.isnan(R.known_word_rate("((( )))", {"x"}))
+
+
+# ---------------------------------------------------------------------- training
+def test_text_batches_continue_each_lane_and_the_loss_carries_state():
+    from dlviz.recipes.rnn import TextLoss, text_batches
+
+    ids = torch.arange(2000) % 90 + 1
+    it = text_batches(ids, 10, 4, seed=0)
+    x1, y1, r1 = next(it)
+    x2, y2, r2 = next(it)
+    assert bool(r1) and not bool(r2)
+    assert torch.equal(y1[:, :-1], x1[:, 1:]) and torch.equal(x2[:, 0], y1[:, -1])   # lanes continue
+    m = small("lstm")
+    loss = TextLoss()
+    loss(m, (x1, y1, r1))
+    carried = loss.state[0][0].clone()
+    logits_carried, _ = m.forward_with_state(x2, loss.state)
+    loss(m, (x2, y2, r2))
+    assert not carried.requires_grad and not torch.allclose(logits_carried, m(x2))   # the state mattered
+
+
+def test_a_bracket_depth_lstm_learns_live():
+    from dlviz.recipes.rnn import Setup, build, make_trainer, task_accuracy
+
+    model = build(Setup("bracket_depth", "lstm", hidden_size=32, embed_dim=16, seed=0))
+    trainer = make_trainer(model, lr=3e-3, steps=600, batch_size=64, eval_every=0, seed=0)
+    trainer.run()
+    assert trainer.status == "finished"
+    assert task_accuracy(model, "bracket_depth", n=300)["test_acc"] >= 0.95

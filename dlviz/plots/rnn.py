@@ -80,7 +80,8 @@ def colored_text_html(text: str, values: np.ndarray, vmin: float = -1.0, vmax: f
             continue
         shown = "&nbsp;" if ch == " " else html.escape(ch)
         parts.append(f'<span style="background:{c}" title="{tip}">{shown}</span>')
-    return (f'<div style="font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;line-height:1.45;'
+    size = 18 if len(text) < 60 else 14
+    return (f'<div style="font-family:ui-monospace,Menlo,Consolas,monospace;font-size:{size}px;line-height:1.45;'
             f'white-space:nowrap;overflow:auto;max-height:{max_height}px;padding:8px;border:1px solid #ddd;'
             f'border-radius:6px;color:#111;background:#fff">{"".join(parts)}</div>')
 
@@ -123,13 +124,15 @@ def trajectory_figure(coords: np.ndarray, text: str, color: np.ndarray | None = 
 
 
 def unit_trace_figure(text: str, series: dict[str, np.ndarray], title: str = "", height: int = 280,
-                      y_range: tuple[float, float] | None = None, secondary: dict[str, np.ndarray] | None = None
-                      ) -> go.Figure:
-    """Lines over the characters (e.g. a unit's gates, or a unit against a known feature)."""
+                      y_range: tuple[float, float] | None = None, secondary: dict[str, np.ndarray] | None = None,
+                      wide_first: bool = False) -> go.Figure:
+    """Lines over the characters (e.g. a unit's gates, or a unit against a known feature); ``secondary``
+    lines use a right-hand axis; ``wide_first`` draws the first line wide so an equal second one shows."""
     fig = make_subplots(specs=[[{"secondary_y": bool(secondary)}]])
     for i, (name, v) in enumerate(series.items()):
-        fig.add_trace(go.Scatter(x=np.arange(len(text)), y=v, name=name, mode="lines",
-                                 line={"color": PALETTE[i % len(PALETTE)], "width": 1.6, "shape": "hv"}))
+        width = 6 if i == 0 and wide_first else 1.8
+        fig.add_trace(go.Scatter(x=np.arange(len(text)), y=v, name=name, mode="lines", opacity=0.45 if width > 2
+                                 else 1, line={"color": PALETTE[i % len(PALETTE)], "width": width, "shape": "hv"}))
     for j, (name, v) in enumerate((secondary or {}).items()):
         fig.add_trace(go.Scatter(x=np.arange(len(text)), y=v, name=name, mode="lines",
                                  line={"color": "#888", "width": 1.4, "dash": "dot", "shape": "hv"}), secondary_y=True)

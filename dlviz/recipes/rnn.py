@@ -129,10 +129,12 @@ def build(setup: Setup) -> CharRNN:
 def make_trainer(model: CharRNN, *, lr: float = 3e-3, steps: int = 1000, batch_size: int = 32,
                  optimizer: str = "Adam", weight_decay: float = 0.0, seed: int = 0, grad_clip: float = 1.0,
                  eval_every: int = 50, sample_every: int = 0, device: str | None = None,
-                 cosine: bool = False, name: str = "run") -> Trainer:
+                 cosine: bool = False, threads: int | None = None, name: str = "run") -> Trainer:
     """A Trainer for ``model`` on its own data (the code corpus, or its synthetic task).
 
     ``cosine`` anneals the learning rate to 0 over ``steps`` (the shipped checkpoints use it).
+    ``threads``: intra-op torch threads of the thread that trains (None: torch's default). With torch's
+    OpenMP backend the count is per thread, so a page passes its session setting here.
     """
     from dlviz.rnn import corpus_split, sample
 
@@ -151,14 +153,27 @@ def make_trainer(model: CharRNN, *, lr: float = 3e-3, steps: int = 1000, batch_s
             return {"val_bpc": bits_per_char(m, val)}
 
         snap = (lambda m, step: sample(m, "def ", 160, 0.8, seed)) if sample_every else None
-        return Trainer(model, loss_fn=loss_fn, optimizer=opt, batches=stream, steps=steps,
-                       scheduler=sched, grad_clip=grad_clip, eval_fn=eval_fn, eval_every=eval_every, snapshot_fn=snap,
-                       snapshot_every=sample_every, device=device, name=name)
+        return Trainer(model, loss_fn=_threaded(loss_fn, threads), optimizer=opt, batches=stream, steps=steps,
+                       scheduler=sched, grad_clip=grad_clip, eval_fn=_threaded(eval_fn, threads),
+                       eval_every=eval_every, snapshot_fn=snap, snapshot_every=sample_every, device=device, name=name)
     data = task_data(task, 8000, seed)
     stream = batches(data.inputs, data.targets, data.mask, batch_size=batch_size, seed=seed)
-    return Trainer(model, loss_fn=task_loss, optimizer=opt, batches=stream, steps=steps, grad_clip=grad_clip,
-                   scheduler=sched, eval_fn=lambda m: task_accuracy(m, task, n=500), eval_every=eval_every, device=device,
-                   name=name)
+    return Trainer(model, loss_fn=_threaded(task_loss, threads), optimizer=opt, batches=stream, steps=steps,
+                   grad_clip=grad_clip, scheduler=sched,
+                   eval_fn=_threaded(lambda m: task_accuracy(m, task, n=500), threads), eval_every=eval_every,
+                   device=device, name=name)
+
+
+def _threaded(fn, threads: int | None):
+    """``fn`` that first sets the calling thread's torch thread count (per thread with OpenMP)."""
+    if not threads:
+        return fn
+
+    def wrapped(*args, **kwargs):
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        return fn(*args, **kwargs)
+    return wrapped
 
 
 # ---------------------------------------------------------------------- shipped checkpoints

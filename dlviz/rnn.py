@@ -95,17 +95,21 @@ def hidden_states(model: CharRNN, text: str) -> HiddenStates:
 
 
 def correlations(states: np.ndarray, features: dict[str, np.ndarray]) -> np.ndarray:
-    """Pearson correlation of every unit with every feature: ``(F, H)``; 0 where either is constant."""
-    X = np.asarray(states, dtype=np.float64)                  # (T, H)
-    Fm = np.stack([np.asarray(v, dtype=np.float64) for v in features.values()], axis=1)  # (T, F)
+    """Pearson correlation of every unit with every feature: ``(F, H)``; 0 where either is constant.
+
+    (The linear algebra here runs in torch, float64: numpy's threaded OpenBLAS can stall for
+    hundreds of ms on a busy 2-core machine, torch's OpenMP with passive waits does not.)
+    """
+    X = torch.as_tensor(np.asarray(states), dtype=torch.float64)                 # (T, H)
+    Fm = torch.as_tensor(np.stack([np.asarray(v, dtype=np.float64) for v in features.values()], axis=1))  # (T, F)
     if len(X) != len(Fm):
         raise ValueError("states and features differ in length")
     Xc, Fc = X - X.mean(0), Fm - Fm.mean(0)
-    sx, sf = np.sqrt((Xc ** 2).sum(0)), np.sqrt((Fc ** 2).sum(0))
-    cov = Fc.T @ Xc                                            # (F, H)
-    denom = np.outer(sf, sx)
-    ok = denom > 1e-12 * max(1.0, float(denom.max(initial=0.0)))
-    return np.where(ok, cov / np.where(ok, denom, 1.0), 0.0)
+    sx, sf = Xc.square().sum(0).sqrt(), Fc.square().sum(0).sqrt()
+    cov = Fc.T @ Xc                                                               # (F, H)
+    denom = torch.outer(sf, sx)
+    ok = denom > 1e-12 * max(1.0, float(denom.max()) if denom.numel() else 0.0)
+    return torch.where(ok, cov / torch.where(ok, denom, torch.ones_like(denom)), torch.zeros_like(cov)).numpy()
 
 
 @dataclass
@@ -133,17 +137,20 @@ class Projection:
 
 
 def pca(states: np.ndarray, dims: int = 2) -> Projection:
-    """Principal components of the ``(T, H)`` state cloud (SVD of the centred states)."""
-    X = np.asarray(states, dtype=np.float64)
+    """Principal components of the ``(T, H)`` state cloud (eigenvectors of the centred scatter matrix)."""
+    X = torch.as_tensor(np.asarray(states), dtype=torch.float64)
     Xc = X - X.mean(0)
-    _, S, Vt = np.linalg.svd(Xc, full_matrices=False)
+    # eigenvectors of the (H, H) scatter matrix: the right singular vectors of Xc, much cheaper than an SVD
+    evals, evecs = torch.linalg.eigh(Xc.T @ Xc)
+    evals, Vt = evals.flip(0).clamp(min=0).numpy(), evecs.flip(1).T.numpy()
+    Xc = Xc.numpy()
     dims = min(dims, Vt.shape[0])
     # a deterministic sign: the largest-magnitude loading of each component is positive
     signs = np.sign(Vt[np.arange(dims), np.abs(Vt[:dims]).argmax(1)])
     signs[signs == 0] = 1
     coords = Xc @ Vt[:dims].T * signs
-    total = float((S ** 2).sum())
-    explained = (S[:dims] ** 2) / total if total > 0 else np.zeros(dims)
+    total = float(evals.sum())
+    explained = evals[:dims] / total if total > 0 else np.zeros(dims)
     return Projection(coords, explained, "PCA")
 
 
@@ -394,14 +401,16 @@ def probe_r2(states: np.ndarray, targets: dict[str, np.ndarray], block: int = 10
     The positions are cut into blocks of ``block``; even blocks fit the read-out (least squares with a
     tiny ridge, one solve for every target), odd blocks score it.
     """
-    X = np.c_[np.asarray(states, dtype=np.float64), np.ones(len(states))]       # (N, H + 1)
-    Y = np.stack([np.asarray(v, dtype=np.float64) for v in targets.values()], 1)  # (N, F)
-    fit = (np.arange(len(Y)) // block) % 2 == 0
+    S = torch.as_tensor(np.asarray(states), dtype=torch.float64)
+    X = torch.cat([S, torch.ones(len(S), 1, dtype=torch.float64)], 1)                   # (N, H + 1)
+    Y = torch.as_tensor(np.stack([np.asarray(v, dtype=np.float64) for v in targets.values()], 1))  # (N, F)
+    fit = torch.as_tensor((np.arange(len(Y)) // block) % 2 == 0)
     A, B = X[fit], Y[fit]
-    W = np.linalg.solve(A.T @ A + ridge * len(A) * np.eye(A.shape[1]), A.T @ B)  # (H + 1, F)
+    W = torch.linalg.solve(A.T @ A + ridge * len(A) * torch.eye(A.shape[1], dtype=torch.float64), A.T @ B)
     resid = Y[~fit] - X[~fit] @ W
-    var = Y[~fit].var(0)
-    r2 = np.where(var > 0, 1 - (resid ** 2).mean(0) / np.where(var > 0, var, 1), np.nan)
+    var = Y[~fit].var(0, unbiased=False)
+    safe = torch.where(var > 0, var, torch.ones_like(var))
+    r2 = torch.where(var > 0, 1 - resid.square().mean(0) / safe, torch.full_like(var, float("nan"))).numpy()
     return dict(zip(targets, r2.tolist()))
 
 

@@ -333,6 +333,9 @@ with tabs[4]:
         st.markdown("How much does the final state h_T depend on the state t steps earlier? The Jacobian "
                     "∂h_T/∂h_t is a product of T−t one-step Jacobians, computed here by autograd. If each step "
                     "shrinks it, the product vanishes geometrically and no gradient reaches the past.")
+        gtext = text[-200:]                        # h_T is the state after the last character
+        if len(text) > 200:
+            st.caption("Measured over the last 200 characters of your text.")
         c1, c2 = st.columns(2)
         rho = c1.slider("Untrained vanilla RNN: spectral radius ρ of W_hh", 0.2, 2.0, 1.0, 0.1, key="rnn-rho",
                         help="ρ < 1 shrinks every step; ρ > 1 can grow until tanh saturates.")
@@ -344,20 +347,20 @@ with tabs[4]:
                 continue
             try:
                 m, _, k = load(label) if SHIPPED[label] != key else (model, None, key)
-                flows[label.replace("Code ", "") + " (trained)"] = gradient_of(k, text, "h", m)
+                flows[label.replace("Code ", "") + " (trained)"] = gradient_of(k, gtext, "h", m)
                 if with_c and m.config.cell == "lstm":
-                    flows["LSTM (trained), via c"] = gradient_of(k, text, "c", m)
+                    flows["LSTM (trained), via c"] = gradient_of(k, gtext, "c", m)
             except DataError as e:
                 st.warning(f"{label}: {e}")
         if key not in SHIPPED.values():
             try:
-                flows["this model"] = gradient_of(key, text, "h", model)
+                flows["this model"] = gradient_of(key, gtext, "h", model)
             except DataError as e:
                 st.info(f"This model cannot read the text: {e}")
-        flows[f"vanilla RNN (untrained, ρ={rho:g})"] = untrained_gradient("rnn", 128, rho, text, sess.seed,
+        flows[f"vanilla RNN (untrained, ρ={rho:g})"] = untrained_gradient("rnn", 128, rho, gtext, sess.seed,
                                                                          code_vocab())
         ui.show(P.gradient_figure(flows), key="rnn-grad")
-        lags = [k for k in (10, 50, 100, 200) if k < len(text)]
+        lags = [k for k in (10, 50, 100, 199) if k < len(gtext)]
         rows = {name: {f"lag {k}": norms[k] for k in lags} | {"factor per step": R.GradientFlow(
             np.asarray(lg), np.asarray(norms), "h").decay_per_step()} for name, (lg, norms) in flows.items()}
         st.dataframe(pd.DataFrame(rows).T, column_config={c: st.column_config.NumberColumn(format="%.2e")

@@ -338,3 +338,27 @@ def test_a_bracket_depth_lstm_learns_live():
     trainer.run()
     assert trainer.status == "finished"
     assert task_accuracy(model, "bracket_depth", n=300)["test_acc"] >= 0.95
+
+
+# ---------------------------------------------------------------------- figures
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_every_figure_builds_from_real_analysis(cell):
+    from dlviz.plots import rnn as P
+
+    m = small(cell)
+    text = 'x = f("a(b")  # c\n' * 3
+    hs = R.hidden_states(m, text)
+    S = hs.states("c" if cell == "lstm" else "h")
+    assert P.states_heatmap(S, text, [0, 3]).data[0].z.shape == (2, len(text))
+    html = P.colored_text_html(text, S[:, 0])
+    assert html.count("<span") == len(text) and "&quot;" in html
+    assert len(P.trajectory_figure(R.pca(S, 3).coords, text).data) == 2
+    gates = {k: v[0] for k, v in hs.gates.items()}
+    assert len(P.gates_heatmaps(gates, text, [0, 1, 2]).data) == len(gates)
+    sat = R.gate_saturation(hs)
+    assert len(P.saturation_figure(sat.left, sat.right, sat.low, sat.high).data) == 2 * len(sat.left)
+    assert len(P.unit_trace_figure(text, {"a": S[:, 0]}, secondary={"b": S[:, 1]}).data) == 2
+    flow = R.gradient_through_time(m, text)
+    assert len(P.gradient_figure({"m": (flow.lags, flow.norms)}).data) == 1
+    p = R.next_char_distribution(m, "x", 1.0)
+    assert len(P.distribution_figure({"T=1": p}, m.config.vocab).data[0].x) == 15

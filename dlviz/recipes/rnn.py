@@ -221,7 +221,7 @@ CODE_CLAIMS = {
     "gru": {"val_bpc": ("<=", 2.6)},
     "rnn": {"val_bpc": ("<=", 3.0)},
 }
-for _cell, _steps, _lr in (("lstm", 4000, 3e-3), ("gru", 4000, 3e-3), ("rnn", 4000, 2e-3)):
+for _cell, _steps, _lr in (("lstm", 10000, 3e-3), ("gru", 4000, 3e-3), ("rnn", 4000, 2e-3)):
     register_recipe(Recipe(
         name=f"rnn_code_{_cell}",
         summary=f"{_cell.upper()} char model (1 layer, 128 units) of Python's standard library",

@@ -13,6 +13,7 @@ Everything here works on a :class:`dlviz.models.rnn.CharRNN` and returns numpy a
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -28,8 +29,9 @@ TRAIN_CHARS = 900_000          # the code corpus: characters [0, TRAIN_CHARS) tr
 TASK_SPECS = {"bracket_depth": {"length": 48, "vocab_size": 3}, "counting": {"length": 20, "vocab_size": 4}}
 
 
+@functools.lru_cache(maxsize=1)
 def corpus_split() -> tuple[str, str]:
-    """``(train, held_out)`` parts of the standard-library code corpus."""
+    """``(train, held_out)`` parts of the standard-library code corpus (built once per process)."""
     text = code_text(10**8)
     if len(text) < 20_000:
         raise DataError("The code corpus is too small on this Python installation.")

@@ -47,12 +47,9 @@ def states_heatmap(states: np.ndarray, text: str, units: list[int] | None = None
     if zmax is None:
         zmax = float(np.abs(z).max()) or 1.0
     zmin = -zmax if zmin is None else zmin
-    chars = np.array([show_char(c) for c in text])
-    custom = np.broadcast_to(chars, z.shape)
     fig = go.Figure(go.Heatmap(
-        z=z, x=np.arange(len(text)), y=[f"u{u}" for u in units], customdata=custom, colorscale=colorscale,
-        zmin=zmin, zmax=zmax, colorbar={"thickness": 10, "len": 0.9},
-        hovertemplate="t=%{x} '%{customdata}'<br>%{y}: %{z:.3f}<extra></extra>"))
+        z=z, x=np.arange(len(text)), y=[f"u{u}" for u in units], colorscale=colorscale, zmin=zmin, zmax=zmax,
+        colorbar={"thickness": 10, "len": 0.9}, hovertemplate="t=%{x}<br>%{y}: %{z:.3f}<extra></extra>"))
     _char_axis(fig, text)
     fig.update_yaxes(autorange="reversed", tickfont={"size": 9})
     return _tight(fig, height or max(220, min(900, 14 * len(units) + 80)), title)

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from dlviz.data import DataError, code_text
 from dlviz.models.rnn import CharRNN
@@ -37,6 +36,15 @@ def corpus_split() -> tuple[str, str]:
         raise DataError("The code corpus is too small on this Python installation.")
     cut = min(TRAIN_CHARS, int(len(text) * 0.9))
     return text[:cut], text[cut:]
+
+
+@functools.lru_cache(maxsize=1)
+def code_vocab() -> str:
+    """The code models' characters in id order (id 0 = unknown), from the whole corpus."""
+    from dlviz.data import CharVocab
+
+    train, held = corpus_split()
+    return "".join(CharVocab.from_text(train + held).chars)
 
 
 def _eval_copy(model: CharRNN) -> CharRNN:
@@ -237,6 +245,24 @@ def gradient_through_time(model: CharRNN, text: str, wrt: str = "h") -> Gradient
     return GradientFlow(np.arange(len(norms)), norms, wrt)
 
 
+def gradient_table(flows: dict[str, tuple[np.ndarray, np.ndarray]], lags: list[int]) -> dict[str, dict]:
+    """``{model: {"lag k": norm, ..., "factor per step": geometric decay}}`` for a table."""
+    return {name: {**{f"lag {k}": float(norms[k]) for k in lags if k < len(norms)},
+                   "factor per step": GradientFlow(np.asarray(lg), np.asarray(norms), "h").decay_per_step()}
+            for name, (lg, norms) in flows.items()}
+
+
+def untrained_best_r(config: dict, kind: str = "h", seed: int = 0) -> dict[str, float]:
+    """Best single-unit |r| per feature for a randomly initialised twin of a model (same config):
+    the chance level that a trained model's units must beat."""
+    from dlviz.models import build_model
+
+    torch.manual_seed(seed)
+    S, feats = reference_states(build_model("char_rnn", config).eval(), kind, -1)
+    corr = correlations(S, feats)
+    return {n: float(np.abs(corr[i]).max()) for i, n in enumerate(feats)}
+
+
 def fresh_model(cell: str, hidden_size: int = 64, spectral_radius: float | None = None, seed: int = 0,
                 vocab: str | None = None, forget_bias: float = 1.0) -> CharRNN:
     """An untrained CharRNN; ``spectral_radius`` rescales each recurrent matrix (per gate block)."""
@@ -254,85 +280,6 @@ def fresh_model(cell: str, hidden_size: int = 64, spectral_radius: float | None 
                     if rho > 0:
                         blk.mul_(spectral_radius / rho)
     return model.eval()
-
-
-# ---------------------------------------------------------------------- prediction and sampling
-@torch.no_grad()
-def bits_per_char(model: CharRNN, text: str, chunk: int = 500) -> float:
-    """Cross-entropy of next-character prediction in bits per character (chunks read from zero state)."""
-    model = _eval_copy(model)
-    ids, _ = encode_text(model, text)
-    n = (len(ids) - 1) // chunk
-    if n < 1:
-        raise DataError(f"Need more than {chunk} characters to measure bits per character.")
-    seq = ids[: n * chunk + 1]
-    x = torch.stack([seq[i * chunk:(i + 1) * chunk] for i in range(n)])          # (n, chunk)
-    y = torch.stack([seq[i * chunk + 1:(i + 1) * chunk + 1] for i in range(n)])
-    logits = model(x.to(_device(model))).cpu()
-    return float(F.cross_entropy(logits.flatten(0, 1), y.flatten())) / math.log(2)
-
-
-def next_char_distribution(model: CharRNN, prompt: str, temperature: float = 1.0) -> np.ndarray:
-    """``softmax(logits / temperature)`` for the character after ``prompt``: ``(C,)`` (one-hot at T=0)."""
-    model = _eval_copy(model)
-    ids, _ = encode_text(model, prompt)
-    with torch.no_grad():
-        logits = model(ids[None].to(_device(model)))[0, -1].double().cpu()
-    return _tempered(logits, temperature, model.config.task == "text").numpy()
-
-
-def _tempered(logits: torch.Tensor, temperature: float, is_text: bool) -> torch.Tensor:
-    logits = logits.clone()
-    if is_text:
-        logits[0] = -math.inf                                  # never emit the "unknown" id
-    if temperature <= 1e-6:
-        p = torch.zeros_like(logits)
-        p[int(logits.argmax())] = 1.0
-        return p
-    return torch.softmax(logits / temperature, -1)
-
-
-def entropy_bits(p: np.ndarray) -> float:
-    p = np.asarray(p, dtype=np.float64)
-    nz = p[p > 0]
-    return float(-(nz * np.log2(nz)).sum())
-
-
-@torch.no_grad()
-def sample(model: CharRNN, prompt: str, n: int = 300, temperature: float = 1.0, seed: int = 0) -> str:
-    """``n`` characters drawn one at a time from ``softmax(logits / temperature)`` after ``prompt``."""
-    if model.config.task != "text":
-        raise DataError("Only a next-character model can write text.")
-    model = _eval_copy(model)
-    dev = _device(model)
-    ids, _ = encode_text(model, prompt or "\n")
-    g = torch.Generator().manual_seed(seed)
-    logits, state = model.forward_with_state(ids[None].to(dev))
-    last = logits[0, -1].double().cpu()
-    out = []
-    for _ in range(n):
-        p = _tempered(last, temperature, True)
-        nxt = int(torch.multinomial(p, 1, generator=g))
-        out.append(nxt)
-        logits, state = model.forward_with_state(torch.tensor([[nxt]], device=dev), state)
-        last = logits[0, -1].double().cpu()
-    return model.decode(out)
-
-
-def known_word_rate(sample_text: str, known: set[str]) -> float:
-    """Share of the identifier-like words in ``sample_text`` that occur in ``known`` (nan if none)."""
-    import re
-
-    words = re.findall(r"[A-Za-z_][A-Za-z_0-9]*", sample_text)
-    return float(np.mean([w in known for w in words])) if words else float("nan")
-
-
-@torch.no_grad()
-def task_predictions(model: CharRNN, text: str) -> np.ndarray:
-    """The class a task model predicts at every position of ``text``: ``(T,)`` int."""
-    model = _eval_copy(model)
-    ids, _ = encode_text(model, text)
-    return model(ids[None].to(_device(model)))[0].argmax(-1).cpu().numpy()
 
 
 # ---------------------------------------------------------------------- where units are judged

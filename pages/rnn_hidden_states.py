@@ -8,6 +8,7 @@ import streamlit as st
 import ui
 
 from dlviz import rnn as R
+from dlviz import rnn_sampling as G
 from dlviz.data import DataError
 from dlviz.plots import rnn as P
 from dlviz.text_features import LONG_RANGE, feature_descriptions
@@ -51,15 +52,7 @@ def reference(key: str, kind: str, layer: int, _model):
 
 @st.cache_data(max_entries=8, show_spinner="Measuring an untrained twin...")
 def untrained_best(config: dict, kind: str, seed: int) -> dict[str, float]:
-    import torch
-
-    from dlviz.models import build_model
-
-    torch.manual_seed(seed)
-    twin = build_model("char_rnn", config).eval()
-    S, feats = R.reference_states(twin, kind, -1)
-    corr = R.correlations(S, feats)
-    return {n: float(np.abs(corr[i]).max()) for i, n in enumerate(feats)}
+    return R.untrained_best_r(config, kind, seed)
 
 
 @st.cache_data(max_entries=32, show_spinner="Back-propagating through time...")
@@ -81,21 +74,7 @@ def project(key: str, text: str, kind: str, layer: int, method: str, dims: int, 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def sample_of(key: str, prompt: str, n: int, temperature: float, seed: int, _model) -> str:
-    return R.sample(_model, prompt, n, temperature, seed)
-
-
-@st.cache_data(show_spinner=False)
-def code_vocab() -> str:
-    from dlviz.recipes.rnn import code_vocab as vocab
-
-    return vocab()
-
-
-@st.cache_data(show_spinner=False)
-def corpus_words() -> set[str]:
-    import re
-
-    return set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", R.corpus_split()[0]))
+    return G.sample(_model, prompt, n, temperature, seed)
 
 
 def load(label: str):
@@ -122,7 +101,8 @@ learn = st.sidebar.selectbox("Learn", list(LEARN), format_func=LEARN.get, key="r
 cell = st.sidebar.selectbox("Cell", ["lstm", "gru", "rnn"], key="rnn-cell",
                             format_func={"lstm": "LSTM", "gru": "GRU", "rnn": "vanilla RNN"}.get)
 hidden = st.sidebar.select_slider("Hidden units", [4, 8, 16, 32, 64, 128], 32, key="rnn-hidden")
-hp = ui.hyperparameters("rnn", lr=3e-3, steps=800 if learn != "code" else 600, batch_size=64, max_steps=5000)
+DEFAULT_STEPS = {"bracket_depth": 800, "counting": 2000, "code": 600}   # ~99 %, ~97 %, and a first taste
+hp = ui.hyperparameters(f"rnn-{learn}", lr=3e-3, steps=DEFAULT_STEPS[learn], batch_size=64, max_steps=10_000)
 
 
 def start_training():
@@ -253,6 +233,7 @@ with tabs[1]:
                 st.session_state["rnn-unit"] = int(df.iloc[rows[0]]["unit"])
 
         st.dataframe(df, key="rnn-table", on_select=pick_unit, selection_mode="single-row", hide_index=True,
+                     height=36 * (len(df) + 1) + 2,
                      column_config={c: st.column_config.NumberColumn(format="%.2f") for c in df.columns[2:5]})
         st.caption("r: Pearson correlation of one unit with the feature. Probe R²: how much of the feature a "
                    "linear read-out of *all* units recovers on held-out positions. 'Needs memory': the feature "
@@ -358,11 +339,10 @@ with tabs[4]:
             except DataError as e:
                 st.info(f"This model cannot read the text: {e}")
         flows[f"vanilla RNN (untrained, ρ={rho:g})"] = untrained_gradient("rnn", 128, rho, gtext, sess.seed,
-                                                                         code_vocab())
+                                                                         R.code_vocab())
         ui.show(P.gradient_figure(flows), key="rnn-grad")
         lags = [k for k in (10, 50, 100, 199) if k < len(gtext)]
-        rows = {name: {f"lag {k}": norms[k] for k in lags} | {"factor per step": R.GradientFlow(
-            np.asarray(lg), np.asarray(norms), "h").decay_per_step()} for name, (lg, norms) in flows.items()}
+        rows = R.gradient_table(flows, lags)
         st.dataframe(pd.DataFrame(rows).T, column_config={c: st.column_config.NumberColumn(format="%.2e")
                                                           for c in [f"lag {k}" for k in lags]})
         a, b = "LSTM (trained), via c", "vanilla RNN (trained)"
@@ -384,20 +364,20 @@ with tabs[5]:
         n = c3.number_input("Characters", 20, 1000, 300, 20, key="rnn-n")
         try:
             out = sample_of(key, prompt, int(n), float(temp), sess.seed, model)
-            p_t = R.next_char_distribution(model, prompt or "\n", temp)
-            p_1 = R.next_char_distribution(model, prompt or "\n", 1.0)
+            p_t = G.next_char_distribution(model, prompt or "\n", temp)
+            p_1 = G.next_char_distribution(model, prompt or "\n", 1.0)
         except DataError as e:
             st.error(str(e), icon=":material/error:")
             st.stop()
         st.code(prompt + out, language="python")
         ui.show(P.distribution_figure({f"T = {temp:g}": p_t, "T = 1": p_1}, cfg.vocab), key="rnn-dist")
         m1, m2 = st.columns(2)
-        m1.metric("Entropy of the next character", f"{R.entropy_bits(p_t):.2f} bits",
-                  f"{R.entropy_bits(p_t) - R.entropy_bits(p_1):+.2f} vs T = 1", delta_color="off")
-        rate = R.known_word_rate(out, corpus_words())
+        m1.metric("Entropy of the next character", f"{G.entropy_bits(p_t):.2f} bits",
+                  f"{G.entropy_bits(p_t) - G.entropy_bits(p_1):+.2f} vs T = 1", delta_color="off")
+        rate = G.known_word_rate(out, G.corpus_words())
         m2.metric("Sampled words that exist in the corpus", "–" if np.isnan(rate) else f"{rate:.0%}")
     elif tabs[5].open:
-        pred = R.task_predictions(model, text)
+        pred = G.task_predictions(model, text)
         truth = feats_here[headline]
         i = names.index(headline)
         u = int(np.abs(corr[i]).argmax())

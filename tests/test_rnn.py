@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from dlviz import rnn as R
+from dlviz import rnn_sampling as G
 from dlviz.data import DataError, sequence_task
 from dlviz.data.sequence_tasks import bracket_depth_targets, count_targets
 from dlviz.models import build_model
@@ -269,28 +270,28 @@ def test_bits_per_char_is_the_cross_entropy_of_the_chunks():
     logits = m(torch.stack([ids[i * chunk:(i + 1) * chunk] for i in range(4)]))
     targets = torch.stack([ids[i * chunk + 1:(i + 1) * chunk + 1] for i in range(4)])
     want = float(torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten()).detach()) / math.log(2)
-    assert R.bits_per_char(m, text[:81], chunk=chunk) == pytest.approx(want, rel=1e-6)
+    assert G.bits_per_char(m, text[:81], chunk=chunk) == pytest.approx(want, rel=1e-6)
     with pytest.raises(DataError):
-        R.bits_per_char(m, "short", chunk=20)
+        G.bits_per_char(m, "short", chunk=20)
 
 
 def test_temperature_shapes_the_next_character_distribution():
     m = small("lstm")
-    p1 = R.next_char_distribution(m, "for i in ", 1.0)
+    p1 = G.next_char_distribution(m, "for i in ", 1.0)
     logits = m(m.encode("for i in ")[None])[0, -1].double().detach()
     logits[0] = -math.inf
     np.testing.assert_allclose(p1, torch.softmax(logits / 1.0, -1).numpy(), atol=1e-12)
-    ents = [R.entropy_bits(R.next_char_distribution(m, "for i in ", t)) for t in (0.0, 0.3, 1.0, 3.0, 100.0)]
+    ents = [G.entropy_bits(G.next_char_distribution(m, "for i in ", t)) for t in (0.0, 0.3, 1.0, 3.0, 100.0)]
     assert ents[0] == 0 and all(a < b for a, b in itertools.pairwise(ents))
     assert ents[-1] == pytest.approx(math.log2(len(m.config.vocab) - 1), abs=0.01)
 
 
 def test_sampling_is_seeded_and_greedy_at_zero_temperature():
     m = small("gru")
-    assert R.sample(m, "x", 30, 1.0, seed=1) == R.sample(m, "x", 30, 1.0, seed=1)
-    greedy, prompt = R.sample(m, "x", 12, 0.0), "x"
+    assert G.sample(m, "x", 30, 1.0, seed=1) == G.sample(m, "x", 30, 1.0, seed=1)
+    greedy, prompt = G.sample(m, "x", 12, 0.0), "x"
     for ch in greedy:                                         # each character is the argmax after the prefix
-        p = R.next_char_distribution(m, prompt, 0.0)
+        p = G.next_char_distribution(m, prompt, 0.0)
         assert m.config.vocab[int(p.argmax())] == ch
         prompt += ch
 
@@ -298,8 +299,8 @@ def test_sampling_is_seeded_and_greedy_at_zero_temperature():
 def test_sampled_characters_follow_the_distribution():
     m = small("rnn", hidden=4)
     m.head.bias.data[:] = torch.linspace(-3, 3, len(m.config.vocab))   # a lopsided distribution
-    p = R.next_char_distribution(m, "a", 1.0)
-    draws = [R.sample(m, "a", 1, 1.0, seed=s) for s in range(1500)]
+    p = G.next_char_distribution(m, "a", 1.0)
+    draws = [G.sample(m, "a", 1, 1.0, seed=s) for s in range(1500)]
     top = np.argsort(-p)[:3]
     for i in top:
         freq = np.mean([d == m.config.vocab[i] for d in draws])
@@ -307,8 +308,8 @@ def test_sampled_characters_follow_the_distribution():
 
 
 def test_known_word_rate():
-    assert R.known_word_rate("def foo(bar): return baz", {"def", "return", "foo"}) == pytest.approx(0.6)
-    assert math.isnan(R.known_word_rate("((( )))", {"x"}))
+    assert G.known_word_rate("def foo(bar): return baz", {"def", "return", "foo"}) == pytest.approx(0.6)
+    assert math.isnan(G.known_word_rate("((( )))", {"x"}))
 
 
 # ---------------------------------------------------------------------- training
@@ -360,5 +361,45 @@ def test_every_figure_builds_from_real_analysis(cell):
     assert len(P.unit_trace_figure(text, {"a": S[:, 0]}, secondary={"b": S[:, 1]}).data) == 2
     flow = R.gradient_through_time(m, text)
     assert len(P.gradient_figure({"m": (flow.lags, flow.norms)}).data) == 1
-    p = R.next_char_distribution(m, "x", 1.0)
+    p = G.next_char_distribution(m, "x", 1.0)
     assert len(P.distribution_figure({"T=1": p}, m.config.vocab).data[0].x) == 15
+
+
+# ---------------------------------------------------------------------- the page
+PAGE = Path(__file__).resolve().parent.parent / "pages" / "rnn_hidden_states.py"
+TABS = ["Units over time", "Find interpretable units", "Trajectory", "Gates", "Gradients through time", "Sampling"]
+
+
+def test_page_every_tab_renders_with_its_measurement():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(PAGE), default_timeout=180)
+    at.run()
+    for tab in TABS:
+        at.session_state["rnn-tab"] = tab
+        at.run()
+        assert not at.exception and not at.error, (tab, [e.value for e in at.exception], [e.value for e in at.error])
+        assert at.metric, f"{tab}: no measurement shown"
+
+
+def test_page_refuses_bad_text_in_words():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(PAGE), default_timeout=180)
+    at.run()
+    at.sidebar.radio(key="rnn-source").set_value("Bracket-depth LSTM")
+    at.run()
+    at.selectbox(key="rnn-pick-bracket_depth").set_value("type my own")
+    at.run()
+    at.text_area(key="rnn-own-bracket_depth").input("(a)b{")
+    at.run()
+    assert not at.exception
+    assert any("reads only the characters" in e.value for e in at.error)
+    at.sidebar.radio(key="rnn-source").set_value("Code LSTM")
+    at.run()
+    at.selectbox(key="rnn-pick-text").set_value("type my own")
+    at.run()
+    at.text_area(key="rnn-own-text").input("π = 3.14159  # ünïcode")
+    at.run()
+    assert not at.exception and not at.error
+    assert any("never saw" in w.value for w in at.warning)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from dlviz.data import CharVocab, batches, sequence_task
+from dlviz.data import batches, sequence_task
 from dlviz.models import build_model
 from dlviz.models.rnn import CharRNN
 from dlviz.recipes import Recipe, register_recipe
@@ -29,10 +29,9 @@ TEXT_SEQ_LEN = 100
 
 
 def code_vocab() -> str:
-    from dlviz.rnn import corpus_split
+    from dlviz.rnn import code_vocab as vocab
 
-    train, held = corpus_split()
-    return "".join(CharVocab.from_text(train + held).chars)
+    return vocab()
 
 
 def text_batches(ids: torch.Tensor, seq_len: int, batch_size: int, seed: int = 0) -> Iterator:
@@ -136,7 +135,8 @@ def make_trainer(model: CharRNN, *, lr: float = 3e-3, steps: int = 1000, batch_s
     ``threads``: intra-op torch threads of the thread that trains (None: torch's default). With torch's
     OpenMP backend the count is per thread, so a page passes its session setting here.
     """
-    from dlviz.rnn import corpus_split, sample
+    from dlviz.rnn import corpus_split
+    from dlviz.rnn_sampling import sample
 
     opt = make_optimizer(optimizer, model.parameters(), lr, weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, steps)) if cosine else None
@@ -149,7 +149,8 @@ def make_trainer(model: CharRNN, *, lr: float = 3e-3, steps: int = 1000, batch_s
         loss_fn = TextLoss()
 
         def eval_fn(m):
-            from dlviz.rnn import bits_per_char
+            from dlviz.rnn_sampling import bits_per_char
+
             return {"val_bpc": bits_per_char(m, val)}
 
         snap = (lambda m, step: sample(m, "def ", 160, 0.8, seed)) if sample_every else None
@@ -188,7 +189,8 @@ def _train_code(cell: str, steps: int, lr: float):
 
 
 def _evaluate_code(model) -> dict:
-    from dlviz.rnn import bits_per_char, corpus_split
+    from dlviz.rnn import corpus_split
+    from dlviz.rnn_sampling import bits_per_char
 
     _, held = corpus_split()
     found = _best_r(model, ("in_string", "bracket_depth", "indent", "column"))

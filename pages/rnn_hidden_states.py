@@ -192,9 +192,10 @@ tabs = st.tabs(tab_names, key="rnn-tab", on_change="rerun")
 with tabs[0]:
     if tabs[0].open:
         c1, c2 = st.columns(2)
-        order_by = c1.selectbox("Order units by correlation with", ["(unit number)"] + names, key="rnn-order")
+        order_by = c1.selectbox("Order units by |correlation| with", ["(unit number)"] + names, key="rnn-order",
+                                help="Held-out correlation; the strongest units (either sign) come first.")
         n_show = c2.slider("Units shown", min(4, H), H, min(H, 48), key="rnn-nshow")
-        units = (list(np.argsort(-corr[names.index(order_by)], kind="stable")) if order_by in names
+        units = (list(np.argsort(-np.abs(corr[names.index(order_by)]), kind="stable")) if order_by in names
                  else list(range(H)))[:n_show]
         what = "cell state c" if kind == "c" else "hidden state h"
         own = kind == "c" and st.toggle("Scale each unit to its own range", True, key="rnn-own-scale",
@@ -238,7 +239,7 @@ with tabs[1]:
         st.caption("r: Pearson correlation of one unit with the feature. Probe R²: how much of the feature a "
                    "linear read-out of *all* units recovers on held-out positions. 'Needs memory': the feature "
                    "cannot be read off the current character alone.")
-        feat = next((m.feature for m in best if m.unit == unit), best[0].feature)
+        feat = names[int(np.abs(corr[:, unit]).argmax())]          # what this unit tracks best
         v = unit_range(unit)
         st.html(P.colorbar_html(-v, v, label=f"{kind}[{unit}]") +
                 P.colored_text_html(text, S[:, unit], -v, v, label=f"{kind}[{unit}]"))
@@ -252,7 +253,8 @@ with tabs[1]:
                   f"untrained twin: {base[key_feat]:.2f}", delta_color="off",
                   help="The same architecture with random weights: how much of the match is just luck?")
         m2.metric(f"Linear probe R² for '{key_feat}'", f"{r2[key_feat]:.2f}",
-                  help="A least-squares read-out from all units, fitted on half the held-out data, scored on the other.")
+                  help="A least-squares read-out from all units, fitted on alternate 100-character blocks of "
+                       "held-out data and scored on the blocks in between.")
         long_r = [np.abs(corr[names.index(n)]).max() for n in LONG_RANGE if n in names]
         m3.metric("Long-range features with a unit |r| > 0.5", f"{sum(r > 0.5 for r in long_r)} of {len(long_r)}"
                   if long_r else "–")
@@ -288,6 +290,10 @@ with tabs[3]:
             st.info("A vanilla RNN has no gates: h_t = tanh(W_x x_t + W_h h_{t-1} + b). Pick the Code LSTM or "
                     "GRU to see them.", icon=":material/info:")
         else:
+            st.markdown("LSTM: c_t = **f**·c_{t−1} + **i**·g, h_t = **o**·tanh(c_t) -- the forget gate f decides "
+                        "how much memory survives each step."
+                        if is_lstm else "GRU: h_t = (1 − **z**)·n + **z**·h_{t−1} -- the update gate z decides how "
+                        "much of the old state survives each step; the reset gate r how much of it n may read.")
             g = {n: v[layer] for n, v in hs.gates.items()}
             shown = list(range(min(H, 32)))
             ui.show(P.gates_heatmaps(g, text, shown), key="rnn-gates")
@@ -350,7 +356,7 @@ with tabs[4]:
             k = 50 if 50 in lags else lags[-1]
             ratio = flows[a][1][k] / max(flows[b][1][k], 1e-300)
             st.metric(f"LSTM (via its cell state) ÷ vanilla RNN, gradient at lag {k}",
-                      f"10^{np.log10(ratio):.1f}" if ratio > 0 else "–",
+                      f"{ratio:.1e} ×" if ratio > 0 else "–",
                       help="How many orders of magnitude more gradient the LSTM gets back to a character k "
                            "steps ago. 'factor per step' is the geometric-mean shrink of the norm per step.")
 

@@ -375,8 +375,10 @@ def thumbnail() -> np.ndarray:
     from dlviz.checkpoints import load_shipped
 
     model, _ = load_shipped("rnn_code_lstm", expected_arch="char_rnn")
-    c = hidden_states(model, CODE_EXAMPLES["quotes and brackets"][:150]).states("c")[:, :36].T   # (36, 150)
-    v = np.clip(c / (np.percentile(np.abs(c), 98) + 1e-8), -1, 1)[..., None]                    # (36, 150, 1)
+    c = hidden_states(model, CODE_EXAMPLES["quotes and brackets"][:150]).states("c").T          # (H, 150)
+    c = c - c.mean(1, keepdims=True)
+    c = c[np.argsort(-c.std(1))[:36]]                                                          # busiest units
+    v = (c / (np.abs(c).max(1, keepdims=True) + 1e-8))[..., None]                               # (36, 150, 1)
     blue, white, red = np.array([33, 102, 172]), np.array([247, 247, 247]), np.array([178, 24, 43])
     img = np.where(v < 0, white + (blue - white) * -v, white + (red - white) * v)
     return np.repeat(np.repeat(img.astype(np.uint8), 4, axis=0), 2, axis=1)                    # (144, 300, 3)

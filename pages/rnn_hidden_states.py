@@ -67,7 +67,7 @@ def untrained_gradient(cell: str, hidden: int, rho: float, text: str, seed: int,
     return g.lags, g.norms
 
 
-@st.cache_data(max_entries=16, show_spinner="Projecting...")
+@st.cache_data(max_entries=16, show_spinner="Projecting... (UMAP's first run in a server compiles, ~20 s)")
 def project(key: str, text: str, kind: str, layer: int, method: str, dims: int, seed: int, _states):
     return R.pca(_states, dims) if method == "PCA" else R.umap(_states, dims, seed)
 
@@ -264,7 +264,8 @@ with tabs[2]:
     if tabs[2].open:
         c1, c2, c3 = st.columns(3)
         method = c1.radio("Projection", ["PCA", "UMAP"], horizontal=True, key="rnn-proj",
-                          help="UMAP keeps neighbourhoods, not distances; the first run compiles (a few seconds).")
+                          help="UMAP keeps neighbourhoods, not distances. Its first run in a server process compiles numba "
+                               "code (~20 s measured here); later runs take ~0.3 s.")
         dims = c2.radio("Dimensions", [2, 3], horizontal=True, key="rnn-dims")
         color_by = c3.selectbox("Colour by", ["time"] + list(feats_here), key="rnn-colour")
         if len(text) < 5:

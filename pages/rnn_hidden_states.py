@@ -405,11 +405,14 @@ with tabs[5]:
         m2.metric("Test accuracy (1,000 fresh sequences)", f"{task_accuracy(model, cfg.task)['test_acc']:.1%}")
 
 ui.try_this([
-    ("Find interpretable units: click the `in_string` row, then pick *docstring and comments*. Does the unit "
-    "flip on at every quote and off at the closing one?"),
-    "Type an unbalanced text such as `f(g(h(x` and watch the bracket-depth unit climb and never come down.",
-    ("Gradients through time: drag ρ of the untrained vanilla RNN from 0.5 to 1.5. Where does the line stop "
-    "falling? Compare it with the trained LSTM's path through c."),
-    "Sampling: set the temperature to 0. The text gets stuck in a loop -- why does greedy decoding repeat?",
-    "Train a vanilla RNN on bracket depth with 8 units, then an LSTM: which one reaches 99 % first?",
+    "Pick *docstring and comments*: the unit the page opens on (the best match for `in_string`) turns blue inside "
+    "the docstring, the comment *and* the error message. Is it a quote detector, or a 'this is English' unit?",
+    "Order the units by |correlation| with `paren_depth`, then type `f(g(h(x`: does the top unit count the "
+    "brackets, or only notice that one is open? Compare the bracket-depth LSTM, which must count.",
+    "Switch to the **Bracket-depth LSTM** and open *Predictions*: one cell unit follows the depth almost "
+    "exactly. Type a string deeper than 8 -- what does the model answer?",
+    "Gradients through time: drag ρ of the untrained vanilla RNN from 0.5 to 1.5. Where does its line stop "
+    "falling? Compare the trained vanilla RNN with the LSTM's path through c.",
+    "Sampling: set the temperature to 0 -- the text soon repeats itself. Why does greedy decoding loop?",
+    "Train a vanilla RNN with 8 units on bracket depth, then an LSTM with 8: which reaches 99 % first?",
 ])

@@ -255,9 +255,10 @@ with tabs[1]:
         m2.metric(f"Linear probe R² for '{key_feat}'", f"{r2[key_feat]:.2f}",
                   help="A least-squares read-out from all units, fitted on alternate 100-character blocks of "
                        "held-out data and scored on the blocks in between.")
-        long_r = [np.abs(corr[names.index(n)]).max() for n in LONG_RANGE if n in names]
-        m3.metric("Long-range features with a unit |r| > 0.5", f"{sum(r > 0.5 for r in long_r)} of {len(long_r)}"
-                  if long_r else "–")
+        memory = [n for n in names if n in LONG_RANGE] or names     # a task's features all need memory
+        long_r = [np.abs(corr[names.index(n)]).max() for n in memory]
+        m3.metric("Memory features with a unit |r| > 0.5", f"{sum(r > 0.5 for r in long_r)} of {len(long_r)}",
+                  help="Features that cannot be read off the current character: " + ", ".join(memory) + ".")
 
 # ---------------------------------------------------------------- 3. trajectory
 with tabs[2]:

@@ -213,3 +213,13 @@ def erf_vs_depth(depths: Sequence[int], kernel: int = 3, channels: int = 8, acti
             eff.append(mass_size(gm, (c, c), fraction))
             rad.append(mass_radius(gm, (c, c), fraction))
     return DepthCurve(depths, theo, eff, rad, fraction)
+
+
+def sqrt_fit(depths: Sequence[int], sizes: Sequence[float]) -> tuple[float, float]:
+    """``(c, r2)``: the least-squares ``size = c sqrt(n)`` and its coefficient of determination."""
+    d = np.asarray(depths, dtype=float)
+    s = np.asarray(sizes, dtype=float)
+    c = float((s * np.sqrt(d)).sum() / d.sum())
+    ss_res = float(((s - c * np.sqrt(d)) ** 2).sum())
+    ss_tot = float(((s - s.mean()) ** 2).sum()) or math.inf
+    return c, 1 - ss_res / ss_tot

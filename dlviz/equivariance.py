@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -56,7 +57,7 @@ def rotate(x: torch.Tensor, degrees: float, fill: str = "zeros") -> torch.Tensor
     ``fill="circular"``, wrapped values) outside."""
     q = degrees / 90.0
     if abs(q - round(q)) < 1e-9:
-        return torch.rot90(x, int(round(q)) % 4, dims=(-2, -1))
+        return torch.rot90(x, round(q) % 4, dims=(-2, -1))
     shape = x.shape
     x4 = x.reshape(-1, 1, *shape[-2:]) if x.ndim != 4 else x
     a = math.radians(degrees)
@@ -127,7 +128,7 @@ class Transform:
         if self.kind == "rotate":
             g = rotate(f, self.angle, "zeros" if self.fill == "zeros" else "circular")
             q = self.angle / 90.0
-            return (torch.roll(g, int(round(q)) % 4, dims=2) if group else g), abs(q - round(q)) < 1e-9
+            return (torch.roll(g, round(q) % 4, dims=2) if group else g), abs(q - round(q)) < 1e-9
         g = torch.flip(f, dims=(-1,) if self.horizontal else (-2,))
         if group:                            # a reflection turns rotation r into rotation -r
             g = g[:, :, [0, 3, 2, 1]]
@@ -265,14 +266,22 @@ def accuracy_under(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
 def digits_canvas(split: str = "train", canvas: int = 24, digit: int = 16, seed: int = 0):
     """The bundled 8x8 digits scaled to ``digit`` pixels and centred on a black ``canvas`` -- room to
     shift a digit without losing it. Returns a :class:`dlviz.data.ImageData` ``(N, 1, canvas, canvas)``."""
-    from dlviz.data import ImageData, digits
+    from dlviz.data import ImageData
+
+    imgs, labels, names = _digits_canvas(split, canvas, digit, seed)
+    return ImageData(imgs.clone(), labels.clone(), list(names), name=f"digits on a {canvas}x{canvas} canvas")
+
+
+@lru_cache(maxsize=8)
+def _digits_canvas(split: str, canvas: int, digit: int, seed: int):
+    from dlviz.data import digits
 
     d = digits(split, seed=seed, size=digit)
     pad = canvas - digit
     if pad < 0:
         raise ValueError("canvas must be at least the digit size")
     imgs = F.pad(d.images, (pad // 2, pad - pad // 2, pad // 2, pad - pad // 2))
-    return ImageData(imgs, d.labels, d.class_names, name=f"digits on a {canvas}x{canvas} canvas")
+    return imgs, d.labels, tuple(d.class_names)
 
 
 def rotate_batch(x: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:

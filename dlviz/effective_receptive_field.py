@@ -107,20 +107,36 @@ def erf_map(model: nn.Module, images: torch.Tensor, layer: str | None = None,
     return ERF(grad, (int(unit[0]), int(unit[1])), row, layer)
 
 
-def mass_size(grad: np.ndarray, center: tuple[float, float], fraction: float = 0.95) -> int:
-    """Side ``2w + 1`` of the smallest square centred on ``center`` (rounded to a pixel) that holds
-    ``fraction`` of the total gradient mass; comparable with the theoretical receptive-field size."""
-    total = float(grad.sum())
-    if total <= 0:
-        return 0
-    ci, cj = round(center[0]), round(center[1])
+def mass_window(grad: np.ndarray, center: tuple[float, float],
+                fraction: float = 0.95) -> tuple[int, int, int, int]:
+    """``(top, left, bottom, right)`` (inclusive) of the smallest square window centred on ``center``
+    that holds ``fraction`` of the total gradient mass. A centre on a pixel gives odd sides, a centre
+    between pixels (an even receptive field) even sides, so the window is never off-centre."""
     h, w = grad.shape
-    for half in range(max(h, w) + 1):
-        t, b = max(0, ci - half), min(h, ci + half + 1)
-        lft, r = max(0, cj - half), min(w, cj + half + 1)
-        if grad[t:b, lft:r].sum() >= fraction * total - 1e-12 * total:
-            return 2 * half + 1
-    return 2 * max(h, w) + 1
+    total = float(grad.sum())
+    c2 = (round(2 * center[0]), round(2 * center[1]))          # twice the centre: integer
+
+    def window(side: int) -> tuple[int, int, int, int]:
+        sides = [side + ((side + c + 1) % 2) for c in c2]         # match each axis' parity
+        return ((c2[0] - sides[0] + 1) // 2, (c2[1] - sides[1] + 1) // 2,
+                (c2[0] + sides[0] - 1) // 2, (c2[1] + sides[1] - 1) // 2)
+
+    if total <= 0:
+        return window(1)
+    for side in range(1, 2 * max(h, w) + 3):
+        t, lft, b, r = window(side)
+        if grad[max(0, t):max(0, b + 1), max(0, lft):max(0, r + 1)].sum() >= fraction * total * (1 - 1e-12):
+            return t, lft, b, r
+    return window(2 * max(h, w) + 3)
+
+
+def mass_size(grad: np.ndarray, center: tuple[float, float], fraction: float = 0.95) -> int:
+    """Side of :func:`mass_window` (the larger side if the two axes differ): the ERF size, comparable
+    with the theoretical receptive-field size."""
+    if float(grad.sum()) <= 0:
+        return 0
+    t, lft, b, r = mass_window(grad, center, fraction)
+    return max(b - t + 1, r - lft + 1)
 
 
 def mass_radius(grad: np.ndarray, center: tuple[float, float], fraction: float = 0.95) -> float:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dlviz.effective_receptive_field import sqrt_fit
+from dlviz.effective_receptive_field import mass_window, sqrt_fit
 from dlviz.plots.common import PALETTE, to_hwc, to_numpy
 
 THEORY = "#E45756"
@@ -38,14 +38,18 @@ def growth_figure(rows: Sequence, highlight: str | None = None, height: int = 33
                              line={"color": EFFECTIVE, "width": 2, "dash": "dot"}, marker={"size": 4}))
     merged = [i for i, r in zip(x, rows) if r.merged and r.note]
     if merged:
-        fig.add_trace(go.Scatter(x=merged, y=[rf[i - 1] for i in merged], mode="markers", name="branches merge",
-                                 marker={"symbol": "diamond-open", "size": 11, "color": "#333"}, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=merged, y=[rf[i - 1] for i in merged], mode="markers", name="branches merge here",
+                                 marker={"symbol": "diamond-open", "size": 8, "color": "rgba(60,60,60,0.6)"},
+                                 hoverinfo="skip"))
     if highlight in names:
         i = names.index(highlight) + 1
         fig.add_vline(x=i, line={"color": "#999", "dash": "dash"})
-    ticks = x if len(x) <= 30 else x[:: max(1, len(x) // 30)]
-    fig.update_xaxes(tickvals=ticks, ticktext=[names[i - 1] for i in ticks], tickangle=-60, tickfont={"size": 9})
-    fig.update_yaxes(type="log", title="pixels of the input")
+    ticks = x if len(x) <= 16 else x[:: -(-len(x) // 16)]
+    fig.update_xaxes(tickvals=ticks, ticktext=[names[i - 1] for i in ticks], tickangle=-45, tickfont={"size": 9},
+                     title="layer (hover for details)")
+    top = max(max(rf), 2.0)
+    vals = [v for v in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000) if v <= top * 2]
+    fig.update_yaxes(type="log", title="pixels of the input", tickvals=vals, ticktext=[str(v) for v in vals])
     fig.update_layout(height=height, margin={"l": 4, "r": 4, "t": 10, "b": 4}, legend={"orientation": "h", "y": 1.12},
                       hovermode="closest")
     return fig
@@ -85,13 +89,15 @@ def pick_map_figure(fmap, unit: tuple[int, int], title: str = "", height: int = 
     selects it; the chosen unit is outlined."""
     a = to_numpy(fmap).astype(np.float64)
     hh, ww = a.shape
-    fig = go.Figure(go.Heatmap(z=a, colorscale=colorscale, showscale=False, hoverinfo="skip"))
+    fig = go.Figure(go.Heatmap(z=a, colorscale=colorscale, showscale=True, hoverinfo="skip",
+                               colorbar={"thickness": 10, "len": 0.8}))
     ii, jj = np.meshgrid(np.arange(hh), np.arange(ww), indexing="ij")
     fig.add_trace(go.Scatter(x=jj.ravel(), y=ii.ravel(), mode="markers", showlegend=False,
                              marker={"size": max(4, min(24, 360 // max(hh, ww))), "color": "rgba(0,0,0,0.01)",
-                                         "symbol": "square"},
-                             customdata=np.stack([ii.ravel(), jj.ravel()], 1),
-                             hovertemplate="unit (%{customdata[0]}, %{customdata[1]})<extra></extra>"))
+                                     "symbol": "square"},
+                             customdata=np.stack([ii.ravel(), jj.ravel(), a.ravel()], 1),
+                             hovertemplate="unit (%{customdata[0]}, %{customdata[1]}): %{customdata[2]:.3g}"
+                                           "<extra></extra>"))
     _box(fig, unit[0], unit[1], unit[0], unit[1], THEORY, width=3)
     fig.update_xaxes(visible=False, range=[-0.5, ww - 0.5])
     fig.update_yaxes(visible=False, range=[hh - 0.5, -0.5], scaleanchor="x")
@@ -110,11 +116,8 @@ def erf_figure(erf, title: str = "", height: int = 420, fraction: float = 0.95, 
                                customdata=g, hovertemplate="(%{y}, %{x}): %{customdata:.3g}<extra></extra>"))
     t, lft, b, r = erf.row.clipped_region(*erf.unit, (h, w))
     _box(fig, t, lft, b, r, THEORY, width=3)
-    s = erf.size(fraction)
-    cy, cx = round(erf.center[0]), round(erf.center[1])
-    half = (s - 1) // 2
-    _box(fig, max(0, cy - half), max(0, cx - half), min(h - 1, cy + half), min(w - 1, cx + half), "#7FDBFF",
-         dash="dot", width=3)
+    mt, ml, mb, mr = mass_window(g, erf.center, fraction)
+    _box(fig, max(0, mt), max(0, ml), min(h - 1, mb), min(w - 1, mr), "#7FDBFF", dash="dot", width=3)
     fig.update_xaxes(visible=False, range=[-0.5, w - 0.5])
     fig.update_yaxes(visible=False, range=[h - 0.5, -0.5], scaleanchor="x")
     fig.update_layout(title={"text": title, "font": {"size": 14}}, height=height, margin={"l": 4, "r": 4, "t": 30, "b": 4})

@@ -52,7 +52,7 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in [
     Variant("equi_mlp", "MLP (no weight sharing)", "equi_mlp",
             {"in_channels": 1, "image_size": CANVAS, "num_classes": 10, "hidden": (64, 32)}, min_acc=0.85),
     Variant("equi_cnn_rotaug", "CNN · max-pool · GAP · trained with random rotations", "equi_cnn", _cnn(),
-            rotation="any", steps=800, min_acc=0.8),
+            rotation="any", steps=800, min_acc=0.75),
     Variant("equi_p4", "p4 group CNN (Cohen & Welling) · max-pool · GAP", "equi_cnn",
             _cnn(group="p4", channels=(4, 8, 16)), min_acc=0.8),
 ]}

@@ -63,8 +63,8 @@ m3.metric("mean squared distance / (d/6)", f"{np.mean(s.distances ** 2) / (d / 6
 # ---------------------------------------------------------------- 2. volume
 st.header("2 · The volume is in the corners and the skin")
 eps = st.slider("Shell thickness ε (fraction of the radius)", 0.01, 0.2, 0.05, 0.01, key="cod-eps")
-grid = np.unique(np.round(np.logspace(0, 4, 120)).astype(int))
-ball = np.array([dim.ball_in_cube_fraction(int(k)) for k in grid])
+grid = np.unique(np.round(np.logspace(0, 3, 100)).astype(int))
+ball = np.array([(dim.log_ball_volume(int(k)) - k * math.log(2)) / math.log(10) for k in grid])
 shells = {e: np.array([dim.shell_fraction(int(k), e) for k in grid]) for e in sorted({0.01, eps})}
 ui.show(plots.volume_figure(grid, ball, shells, current=d), key="cod-volume")
 v1, v2, v3 = st.columns(3)

@@ -113,8 +113,11 @@ run = ui.training_panel("eq", start_training)
 ui.training_monitor("eq", metrics=("loss", "acc", "test_acc"))
 
 models: dict[str, torch.nn.Module] = {}
+shipped_name: dict[str, str] = {}          # legend name -> checkpoint
 for lab in chosen:
-    models[lab] = ui.load_shipped(LABELS[lab])[0]
+    short = VARIANTS[LABELS[lab]].short
+    models[short] = ui.load_shipped(LABELS[lab])[0]
+    shipped_name[short] = LABELS[lab]
 if run is not None and run.trainer.step > 0:
     for name, t in run.trainers.items():
         models[name] = t.model_copy()
@@ -156,14 +159,22 @@ with i3:
 st.header("2 · Layer by layer: f(Tx) beside T′f(x)")
 results = {name: eq.equivariance_error(m, x, T) for name, m in models.items()}
 ui.show(plots.errors_figure(results), key="eq-errors")
-tab = pd.DataFrame({name: {r.name: r.error for r in res} for name, res in results.items()}).T
-st.caption("Relative error per layer (rows: models). Green band: exact up to float rounding (< 1e-5).")
-st.dataframe(tab.style.format("{:.1e}"), use_container_width=True)
+st.caption("Green band: exact up to float rounding (< 1e-5). Hollow markers: no exact T′ exists for this layer "
+           "(a shift its stride does not divide), the nearest shift is used.")
+with st.expander("All the numbers"):
+    st.dataframe(pd.DataFrame([{"model": name, "layer": r.name, "kind": r.kind, "stride": r.stride,
+                                "error": f"{r.error:.2e}", "exact T′ exists": r.exact_transform}
+                               for name, res in results.items() for r in res]),
+                 hide_index=True, use_container_width=True, height=260)
 
 p1, p2, p3, p4 = st.columns([2, 2, 1, 1])
-pick = p1.selectbox("Model", list(results), key="eq-pick")
+# by default: the first model that breaks the symmetry somewhere, at the first layer where it breaks
+broken = [(n, i) for n, rs in results.items() for i, r in enumerate(rs) if r.error > 1e-3 and r.kind != "vector"]
+pick = p1.selectbox("Model", list(results), index=list(results).index(broken[0][0]) if broken else 0,
+                    key="eq-pick")
 res = {r.name: r for r in results[pick]}
-lay = p2.selectbox("Layer", list(res), index=min(2, len(res) - 1), key="eq-layer")
+first_bad = next((i for n, i in broken if n == pick), min(2, len(res) - 1))
+lay = p2.selectbox("Layer", list(res), index=first_bad, key="eq-layer")
 r = res[lay]
 n_ch = int(r.f_tx.shape[0]) if r.f_tx.ndim >= 3 else 1
 ch = p3.number_input("Channel", 0, max(0, n_ch - 1), 0, key="eq-ch") if n_ch > 1 else 0
@@ -174,7 +185,7 @@ ui.show(plots.triple_figure(r, int(ch), int(rot), title=f"{pick} · {lay} ({r.ki
 mm = st.columns(min(4, len(results)))
 for k, (name, rs) in enumerate(results.items()):
     last = rs[-1]
-    mm[k % len(mm)].metric(name[:38], f"{last.error:.1e}", help=f"{name}: invariance error of the logits, "
+    mm[k % len(mm)].metric(f"logits · {name}", f"{last.error:.1e}", help=f"{name}: invariance error of the logits, "
                            "‖f(Tx) − f(x)‖ / ‖f(x)‖", delta="exact" if last.error < 1e-5 else "not invariant",
                            delta_color="normal" if last.error < 1e-5 else "inverse", delta_arrow="off")
 
@@ -194,13 +205,14 @@ else:
     xlabel = "rotation (degrees, counter-clockwise)"
 ui.show(plots.sweep_figure(sweeps, values, cls, cls_name, xlabel), key="eq-sweep")
 g1, g2 = st.columns([1, 1])
-gm = g1.selectbox("Every shift (dy, dx) at once for", list(models), key="eq-grid-model")
+gm = g1.selectbox("Every shift (dy, dx) at once for", list(models), index=min(1, len(models) - 1),
+                  key="eq-grid-model")
 fill_g = T.fill if kind == "shift" else "circular"
 grid = eq.shift_grid(models[gm], x, 6, fill_g)
 g1.plotly_chart(plots.grid_figure(grid, cls, f"p(“{cls}”) for every shift, {fill_g} fill"), key="eq-grid")
 with g2:
     stable = float((grid.argmax(-1) == cls).mean())
-    st.metric(f"{gm[:40]}: shifts keeping the label", f"{stable:.0%}", help="of the 13×13 shifts in [-6, 6]²")
+    st.metric(f"{gm}: shifts keeping the label “{cls}”", f"{stable:.0%}", help="of the 13×13 shifts in [-6, 6]²")
     st.markdown("A shift-**invariant** classifier paints this square one flat colour. Strides and max-pooling "
                 "give a checkerboard with a period of the total stride (aliasing); a flatten head or an MLP gives "
                 "a bright spot only near the training position.")
@@ -226,9 +238,9 @@ def shipped_rotation_acc(name: str) -> np.ndarray:
 
 cons, rot_acc = {}, {}
 for name, m in models.items():
-    if name in LABELS:
-        cons[name] = shipped_consistency(LABELS[name], max_shift, cfill, sess.seed)
-        rot_acc[name] = shipped_rotation_acc(LABELS[name])
+    if name in shipped_name:
+        cons[name] = shipped_consistency(shipped_name[name], max_shift, cfill, sess.seed)
+        rot_acc[name] = shipped_rotation_acc(shipped_name[name])
     else:
         cons[name] = eq.consistency(m, xs, max_shift, cfill, sess.seed)
         rot_acc[name] = eq.accuracy_under(m, xs, ys, [eq.Transform("rotate", angle=a) for a in (0, 90, 180, 270)])
@@ -241,7 +253,7 @@ with b2:
                               "test accuracy on digits turned by 90°, 180°, 270°", "accuracy"), key="eq-rotacc")
 st.caption(f"Consistency on all {len(xs)} test digits, each shifted twice (offsets uniform in "
            f"[−{max_shift}, {max_shift}]² on both axes). Upright test accuracy: "
-           + ", ".join(f"{n[:30]} {a[0]:.3f}" for n, a in rot_acc.items()) + ".")
+           + ", ".join(f"{n} {a[0]:.3f}" for n, a in rot_acc.items()) + ".")
 
 ui.try_this([
     ("Shift by 1 px: the circular no-downsampling CNN stays at ~1e-7 in every layer; the max-pool CNN jumps to "

@@ -230,7 +230,9 @@ if family != "Classic architecture":
 st.header("3 · The effective receptive field (Luo et al., 2016)")
 st.markdown("The mean of $|\\partial y_{unit} / \\partial x|$ over inputs: how strongly each pixel actually moves the "
             "unit. Red box: theoretical field. Dotted blue square: the smallest square around the unit's centre "
-            "holding 95 % of the gradient mass -- the ERF size reported below.")
+            "holding the chosen share of the gradient mass -- the ERF size reported below.")
+frac = st.select_slider("Share of the gradient mass that defines the ERF size", [0.5, 0.68, 0.8, 0.9, 0.95, 0.99],
+                        value=0.95, key="rf-frac", format_func=lambda v: f"{v:.0%}")
 if family == "Classic architecture":
     st.info("The effective receptive field needs weights and real inputs: pick **My own stack** or an **App model** "
             "in the sidebar. Section 4 below measures it for plain stacks of any depth.", icon=":material/info:")
@@ -255,11 +257,12 @@ else:
     cols = st.columns(len(erfs))
     for col, (name, e) in zip(cols, erfs.items()):
         with col:
-            ui.show(plots.erf_figure(e, f"{name}: ERF of {layer}, centre unit {e.unit}"), key=f"rf-erf-{name}")
+            ui.show(plots.erf_figure(e, f"{name}: ERF of {layer}, centre unit {e.unit}", fraction=frac),
+                    key=f"rf-erf-{name}")
             a, b2 = st.columns(2)
             a.metric("Theoretical size", f"{e.row.rf[0]:g} px")
-            b2.metric("ERF size (95 % of |grad|)", f"{e.size()} px",
-                      delta=f"{e.size() / e.row.rf[0]:.0%} of the box", delta_color="off", delta_arrow="off")
+            b2.metric(f"ERF size ({frac:.0%} of |grad|)", f"{e.size(frac)} px",
+                      delta=f"{e.size(frac) / e.row.rf[0]:.0%} of the box", delta_color="off", delta_arrow="off")
     ui.show(plots.erf_profile_figure(erfs), key="rf-erf-profile")
 
 # ---------------------------------------------------------------- 4. ERF vs depth
@@ -273,12 +276,12 @@ init = d3.selectbox("Weights", ["random", "uniform"], key="rf-init",
 
 
 @st.cache_data(show_spinner="Measuring ERFs for every depth...", max_entries=16)
-def depth_curve(max_depth: int, act: str, init: str, seed: int):
+def depth_curve(max_depth: int, act: str, init: str, seed: int, frac: float):
     depths = sorted({1, 2, 3, 4, 6, 8, 12, 16, 24, 32} & set(range(1, max_depth + 1)) | {max_depth})
-    return erfm.erf_vs_depth(depths, activation=act, init=init, seed=seed)
+    return erfm.erf_vs_depth(depths, activation=act, init=init, seed=seed, fraction=frac)
 
 
-curve = depth_curve(max_depth, act, init, sess.seed)
+curve = depth_curve(max_depth, act, init, sess.seed, frac)
 ui.show(plots.depth_figure(curve), key="rf-depth-fig")
 c, r2 = erfm.sqrt_fit(curve.depths, curve.effective)
 e1, e2, e3 = st.columns(3)

@@ -27,29 +27,30 @@ def distance_histogram_figure(stats: Sequence, height: int = 330) -> go.Figure:
 
 
 def ratio_figure(curve: dict[str, np.ndarray], current: int | None = None, height: int = 330) -> go.Figure:
-    """max/min distance ratio (log) and the relative spread std/mean with its 1/sqrt(d) law."""
+    """max/min distance ratio and the relative spread std/mean (with its sqrt(7d/180)/(d/3) law), both on
+    one log axis: both fall towards 'every distance is the same'."""
     d = curve["dims"]
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=d, y=curve["ratio"], mode="lines+markers", name="max / min distance",
                              line={"color": PALETTE[3], "width": 2}))
     fig.add_trace(go.Scatter(x=d, y=curve["spread"], mode="lines+markers", name="std / mean distance",
-                             line={"color": PALETTE[0], "width": 2}, yaxis="y2"))
-    fig.add_trace(go.Scatter(x=d, y=curve["theory_spread"], mode="lines", name="theory √(7d/180) / (d/3)",
-                             line={"color": PALETTE[0], "width": 1, "dash": "dash"}, yaxis="y2"))
+                             line={"color": PALETTE[0], "width": 2}))
+    fig.add_trace(go.Scatter(x=d, y=curve["theory_spread"], mode="lines", name="theory: √(7d/180) / (d/3)",
+                             line={"color": "#222", "width": 1, "dash": "dash"}))
     if current is not None:
         fig.add_vline(x=current, line={"color": "#999", "dash": "dot"})
     fig.update_xaxes(type="log", title="dimension d")
-    fig.update_layout(height=height, margin=_M, legend={"orientation": "h", "y": 1.15},
-                      yaxis={"type": "log", "title": "max / min"},
-                      yaxis2={"type": "log", "title": "std / mean", "overlaying": "y", "side": "right"})
+    fig.update_yaxes(type="log", exponentformat="power", dtick=1)
+    fig.update_layout(height=height, margin=_M, legend={"orientation": "h", "y": 1.18})
     return fig
 
 
-def volume_figure(dims: np.ndarray, ball: np.ndarray, shells: dict[float, np.ndarray], current: int | None = None,
-                  height: int = 330) -> go.Figure:
-    """Fraction of the cube inside its inscribed ball (log) and of the volume in thin outer shells."""
+def volume_figure(dims: np.ndarray, log10_ball: np.ndarray, shells: dict[float, np.ndarray],
+                  current: int | None = None, height: int = 330) -> go.Figure:
+    """log10 of the cube's volume inside its inscribed ball (left axis), and the fraction of a ball's
+    volume in thin outer shells (right axis)."""
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=dims, y=ball, mode="lines", name="cube volume inside the ball",
+    fig.add_trace(go.Scatter(x=dims, y=log10_ball, mode="lines", name="log₁₀(cube volume inside the ball)",
                              line={"color": PALETTE[3], "width": 3}))
     for i, (eps, frac) in enumerate(shells.items()):
         fig.add_trace(go.Scatter(x=dims, y=frac, mode="lines", name=f"volume in the outer {eps:.0%} shell",
@@ -58,8 +59,9 @@ def volume_figure(dims: np.ndarray, ball: np.ndarray, shells: dict[float, np.nda
         fig.add_vline(x=current, line={"color": "#999", "dash": "dot"})
     fig.update_xaxes(type="log", title="dimension d")
     fig.update_layout(height=height, margin=_M, legend={"orientation": "h", "y": 1.2},
-                      yaxis={"type": "log", "title": "ball / cube", "exponentformat": "power"},
-                      yaxis2={"title": "shell fraction", "overlaying": "y", "side": "right", "range": [0, 1.02]})
+                      yaxis={"title": "log₁₀(ball / cube)"},
+                      yaxis2={"title": "shell fraction", "overlaying": "y", "side": "right", "range": [0, 1.02],
+                              "showgrid": False})
     return fig
 
 

@@ -42,34 +42,33 @@ def triple_figure(res, channel: int = 0, rotation: int = 0, height: int = 300, t
                                  colorbar={"len": 0.9, "thickness": 10}), 1, i)
         fig.update_xaxes(visible=False, row=1, col=i)
         fig.update_yaxes(visible=False, autorange="reversed", scaleanchor=f"x{i if i > 1 else ''}", row=1, col=i)
-    fig.update_layout(height=height, margin={"l": 4, "r": 4, "t": 40 if title else 24, "b": 4},
-                      title={"text": title, "font": {"size": 13}} if title else None)
+    fig.update_layout(height=height, margin={"l": 4, "r": 4, "t": 60 if title else 24, "b": 4},
+                      title={"text": title, "font": {"size": 13}, "y": 0.98} if title else None)
     return fig
 
 
 def errors_figure(results: dict[str, Sequence], height: int = 340, title: str = "") -> go.Figure:
-    """Relative equivariance error per layer, one line per model, log scale; exact layers sit at the
-    float-rounding floor. Hollow markers: layers where no exact T' exists (a shift the stride does not
-    divide) -- there the nearest shift is used."""
+    """Relative equivariance error against layer depth (1 = first layer, the last point = the logits),
+    one line per model, log scale; the green band is float rounding (exact). Hollow markers: layers
+    where no exact T' exists (a shift the stride does not divide; the nearest shift is used)."""
     fig = go.Figure()
     for i, (model, res) in enumerate(results.items()):
         color = PALETTE[i % len(PALETTE)]
-        names = [r.name for r in res]
+        x = list(range(1, len(res) + 1))
         err = [max(r.error, FLOOR) for r in res]
         symbols = ["circle" if r.exact_transform else "circle-open" for r in res]
-        hover = [f"{model}<br>{r.name} ({r.kind}, stride {r.stride})<br>error {r.error:.3g}"
+        symbols[-1] = "star" if res[-1].name == "logits" else symbols[-1]
+        hover = [f"<b>{model}</b><br>{r.name} ({r.kind}, stride {r.stride})<br>error {r.error:.3g}"
                  + ("" if r.exact_transform else "<br>no exact T′: nearest shift used") for r in res]
-        fig.add_trace(go.Scatter(x=names, y=err, mode="lines+markers", name=model, text=hover, hoverinfo="text",
+        fig.add_trace(go.Scatter(x=x, y=err, mode="lines+markers", name=model, text=hover, hoverinfo="text",
                                  line={"color": color, "width": 2},
-                                 marker={"symbol": symbols, "size": 9, "color": color, "line": {"width": 2}}))
-    fig.add_hrect(y0=FLOOR / 2, y1=1e-5, fillcolor="#54A24B", opacity=0.08, line_width=0,
-                  annotation_text="exact (float rounding)", annotation_position="bottom left",
-                  annotation_font_size=10)
+                                 marker={"symbol": symbols, "size": 9, "color": color, "line": {"width": 2, "color": color}}))
+    fig.add_hrect(y0=FLOOR / 2, y1=1e-5, fillcolor="#54A24B", opacity=0.10, line_width=0)
     fig.update_yaxes(type="log", title="‖f(Tx) − T′f(x)‖ / ‖f(x)‖", range=[np.log10(FLOOR / 2), 0.5],
                      exponentformat="power")
-    fig.update_xaxes(tickangle=-40, type="category")
+    fig.update_xaxes(title="layer, in order (★ = logits; hover for names)", dtick=1)
     fig.update_layout(height=height, margin={"l": 4, "r": 4, "t": 30 if title else 10, "b": 4},
-                      legend={"orientation": "h", "y": -0.45}, hovermode="closest",
+                      legend={"orientation": "h", "y": -0.3}, hovermode="closest",
                       title={"text": title, "font": {"size": 13}} if title else None)
     return fig
 
@@ -119,7 +118,7 @@ def bars_figure(values: dict[str, float], title: str, ytitle: str, height: int =
     fig = go.Figure(go.Bar(x=names, y=[values[n] for n in names],
                            marker_color=[PALETTE[i % len(PALETTE)] for i in range(len(names))],
                            text=[f"{values[n]:.3f}" for n in names], textposition="outside"))
-    fig.update_yaxes(title=ytitle, range=[ymin, 1.08])
+    fig.update_yaxes(title=ytitle, range=[ymin, 1.18])
     fig.update_layout(height=height, margin={"l": 4, "r": 4, "t": 30, "b": 4},
                       title={"text": title, "font": {"size": 13}})
     return fig

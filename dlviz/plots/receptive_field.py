@@ -6,12 +6,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import plotly.colors as pc
 import plotly.graph_objects as go
 
 from dlviz.effective_receptive_field import mass_window, sqrt_fit
 from dlviz.plots.common import PALETTE, to_hwc, to_numpy
 
 THEORY = "#E45756"
+# Inferno without its first colour "#000004": Streamlit's front end treats "#0000xx" colours as theme
+# placeholders and repaints them (zeros came out pink)
+INFERNO = ["#000000", *pc.sequential.Inferno[1:]]
 EFFECTIVE = "#4C78A8"
 
 
@@ -112,7 +116,7 @@ def erf_figure(erf, title: str = "", height: int = 420, fraction: float = 0.95, 
     g = np.asarray(erf.grad)
     h, w = g.shape
     z = (g / (g.max() or 1.0)) ** gamma
-    fig = go.Figure(go.Heatmap(z=z, colorscale="Inferno", showscale=False,
+    fig = go.Figure(go.Heatmap(z=z, colorscale=INFERNO, showscale=False,
                                customdata=g, hovertemplate="(%{y}, %{x}): %{customdata:.3g}<extra></extra>"))
     t, lft, b, r = erf.row.clipped_region(*erf.unit, (h, w))
     _box(fig, t, lft, b, r, THEORY, width=3)

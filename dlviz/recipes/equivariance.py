@@ -31,6 +31,7 @@ class Variant:
     rotation: str = "none"        # training augmentation: none | rot90 | any
     steps: int = 500
     min_acc: float = 0.9
+    short: str = ""               # a few words for legends
 
 
 def _cnn(**kw) -> dict:
@@ -42,19 +43,21 @@ def _cnn(**kw) -> dict:
 
 VARIANTS: dict[str, Variant] = {v.name: v for v in [
     Variant("equi_cnn_circular", "CNN · circular padding · no downsampling (dilated) · GAP", "equi_cnn",
-            _cnn(downsample="none", dilations=(1, 2, 4))),
+            _cnn(downsample="none", dilations=(1, 2, 4)), short="circular pad, no downsampling"),
     Variant("equi_cnn_zeros", "CNN · zero padding · no downsampling (dilated) · GAP", "equi_cnn",
-            _cnn(downsample="none", padding_mode="zeros", dilations=(1, 2, 4))),
-    Variant("equi_cnn_stride", "CNN · strided conv · GAP", "equi_cnn", _cnn(downsample="stride")),
-    Variant("equi_cnn_maxpool", "CNN · max-pool · GAP", "equi_cnn", _cnn()),
-    Variant("equi_cnn_blurpool", "CNN · blur pool (Zhang) · GAP", "equi_cnn", _cnn(downsample="blurpool")),
-    Variant("equi_cnn_flatten", "CNN · max-pool · flatten + linear head", "equi_cnn", _cnn(head="flatten")),
+            _cnn(downsample="none", padding_mode="zeros", dilations=(1, 2, 4)), short="zero pad, no downsampling"),
+    Variant("equi_cnn_stride", "CNN · strided conv · GAP", "equi_cnn", _cnn(downsample="stride"), short="strided conv"),
+    Variant("equi_cnn_maxpool", "CNN · max-pool · GAP", "equi_cnn", _cnn(), short="max-pool"),
+    Variant("equi_cnn_blurpool", "CNN · blur pool (Zhang) · GAP", "equi_cnn", _cnn(downsample="blurpool"),
+            short="blur pool"),
+    Variant("equi_cnn_flatten", "CNN · max-pool · flatten + linear head", "equi_cnn", _cnn(head="flatten"),
+            short="flatten head"),
     Variant("equi_mlp", "MLP (no weight sharing)", "equi_mlp",
-            {"in_channels": 1, "image_size": CANVAS, "num_classes": 10, "hidden": (64, 32)}, min_acc=0.85),
+            {"in_channels": 1, "image_size": CANVAS, "num_classes": 10, "hidden": (64, 32)}, min_acc=0.85, short="MLP"),
     Variant("equi_cnn_rotaug", "CNN · max-pool · GAP · trained with random rotations", "equi_cnn", _cnn(),
-            rotation="any", steps=800, min_acc=0.75),
+            rotation="any", steps=800, min_acc=0.75, short="CNN + rotation aug"),
     Variant("equi_p4", "p4 group CNN (Cohen & Welling) · max-pool · GAP", "equi_cnn",
-            _cnn(group="p4", channels=(4, 8, 16)), min_acc=0.8),
+            _cnn(group="p4", channels=(4, 8, 16)), min_acc=0.8, short="p4 group CNN"),
 ]}
 
 

@@ -9,8 +9,19 @@ import numpy as np
 import pytest
 import torch
 
-from dlviz.data import (FOOD_CLASSES, PHOTO_NAMES, TASKS, CharVocab, DataError, batches, code_text, digits,
-                        food_shapes, photo, sequence_task)
+from dlviz.data import (
+    FOOD_CLASSES,
+    PHOTO_NAMES,
+    TASKS,
+    CharVocab,
+    DataError,
+    batches,
+    code_text,
+    digits,
+    food_shapes,
+    photo,
+    sequence_task,
+)
 from dlviz.data.external import image_folder, load_image, torchvision_dataset
 
 
@@ -21,7 +32,7 @@ def test_digits_shapes_and_split():
     tr, te = digits("train", seed=3), digits("test", seed=3)
     assert len(tr) + len(te) == 1797
     # disjoint and together the whole set: compare as sets of (image bytes, label)
-    key = lambda d: {(d.images[i].numpy().tobytes(), int(d.labels[i])) for i in range(len(d))}  # noqa: E731
+    key = lambda d: {(d.images[i].numpy().tobytes(), int(d.labels[i])) for i in range(len(d))}
     assert not (key(tr) & key(te))
     # stratified: every class keeps ~80 % of its images in train
     frac = tr.class_counts().float() / full.class_counts().float()

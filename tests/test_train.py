@@ -146,9 +146,9 @@ def test_failure_is_reported_not_raised():
 
 def test_save_during_training_is_whole(tmp_path):
     from dlviz.checkpoints import load_checkpoint
-    from dlviz.models import build_model
     from dlviz.data import digits
     from dlviz.metrics import classification_loss
+    from dlviz.models import build_model
 
     d = digits("train", size=16)
     model = build_model("small_cnn")
@@ -158,7 +158,7 @@ def test_save_during_training_is_whole(tmp_path):
     for i in range(3):
         time.sleep(0.1)
         path = t.save(tmp_path / "live.pt", {"note": i})
-        m, card = load_checkpoint(path)
+        _, card = load_checkpoint(path)
         assert card["note"] == i and card["steps"] >= 0
     t.stop()
     assert not list(tmp_path.glob("*.tmp"))

@@ -157,7 +157,38 @@ with i3:
 
 # ---------------------------------------------------------------- 2. layer by layer
 st.header("2 · Layer by layer: f(Tx) beside T′f(x)")
-results = {name: eq.equivariance_error(m, x, T) for name, m in models.items()}
+x_np = x.numpy()
+t_key = (T.kind, T.dy, T.dx, T.fill, T.quarter, T.angle, T.horizontal)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_errors(ckpt: str, x_np: np.ndarray, t_key: tuple) -> list:
+    return eq.equivariance_error(ui.load_shipped(ckpt)[0], torch.from_numpy(x_np), eq.Transform(*t_key))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cached_sweep(ckpt: str, x_np: np.ndarray, kind: str, fill: str, direction: tuple) -> np.ndarray:
+    values = list(range(-8, 9)) if kind == "shift" else list(range(0, 361, 10))
+    return eq.output_sweep(ui.load_shipped(ckpt)[0], torch.from_numpy(x_np), kind, values, fill, direction)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_grid(ckpt: str, x_np: np.ndarray, fill: str) -> np.ndarray:
+    return eq.shift_grid(ui.load_shipped(ckpt)[0], torch.from_numpy(x_np), 6, fill)
+
+
+def errors_of(name: str, m) -> list:
+    return cached_errors(shipped_name[name], x_np, t_key) if name in shipped_name else eq.equivariance_error(m, x, T)
+
+
+def sweep_of(name: str, m, kind: str, fill: str, direction: tuple = (0, 1)) -> np.ndarray:
+    if name in shipped_name:
+        return cached_sweep(shipped_name[name], x_np, kind, fill, direction)
+    values = list(range(-8, 9)) if kind == "shift" else list(range(0, 361, 10))
+    return eq.output_sweep(m, x, kind, values, fill, direction)
+
+
+results = {name: errors_of(name, m) for name, m in models.items()}
 ui.show(plots.errors_figure(results), key="eq-errors")
 st.caption("Green band: exact up to float rounding (< 1e-5). Hollow markers: no exact T′ exists for this layer "
            "(a shift its stride does not divide), the nearest shift is used.")
@@ -197,18 +228,18 @@ cls_name = str(cls) if label is not None else f"class {cls} (predicted at no shi
 if kind == "shift":
     values = list(range(-8, 9))
     direction = (0, 1) if dy == 0 or dx != 0 else (1, 0)
-    sweeps = {n: eq.output_sweep(m, x, "shift", values, fill=T.fill, direction=direction) for n, m in models.items()}
+    sweeps = {n: sweep_of(n, m, "shift", T.fill, direction) for n, m in models.items()}
     xlabel = f"shift {'right' if direction == (0, 1) else 'down'} (px, {T.fill} fill)"
 else:
     values = list(range(0, 361, 10))
-    sweeps = {n: eq.output_sweep(m, x, "rotate", values, fill="zeros") for n, m in models.items()}
+    sweeps = {n: sweep_of(n, m, "rotate", "zeros") for n, m in models.items()}
     xlabel = "rotation (degrees, counter-clockwise)"
 ui.show(plots.sweep_figure(sweeps, values, cls, cls_name, xlabel), key="eq-sweep")
 g1, g2 = st.columns([1, 1])
 gm = g1.selectbox("Every shift (dy, dx) at once for", list(models), index=min(1, len(models) - 1),
                   key="eq-grid-model")
 fill_g = T.fill if kind == "shift" else "circular"
-grid = eq.shift_grid(models[gm], x, 6, fill_g)
+grid = cached_grid(shipped_name[gm], x_np, fill_g) if gm in shipped_name else eq.shift_grid(models[gm], x, 6, fill_g)
 g1.plotly_chart(plots.grid_figure(grid, cls, f"p(“{cls}”) for every shift, {fill_g} fill"), key="eq-grid")
 with g2:
     stable = float((grid.argmax(-1) == cls).mean())

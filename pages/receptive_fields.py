@@ -209,21 +209,26 @@ u1.metric(f"Unit ({i}, {j}) sees rows / columns", f"{ct}–{cb} / {cl}–{cr}",
 u2.metric("Share of its field on the image", f"{on_img:.0%}", help="the rest of the window is padding")
 
 if family != "Classic architecture":
-    if size * size > 4096:
-        st.caption("The brute-force check runs for inputs up to 64×64 (one forward pass per pixel).")
-    elif st.button("Check by brute force: perturb every pixel, one at a time", key="rf-probe"):
-        with st.spinner(f"{size * size:,} forward passes..."):
-            aff = rfm.probe(model, size, layer.split("#")[0])[:, i, j].reshape(size, size)
-        ii, jj = torch.nonzero(aff, as_tuple=True)
-        if len(ii) == 0:
+    margin = max(4, int(row.rf[0]) // 4)
+    ring = [(a, c) for a in range(max(0, ct - margin), min(size, cb + margin + 1))
+            for c in range(max(0, cl - margin), min(size, cr + margin + 1))]
+    if st.button(f"Check by brute force: perturb each of the {len(ring):,} pixels in and around the window",
+                 key="rf-probe", help=f"the window plus a ring of {margin} px: one forward pass per pixel"):
+        with st.spinner(f"{len(ring):,} forward passes..."):
+            hit = rfm.probe(model, size, layer.split("#")[0], pixels=ring)[:, i, j]
+        moved = [p for p, h in zip(ring, hit.tolist()) if h]
+        if not moved:
             st.warning("No pixel changes this unit (is it cut off by a stride larger than the kernel?).")
         else:
-            box = (int(ii.min()), int(jj.min()), int(ii.max()), int(jj.max()))
+            rr, cc = zip(*moved)
+            box = (min(rr), min(cc), max(rr), max(cc))
             ok = box == (ct, cl, cb, cr)
+            msg = (f"{len(moved)} of the {len(ring)} probed pixels change unit ({i}, {j}); their bounding box is rows "
+                   f"{box[0]}–{box[2]}, columns {box[1]}–{box[3]}")
             (st.success if ok else st.warning)(
-                f"{int(aff.sum())} pixels change unit ({i}, {j}); their bounding box is rows {box[0]}–{box[2]}, "
-                f"columns {box[1]}–{box[3]}: {'exactly' if ok else 'not'} the theoretical window clipped to the "
-                "image." + ("" if ok else " (Dilations leave holes, so the edge pixels may fall in one.)"),
+                msg + (": exactly the theoretical window clipped to the image, and no pixel of the ring outside it "
+                       "moves the unit." if ok else ", not the theoretical window (dilations leave holes, so its edge "
+                       "pixels may fall in one)."),
                 icon=":material/fact_check:")
 
 # ---------------------------------------------------------------- 3. effective receptive field

@@ -172,10 +172,12 @@ for k, v in (("rf-i", ci), ("rf-j", cj)):
         st.session_state[k] = v
 st.session_state["rf-last-layer"] = layer
 ev = st.session_state.get("rf-pick")
-pts = (ev or {}).get("selection", {}).get("points", []) if isinstance(ev, dict) else []
-if pts and "customdata" in pts[0] and st.session_state.get("rf-last-click") != pts[0]["customdata"]:
-    st.session_state["rf-i"], st.session_state["rf-j"] = (int(v) for v in pts[0]["customdata"][:2])
-    st.session_state["rf-last-click"] = pts[0]["customdata"]
+pts = list((ev or {}).get("selection", {}).get("points", [])) if hasattr(ev, "get") else []
+if pts and "x" in pts[0] and "y" in pts[0]:           # a click on the map: x = column, y = row
+    clicked = (int(round(float(pts[0]["y"]))), int(round(float(pts[0]["x"]))))
+    if st.session_state.get("rf-last-click") != clicked:
+        st.session_state["rf-i"], st.session_state["rf-j"] = clicked
+        st.session_state["rf-last-click"] = clicked
 st.session_state["rf-i"] = min(st.session_state["rf-i"], hh - 1)
 st.session_state["rf-j"] = min(st.session_state["rf-j"], ww - 1)
 

@@ -106,10 +106,16 @@ def distance_stats(dim: int, n: int = 200, seed: int = 0, dist: str = "uniform")
 
 def concentration_curve(dims: Sequence[int], n: int = 200, seed: int = 0) -> dict[str, np.ndarray]:
     """Max/min ratio and relative spread of pairwise distances for each dimension."""
-    stats = [distance_stats(int(d), n, seed) for d in dims]
-    return {"dims": np.array([s.dim for s in stats]), "ratio": np.array([s.ratio for s in stats]),
+    return curve_from_stats([distance_stats(int(d), n, seed) for d in dims])
+
+
+def curve_from_stats(stats: Sequence[DistanceStats]) -> dict[str, np.ndarray]:
+    """The concentration curve of already computed :class:`DistanceStats` (one per dimension); the
+    theory column is the large-d law ``std/mean = sqrt(7 d / 180) / (d / 3)``."""
+    dims = np.array([s.dim for s in stats])
+    return {"dims": dims, "ratio": np.array([s.ratio for s in stats]),
             "spread": np.array([s.relative_spread for s in stats]),
-            "theory_spread": np.array([math.sqrt(7 / 180 * d) / (d / 6) / 2 for d in dims])}
+            "theory_spread": np.sqrt(7 * dims / 180) / (dims / 3)}
 
 
 def signal_in_few_dims(n: int, dim: int, informative: int = 2, seed: int = 0,

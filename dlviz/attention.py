@@ -98,7 +98,9 @@ def algorithm_patterns(spec: TaskSpec, ids: torch.Tensor, scored: torch.Tensor) 
     * sort: any input position holding the token that comes next in sorted order;
     * induction (also for code): any key j <= q right after an earlier occurrence of the current token;
     * counting: any earlier-or-same position holding the same token;
-    * previous token (induction, code): q - 1, the first half of an induction circuit.
+    * previous token (induction, code): q - 1, the first half of an induction circuit;
+    * same token earlier (induction, code): an earlier occurrence of the current token -- the first half
+      of the other circuit that continues a repeat (find the earlier copy, then read the position after it).
 
     Rows of the task's algorithm are limited to the positions the task scores (``scored``).
     """
@@ -125,6 +127,7 @@ def algorithm_patterns(spec: TaskSpec, ids: torch.Tensor, scored: torch.Tensor) 
         prev = torch.cat([torch.full((N, 1), -1), ids[:, :-1]], 1)           # (N, T) token before key j
         out["induction"] = (prev.unsqueeze(1) == ids.unsqueeze(-1)) & (k <= q) & (k >= 1)
         out["previous token"] = (k == q - 1).expand(N, T, T)
+        out["same token earlier"] = (ids.unsqueeze(1) == ids.unsqueeze(-1)) & (k < q)
     if spec.name == "counting":
         out["same token"] = (ids.unsqueeze(1) == ids.unsqueeze(-1)) & (k <= q)
     everywhere = {"previous token"}   # a positional pattern, scored at every query that has a previous token

@@ -21,13 +21,16 @@ import torch.nn.functional as F
 from dlviz.data import CharVocab, DataError, SequenceTask, batches, code_text, sequence_task
 from dlviz.data.sequence_tasks import bracket_depth_targets, count_targets
 from dlviz.models import build_model
-from dlviz.train import Trainer
+from dlviz.train import Trainer, make_optimizer
 
 XY_TASKS = ("copy", "reverse", "sort")
 TASKS = ("copy", "reverse", "sort", "induction", "counting", "bracket_depth", "code")
 LAYOUTS = ("decoder", "encoder")
 CODE_CHARS = 300_000          # size of the code corpus
-MAX_COUNT, MAX_DEPTH = 8, 8   # the class ranges of counting and bracket depth
+MAX_COUNT, MAX_DEPTH = 8, 8
+# the pattern of :func:`dlviz.attention.algorithm_patterns` that is each task's algorithm (None: no one key)
+ALGORITHM = {"copy": "copy source", "reverse": "mirror", "sort": "next in sorted order", "induction": "induction",
+             "counting": "same token", "code": "induction", "bracket_depth": None}   # the class ranges of counting and bracket depth
 _SPLIT = {"train": 0, "test": 1, "watch": 2}
 
 
@@ -214,24 +217,14 @@ def task_metrics(model, data: SequenceTask, head_mask: torch.Tensor | None = Non
     return {"token_acc": right / max(total, 1), "seq_acc": seqs / max(len(data), 1)}
 
 
-def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    """Adam | AdamW | SGD (momentum 0.9) | RMSprop."""
-    opts = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "rmsprop": torch.optim.RMSprop}
-    key = name.lower()
-    if key == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
-    if key not in opts:
-        raise ValueError(f"unknown optimizer {name!r}")
-    return opts[key](params, lr=lr, weight_decay=weight_decay)
-
-
 def make_trainer(model, spec: TaskSpec, steps: int, lr: float = 3e-3, batch_size: int = 64,
                  optimizer: str = "AdamW", weight_decay: float = 0.0, seed: int = 0, device: str = "cpu",
                  n_train: int = 20_000, eval_every: int = 25, n_eval: int = 500,
                  watch: torch.Tensor | None = None, name: str = "run") -> Trainer:
     """A :class:`~dlviz.train.Trainer` on ``spec`` that records held-out ``token_acc`` / ``seq_acc`` and,
-    every ``eval_every`` steps, a snapshot of the attention on one ``watch`` example:
-    ``{"weights": (L, H, T, T), "match": {pattern: (L, H)}}``."""
+    every ``eval_every`` steps, the elapsed training time ``time_s`` and a snapshot of the attention on one
+    ``watch`` example:
+    ``{"weights": (L, H, T, T), "tokens": [...], "match": {pattern: (L, H)}}``."""
     from dlviz.attention import algorithm_patterns, match_score
 
     torch.manual_seed(seed)
@@ -240,13 +233,29 @@ def make_trainer(model, spec: TaskSpec, steps: int, lr: float = 3e-3, batch_size
     watch_x = (watch if watch is not None else make_data(spec, 1, seed=seed, split="watch").inputs[0]).long()
     watch_scored = truth_targets(spec, watch_x)[1]
     pats = algorithm_patterns(spec, watch_x.unsqueeze(0), watch_scored.unsqueeze(0))
+    tokens = [vocabularies(spec)[0][i] for i in watch_x.tolist()]
 
     def snapshot(m, step):
         _, att, _ = m.run(watch_x.unsqueeze(0).to(next(m.parameters()).device))
         w = att[0].cpu().numpy()
-        return {"weights": w, "match": {k: match_score(w, p[0]) for k, p in pats.items()}}
+        return {"weights": w, "tokens": tokens, "patterns": {k: p[0] for k, p in pats.items()},
+                "match": {k: match_score(w, p[0]) for k, p in pats.items()}}
 
-    return Trainer(model, loss_fn=task_loss, optimizer=make_optimizer(optimizer, model.parameters(), lr, weight_decay),
-                   batches=batches(train.inputs, train.targets, train.mask, batch_size=batch_size, seed=seed),
-                   steps=steps, grad_clip=1.0, eval_fn=lambda m: task_metrics(m, test), eval_every=eval_every,
-                   snapshot_fn=snapshot, snapshot_every=eval_every, device=device, name=name)
+    def evaluate(m):  # held-out accuracy, and the training time so far (pauses excluded)
+        return {**task_metrics(m, test), "time_s": trainer.progress().elapsed_s}
+
+    trainer = Trainer(model, loss_fn=task_loss, optimizer=make_optimizer(optimizer, model.parameters(), lr, weight_decay),
+                      batches=batches(train.inputs, train.targets, train.mask, batch_size=batch_size, seed=seed),
+                      steps=steps, grad_clip=1.0, eval_fn=evaluate, eval_every=eval_every,
+                      snapshot_fn=snapshot, snapshot_every=eval_every, device=device, name=name)
+    return trainer
+
+
+def time_to_accuracy(trainer: Trainer, threshold: float = 0.99) -> tuple[int, float] | None:
+    """``(step, seconds)`` of the first evaluation with held-out ``token_acc >= threshold``, or None."""
+    steps, accs = trainer.history("token_acc")
+    _, secs = trainer.history("time_s")
+    for s, a, t in zip(steps, accs, secs):
+        if a >= threshold:
+            return s, t
+    return None

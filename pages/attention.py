@@ -1,0 +1,323 @@
+"""Transformer attention: what every head reads, the scores behind it, and whether it is the algorithm."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import streamlit as st
+import torch
+import ui
+
+from dlviz import attention as A
+from dlviz import attention_tasks as T
+from dlviz.data import DataError
+from dlviz.plots import attention as P
+
+PAGE_INFO = {
+    "title": "Transformer attention",
+    "icon": ":material/hub:",
+    "section": "Sequence models",
+    "order": 20,
+    "question": "Which token does each attention head read, and is that the algorithm the task needs?",
+    "thumbnail": "dlviz.attention:thumbnail",
+}
+
+ui.page_header(PAGE_INFO, (
+    "In self-attention every position *q* (a **query**) scores every position *k* (a **key**) with "
+    "$q\\cdot k/\\sqrt{d}$, turns the scores into weights with a softmax, and reads the weighted mix of the "
+    "values. On tasks whose algorithm is known -- reverse, sort, continue a repeated sequence -- you can check "
+    "each head against it, switch heads off, and train a transformer live and watch the pattern appear."))
+
+SHIPPED = {"attn_reverse": "Reverse · decoder (x|y)", "attn_reverse_enc": "Reverse · encoder",
+           "attn_sort": "Sort · decoder (x|y)", "attn_induction": "Induction heads (repeats)",
+           "attn_code": "Python code · character LM"}
+DEFAULT_TEXT = {"reverse": "abcdefgh", "copy": "abcdefgh", "sort": "hcafbdge", "induction": "k3x9qmz7k3x9qmz7",
+                "counting": "abacabad", "bracket_depth": "((a)(()a))", "code": "def f(x):\n    return (x + 1)"}
+RUN = "attn"
+
+# ---------------------------------------------------------------- sidebar: live training
+st.sidebar.header("Train a transformer")
+tc1, tc2 = st.sidebar.columns(2)
+task = tc1.selectbox("Task", ["reverse", "copy", "sort", "induction", "counting", "bracket_depth"], key="attn-task",
+                     format_func=lambda s: s.replace("_", " "))
+layout = tc2.selectbox("Layout", ["decoder", "encoder"], key="attn-layout",
+                       help="decoder: causal attention, copy/reverse/sort written as x|y and answered token by "
+                            "token. encoder: bidirectional attention, output i beside input i.")
+tc3, tc4 = st.sidebar.columns(2)
+length = tc3.slider("Length", 4, 16, 16 if task == "induction" else 8, key=f"attn-len-{task}")
+vocab = tc4.slider("Symbols", 2, 36, 26 if task == "induction" else 8, key=f"attn-vocab-{task}",
+                   disabled=task == "bracket_depth")
+ac1, ac2, ac3 = st.sidebar.columns(3)
+n_layer = ac1.selectbox("Layers", [1, 2, 3, 4], index=1 if task == "induction" else 0, key="attn-layers")
+n_head = ac2.selectbox("Heads", [1, 2, 4], index=1, key="attn-heads")
+n_embd = ac3.selectbox("Width", [16, 32, 64], index=2, key="attn-width")
+pc1, pc2 = st.sidebar.columns(2)
+positions = pc1.selectbox("Positions", ["learned", "sinusoidal", "none"], key="attn-pos",
+                          index=1 if task == "induction" else 0)
+mlp = pc2.toggle("MLP blocks", value=task != "induction", key="attn-mlp",
+                 help="Off: an attention-only transformer, the easiest to read.")
+hp = ui.hyperparameters("attn", lr=1e-3, steps=300, batch_size=64, optimizer="AdamW")
+
+
+def start_training():
+    spec = T.TaskSpec(task, length, vocab, layout, min_length=length // 2 if task == "induction" else 0)
+    seed = ui.session().seed
+    torch.manual_seed(seed)
+    model = T.build_for_task(spec, n_layer, n_head, n_embd, positions, 4 if mlp else 0)
+    st.session_state["attn-run-spec"] = spec
+    return T.make_trainer(model, spec, hp.steps, lr=hp.lr, batch_size=hp.batch_size, optimizer=hp.optimizer,
+                          weight_decay=hp.weight_decay, seed=seed, device=ui.session().device,
+                          eval_every=max(10, min(50, hp.steps // 30)), n_eval=256, name="attention")
+
+
+run = ui.training_panel(RUN, start_training)
+
+# ---------------------------------------------------------------- the model to inspect
+from dlviz.checkpoints import shipped as _shipped
+
+available = [n for n in SHIPPED if n in _shipped()]
+has_run = run is not None and run.trainer.step > 0 and "attn-run-spec" in st.session_state
+options = available + (["my trained model"] if has_run else [])
+if not options:
+    st.error("No attention checkpoint is shipped and nothing is trained yet: press **Train** in the sidebar.")
+    st.stop()
+choice = st.selectbox("Model", options, index=len(options) - 1 if has_run else 0, key="attn-model",
+                      format_func=lambda n: SHIPPED.get(n, f"my trained model ({run.trainer.step} steps)"
+                                                        if n == "my trained model" else n))
+if choice == "my trained model":
+    model = run.trainer.model_copy()
+    spec = st.session_state["attn-run-spec"]
+    source = f"run-{id(run.trainer)}-{run.trainer.step}"
+    card = {"algorithm": T.ALGORITHM[spec.name]}
+else:
+    model, card = ui.load_shipped(choice, expected_arch="tiny_transformer")
+    spec = T.TaskSpec.from_dict(card["task"])
+    source = choice
+cfg = model.config
+st.caption(f"{cfg.n_layer} layer(s) × {cfg.n_head} head(s), width {cfg.n_embd}, "
+           f"{'causal (decoder)' if cfg.causal else 'bidirectional (encoder)'}, {cfg.positions} positions, "
+           f"{'with' if cfg.mlp_ratio else 'no'} MLP · task **{spec.name.replace('_', ' ')}**, length {spec.length}"
+           + (f" (varies from {spec.min_length})" if spec.min_length else "")
+           + f" · {sum(p.numel() for p in model.parameters()):,} parameters")
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def cached_view(source: str, text: str, causal: bool, mask: tuple, spec: T.TaskSpec, _model) -> A.AttentionView:
+    hm = np.array(mask, dtype=np.float32).reshape(_model.config.n_layer, _model.config.n_head)
+    return A.analyse(_model, spec, text, head_mask=None if hm.all() else hm, causal=causal)
+
+
+@st.cache_data(show_spinner="Scoring every head on 256 test sequences...", max_entries=32)
+def cached_dataset_match(source: str, spec: T.TaskSpec, _model) -> dict:
+    return A.dataset_match(_model, spec, n=256)
+
+
+@st.cache_data(show_spinner="Switching heads off one at a time...", max_entries=32)
+def cached_ablation(source: str, spec: T.TaskSpec, keep: tuple, _model) -> A.Ablation:
+    k = np.array(keep, dtype=np.float32).reshape(_model.config.n_layer, _model.config.n_head)
+    return A.head_ablation(_model, spec, n=500, keep=k)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def cached_test_acc(source: str, spec: T.TaskSpec, mask: tuple, causal: bool, _model) -> dict:
+    hm = torch.tensor(mask, dtype=torch.float32).view(_model.config.n_layer, _model.config.n_head)
+    return T.task_metrics(_model, T.make_data(spec, 500, split="test"), head_mask=hm, causal=causal)
+
+
+# ---------------------------------------------------------------- 1. your input
+st.header("1 · Attention on your input")
+head_names = [f"L{i + 1}H{h + 1}" for i in range(cfg.n_layer) for h in range(cfg.n_head)]
+text_key = f"attn-text-{source.split('-')[0]}-{spec.name}"
+c_in, c_opts = st.columns([3, 2])
+with c_in:
+    if spec.name == "code":
+        text = st.text_area("Input", DEFAULT_TEXT["code"], key=text_key, height=90)
+    else:
+        vin = T.vocabularies(spec)[0]
+        allowed = "".join(vin[:-1] if spec.name in T.XY_TASKS and spec.causal else vin)
+        default = DEFAULT_TEXT.get(spec.name, "")
+        default = "".join(c for c in default if c in allowed)[: spec.length] or allowed[: spec.length]
+        if spec.name == "induction":
+            default = "".join(c for c in DEFAULT_TEXT["induction"] if c in allowed)[: spec.length]
+        text = st.text_input(f"Input (symbols: {allowed})", default, key=text_key, max_chars=cfg.block_size)
+with c_opts:
+    causal = st.toggle("Causal mask", value=cfg.causal, key=f"attn-causal-{source}",
+                       help="On: position q may only read keys k ≤ q. Switch it off on a decoder to let it read its "
+                            "future (which it never saw in training), or on on an encoder.")
+    off = st.multiselect("Switch heads off", head_names, key=f"attn-off-{source}",
+                         help="Each chosen head's output is multiplied by 0 before the output projection.")
+mask = tuple(0.0 if n in off else 1.0 for n in head_names)
+try:
+    view = cached_view(source, text, causal, mask, spec, model)
+except DataError as e:
+    st.error(str(e), icon=":material/error:")
+    st.stop()
+
+T_ = len(view.tokens)
+pattern_names = list(view.patterns)
+algorithm = card.get("algorithm") if card.get("algorithm") in pattern_names else (pattern_names or [None])[0]
+
+# the input and output, token by token
+cells = []
+for i, tok in enumerate(view.tokens):
+    shown = html.escape({"\n": "⏎", " ": "␣"}.get(tok, tok))
+    pred = html.escape({"\n": "⏎", " ": "␣"}.get(view.predictions[i], view.predictions[i]))
+    if view.scored[i]:
+        color = "#2e7d32" if view.correct[i] else "#c62828"
+        cells.append(f"<td style='text-align:center;padding:2px 5px;font-family:monospace'>{shown}<br>"
+                     f"<b style='color:{color}'>{pred}</b></td>")
+    else:
+        cells.append(f"<td style='text-align:center;padding:2px 5px;font-family:monospace;color:#999'>{shown}<br>·</td>")
+st.markdown("<div style='overflow-x:auto'><table style='border:none'><tr><td style='padding:2px 5px'>in<br>out</td>"
+            + "".join(cells) + "</tr></table></div>", unsafe_allow_html=True)
+st.caption("Top: the tokens the model reads. Bottom: its prediction at each scored position "
+           "(green right, red wrong; · not scored)."
+           + (f" For x|y the model wrote its own answer **{view.output}** after the separator and reads it back."
+              if view.output else ""))
+
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("Accuracy on this input", "–" if np.isnan(view.accuracy) else f"{view.accuracy:.0%}",
+          help="Share of the scored positions the model gets right.")
+acc = cached_test_acc(source, spec, mask, causal, model)
+m2.metric("Held-out token accuracy", f"{acc['token_acc']:.1%}", f"{acc['seq_acc']:.1%} whole sequences",
+          delta_color="off", delta_arrow="off", help="500 test sequences, with the mask and heads as set above.")
+if algorithm is not None and np.isfinite(view.match[algorithm]).any():
+    best = np.unravel_index(np.nanargmax(view.match[algorithm]), view.match[algorithm].shape)
+    m3.metric(f"Best head matches '{algorithm}'", f"{view.match[algorithm][best]:.0%}",
+              f"L{best[0] + 1}H{best[1] + 1}, on this input", delta_color="off", delta_arrow="off",
+              help="Share of scored queries whose strongest key is one the algorithm names.")
+m4.metric("Mean attention entropy", f"{np.nanmean(view.entropy):.2f} bits",
+          f"uniform would be {A.max_entropy(T_, view.causal).mean():.2f}", delta_color="off", delta_arrow="off")
+
+# the heads
+v1, v2, v3 = st.columns([2, 2, 1])
+what = v1.radio("Show", ["attention weights", "scores QKᵀ/√d", "arcs"], horizontal=True, key="attn-what")
+outline = v2.selectbox("Outline the keys of", ["(nothing)"] + pattern_names,
+                       index=1 + pattern_names.index(algorithm) if algorithm else 0, key=f"attn-outline-{source}")
+pat = view.patterns.get(outline)
+if what == "arcs":
+    a1, a2, a3 = st.columns([1, 2, 2])
+    layer = a1.selectbox("Layer", list(range(1, cfg.n_layer + 1)), key="attn-arc-layer") - 1
+    query = a2.select_slider("Query", ["all"] + list(range(T_)), value="all", key=f"attn-arc-q-{T_}",
+                             format_func=lambda q: "all" if q == "all" else f"{q}: {view.tokens[q]!r}")
+    min_w = a3.slider("Hide weights below", 0.0, 0.9, 0.1, 0.05, key="attn-arc-min")
+    ui.show(P.arcs_figure(view.weights[layer], view.tokens, query=None if query == "all" else query,
+                          min_weight=min_w, height=260 + 8 * min(T_, 40)), key="attn-arcs")
+    st.caption("Each arc joins a query to a key it reads; darker and thicker = more weight; one colour per head.")
+else:
+    grid_heads = view.weights if what == "attention weights" else view.scores
+    tall = 330 if T_ <= 24 else 420
+    ui.show(P.heads_grid(grid_heads, view.tokens, scores=what != "attention weights", pattern=pat,
+                         height_per_row=tall), key="attn-grid")
+    st.caption("Rows are queries, columns the keys they read; each row of weights sums to 1. "
+               + ("Grey cells are hidden by the causal mask (score −∞ before the softmax). "
+                  if view.causal and what != "attention weights" else "")
+               + ("Red squares: the keys the algorithm says each query needs." if pat is not None else ""))
+
+ui.show(P.entropy_figure(view.entropy, float(A.max_entropy(T_, view.causal).mean())), key="attn-entropy")
+st.caption("Entropy of each head's rows, averaged over queries: 0 bits = every query reads one key; the dashed "
+           "line is what uniform attention over the visible keys would give.")
+
+# ---------------------------------------------------------------- 2. algorithm
+st.header("2 · Does a head do the algorithm?")
+if not pattern_names:
+    st.info("This task has no single position a head must read (bracket depth is a running sum).")
+else:
+    dm = cached_dataset_match(source, spec, model)
+    cols = st.columns(len(pattern_names))
+    for c, name in zip(cols, pattern_names):
+        with c:
+            ui.show(P.head_matrix(dm[name], f"'{name}': share of queries, 256 test sequences"),
+                    key=f"attn-match-{name}")
+    st.caption("A head *matches* at a query when its strongest key is one the algorithm names: for reverse "
+               "the mirrored position, for induction the token right after an earlier occurrence of the current "
+               "token, for the previous-token pattern position q − 1. Chance is about 1 over the keys visible.")
+
+# ---------------------------------------------------------------- 3. ablation
+st.header("3 · Which heads matter? Switch them off")
+keep = tuple(1.0 for _ in head_names)
+ab = cached_ablation(source, spec, keep, model)
+c_ab, c_txt = st.columns([3, 2])
+with c_ab:
+    ui.show(P.head_matrix(ab.acc, "held-out token accuracy with this one head off", fmt=".1%",
+                          colorscale="Reds_r"), key="attn-ablation")
+with c_txt:
+    worst = np.unravel_index(np.argmax(ab.drop), ab.drop.shape)
+    st.metric("Accuracy with every head on", f"{ab.base:.1%}")
+    st.metric("Most important head", f"L{worst[0] + 1}H{worst[1] + 1}", f"-{ab.drop[worst]:.1%} when it is off",
+              delta_color="normal")
+    st.caption("500 test sequences. To switch off several heads at once, use *Switch heads off* in section 1: the "
+               "held-out accuracy there includes them.")
+
+# ---------------------------------------------------------------- 4. positions
+st.header("4 · Where am I? Positional encodings")
+st.markdown("Attention itself ignores order: shuffle the keys and each query gets the same mix. The model knows "
+            "positions only through a vector added to each token: **sinusoidal** "
+            "($\\sin(p\\,\\omega_i), \\cos(p\\,\\omega_i)$, fixed) or **learned** (trained like any weight).")
+p1, p2 = st.columns(2)
+kind = p1.radio("Similarity", ["cosine", "dot"], horizontal=True, key="attn-sim")
+ref = p2.toggle("Compare with sinusoidal", value=cfg.positions != "sinusoidal", key="attn-sinref",
+                help="The fixed sinusoidal table of the same size, next to this model's.")
+if cfg.positions == "none":
+    st.info("This model has no positional encoding: only the causal mask tells positions apart.")
+else:
+    sim = A.position_similarity(model, kind=kind)
+    pe = model.position_embeddings().detach().numpy()
+    ui.show(P.positions_figure(pe, sim, f"{cfg.positions} positions", kind), key="attn-pos-fig")
+if ref:
+    from dlviz.models.transformer import sinusoidal_positions
+
+    spe = sinusoidal_positions(cfg.block_size, cfg.n_embd).double()
+    ssim = (spe @ spe.T).numpy()
+    if kind == "cosine":
+        n_ = np.linalg.norm(spe.numpy(), axis=1)
+        ssim = ssim / n_[:, None] / n_[None, :]
+    ui.show(P.positions_figure(spe.numpy(), ssim, "sinusoidal positions", kind), key="attn-pos-ref")
+    ui.show(P.similarity_by_offset(ssim), key="attn-pos-offset")
+    st.caption("For sinusoids the similarity of positions p and p + d depends on the offset d only (the error "
+               "bars, the spread over p, are zero): 'look one back' is the same linear map everywhere.")
+
+# ---------------------------------------------------------------- 5. live training
+st.header("5 · Watch one learn")
+st.markdown("Pick a task and an architecture in the sidebar and press **Train**. Every few steps the page "
+            "measures the held-out accuracy and the attention of every head on one test sequence.")
+
+
+def live_attention(r) -> None:
+    t = r.trainer
+    if not t.snapshots:
+        return
+    step, snap = t.snapshots[-1]
+    rspec = st.session_state.get("attn-run-spec")
+    alg = T.ALGORITHM.get(rspec.name) if rspec else None
+    if alg in snap["match"]:
+        best = [float(np.nanmax(s["match"][alg])) if np.isfinite(s["match"][alg]).any() else 0.0
+                for _, s in t.snapshots]
+        ui.show(P.match_over_training([s for s, _ in t.snapshots], best, t.history("token_acc"), alg),
+                key="attn-live-match")
+    hit = T.time_to_accuracy(t, 0.99)
+    if hit:
+        st.success(f"Held-out token accuracy reached 99 % at step {hit[0]}, after {hit[1]:.1f} s of training.",
+                   icon=":material/timer:")
+    ui.show(P.heads_grid(snap["weights"], snap["tokens"], pattern=snap.get("patterns", {}).get(alg),
+                         height_per_row=260), key="attn-live-grid")
+    st.caption(f"Attention of every head on one test sequence at step {step}.")
+
+
+ui.training_monitor(RUN, metrics=("loss", "token_acc"), live=live_attention)
+if run is None:
+    st.caption("Nothing trained yet in this session.")
+
+ui.try_this([
+    "On **Reverse · decoder**, switch the **causal mask** off: the decoder can now read its own future. "
+    "Does the held-out accuracy survive a mask it never trained without?",
+    "On **Reverse · decoder**, switch off one layer-1 head, then both: one is enough, none is fatal.",
+    "On **Induction heads**, type a random string and repeat it: find the head that reads one token after the "
+    "earlier copy, and the layer-1 head that reads the previous token. Switch either off.",
+    "On **Reverse**, type fewer characters than it was trained on: its positions are absolute, so where does the "
+    "mirror head look now?",
+    "Train **induction** with learned instead of sinusoidal positions: does a previous-token head still appear? "
+    "Watch the accuracy curve for a sudden jump -- the induction-head phase change.",
+    "Train **reverse** with **Positions: none**: can attention alone find the mirrored token?",
+])

@@ -41,37 +41,38 @@ def _code_text(n: int) -> str:
     return code_text(20_000)[5_000:5_000 + n]
 
 
-def interaction_rows() -> list[dict]:
+def _model_rows(name: str, text: str | None) -> list[dict]:
+    model, card = load_shipped(name, expected_arch="tiny_transformer")
+    spec = T.TaskSpec.from_dict(card["task"])
+    text = text or _code_text(spec.length)
+    L, H = model.config.n_layer, model.config.n_head
+    area = f"attention: {name}"
     out = []
-    ships = shipped()
-    for name, text in INPUTS.items():
-        if name not in ships:
-            continue
-        model, card = load_shipped(name, expected_arch="tiny_transformer")
-        spec = T.TaskSpec.from_dict(card["task"])
-        text = text or _code_text(spec.length)
-        L, H = model.config.n_layer, model.config.n_head
-        area = f"attention: {name}"
-        t = _best(lambda: A.analyse(model, spec, text))
-        out.append(dict(area=area, what=f"analyse a typed input ({len(text)} chars)", value=t * 1000, unit="ms",
-                        budget="< 150 ms"))
-        mask = np.ones((L, H))
-        mask[0, 0] = 0
-        t = _best(lambda: A.analyse(model, spec, text, head_mask=mask, causal=not model.config.causal))
-        out.append(dict(area=area, what="analyse with a head off and the mask flipped", value=t * 1000, unit="ms",
-                        budget="< 150 ms"))
-        view = A.analyse(model, spec, text)
-        t = _best(lambda: P.heads_grid(view.weights, view.tokens, pattern=next(iter(view.patterns.values()), None)))
-        out.append(dict(area=area, what=f"figure: {L}x{H} heads grid", value=t * 1000, unit="ms", budget="< 100 ms"))
-        t = _best(lambda: P.arcs_figure(view.weights[0], view.tokens))
-        out.append(dict(area=area, what="figure: arcs of layer 1", value=t * 1000, unit="ms", budget="< 100 ms"))
-        t = _best(lambda: A.dataset_match(model, spec, n=256), repeat=2)
-        out.append(dict(area=area, what="algorithm match of every head, 256 test sequences (cached)",
-                        value=t * 1000, unit="ms", budget="< 1000 ms"))
-        t = _best(lambda: A.head_ablation(model, spec, n=500), repeat=2)
-        out.append(dict(area=area, what=f"ablate each of {L * H} heads, 500 test sequences (cached)",
-                        value=t * 1000, unit="ms", budget="< 2000 ms"))
+    t = _best(lambda: A.analyse(model, spec, text))
+    out.append(dict(area=area, what=f"analyse a typed input ({len(text)} chars)", value=t * 1000, unit="ms",
+                    budget="< 150 ms"))
+    mask = np.ones((L, H))
+    mask[0, 0] = 0
+    t = _best(lambda: A.analyse(model, spec, text, head_mask=mask, causal=not model.config.causal))
+    out.append(dict(area=area, what="analyse with a head off and the mask flipped", value=t * 1000, unit="ms",
+                    budget="< 150 ms"))
+    view = A.analyse(model, spec, text)
+    t = _best(lambda: P.heads_grid(view.weights, view.tokens, pattern=next(iter(view.patterns.values()), None)))
+    out.append(dict(area=area, what=f"figure: {L}x{H} heads grid", value=t * 1000, unit="ms", budget="< 100 ms"))
+    t = _best(lambda: P.arcs_figure(view.weights[0], view.tokens))
+    out.append(dict(area=area, what="figure: arcs of layer 1", value=t * 1000, unit="ms", budget="< 100 ms"))
+    t = _best(lambda: A.dataset_match(model, spec, n=256), repeat=2)
+    out.append(dict(area=area, what="algorithm match of every head, 256 test sequences (cached)",
+                    value=t * 1000, unit="ms", budget="< 1000 ms"))
+    t = _best(lambda: A.head_ablation(model, spec, n=500), repeat=2)
+    out.append(dict(area=area, what=f"ablate each of {L * H} heads, 500 test sequences (cached)",
+                    value=t * 1000, unit="ms", budget="< 2000 ms"))
     return out
+
+
+def interaction_rows() -> list[dict]:
+    ships = shipped()
+    return [row for name, text in INPUTS.items() if name in ships for row in _model_rows(name, text)]
 
 
 def live_training_rows(tasks=("reverse", "copy"), threads: int = 2) -> list[dict]:

@@ -125,6 +125,55 @@ def cached_test_acc(source: str, spec: T.TaskSpec, mask: tuple, causal: bool, _m
     return T.task_metrics(_model, T.make_data(spec, 500, split="test"), head_mask=hm, causal=causal)
 
 
+@st.cache_data(show_spinner=False, max_entries=128)
+def fig_grid(vkey: tuple, scores: bool, outline: str, layer: int, _view: A.AttentionView):
+    w = _view.scores if scores else _view.weights
+    layers = list(range(w.shape[0])) if layer < 0 else [layer]
+    titles = [f"layer {i + 1} · head {h + 1}" for i in layers for h in range(w.shape[1])]
+    T = len(_view.tokens)
+    return P.heads_grid(w[layers], _view.tokens, scores=scores, pattern=_view.patterns.get(outline), titles=titles,
+                        height_per_row=330 if T <= 24 else 460)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def fig_arcs(vkey: tuple, layer: int, query, min_w: float, _view: A.AttentionView):
+    T = len(_view.tokens)
+    return P.arcs_figure(_view.weights[layer], _view.tokens, query=None if query == "all" else query,
+                         min_weight=min_w, height=260 + 8 * min(T, 40))
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def fig_entropy(vkey: tuple, _view: A.AttentionView):
+    return P.entropy_figure(_view.entropy, float(A.max_entropy(len(_view.tokens), _view.causal).mean()))
+
+
+def _similarity(pe: np.ndarray, kind: str) -> np.ndarray:
+    sim = pe @ pe.T
+    if kind == "cosine":
+        norm = np.maximum(np.linalg.norm(pe, axis=1), 1e-12)
+        sim = sim / norm[:, None] / norm[None, :]
+    return sim
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def fig_positions(source: str, kind: str, reference: bool, _model):
+    from dlviz.models.transformer import sinusoidal_positions
+
+    c = _model.config
+    figs, sims = [], {}
+    if c.positions != "none":
+        sim = A.position_similarity(_model, kind=kind)
+        figs.append(P.positions_figure(_model.position_embeddings().detach().numpy(), sim, f"{c.positions} positions",
+                                       kind))
+        sims[f"this model ({c.positions})"] = sim
+    if reference and c.positions != "sinusoidal":
+        spe = sinusoidal_positions(c.block_size, c.n_embd).double().numpy()
+        ssim = _similarity(spe, kind)
+        figs.append(P.positions_figure(spe, ssim, "sinusoidal positions (same size)", kind))
+        sims["sinusoidal"] = ssim
+    return figs, (P.similarity_by_offset(sims) if sims else None)
+
+
 # ---------------------------------------------------------------- 1. your input
 st.header("1 · Attention on your input")
 head_names = [f"L{i + 1}H{h + 1}" for i in range(cfg.n_layer) for h in range(cfg.n_head)]
@@ -148,6 +197,11 @@ with c_opts:
     off = st.multiselect("Switch heads off", head_names, key=f"attn-off-{source}",
                          help="Each chosen head's output is multiplied by 0 before the output projection.")
 mask = tuple(0.0 if n in off else 1.0 for n in head_names)
+if spec.name == "code" and len(text) > cfg.block_size:
+    st.info(f"The model's context is {cfg.block_size} characters: it reads the last {cfg.block_size} of your "
+            f"{len(text)}.", icon=":material/content_cut:")
+    text = text[-cfg.block_size:]
+vkey = (source, text, causal, mask)
 try:
     view = cached_view(source, text, causal, mask, spec, model)
 except DataError as e:
@@ -202,20 +256,19 @@ if what == "arcs":
     query = a2.select_slider("Query", ["all"] + list(range(T_)), value="all", key=f"attn-arc-q-{T_}",
                              format_func=lambda q: "all" if q == "all" else f"{q}: {view.tokens[q]!r}")
     min_w = a3.slider("Hide weights below", 0.0, 0.9, 0.1, 0.05, key="attn-arc-min")
-    ui.show(P.arcs_figure(view.weights[layer], view.tokens, query=None if query == "all" else query,
-                          min_weight=min_w, height=260 + 8 * min(T_, 40)), key="attn-arcs")
+    ui.show(fig_arcs(vkey, layer, query, min_w, view), key="attn-arcs")
     st.caption("Each arc joins a query to a key it reads; darker and thicker = more weight; one colour per head.")
 else:
-    grid_heads = view.weights if what == "attention weights" else view.scores
-    tall = 330 if T_ <= 24 else 420
-    ui.show(P.heads_grid(grid_heads, view.tokens, scores=what != "attention weights", pattern=pat,
-                         height_per_row=tall), key="attn-grid")
+    layer = -1
+    if T_ > 40 and cfg.n_layer > 1:   # long inputs: one layer at a time keeps the cells readable
+        layer = v3.selectbox("Layer", list(range(1, cfg.n_layer + 1)), key="attn-grid-layer") - 1
+    ui.show(fig_grid(vkey, what != "attention weights", outline, layer, view), key="attn-grid")
     st.caption("Rows are queries, columns the keys they read; each row of weights sums to 1. "
                + ("Grey cells are hidden by the causal mask (score −∞ before the softmax). "
                   if view.causal and what != "attention weights" else "")
                + ("Red squares: the keys the algorithm says each query needs." if pat is not None else ""))
 
-ui.show(P.entropy_figure(view.entropy, float(A.max_entropy(T_, view.causal).mean())), key="attn-entropy")
+ui.show(fig_entropy(vkey, view), key="attn-entropy")
 st.caption("Entropy of each head's rows, averaged over queries: 0 bits = every query reads one key; the dashed "
            "line is what uniform attention over the visible keys would give.")
 
@@ -258,25 +311,18 @@ st.markdown("Attention itself ignores order: shuffle the keys and each query get
 p1, p2 = st.columns(2)
 kind = p1.radio("Similarity", ["cosine", "dot"], horizontal=True, key="attn-sim")
 ref = p2.toggle("Compare with sinusoidal", value=cfg.positions != "sinusoidal", key="attn-sinref",
+                disabled=cfg.positions == "sinusoidal",
                 help="The fixed sinusoidal table of the same size, next to this model's.")
 if cfg.positions == "none":
     st.info("This model has no positional encoding: only the causal mask tells positions apart.")
-else:
-    sim = A.position_similarity(model, kind=kind)
-    pe = model.position_embeddings().detach().numpy()
-    ui.show(P.positions_figure(pe, sim, f"{cfg.positions} positions", kind), key="attn-pos-fig")
-if ref:
-    from dlviz.models.transformer import sinusoidal_positions
-
-    spe = sinusoidal_positions(cfg.block_size, cfg.n_embd).double()
-    ssim = (spe @ spe.T).numpy()
-    if kind == "cosine":
-        n_ = np.linalg.norm(spe.numpy(), axis=1)
-        ssim = ssim / n_[:, None] / n_[None, :]
-    ui.show(P.positions_figure(spe.numpy(), ssim, "sinusoidal positions", kind), key="attn-pos-ref")
-    ui.show(P.similarity_by_offset(ssim), key="attn-pos-offset")
-    st.caption("For sinusoids the similarity of positions p and p + d depends on the offset d only (the error "
-               "bars, the spread over p, are zero): 'look one back' is the same linear map everywhere.")
+pos_figs, offset_fig = fig_positions(source, kind, ref, model)
+for i, f in enumerate(pos_figs):
+    ui.show(f, key=f"attn-pos-{i}")
+if offset_fig is not None:
+    ui.show(offset_fig, key="attn-pos-offset")
+    st.caption("Similarity of positions p and p + d against the offset d; the bars span the spread over p. For "
+               "sinusoids the spread is zero -- the similarity depends on the offset alone, so 'look d back' is the "
+               "same linear map at every position. Learned positions owe nothing to that rule.")
 
 # ---------------------------------------------------------------- 5. live training
 st.header("5 · Watch one learn")

@@ -164,17 +164,25 @@ def positions_figure(pe: np.ndarray, sim: np.ndarray, title: str, sim_label: str
     return fig
 
 
-def similarity_by_offset(sim: np.ndarray, height: int = 260) -> go.Figure:
-    """Mean similarity of positions p and p+d against the offset d (sinusoids: a function of d alone)."""
-    P = len(sim)
-    d = np.arange(P)
-    mean = [float(np.mean(np.diagonal(sim, k))) for k in d]
-    spread = [float(np.ptp(np.diagonal(sim, k))) for k in d]
-    fig = go.Figure(go.Scatter(x=d, y=mean, mode="lines+markers", name="mean over p",
-                               error_y=dict(type="data", array=np.array(spread) / 2, visible=True, thickness=1),
-                               hovertemplate="offset %{x}: %{y:.3f}<extra></extra>"))
-    fig.update_layout(height=height, margin=dict(l=4, r=4, t=20, b=4), xaxis_title="offset d = |p − q|",
-                      yaxis_title="similarity", plot_bgcolor="white")
+def similarity_by_offset(sims: dict[str, np.ndarray], height: int = 270) -> go.Figure:
+    """Mean similarity of positions p and p + d against the offset d, one line per ``{name: (P, P)}``.
+
+    The error bars span the spread over p: zero when the similarity depends on the offset alone (sinusoids).
+    """
+    fig = go.Figure()
+    for i, (name, sim) in enumerate(sims.items()):
+        d = np.arange(len(sim))
+        diag = [np.diagonal(sim, k) for k in d]
+        mean = np.array([float(x.mean()) for x in diag])
+        lo = mean - np.array([float(x.min()) for x in diag])
+        hi = np.array([float(x.max()) for x in diag]) - mean
+        fig.add_trace(go.Scatter(x=d, y=mean, mode="lines+markers", name=name,
+                                 line=dict(color=PALETTE[i % len(PALETTE)], dash="dash" if i else "solid"),
+                                 error_y=dict(type="data", symmetric=False, array=hi, arrayminus=lo, thickness=1),
+                                 hovertemplate="offset %{x}: mean %{y:.3f}<extra>" + name + "</extra>"))
+    fig.update_layout(height=height, margin=dict(l=4, r=4, t=20, b=4), xaxis_title="offset d = q − p",
+                      yaxis_title="similarity of p and p + d", plot_bgcolor="white",
+                      legend=dict(orientation="h", y=1.1))
     return fig
 
 

@@ -71,5 +71,5 @@ _recipe("attn_induction", "Attention-only TinyTransformer (2 x 2 heads, d=48, si
         algorithm="induction",
         claims={"test_acc": (">=", 0.98), "induction_match": (">=", 0.95), "previous_token_match": (">=", 0.9)})
 _recipe("attn_code", "Character-level TinyTransformer LM (2 layers x 4 heads, d=48) on Python's standard library",
-        TaskSpec("code", 64, 0, "decoder"), dict(n_layer=2, n_head=4, n_embd=48), steps=3000, lr=3e-3,
+        TaskSpec("code", 128, 0, "decoder"), dict(n_layer=2, n_head=4, n_embd=48), steps=3000, lr=3e-3,
         algorithm="induction", batch_size=32, claims={"test_acc": (">=", 0.55)})

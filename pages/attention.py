@@ -66,6 +66,7 @@ def start_training():
     torch.manual_seed(seed)
     model = T.build_for_task(spec, n_layer, n_head, n_embd, positions, 4 if mlp else 0)
     st.session_state["attn-run-spec"] = spec
+    st.session_state["attn-model"] = "my trained model"   # inspect the new run as soon as it exists
     return T.make_trainer(model, spec, hp.steps, lr=hp.lr, batch_size=hp.batch_size, optimizer=hp.optimizer,
                           weight_decay=hp.weight_decay, seed=seed, device=ui.session().device,
                           eval_every=max(10, min(50, hp.steps // 30)), n_eval=256, name="attention")
@@ -77,7 +78,7 @@ run = ui.training_panel(RUN, start_training)
 from dlviz.checkpoints import shipped as _shipped
 
 available = [n for n in SHIPPED if n in _shipped()]
-has_run = run is not None and run.trainer.step > 0 and "attn-run-spec" in st.session_state
+has_run = run is not None and "attn-run-spec" in st.session_state
 options = available + (["my trained model"] if has_run else [])
 if not options:
     st.error("No attention checkpoint is shipped and nothing is trained yet: press **Train** in the sidebar.")
@@ -95,6 +96,8 @@ else:
     spec = T.TaskSpec.from_dict(card["task"])
     source = choice
 cfg = model.config
+# widget keys that survive training steps (but not a new architecture or task)
+wkey = f"run-{cfg.n_layer}x{cfg.n_head}-{spec.name}-{spec.layout}" if choice == "my trained model" else choice
 st.caption(f"{cfg.n_layer} layer(s) × {cfg.n_head} head(s), width {cfg.n_embd}, "
            f"{'causal (decoder)' if cfg.causal else 'bidirectional (encoder)'}, {cfg.positions} positions, "
            f"{'with' if cfg.mlp_ratio else 'no'} MLP · task **{spec.name.replace('_', ' ')}**, length {spec.length}"
@@ -177,7 +180,7 @@ def fig_positions(source: str, kind: str, reference: bool, _model):
 # ---------------------------------------------------------------- 1. your input
 st.header("1 · Attention on your input")
 head_names = [f"L{i + 1}H{h + 1}" for i in range(cfg.n_layer) for h in range(cfg.n_head)]
-text_key = f"attn-text-{source.split('-')[0]}-{spec.name}"
+text_key = f"attn-text-{wkey}-{spec.name}"
 c_in, c_opts = st.columns([3, 2])
 with c_in:
     if spec.name == "code":
@@ -191,10 +194,10 @@ with c_in:
             default = "".join(c for c in DEFAULT_TEXT["induction"] if c in allowed)[: spec.length]
         text = st.text_input(f"Input (symbols: {allowed})", default, key=text_key, max_chars=cfg.block_size)
 with c_opts:
-    causal = st.toggle("Causal mask", value=cfg.causal, key=f"attn-causal-{source}",
+    causal = st.toggle("Causal mask", value=cfg.causal, key=f"attn-causal-{wkey}",
                        help="On: position q may only read keys k ≤ q. Switch it off on a decoder to let it read its "
                             "future (which it never saw in training), or on on an encoder.")
-    off = st.multiselect("Switch heads off", head_names, key=f"attn-off-{source}",
+    off = st.multiselect("Switch heads off", head_names, key=f"attn-off-{wkey}",
                          help="Each chosen head's output is multiplied by 0 before the output projection.")
 mask = tuple(0.0 if n in off else 1.0 for n in head_names)
 if spec.name == "code" and len(text) > cfg.block_size:
@@ -238,9 +241,10 @@ m2.metric("Held-out token accuracy", f"{acc['token_acc']:.1%}", f"{acc['seq_acc'
           delta_color="off", delta_arrow="off", help="500 test sequences, with the mask and heads as set above.")
 if algorithm is not None and np.isfinite(view.match[algorithm]).any():
     best = np.unravel_index(np.nanargmax(view.match[algorithm]), view.match[algorithm].shape)
-    m3.metric(f"Best head matches '{algorithm}'", f"{view.match[algorithm][best]:.0%}",
-              f"L{best[0] + 1}H{best[1] + 1}, on this input", delta_color="off", delta_arrow="off",
-              help="Share of scored queries whose strongest key is one the algorithm names.")
+    m3.metric("Matches the algorithm", f"{view.match[algorithm][best]:.0%}",
+              f"best head L{best[0] + 1}H{best[1] + 1} · {algorithm}", delta_color="off", delta_arrow="off",
+              help=f"Share of the scored queries of this input whose strongest key is one the algorithm "
+                   f"('{algorithm}') names, for the best head. Section 2 measures it on 256 test sequences.")
 m4.metric("Mean attention entropy", f"{np.nanmean(view.entropy):.2f} bits",
           f"uniform would be {A.max_entropy(T_, view.causal).mean():.2f}", delta_color="off", delta_arrow="off")
 
@@ -248,7 +252,7 @@ m4.metric("Mean attention entropy", f"{np.nanmean(view.entropy):.2f} bits",
 v1, v2, v3 = st.columns([2, 2, 1])
 what = v1.radio("Show", ["attention weights", "scores QKᵀ/√d", "arcs"], horizontal=True, key="attn-what")
 outline = v2.selectbox("Outline the keys of", ["(nothing)"] + pattern_names,
-                       index=1 + pattern_names.index(algorithm) if algorithm else 0, key=f"attn-outline-{source}")
+                       index=1 + pattern_names.index(algorithm) if algorithm else 0, key=f"attn-outline-{wkey}")
 pat = view.patterns.get(outline)
 if what == "arcs":
     a1, a2, a3 = st.columns([1, 2, 2])
@@ -281,9 +285,10 @@ else:
     cols = st.columns(len(pattern_names))
     for c, name in zip(cols, pattern_names):
         with c:
-            ui.show(P.head_matrix(dm[name], f"'{name}': share of queries, 256 test sequences"),
+            ui.show(P.head_matrix(dm[name], f"'{name}'"),
                     key=f"attn-match-{name}")
-    st.caption("A head *matches* at a query when its strongest key is one the algorithm names: for reverse "
+    st.caption("Share of the scored queries of 256 test sequences at which each head matches the pattern. "
+               "A head *matches* at a query when its strongest key is one the algorithm names: for reverse "
                "the mirrored position, for induction the token right after an earlier occurrence of the current "
                "token, for the previous-token pattern position q − 1. Chance is about 1 over the keys visible.")
 
@@ -346,14 +351,27 @@ def live_attention(r) -> None:
     if hit:
         st.success(f"Held-out token accuracy reached 99 % at step {hit[0]}, after {hit[1]:.1f} s of training.",
                    icon=":material/timer:")
-    ui.show(P.heads_grid(snap["weights"], snap["tokens"], pattern=snap.get("patterns", {}).get(alg),
-                         height_per_row=260), key="attn-live-grid")
-    st.caption(f"Attention of every head on one test sequence at step {step}.")
+    if r.active:   # once it ends, the replay slider below shows every snapshot
+        ui.show(P.heads_grid(snap["weights"], snap["tokens"], pattern=snap.get("patterns", {}).get(alg),
+                             height_per_row=260), key="attn-live-grid")
+        st.caption(f"Attention of every head on one test sequence at step {step}.")
 
 
 ui.training_monitor(RUN, metrics=("loss", "token_acc"), live=live_attention)
 if run is None:
     st.caption("Nothing trained yet in this session.")
+elif not run.active and len(run.trainer.snapshots) > 1:
+    snaps = dict(run.trainer.snapshots)
+    at_step = st.select_slider("Replay the training: attention at step", list(snaps), value=list(snaps)[-1],
+                               key=f"attn-replay-{id(run.trainer)}")
+    snap = snaps[at_step]
+    rspec = st.session_state.get("attn-run-spec")
+    alg = T.ALGORITHM.get(rspec.name) if rspec else None
+    if alg in snap["match"]:
+        st.metric(f"Best head matches '{alg}' on this sequence", f"{np.nanmax(snap['match'][alg]):.0%}",
+                  f"at step {at_step}", delta_color="off", delta_arrow="off")
+    ui.show(P.heads_grid(snap["weights"], snap["tokens"], pattern=snap["patterns"].get(alg), height_per_row=260),
+            key="attn-replay-grid")
 
 ui.try_this([
     "On **Reverse · decoder**, switch the **causal mask** off: the decoder can now read its own future. "

@@ -93,8 +93,9 @@ def arcs_figure(weights: np.ndarray, tokens: list[str], heads: list[int] | None 
                     ys += list(0.25 + 0.25 * (1 - np.cos(ang)) / 2) + [None]
                     continue
                 span = abs(q - k)
+                lift = 1 + 0.08 * heads.index(h)   # heads that agree would hide each other: lift each a little
                 xs += list(k + (q - k) * t) + [None]
-                ys += list(0.3 + 4 * t * (1 - t) * (0.6 + 0.35 * span)) + [None]
+                ys += list(0.3 + 4 * t * (1 - t) * (0.6 + 0.35 * span) * lift) + [None]
             if xs:
                 fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
                                          line=dict(color=color, width=1 + 4 * hi), opacity=min(1.0, 0.15 + hi * 0.85)))
@@ -105,10 +106,11 @@ def arcs_figure(weights: np.ndarray, tokens: list[str], heads: list[int] | None 
     fig.add_trace(go.Scatter(x=ticks, y=[0] * len(ticks), mode="text", text=labels, showlegend=False,
                              textfont=dict(size=16 if T <= 32 else 11, color=colors),
                              hovertemplate="position %{x}: %{text}<extra></extra>"))
-    top = 0.3 + 0.6 + 0.35 * (T - 1)
+    top = (0.3 + 0.6 + 0.35 * (T - 1)) * (1 + 0.08 * len(heads))
     fig.update_xaxes(visible=False, range=[-1, T])
-    fig.update_yaxes(visible=False, range=[-0.5, top if query is None else 0.3 + 0.6 + 0.35 * max(
-        abs(query), abs(T - 1 - query)) + 0.3])
+    if query is not None:
+        top = (0.3 + 0.6 + 0.35 * max(query, T - 1 - query)) * (1 + 0.08 * len(heads)) + 0.3
+    fig.update_yaxes(visible=False, range=[-0.5, top])
     fig.update_layout(height=height, margin=dict(l=4, r=4, t=10, b=4), plot_bgcolor="white",
                       legend=dict(orientation="h", y=1.02, x=0))
     return fig
@@ -133,10 +135,11 @@ def entropy_figure(entropy: np.ndarray, uniform: float, height: int = 280) -> go
     """Mean attention entropy per head (bits) as bars, with the entropy of uniform attention as a line."""
     L, H = entropy.shape
     fig = go.Figure()
-    for i in range(L):
-        fig.add_trace(go.Bar(x=[f"L{i + 1}H{h + 1}" for h in range(H)], y=entropy[i], name=f"layer {i + 1}",
-                             marker_color=PALETTE[i % len(PALETTE)],
+    for h in range(H):   # one colour per head, as in the arcs
+        fig.add_trace(go.Bar(x=[f"L{i + 1}H{h + 1}" for i in range(L)], y=entropy[:, h], name=f"head {h + 1}",
+                             marker_color=PALETTE[h % len(PALETTE)],
                              hovertemplate="%{x}: %{y:.2f} bits<extra></extra>"))
+    fig.update_xaxes(categoryorder="array", categoryarray=[f"L{i + 1}H{h + 1}" for i in range(L) for h in range(H)])
     fig.add_hline(y=uniform, line_dash="dash", line_color="#555",
                   annotation_text=f"uniform: {uniform:.2f} bits", annotation_position="top left")
     fig.update_layout(height=height, margin=dict(l=4, r=4, t=20, b=4), yaxis_title="bits",

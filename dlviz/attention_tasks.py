@@ -140,6 +140,16 @@ def encode_text(spec: TaskSpec, text: str) -> torch.Tensor:
     return torch.tensor([index[c] for c in text], dtype=torch.long)
 
 
+def example_text(spec: TaskSpec, seed: int = 0) -> str:
+    """A held-out example as the text a student would type (for ``x|y`` decoders: only ``x``)."""
+    full = TaskSpec(spec.name, spec.length, spec.vocab_size, spec.layout)   # full length: nothing padded
+    ids = make_data(full, 1, seed=seed, split="test").inputs[0]
+    if spec.name in XY_TASKS and spec.causal:
+        ids = ids[:spec.length]
+    vin = vocabularies(spec)[0]
+    return "".join(vin[i] for i in ids.tolist())
+
+
 def _xy_rule(name: str, x: torch.Tensor) -> torch.Tensor:
     return {"copy": x, "reverse": x.flip(0), "sort": x.sort().values}[name]
 

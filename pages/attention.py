@@ -182,6 +182,15 @@ st.header("1 · Attention on your input")
 head_names = [f"L{i + 1}H{h + 1}" for i in range(cfg.n_layer) for h in range(cfg.n_head)]
 text_key = f"attn-text-{wkey}-{spec.name}"
 c_in, c_opts = st.columns([3, 2])
+
+
+def _random_example() -> None:
+    n = st.session_state.get("attn-example-n", 0) + 1
+    st.session_state["attn-example-n"] = n
+    text = T.example_text(spec, seed=n)
+    st.session_state[text_key] = text if spec.name != "code" else text[-cfg.block_size:]
+
+
 with c_in:
     if spec.name == "code":
         text = st.text_area("Input", DEFAULT_TEXT["code"], key=text_key, height=90)
@@ -193,6 +202,8 @@ with c_in:
         if spec.name == "induction":
             default = "".join(c for c in DEFAULT_TEXT["induction"] if c in allowed)[: spec.length]
         text = st.text_input(f"Input (symbols: {allowed})", default, key=text_key, max_chars=cfg.block_size)
+    st.button("Random test example", icon=":material/casino:", key=f"attn-example-{wkey}", on_click=_random_example,
+              help="A held-out sequence the model never trained on.")
 with c_opts:
     causal = st.toggle("Causal mask", value=cfg.causal, key=f"attn-causal-{wkey}",
                        help="On: position q may only read keys k ≤ q. Switch it off on a decoder to let it read its "

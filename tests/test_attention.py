@@ -22,6 +22,7 @@ from dlviz.attention_tasks import (
     TaskSpec,
     build_for_task,
     encode_text,
+    example_text,
     make_data,
     make_trainer,
     task_metrics,
@@ -249,6 +250,16 @@ def test_induction_lengths_vary_and_padding_is_not_scored():
     assert data.inputs.shape == (90, 16)
     last = data.mask.float().flip(1).argmax(1)                              # distance from the end to the last scored
     assert len(set(last.tolist())) > 3                                       # repeats end in different places
+
+
+@pytest.mark.parametrize("spec", [TaskSpec("reverse"), TaskSpec("sort", layout="encoder"),
+                                  TaskSpec("induction", 12, 6, min_length=6), TaskSpec("code", 32)])
+def test_example_text_round_trips_through_encode(spec):
+    text = example_text(spec, seed=4)
+    assert len(text) == spec.length
+    ids = encode_text(spec, text)
+    data = make_data(TaskSpec(spec.name, spec.length, spec.vocab_size, spec.layout), 1, seed=4, split="test")
+    assert torch.equal(ids, data.inputs[0][:spec.length])
 
 
 def test_bad_text_is_a_data_error():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import uuid
 
 import numpy as np
 import streamlit as st
@@ -33,7 +34,9 @@ SHIPPED = {"attn_reverse": "Reverse · decoder (x|y)", "attn_reverse_enc": "Reve
            "attn_sort": "Sort · decoder (x|y)", "attn_induction": "Induction heads (repeats)",
            "attn_code": "Python code · character LM"}
 DEFAULT_TEXT = {"reverse": "abcdefgh", "copy": "abcdefgh", "sort": "hcafbdge", "induction": "k3x9qmz7k3x9qmz7",
-                "counting": "abacabad", "bracket_depth": "((a)(()a))", "code": "def f(x):\n    return (x + 1)"}
+                "counting": "abacabad", "bracket_depth": "((a)(()a))",
+                "code": 'def area(width, height):\n    """Area of a box."""\n    return width * height\n\n'
+                        'print(area(3, 4), area(3, 4))\n'}
 RUN = "attn"
 
 # ---------------------------------------------------------------- sidebar: live training
@@ -66,6 +69,7 @@ def start_training():
     torch.manual_seed(seed)
     model = T.build_for_task(spec, n_layer, n_head, n_embd, positions, 4 if mlp else 0)
     st.session_state["attn-run-spec"] = spec
+    st.session_state["attn-run-id"] = uuid.uuid4().hex   # caches are shared by every session: key runs uniquely
     st.session_state["attn-model"] = "my trained model"   # inspect the new run as soon as it exists
     return T.make_trainer(model, spec, hp.steps, lr=hp.lr, batch_size=hp.batch_size, optimizer=hp.optimizer,
                           weight_decay=hp.weight_decay, seed=seed, device=ui.session().device,
@@ -89,7 +93,7 @@ choice = st.selectbox("Model", options, index=len(options) - 1 if has_run else 0
 if choice == "my trained model":
     model = run.trainer.model_copy()
     spec = st.session_state["attn-run-spec"]
-    source = f"run-{id(run.trainer)}-{run.trainer.step}"
+    source = f"run-{st.session_state.get('attn-run-id')}-{run.trainer.step}"
     card = {"algorithm": T.ALGORITHM[spec.name]}
 else:
     model, card = ui.load_shipped(choice, expected_arch="tiny_transformer")

@@ -252,7 +252,7 @@ def position_similarity(model, n: int | None = None, kind: str = "cosine") -> np
 
 
 def thumbnail() -> np.ndarray:
-    """``(96, 96, 3)`` uint8: the shipped reverse model's mirror head (an anti-diagonal), else a sketch."""
+    """``(~96, ~96, 3)`` uint8: the shipped reverse model's mirror head (an anti-diagonal), else a sketch."""
     from dlviz.checkpoints import CheckpointError, load_shipped
 
     try:
@@ -264,6 +264,7 @@ def thumbnail() -> np.ndarray:
     except (CheckpointError, DataError, KeyError, ValueError):
         w = np.tril(np.ones((16, 16))) / np.arange(1, 17)[:, None]
     w = w / max(w.max(), 1e-9)
-    cells = np.kron(w, np.ones((96 // len(w) + 1,) * 2))[:96, :96]
+    k = max(1, 96 // len(w))
+    cells = np.kron(w, np.ones((k, k)))                                      # (k T, k T), crisp cells
     lo, hi = np.array([247, 251, 255.0]), np.array([8, 48, 107.0])          # Blues
     return (lo + cells[..., None] * (hi - lo)).astype(np.uint8)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import uuid
 
 import numpy as np
@@ -133,13 +132,14 @@ def cached_test_acc(source: str, spec: T.TaskSpec, mask: tuple, causal: bool, _m
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def fig_grid(vkey: tuple, scores: bool, outline: str, layer: int, _view: A.AttentionView):
-    w = _view.scores if scores else _view.weights
+def fig_grid(vkey: tuple, scores: bool, outline: str, layer: int, head: int, _view: A.AttentionView):
+    w = _view.scores if scores else _view.weights                            # (L, H, T, T)
     layers = list(range(w.shape[0])) if layer < 0 else [layer]
-    titles = [f"layer {i + 1} · head {h + 1}" for i in layers for h in range(w.shape[1])]
-    T = len(_view.tokens)
-    return P.heads_grid(w[layers], _view.tokens, scores=scores, pattern=_view.patterns.get(outline), titles=titles,
-                        height_per_row=330 if T <= 24 else 460)
+    heads = list(range(w.shape[1])) if head < 0 else [head]
+    titles = [f"layer {i + 1} · head {h + 1}" for i in layers for h in heads]
+    big = head >= 0 and len(_view.tokens) > 40                               # one long input, one big map
+    return P.heads_grid(w[np.ix_(layers, heads)], _view.tokens, scores=scores, pattern=_view.patterns.get(outline),
+                        titles=titles, height_per_row=720 if big else 330)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -231,18 +231,7 @@ pattern_names = list(view.patterns)
 algorithm = card.get("algorithm") if card.get("algorithm") in pattern_names else (pattern_names or [None])[0]
 
 # the input and output, token by token
-cells = []
-for i, tok in enumerate(view.tokens):
-    shown = html.escape({"\n": "⏎", " ": "␣"}.get(tok, tok))
-    pred = html.escape({"\n": "⏎", " ": "␣"}.get(view.predictions[i], view.predictions[i]))
-    if view.scored[i]:
-        color = "#2e7d32" if view.correct[i] else "#c62828"
-        cells.append(f"<td style='text-align:center;padding:2px 5px;font-family:monospace'>{shown}<br>"
-                     f"<b style='color:{color}'>{pred}</b></td>")
-    else:
-        cells.append(f"<td style='text-align:center;padding:2px 5px;font-family:monospace;color:#999'>{shown}<br>·</td>")
-st.markdown("<div style='overflow-x:auto'><table style='border:none'><tr><td style='padding:2px 5px'>in<br>out</td>"
-            + "".join(cells) + "</tr></table></div>", unsafe_allow_html=True)
+st.markdown(P.token_table_html(view.tokens, view.predictions, view.scored, view.correct), unsafe_allow_html=True)
 st.caption("Top: the tokens the model reads. Bottom: its prediction at each scored position "
            "(green right, red wrong; · not scored)."
            + (f" For x|y the model wrote its own answer **{view.output}** after the separator and reads it back."
@@ -252,7 +241,8 @@ m1, m2, m3, m4 = st.columns(4)
 m1.metric("Accuracy on this input", "–" if np.isnan(view.accuracy) else f"{view.accuracy:.0%}",
           help="Share of the scored positions the model gets right.")
 acc = cached_test_acc(source, spec, mask, causal, model)
-m2.metric("Held-out token accuracy", f"{acc['token_acc']:.1%}", f"{acc['seq_acc']:.1%} whole sequences",
+m2.metric("Held-out token accuracy", f"{acc['token_acc']:.1%}",
+          "next character" if spec.name == "code" else f"{acc['seq_acc']:.1%} whole sequences",
           delta_color="off", delta_arrow="off", help="500 test sequences, with the mask and heads as set above.")
 if algorithm is not None and np.isfinite(view.match[algorithm]).any():
     best = np.unravel_index(np.nanargmax(view.match[algorithm]), view.match[algorithm].shape)
@@ -264,10 +254,11 @@ m4.metric("Mean attention entropy", f"{np.nanmean(view.entropy):.2f} bits",
           f"uniform would be {A.max_entropy(T_, view.causal).mean():.2f}", delta_color="off", delta_arrow="off")
 
 # the heads
-v1, v2, v3 = st.columns([2, 2, 1])
+v1, v2, v3 = st.columns([2, 2, 2])
 what = v1.radio("Show", ["attention weights", "scores QKᵀ/√d", "arcs"], horizontal=True, key="attn-what")
 outline = v2.selectbox("Outline the keys of", ["(nothing)"] + pattern_names,
-                       index=1 + pattern_names.index(algorithm) if algorithm else 0, key=f"attn-outline-{wkey}")
+                       index=1 + pattern_names.index(algorithm) if algorithm and spec.name != "code" else 0,
+                       key=f"attn-outline-{wkey}")
 pat = view.patterns.get(outline)
 if what == "arcs":
     a1, a2, a3 = st.columns([1, 2, 2])
@@ -278,10 +269,12 @@ if what == "arcs":
     ui.show(fig_arcs(vkey, layer, query, min_w, view), key="attn-arcs")
     st.caption("Each arc joins a query to a key it reads; darker and thicker = more weight; one colour per head.")
 else:
-    layer = -1
-    if T_ > 40 and cfg.n_layer > 1:   # long inputs: one layer at a time keeps the cells readable
-        layer = v3.selectbox("Layer", list(range(1, cfg.n_layer + 1)), key="attn-grid-layer") - 1
-    ui.show(fig_grid(vkey, what != "attention weights", outline, layer, view), key="attn-grid")
+    layer = head = -1
+    if T_ > 40:   # a long input: one head at a time keeps the cells readable
+        g1, g2 = v3.columns(2)
+        layer = g1.selectbox("Layer", list(range(1, cfg.n_layer + 1)), key="attn-grid-layer") - 1
+        head = g2.selectbox("Head", list(range(1, cfg.n_head + 1)), key="attn-grid-head") - 1
+    ui.show(fig_grid(vkey, what != "attention weights", outline, layer, head, view), key="attn-grid")
     st.caption("Rows are queries, columns the keys they read; each row of weights sums to 1. "
                + ("Grey cells are hidden by the causal mask (score −∞ before the softmax). "
                   if view.causal and what != "attention weights" else "")

@@ -6,6 +6,8 @@ numeric with the tokens as tick labels, so a token that occurs twice keeps two r
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -18,6 +20,23 @@ MASK_GREY = "#d9d9d9"
 def _ticks(tokens: list[str]) -> tuple[list[int], list[str]]:
     shown = [t.replace("\n", "⏎").replace(" ", "␣") for t in tokens]
     return list(range(len(tokens))), shown
+
+
+def token_table_html(tokens: list[str], predictions: list[str], scored: np.ndarray, correct: np.ndarray) -> str:
+    """Two rows of HTML: the tokens read, and the prediction at each scored position (green right, red wrong)."""
+    def show(t: str) -> str:
+        return html.escape({"\n": "⏎", " ": "␣"}.get(t, t))
+
+    style = "text-align:center;padding:2px 5px;font-family:monospace"
+    cells = []
+    for tok, pred, s, ok in zip(tokens, predictions, scored, correct):
+        if s:
+            color = "#2e7d32" if ok else "#c62828"
+            cells.append(f"<td style='{style}'>{show(tok)}<br><b style='color:{color}'>{show(pred)}</b></td>")
+        else:
+            cells.append(f"<td style='{style};color:#999'>{show(tok)}<br>·</td>")
+    return ("<div style='overflow-x:auto'><table style='border:none'><tr><td style='padding:2px 5px'>in<br>out</td>"
+            + "".join(cells) + "</tr></table></div>")
 
 
 def _pattern_marks(pattern: np.ndarray | None, r: int, c: int, fig: go.Figure, show_legend: bool) -> None:

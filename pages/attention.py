@@ -263,7 +263,8 @@ pat = view.patterns.get(outline)
 if what == "arcs":
     a1, a2, a3 = st.columns([1, 2, 2])
     layer = a1.selectbox("Layer", list(range(1, cfg.n_layer + 1)), key="attn-arc-layer") - 1
-    query = a2.select_slider("Query", ["all"] + list(range(T_)), value="all", key=f"attn-arc-q-{T_}",
+    query = a2.select_slider("Query", ["all"] + list(range(T_)), value="all" if T_ <= 40 else T_ - 1,
+                             key=f"attn-arc-q-{T_}",
                              format_func=lambda q: "all" if q == "all" else f"{q}: {view.tokens[q]!r}")
     min_w = a3.slider("Hide weights below", 0.0, 0.9, 0.1, 0.05, key="attn-arc-min")
     ui.show(fig_arcs(vkey, layer, query, min_w, view), key="attn-arcs")

@@ -96,6 +96,7 @@ def arcs_figure(weights: np.ndarray, tokens: list[str], heads: list[int] | None 
     heads = list(range(H)) if heads is None else heads
     fig = go.Figure()
     bins = [(0.0, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.01)]
+    top = 1.2   # the highest arc drawn sets the height, so one query's short arcs are not lost
     t = np.linspace(0, 1, 24)
     for h in heads:
         color = PALETTE[h % len(PALETTE)]
@@ -116,6 +117,7 @@ def arcs_figure(weights: np.ndarray, tokens: list[str], heads: list[int] | None 
                 xs += list(k + (q - k) * t) + [None]
                 ys += list(0.3 + 4 * t * (1 - t) * (0.6 + 0.35 * span) * lift) + [None]
             if xs:
+                top = max(top, max(y for y in ys if y is not None))
                 fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
                                          line=dict(color=color, width=1 + 4 * hi), opacity=min(1.0, 0.15 + hi * 0.85)))
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(color=color, width=4),
@@ -125,11 +127,8 @@ def arcs_figure(weights: np.ndarray, tokens: list[str], heads: list[int] | None 
     fig.add_trace(go.Scatter(x=ticks, y=[0] * len(ticks), mode="text", text=labels, showlegend=False,
                              textfont=dict(size=16 if T <= 32 else 11, color=colors),
                              hovertemplate="position %{x}: %{text}<extra></extra>"))
-    top = (0.3 + 0.6 + 0.35 * (T - 1)) * (1 + 0.08 * len(heads))
     fig.update_xaxes(visible=False, range=[-1, T])
-    if query is not None:
-        top = (0.3 + 0.6 + 0.35 * max(query, T - 1 - query)) * (1 + 0.08 * len(heads)) + 0.3
-    fig.update_yaxes(visible=False, range=[-0.5, top])
+    fig.update_yaxes(visible=False, range=[-0.5, top + 0.3])
     fig.update_layout(height=height, margin=dict(l=4, r=4, t=10, b=4), plot_bgcolor="white",
                       legend=dict(orientation="h", y=1.02, x=0))
     return fig

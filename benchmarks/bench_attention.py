@@ -61,11 +61,12 @@ def _model_rows(name: str, text: str | None) -> list[dict]:
     out.append(dict(area=area, what=f"figure: {L}x{H} heads grid", value=t * 1000, unit="ms", budget="< 100 ms"))
     t = _best(lambda: P.arcs_figure(view.weights[0], view.tokens))
     out.append(dict(area=area, what="figure: arcs of layer 1", value=t * 1000, unit="ms", budget="< 100 ms"))
-    t = _best(lambda: A.dataset_match(model, spec, n=256), repeat=2)
-    out.append(dict(area=area, what="algorithm match of every head, 256 test sequences (cached)",
+    n_match, n_acc = (int(np.clip(k // spec.block_size, 32, 500)) for k in (4096, 8000))   # as the page
+    t = _best(lambda: A.dataset_match(model, spec, n=n_match), repeat=2)
+    out.append(dict(area=area, what=f"algorithm match of every head, {n_match} test sequences (cached)",
                     value=t * 1000, unit="ms", budget="< 1000 ms"))
-    t = _best(lambda: A.head_ablation(model, spec, n=500), repeat=2)
-    out.append(dict(area=area, what=f"ablate each of {L * H} heads, 500 test sequences (cached)",
+    t = _best(lambda: A.head_ablation(model, spec, n=n_acc), repeat=2)
+    out.append(dict(area=area, what=f"ablate each of {L * H} heads, {n_acc} test sequences (cached)",
                     value=t * 1000, unit="ms", budget="< 2000 ms"))
     return out
 

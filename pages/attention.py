@@ -114,21 +114,29 @@ def cached_view(source: str, text: str, causal: bool, mask: tuple, spec: T.TaskS
     return A.analyse(_model, spec, text, head_mask=None if hm.all() else hm, causal=causal)
 
 
-@st.cache_data(show_spinner="Scoring every head on 256 test sequences...", max_entries=32)
+def n_seqs(spec: T.TaskSpec, tokens: int) -> int:
+    """Test sequences for a measurement: ``tokens`` positions in all, between 32 and 500 sequences."""
+    return int(np.clip(tokens // spec.block_size, 32, 500))
+
+
+N_MATCH, N_ACC = n_seqs(spec, 4096), n_seqs(spec, 8000)
+
+
+@st.cache_data(show_spinner="Scoring every head on held-out sequences...", max_entries=32)
 def cached_dataset_match(source: str, spec: T.TaskSpec, _model) -> dict:
-    return A.dataset_match(_model, spec, n=256)
+    return A.dataset_match(_model, spec, n=N_MATCH)
 
 
 @st.cache_data(show_spinner="Switching heads off one at a time...", max_entries=32)
 def cached_ablation(source: str, spec: T.TaskSpec, keep: tuple, _model) -> A.Ablation:
     k = np.array(keep, dtype=np.float32).reshape(_model.config.n_layer, _model.config.n_head)
-    return A.head_ablation(_model, spec, n=500, keep=k)
+    return A.head_ablation(_model, spec, n=N_ACC, keep=k)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def cached_test_acc(source: str, spec: T.TaskSpec, mask: tuple, causal: bool, _model) -> dict:
     hm = torch.tensor(mask, dtype=torch.float32).view(_model.config.n_layer, _model.config.n_head)
-    return T.task_metrics(_model, T.make_data(spec, 500, split="test"), head_mask=hm, causal=causal)
+    return T.task_metrics(_model, T.make_data(spec, N_ACC, split="test"), head_mask=hm, causal=causal)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -243,13 +251,13 @@ m1.metric("Accuracy on this input", "–" if np.isnan(view.accuracy) else f"{vie
 acc = cached_test_acc(source, spec, mask, causal, model)
 m2.metric("Held-out token accuracy", f"{acc['token_acc']:.1%}",
           "next character" if spec.name == "code" else f"{acc['seq_acc']:.1%} whole sequences",
-          delta_color="off", delta_arrow="off", help="500 test sequences, with the mask and heads as set above.")
+          delta_color="off", delta_arrow="off", help=f"{N_ACC} test sequences, with the mask and heads as set above.")
 if algorithm is not None and np.isfinite(view.match[algorithm]).any():
     best = np.unravel_index(np.nanargmax(view.match[algorithm]), view.match[algorithm].shape)
     m3.metric("Matches the algorithm", f"{view.match[algorithm][best]:.0%}",
               f"best head L{best[0] + 1}H{best[1] + 1} · {algorithm}", delta_color="off", delta_arrow="off",
               help=f"Share of the scored queries of this input whose strongest key is one the algorithm "
-                   f"('{algorithm}') names, for the best head. Section 2 measures it on 256 test sequences.")
+                   f"('{algorithm}') names, for the best head. Section 2 measures it on {N_MATCH} test sequences.")
 m4.metric("Mean attention entropy", f"{np.nanmean(view.entropy):.2f} bits",
           f"uniform would be {A.max_entropy(T_, view.causal).mean():.2f}", delta_color="off", delta_arrow="off")
 
@@ -296,7 +304,7 @@ else:
         with c:
             ui.show(P.head_matrix(dm[name], f"'{name}'"),
                     key=f"attn-match-{name}")
-    st.caption("Share of the scored queries of 256 test sequences at which each head matches the pattern. "
+    st.caption(f"Share of the scored queries of {N_MATCH} test sequences at which each head matches the pattern. "
                "A head *matches* at a query when its strongest key is one the algorithm names: for reverse "
                "the mirrored position, for induction the token right after an earlier occurrence of the current "
                "token, for the previous-token pattern position q − 1. Chance is about 1 over the keys visible.")
@@ -314,7 +322,7 @@ with c_txt:
     st.metric("Accuracy with every head on", f"{ab.base:.1%}")
     st.metric("Most important head", f"L{worst[0] + 1}H{worst[1] + 1}", f"-{ab.drop[worst]:.1%} when it is off",
               delta_color="normal")
-    st.caption("500 test sequences. To switch off several heads at once, use *Switch heads off* in section 1: the "
+    st.caption(f"{N_ACC} test sequences. To switch off several heads at once, use *Switch heads off* in section 1: the "
                "held-out accuracy there includes them.")
 
 # ---------------------------------------------------------------- 4. positions

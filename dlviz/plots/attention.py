@@ -39,14 +39,9 @@ def token_table_html(tokens: list[str], predictions: list[str], scored: np.ndarr
             + "".join(cells) + "</tr></table></div>")
 
 
-def _pattern_marks(pattern: np.ndarray | None, r: int, c: int, fig: go.Figure, show_legend: bool) -> None:
-    if pattern is None or not pattern.any():
-        return
-    q, k = np.nonzero(pattern)
-    fig.add_trace(go.Scatter(x=k, y=q, mode="markers", hoverinfo="skip", name="algorithm's key",
-                             legendgroup="alg", showlegend=show_legend,
-                             marker=dict(symbol="square-open", size=9, color="#E45756", line=dict(width=2))),
-                  r, c)
+def _domains(n: int, gap: float) -> list[tuple[float, float]]:
+    size = (1 - gap * (n - 1)) / n
+    return [(i * (size + gap), i * (size + gap) + size) for i in range(n)]
 
 
 def heads_grid(weights: np.ndarray, tokens: list[str], scores: bool = False, pattern: np.ndarray | None = None,
@@ -55,34 +50,45 @@ def heads_grid(weights: np.ndarray, tokens: list[str], scores: bool = False, pat
 
     ``scores=True`` shows pre-softmax scores on a diverging scale (NaN = hidden by the causal mask, grey);
     ``pattern`` ``(T, T)`` bool outlines the keys the algorithm says each query must read.
+    (Built as one dict, not with ``make_subplots`` + ``update_*axes``: 5-10x faster on a slider move.)
     """
     L, H, T, _ = weights.shape
     titles = titles or [f"layer {i + 1} · head {h + 1}" for i in range(L) for h in range(H)]
-    fig = make_subplots(rows=L, cols=H, subplot_titles=titles, horizontal_spacing=0.04 if H > 1 else 0.02,
-                        vertical_spacing=min(0.12, 0.3 / L))
     ticks, labels = _ticks(tokens)
     finite = weights[np.isfinite(weights)]
     lim = float(np.abs(finite).max()) if scores and finite.size else 1.0
+    color = dict(zmin=-lim, zmax=lim, colorscale="RdBu_r") if scores else dict(zmin=0, zmax=1, colorscale="Blues")
+    hover = "query %{y} · key %{x}<br>" + ("score %{z:.2f}" if scores else "weight %{z:.3f}") + "<extra></extra>"
+    font = dict(size=8 if T > 24 else 11)
+    height = height_per_row * L + 40
+    xdom = _domains(H, 0.04 if H > 1 else 0.0)
+    ydom = _domains(L, min(0.12, 0.3 / L) if L > 1 else 0.0)[::-1]          # layer 1 on top
+    marks = np.nonzero(pattern) if pattern is not None and pattern.any() else None
+    data, layout, notes = [], {}, []
     for i in range(L):
         for h in range(H):
-            z = weights[i, h]
-            kw = dict(zmin=-lim, zmax=lim, colorscale="RdBu_r") if scores else dict(zmin=0, zmax=1, colorscale="Blues")
-            hover = ("query %{y} · key %{x}<br>" + ("score %{z:.2f}" if scores else "weight %{z:.3f}")
-                     + "<extra></extra>")
-            fig.add_trace(go.Heatmap(z=z, x=ticks, y=ticks, showscale=(i == 0 and h == H - 1), hoverongaps=False,
-                                     colorbar=dict(title="score" if scores else "weight", thickness=12, len=0.6),
-                                     hovertemplate=hover, **kw), i + 1, h + 1)
-            _pattern_marks(pattern, i + 1, h + 1, fig, show_legend=(i == 0 and h == 0))
-    small = T > 24
-    fig.update_xaxes(tickvals=ticks, ticktext=labels, tickangle=0, tickfont=dict(size=8 if small else 11),
-                     showgrid=False, title_text="key (attended to)", title_font=dict(size=11), title_standoff=2)
-    fig.update_yaxes(tickvals=ticks, ticktext=labels, autorange="reversed", tickfont=dict(size=8 if small else 11),
-                     showgrid=False, scaleanchor=None, title_text="query", title_font=dict(size=11))
-    fig.update_layout(plot_bgcolor=MASK_GREY if scores else "white", height=height_per_row * L + 40,
-                      margin=dict(l=4, r=4, t=40, b=4), legend=dict(orientation="h", y=1.06, x=1, xanchor="right"))
-    for ann in fig.layout.annotations:
-        ann.font.size = 12
-    return fig
+            n = i * H + h + 1
+            ax = "" if n == 1 else str(n)
+            data.append(dict(type="heatmap", z=weights[i, h], x=ticks, y=ticks, xaxis=f"x{ax}", yaxis=f"y{ax}",
+                             showscale=(i == 0 and h == H - 1), hoverongaps=False, hovertemplate=hover,
+                             colorbar=dict(title=dict(text="score" if scores else "weight"), thickness=12, len=0.6),
+                             **color))
+            if marks is not None:
+                data.append(dict(type="scatter", x=marks[1], y=marks[0], xaxis=f"x{ax}", yaxis=f"y{ax}",
+                                 mode="markers", hoverinfo="skip", name="algorithm's key", legendgroup="alg",
+                                 showlegend=n == 1, marker=dict(symbol="square-open", size=9, color="#E45756",
+                                                                line=dict(width=2))))
+            layout[f"xaxis{ax}"] = dict(domain=xdom[h], anchor=f"y{ax}", tickvals=ticks, ticktext=labels,
+                                        tickangle=0, tickfont=font, showgrid=False, title=dict(
+                                            text="key (attended to)", font=dict(size=11), standoff=2))
+            layout[f"yaxis{ax}"] = dict(domain=ydom[i], anchor=f"x{ax}", tickvals=ticks, ticktext=labels,
+                                        autorange="reversed", tickfont=font, showgrid=False,
+                                        title=dict(text="query", font=dict(size=11)))
+            notes.append(dict(text=titles[n - 1], x=sum(xdom[h]) / 2, y=ydom[i][1], xref="paper", yref="paper",
+                              xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=12)))
+    layout.update(annotations=notes, plot_bgcolor=MASK_GREY if scores else "white", height=height,
+                  margin=dict(l=4, r=4, t=40, b=4), legend=dict(orientation="h", y=1.06, x=1, xanchor="right"))
+    return go.Figure(dict(data=data, layout=layout))
 
 
 def arcs_figure(weights: np.ndarray, tokens: list[str], heads: list[int] | None = None, query: int | None = None,

@@ -262,7 +262,7 @@ m4.metric("Mean attention entropy", f"{np.nanmean(view.entropy):.2f} bits",
           f"uniform would be {A.max_entropy(T_, view.causal).mean():.2f}", delta_color="off", delta_arrow="off")
 
 # the heads
-v1, v2, v3 = st.columns([2, 2, 2])
+v1, v2, v3 = st.columns([3, 2, 2])
 what = v1.radio("Show", ["attention weights", "scores QKᵀ/√d", "arcs"], horizontal=True, key="attn-what")
 outline = v2.selectbox("Outline the keys of", ["(nothing)"] + pattern_names,
                        index=1 + pattern_names.index(algorithm) if algorithm and spec.name != "code" else 0,

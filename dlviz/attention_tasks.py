@@ -113,11 +113,15 @@ def make_data(spec: TaskSpec, n: int, seed: int = 0, split: str = "train") -> Se
                         first.causal, first.sep)
 
 
-def _code_windows(spec: TaskSpec, n: int, seed: int, split: str) -> SequenceTask:
+@lru_cache(maxsize=2)
+def _code_ids(train: bool) -> torch.Tensor:
     text = code_text(CODE_CHARS)
     cut = int(0.9 * len(text))                      # the last 10 % of the corpus is held out
-    region = text[:cut] if split == "train" else text[cut:]
-    ids = code_vocab().encode(region)
+    return code_vocab().encode(text[:cut] if train else text[cut:])
+
+
+def _code_windows(spec: TaskSpec, n: int, seed: int, split: str) -> SequenceTask:
+    ids = _code_ids(split == "train")
     g = torch.Generator().manual_seed(seed)
     start = torch.randint(0, len(ids) - spec.length - 1, (n,), generator=g)
     w = ids[start.unsqueeze(1) + torch.arange(spec.length + 1)]               # (n, T+1)

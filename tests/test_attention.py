@@ -54,6 +54,18 @@ def test_attention_rows_sum_to_one(causal, positions):
     assert (att >= 0).all()
 
 
+@pytest.mark.parametrize("causal", [True, False])
+def test_fused_attention_equals_the_explicit_one(causal):
+    m = _model(causal=causal, n_layer=2, n_head=4)
+    x = torch.randint(0, 9, (3, 16))
+    mask = torch.tensor([[1.0, 0.0, 1.0, 1.0], [1.0, 1.0, 0.5, 0.0]])
+    with torch.no_grad():
+        for hm in (None, mask):
+            fused = m(x, head_mask=hm)                                       # scaled_dot_product_attention
+            explicit = m.run(x, head_mask=hm)[0]                            # softmax(QK^T/sqrt(d)) V by hand
+            assert torch.allclose(fused, explicit, atol=1e-5)
+
+
 def test_causal_mask_zeroes_the_future_and_hides_it():
     m = _model(causal=True)
     x = torch.randint(0, 9, (4, 16))

@@ -54,6 +54,10 @@ class SelfAttention(nn.Module):
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)                                   # 3 x (B, T, C)
         q, k, v = (t.view(B, T, self.n_head, self.d_head).transpose(1, 2) for t in (q, k, v))  # (B, H, T, d)
+        if not need_weights:   # the fused kernel: same result, no (T, T) matrices kept (training, evaluation)
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=causal,
+                                               dropout_p=self.dropout.p if self.training else 0.0)   # (B, H, T, d)
+            return self._merge(y, head_mask), None, None
         scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.d_head)                # (B, H, T, T)
         if causal:
             future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)   # (T, T) True above diagonal
@@ -62,11 +66,13 @@ class SelfAttention(nn.Module):
             att = scores
         att = F.softmax(att, dim=-1)                                               # (B, H, T, T) rows sum to 1
         y = self.dropout(att) @ v                                                  # (B, H, T, d)
-        if head_mask is not None:
-            y = y * head_mask.to(y.dtype).view(1, self.n_head, 1, 1)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)                           # (B, T, C)
-        y = self.c_proj(y)
-        return (y, att, scores) if need_weights else (y, None, None)
+        return self._merge(y, head_mask), att, scores
+
+    def _merge(self, y: torch.Tensor, head_mask: torch.Tensor | None) -> torch.Tensor:
+        B, H, T, d = y.shape
+        if head_mask is not None:   # scale (0: ablate) each head's output before the projection
+            y = y * head_mask.to(y.dtype).view(1, H, 1, 1)
+        return self.c_proj(y.transpose(1, 2).contiguous().view(B, T, H * d))      # (B, T, C)
 
 
 class Block(nn.Module):

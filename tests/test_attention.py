@@ -318,3 +318,20 @@ def test_live_training_learns_reverse_and_the_mirror_head():
     assert ab.base >= 0.99 and ab.acc.shape == (1, 2)
     assert task_metrics(m, make_data(spec, 200, split="test"), head_mask=torch.zeros(1, 2))["token_acc"] < 0.5
     assert len(tr.snapshots) >= 3 and tr.snapshots[-1][1]["weights"].shape == (1, 2, 16, 16)
+
+
+def test_arcs_join_each_query_to_the_keys_it_reads():
+    from dlviz.plots.attention import arcs_figure
+
+    T = 6
+    w = np.zeros((1, T, T))
+    w[0, np.arange(T), T - 1 - np.arange(T)] = 1.0                          # a mirror head
+    fig = arcs_figure(w, list("abcdef"))
+    lines = [tr for tr in fig.data if tr.mode == "lines" and tr.x is not None and len(tr.x) > 1]
+    x = np.concatenate([np.asarray(tr.x, dtype=float) for tr in lines])
+    arcs = [seg for seg in np.split(x, np.nonzero(np.isnan(x))[0]) if len(seg[~np.isnan(seg)])]
+    ends = sorted((round(seg[~np.isnan(seg)][0]), round(seg[~np.isnan(seg)][-1])) for seg in arcs)
+    assert ends == sorted((T - 1 - q, q) for q in range(T))                 # from key k to query q, one each
+    one = arcs_figure(w, list("abcdef"), query=2)
+    assert sum(np.isnan(np.asarray(tr.x, dtype=float)).sum() for tr in one.data if tr.mode == "lines"
+               and tr.x is not None and len(tr.x) > 1) == 1                  # only query 2's arc

@@ -103,29 +103,27 @@ def arcs_figure(weights: np.ndarray, tokens: list[str], heads: list[int] | None 
     fig = go.Figure()
     bins = [(0.0, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.01)]
     top = 1.2   # the highest arc drawn sets the height, so one query's short arcs are not lost
-    t = np.linspace(0, 1, 24)
-    for h in heads:
+    t = np.linspace(0, 1, 24)[None, :]                                        # (1, 24) points along an arc
+    ang = np.linspace(0, 2 * np.pi, 24)[None, :]
+    for j, h in enumerate(heads):
         color = PALETTE[h % len(PALETTE)]
         w = weights[h]
+        lift = 1 + 0.08 * j   # heads that agree would hide each other: lift each a little
         for lo, hi in bins:
-            xs, ys = [], []
             qs, ks = np.nonzero((w >= max(lo, min_weight)) & (w < hi))
-            for q, k in zip(qs, ks):
-                if query is not None and q != query:
-                    continue
-                if q == k:   # a query reading itself: a small loop
-                    ang = np.linspace(0, 2 * np.pi, 24)
-                    xs += list(q + 0.18 * np.sin(ang)) + [None]
-                    ys += list(0.25 + 0.25 * (1 - np.cos(ang)) / 2) + [None]
-                    continue
-                span = abs(q - k)
-                lift = 1 + 0.08 * heads.index(h)   # heads that agree would hide each other: lift each a little
-                xs += list(k + (q - k) * t) + [None]
-                ys += list(0.3 + 4 * t * (1 - t) * (0.6 + 0.35 * span) * lift) + [None]
-            if xs:
-                top = max(top, max(y for y in ys if y is not None))
-                fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
-                                         line=dict(color=color, width=1 + 4 * hi), opacity=min(1.0, 0.15 + hi * 0.85)))
+            if query is not None:
+                qs, ks = qs[qs == query], ks[qs == query]
+            if not len(qs):
+                continue
+            q, k, self_loop = qs[:, None], ks[:, None], (qs == ks)[:, None]    # (n, 1)
+            span = np.abs(q - k)
+            xs = np.where(self_loop, q + 0.18 * np.sin(ang), k + (q - k) * t)  # (n, 24); a query reading itself: a loop
+            ys = np.where(self_loop, 0.25 + 0.125 * (1 - np.cos(ang)), 0.3 + 4 * t * (1 - t) * (0.6 + 0.35 * span) * lift)
+            top = max(top, float(ys.max()))
+            gap = np.full((len(qs), 1), np.nan)                                 # NaN ends one arc's line
+            fig.add_trace(go.Scatter(x=np.hstack([xs, gap]).ravel(), y=np.hstack([ys, gap]).ravel(), mode="lines",
+                                     hoverinfo="skip", showlegend=False, line=dict(color=color, width=1 + 4 * hi),
+                                     opacity=min(1.0, 0.15 + hi * 0.85)))
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=dict(color=color, width=4),
                                  name=f"head {h + 1}"))
     ticks, labels = _ticks(tokens)

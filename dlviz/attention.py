@@ -238,17 +238,22 @@ def head_ablation(model, spec: TaskSpec, n: int = 500, seed: int = 0,
 
 
 # --------------------------------------------------------------------------- positions
-@torch.no_grad()
-def position_similarity(model, n: int | None = None, kind: str = "cosine") -> np.ndarray:
-    """``(P, P)`` similarity of the position vectors: ``cosine`` or raw ``dot`` product."""
-    pe = model.position_embeddings().detach().double()[: n or model.config.block_size]   # (P, C)
-    sim = pe @ pe.T
+def similarity(vectors: np.ndarray, kind: str = "cosine") -> np.ndarray:
+    """``(P, C)`` -> ``(P, P)``: ``cosine`` similarity or raw ``dot`` product of every pair of rows."""
+    v = np.asarray(vectors, dtype=np.float64)
+    sim = v @ v.T
     if kind == "cosine":
-        norm = pe.norm(dim=1).clamp_min(1e-12)
+        norm = np.maximum(np.linalg.norm(v, axis=1), 1e-12)
         sim = sim / norm[:, None] / norm[None, :]
     elif kind != "dot":
         raise ValueError("kind must be 'cosine' or 'dot'")
-    return sim.numpy()
+    return sim
+
+
+@torch.no_grad()
+def position_similarity(model, n: int | None = None, kind: str = "cosine") -> np.ndarray:
+    """``(P, P)`` similarity of the model's position vectors (see :func:`similarity`)."""
+    return similarity(model.position_embeddings().detach().numpy()[: n or model.config.block_size], kind)
 
 
 def thumbnail() -> np.ndarray:

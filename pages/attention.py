@@ -162,14 +162,6 @@ def fig_entropy(vkey: tuple, _view: A.AttentionView):
     return P.entropy_figure(_view.entropy, float(A.max_entropy(len(_view.tokens), _view.causal).mean()))
 
 
-def _similarity(pe: np.ndarray, kind: str) -> np.ndarray:
-    sim = pe @ pe.T
-    if kind == "cosine":
-        norm = np.maximum(np.linalg.norm(pe, axis=1), 1e-12)
-        sim = sim / norm[:, None] / norm[None, :]
-    return sim
-
-
 @st.cache_data(show_spinner=False, max_entries=32)
 def fig_positions(source: str, kind: str, reference: bool, _model):
     from dlviz.models.transformer import sinusoidal_positions
@@ -183,7 +175,7 @@ def fig_positions(source: str, kind: str, reference: bool, _model):
         sims[f"this model ({c.positions})"] = sim
     if reference and c.positions != "sinusoidal":
         spe = sinusoidal_positions(c.block_size, c.n_embd).double().numpy()
-        ssim = _similarity(spe, kind)
+        ssim = A.similarity(spe, kind)
         figs.append(P.positions_figure(spe, ssim, "sinusoidal positions (same size)", kind))
         sims["sinusoidal"] = ssim
     return figs, (P.similarity_by_offset(sims) if sims else None)

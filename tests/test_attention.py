@@ -17,6 +17,7 @@ from dlviz.attention import (
     match_score,
     max_entropy,
     position_similarity,
+    similarity,
 )
 from dlviz.attention_tasks import (
     TaskSpec,
@@ -234,7 +235,7 @@ def test_sinusoidal_similarity_depends_only_on_the_offset():
     P, d = 20, 16
     pe = sinusoidal_positions(P, d).double()
     w = 10000.0 ** (-np.arange(0, d, 2) / d)
-    dots = (pe @ pe.T).numpy()
+    dots = similarity(pe.numpy(), "dot")
     for p in range(P):
         for q in range(P):
             assert dots[p, q] == pytest.approx(np.cos((p - q) * w).sum(), abs=1e-5)   # sum_i cos((p-q) w_i)

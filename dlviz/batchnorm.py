@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlviz.data import DataError, batches, image_dataset
-from dlviz.gradient_flow import build
+from dlviz.gradient_flow import build, torch_threads
 from dlviz.loss_landscape import _grad, cross_entropy_loss, frozen_stats, loss_along_gradient
 from dlviz.models.deep_nets import DeepNet
 from dlviz.train import Trainer, make_optimizer
@@ -327,3 +327,21 @@ def largest_trainable_lr(rows: Sequence[SweepRow], variants: Sequence[str]) -> d
         if r.status == "trained" and (out.get(r.variant) is None or r.lr > out[r.variant]):
             out[r.variant] = r.lr
     return out
+
+
+def thumbnail() -> np.ndarray:
+    """Landing-page card: density of a deep unit's input at init, no norm (red) vs BatchNorm (blue)."""
+    from dlviz.gradient_flow import polyline_image
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(256, 1, 8, 8, generator=g)
+    base = DeepNet.Config(width=64, depth=5, block_layers=1, activation="sigmoid", input_mean=0.3, input_std=0.37)
+    curves = []
+    grid = np.linspace(-4, 4, 81)
+    for name, rgb in (("no norm", (228, 87, 86)), ("BatchNorm", (76, 120, 168))):
+        with torch_threads(1):
+            pre, _ = layer_values(build(replace(base, **VARIANTS[name]), 0), x)
+        v = pre[-1].flatten().numpy()
+        h, _ = np.histogram(v, bins=grid, density=True)
+        curves.append(((grid[:-1] + grid[1:]) / 2, np.convolve(h, np.ones(5) / 5, mode="same"), rgb))
+    return polyline_image(curves)

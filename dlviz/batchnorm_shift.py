@@ -45,27 +45,58 @@ def has_bn(model: nn.Module) -> bool:
 
 
 # ---------------------------------------------------------------------------------------- train vs eval mode
+def _grouped_bn(bn: nn.Module, x: torch.Tensor, group: int) -> torch.Tensor:
+    """What ``bn`` computes in train mode on each consecutive group of ``group`` samples of ``x``."""
+    g = x.view(-1, group, *x.shape[1:])                                  # (G, B, C[, H, W])
+    dims = (1,) if x.dim() == 2 else (1, 3, 4)
+    mean = g.mean(dims, keepdim=True)
+    var = g.var(dims, unbiased=False, keepdim=True)
+    y = (g - mean) / torch.sqrt(var + bn.eps)
+    if bn.affine:
+        shape = (1, 1, -1) + (1,) * (x.dim() - 2)
+        y = y * bn.weight.view(shape) + bn.bias.view(shape)
+    return y.reshape(x.shape)
+
+
+@torch.no_grad()
+def ghost_batch_logits(model: nn.Module, x: torch.Tensor, group: int) -> torch.Tensor:
+    """Logits of ``model`` in train mode, run on consecutive batches of ``group`` samples, in one pass.
+
+    Every BN layer normalises each group with the group's own statistics (as ``model.train()`` on that
+    batch would) and no running statistic changes. ``len(x)`` must be a multiple of ``group``.
+    """
+    if group < 2 or len(x) % group:
+        raise ValueError("group must be >= 2 and divide len(x)")
+    hooks = [bn.register_forward_hook(lambda m, inp, _out: _grouped_bn(m, inp[0], group))
+             for bn in bn_layers(model).values()]
+    try:
+        with frozen_stats(model, False):
+            return model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+
+
 @torch.no_grad()
 def mode_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_sizes: Sequence[int],
                   seed: int = 0) -> dict[str, float]:
     """Accuracy in eval mode (running statistics) and in train mode with batches of each size.
 
     Train mode normalises every batch with its own statistics (the model is left unchanged); batches are a
-    fixed random order of ``x``; a last batch of a single sample is dropped (BN cannot normalise it).
+    fixed random order of ``x``; the last ``len(x) % B`` samples form a smaller batch (dropped if only one).
     """
     out = {"eval": accuracy(model, x, y)}
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     xs, ys = x[order], y[order]
-    with frozen_stats(model, True):
-        for b in batch_sizes:
-            hits, n = 0, 0
-            for i in range(0, len(xs), b):
-                xb, yb = xs[i:i + b], ys[i:i + b]
-                if len(xb) < 2:
-                    continue
-                hits += int((model(xb).argmax(1) == yb).sum())
-                n += len(xb)
-            out[f"train, batch {b}"] = hits / max(n, 1)
+    for b in batch_sizes:
+        b = max(2, min(int(b), len(xs)))
+        k = len(xs) // b * b
+        hits = int((ghost_batch_logits(model, xs[:k], b).argmax(1) == ys[:k]).sum()) if k else 0
+        n, rest = k, len(xs) - k
+        if rest >= 2:
+            hits += int((ghost_batch_logits(model, xs[k:], rest).argmax(1) == ys[k:]).sum())
+            n += rest
+        out[f"train, batch {b}"] = hits / max(n, 1)
     return out
 
 
@@ -86,37 +117,37 @@ class BatchStats:
         return float(np.mean(np.abs(self.batch_mean - self.pop_mean) / np.sqrt(self.pop_var + 1e-5)))
 
 
-def _bn_inputs(model: nn.Module, bn: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """The input of ``bn`` for ``x`` as ``(samples, units)``, in eval mode (no batch coupling upstream)."""
+@torch.no_grad()
+def bn_inputs(model: nn.Module, layer: str, x: torch.Tensor) -> torch.Tensor:
+    """The input of BN layer ``layer`` for each image, ``(N, positions, units)``, with every layer before it
+    in eval mode (so an image's value does not depend on the other images)."""
     got = []
-    h = bn.register_forward_hook(lambda _m, inp, _o: got.append(inp[0]))
+    h = bn_layers(model)[layer].register_forward_hook(lambda _m, inp, _o: got.append(inp[0]))
     try:
-        with torch.no_grad(), frozen_stats(model, False):
+        with frozen_stats(model, False):
             model(x)
     finally:
         h.remove()
     t = got[0]
-    return t if t.dim() == 2 else t.transpose(0, 1).flatten(1).T
+    return t.unsqueeze(1) if t.dim() == 2 else t.flatten(2).transpose(1, 2)
 
 
 def batch_stats(model: nn.Module, x: torch.Tensor, layer: str, batch_size: int, n_batches: int = 64,
-                seed: int = 0) -> BatchStats:
+                seed: int = 0, inputs: torch.Tensor | None = None) -> BatchStats:
     """Statistics of BN layer ``layer``'s input over ``n_batches`` random batches of ``batch_size`` images.
 
-    Upstream layers run in eval mode, so the batch statistics here differ from the population ones only
-    through which images are in the batch. For a conv layer a channel pools over the batch and positions.
+    A conv channel pools over the batch and all positions. ``inputs`` (from :func:`bn_inputs`) can be
+    passed to reuse one forward pass for several batch sizes.
     """
     bn = bn_layers(model)[layer]
+    v = bn_inputs(model, layer, x) if inputs is None else inputs          # (N, P, U)
     g = torch.Generator().manual_seed(seed)
-    means, vars_ = [], []
-    for _ in range(n_batches):
-        idx = torch.randperm(len(x), generator=g)[:batch_size]
-        v = _bn_inputs(model, bn, x[idx])      # (batch * positions, units)
-        means.append(v.mean(0).numpy())
-        vars_.append(v.var(0, unbiased=False).numpy())
-    allv = _bn_inputs(model, bn, x)
-    return BatchStats(batch_size, np.stack(means), np.stack(vars_), bn.running_mean.numpy().copy(),
-                      bn.running_var.numpy().copy(), allv.mean(0).numpy(), allv.var(0, unbiased=False).numpy())
+    idx = torch.stack([torch.randperm(len(v), generator=g)[:batch_size] for _ in range(n_batches)])
+    sub = v[idx].flatten(1, 2)                                            # (n_batches, B * P, U)
+    allv = v.flatten(0, 1)
+    return BatchStats(batch_size, sub.mean(1).numpy(), sub.var(1, unbiased=False).numpy(),
+                      bn.running_mean.numpy().copy(), bn.running_var.numpy().copy(),
+                      allv.mean(0).numpy(), allv.var(0, unbiased=False).numpy())
 
 
 # ---------------------------------------------------------------------------------------- covariate shift
@@ -165,7 +196,7 @@ def shift_images(x: torch.Tensor, kind: str, severity: float, seed: int = 0, cli
 
 
 @torch.no_grad()
-def adapt_bn(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> nn.Module:
+def adapt_bn(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> nn.Module:
     """AdaBN: a copy of ``model`` whose BN running statistics are re-estimated on ``x`` (no labels used).
 
     Statistics are the exact average over the batches of ``x`` (``momentum=None``), weights are untouched;

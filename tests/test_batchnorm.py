@@ -163,6 +163,17 @@ def test_layernorm_does_not_depend_on_the_batch(data, configs):
         assert not torch.allclose(pairs, bn.eval()(x), atol=1e-2)
 
 
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_ghost_batches_equal_train_mode_batch_by_batch(data, kind):
+    cfg = bnm.variant_configs(bnm.net_config(data, kind=kind, hidden_layers=3, width=8), ["BatchNorm"])["BatchNorm"]
+    m = build(cfg, 0)
+    x = data.x_test[:24]
+    with torch.no_grad(), frozen_stats(m, True):
+        ref = torch.cat([m(x[i:i + 4]) for i in range(0, 24, 4)])
+    assert torch.allclose(bs.ghost_batch_logits(m, x, 4), ref, atol=1e-5)
+    assert m.training                              # its mode is restored
+
+
 def test_shipped_bn_model_small_batches_hurt(data):
     model, card = load_shipped("digits_mlp_bn", expected_arch="deep_net")
     acc = bs.mode_accuracy(model, data.x_test, data.y_test, [2, 256])

@@ -65,8 +65,8 @@ hp = ui.hyperparameters("bn", lr=0.05, steps=600, batch_size=64, optimizer="SGD 
 
 def start_training():
     runs = bnm.make_runs(configs, data, lr=hp.lr, steps=hp.steps, batch_size=hp.batch_size, optimizer=hp.optimizer,
-                         weight_decay=hp.weight_decay, seed=sess.seed, snapshot_every=max(5, hp.steps // 30),
-                         eval_every=max(10, hp.steps // 20))
+                         weight_decay=hp.weight_decay, seed=sess.seed, snapshot_every=max(5, hp.steps // 24),
+                         eval_every=max(10, hp.steps // 20), probe_n=128)
     st.session_state["bn-run-data"] = dataset
     return runs
 
@@ -78,7 +78,7 @@ layer_names = [f"layer {i + 1}" for i in range(layers)]
 st.header("1 · Side by side: the same net, differing only in its normalisation")
 st.markdown(f"{len(variants)} copies of a {layers}-layer {kind.upper()} ({width} units per layer, {activation}) start "
             "from the same weights and see the same batches. Distributions are measured every few steps on a fixed "
-            "probe batch of 256 training images, in train mode (batch statistics, as during training).")
+            "probe batch of 128 training images, in train mode (batch statistics, as during training).")
 c1, c2, c3 = st.columns(3)
 layer_i = c1.selectbox("Layer", range(layers), index=layers - 1, format_func=lambda i: layer_names[i], key="bn-layer")
 unit = c2.number_input("Unit", 0, width - 1, 0, key="bn-unit", help="For a CNN: a channel (over all positions).")
@@ -104,7 +104,7 @@ def init_snapshot(cfg_items: tuple, name: str, seed: int, data_name: str):
 
     cfg = dict(cfg_items)
     g = torch.Generator().manual_seed(seed + 1)
-    pick = torch.randperm(len(data.x_train), generator=g)[:256]
+    pick = torch.randperm(len(data.x_train), generator=g)[:128]
     probe = bnm.Probe(data.x_train[pick], data.y_train[pick], lr=hp.lr, seed=seed)
     with torch_threads(1):
         return probe(build(configs[name].__class__(**cfg), seed), 0)
@@ -126,9 +126,10 @@ else:
                                          "input to the nonlinearity (Ioffe & Szegedy, Fig. 1)"), key="bn-pct")
     cols = st.columns(len(series))
     for col, (n, (steps, pct)) in zip(cols, series.items()):
-        spread0 = max(pct[0, 2] - pct[0, 0], 1e-12)
-        col.metric(f"{n}: drift of the median", f"{abs(pct[-1, 1] - pct[0, 1]) / spread0:.2f}",
-                   help="|median at the last snapshot − median at step 0| in units of the 15–85 spread at step 0.")
+        spread = max(float(np.median(pct[:, 2] - pct[:, 0])), 1e-12)
+        col.metric(f"{n}: drift of the median", f"{abs(pct[-1, 1] - pct[0, 1]) / spread:.2f}",
+                   help="|median at the last snapshot − median at step 0|, in units of the unit's typical "
+                        "15–85 percentile spread (its median over the snapshots).")
     steps_all = sorted(set.intersection(*[{s for s, _ in v} for v in snaps.values()]))
     if steps_all:
         at = st.select_slider("Snapshot (step)", steps_all, value=steps_all[-1], key="bn-snap")
@@ -278,6 +279,9 @@ if bn_models:
     st_list = stats(m, f"{mkey}-{bn_name}", lname, sess.seed)
     with c2:
         ui.show(bp.batch_stats_figure(st_list, int(u)), key="bn-batchstats")
+        st.caption("64 random batches per size; every layer before this one in eval mode. The batch mean scatters "
+                   "with std σ/√B; the (biased) batch variance BN divides by averages (B − 1)/B · σ², so small "
+                   "batches also normalise by too small a std.")
     a = acc[bn_name]
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Eval mode", f"{a['eval']:.1%}")

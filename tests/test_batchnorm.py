@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -255,3 +256,39 @@ def test_frozen_stats_restores_everything(data, configs):
         m(data.x_train[:32])
     assert not m.training
     assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())
+
+
+# ---------------------------------------------------------------------------------------- the page
+def _run_page(at, key: str, timeout: float = 240.0) -> None:
+    """Wait for the page's background trainers under ``key``, then rerun the script."""
+    run = at.session_state[f"dlviz-run-{key}"]
+    for t in run.trainers.values():
+        t.join(timeout)
+    at.run()
+
+
+@pytest.mark.slow
+def test_page_trains_sweeps_and_survives_divergence():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "batchnorm.py"), default_timeout=120)
+    at.run()
+    assert not at.exception
+    at.sidebar.number_input(key="bn-steps").set_value(20)
+    at.sidebar.select_slider(key="bn-lr").set_value(10.0)          # too high for the net without BN
+    at.sidebar.button(key="bn-train").click().run()
+    _run_page(at, "bn")
+    assert not at.exception, [e.value for e in at.exception]
+    statuses = {t.status for t in at.session_state["dlviz-run-bn"].trainers.values()}
+    assert statuses <= {"finished", "diverged"}
+    if "diverged" in statuses:
+        assert any("diverged" in e.value for e in at.error)
+    assert any("drift of the median" in m.label for m in at.metric)
+    at.number_input(key="bn-sweep-steps").set_value(20)
+    at.select_slider(key="bn-sweep-range").set_value((1.0, 30.0))
+    at.button(key="bn-sweep-train").click().run()
+    _run_page(at, "bn-sweep")
+    assert not at.exception, [e.value for e in at.exception]
+    sweep = at.session_state["bn-sweep-obj"]
+    assert len(sweep.rows) == 8 and any(r.status == "diverged" for r in sweep.rows)
+    assert any("largest lr that trained" in m.label for m in at.metric)

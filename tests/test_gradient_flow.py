@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -233,3 +234,28 @@ def test_loss_along_gradient_on_a_quadratic():
     np.testing.assert_allclose(path.grad_change, [float((e * H @ g).norm()) for e in etas], rtol=1e-8)
     assert path.loss0 == pytest.approx(L(w))
     assert path.beta_smoothness == pytest.approx(float((H @ g).norm() / g.norm()), rel=1e-8)
+
+
+# ---------------------------------------------------------------------------------------- the page
+@pytest.mark.slow
+def test_page_trains_four_nets_and_slices_the_landscape():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "resnet_gradients.py"), default_timeout=120)
+    at.run()
+    assert not at.exception
+    at.slider(key="rg-depth").set_value(50).run()                   # the depth-50 profile
+    assert not at.exception and any("first/last" in m.label for m in at.metric)
+    at.sidebar.number_input(key="rg-deep").set_value(3)
+    at.sidebar.number_input(key="rg-steps").set_value(20)
+    at.sidebar.select_slider(key="rg-lr").set_value(10.0)
+    at.sidebar.button(key="rg-train").click().run()
+    run = at.session_state["dlviz-run-rg"]
+    for t in run.trainers.values():
+        t.join(240)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("final training loss" in m.label for m in at.metric)
+    at.button(key="rg-ls-go").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "rg-landscape" in at.session_state

@@ -115,7 +115,9 @@ def sweep_figure(rows: list, lrs: list[float], largest: dict[str, float | None],
                                  hovertemplate="lr %{x:g}: final loss %{y:.3g}<br>%{text}<extra>" + n + "</extra>"))
         if largest.get(n):
             fig.add_vline(x=largest[n], line={"color": c, "dash": "dash", "width": 1.5})
-    fig.update_xaxes(type="log", title_text="learning rate", tickvals=lrs, ticktext=[f"{v:g}" for v in lrs])
+    lo, hi = math.log10(min(lrs)), math.log10(max(lrs))
+    fig.update_xaxes(type="log", title_text="learning rate", tickvals=lrs, ticktext=[f"{v:g}" for v in lrs],
+                     range=[lo - 0.15, hi + 0.15])
     fig.update_yaxes(type="log", title_text="final training loss (✕ = diverged)", exponentformat="power")
     fig.update_layout(height=height, margin=_MARGIN, legend={"orientation": "h", "y": -0.25})
     return fig
@@ -150,11 +152,12 @@ def batch_stats_figure(stats: list, unit: int, height: int = 320) -> go.Figure:
         s = stats[0]
         for col, run, pop in ((1, s.running_mean[unit], s.pop_mean[unit]),
                               (2, math.sqrt(s.running_var[unit]), math.sqrt(s.pop_var[unit]))):
-            fig.add_hline(y=run, line={"dash": "dash", "color": "black", "width": 1.5}, row=1, col=col,
-                          annotation_text="running", annotation_position="top left")
-            fig.add_hline(y=pop, line={"color": "#54A24B", "width": 1.5}, row=1, col=col,
-                          annotation_text="whole training set", annotation_position="bottom left")
-    fig.update_layout(height=height, margin=_MARGIN)
+            fig.add_hline(y=run, line={"dash": "dash", "color": "black", "width": 1.5}, row=1, col=col)
+            fig.add_hline(y=pop, line={"color": "#54A24B", "width": 2}, row=1, col=col)
+        for label, line in (("running estimate (eval mode)", {"dash": "dash", "color": "black", "width": 1.5}),
+                            ("whole training set", {"color": "#54A24B", "width": 2})):
+            fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line, name=label), 1, 1)
+    fig.update_layout(height=height, margin=_MARGIN, legend={"orientation": "h", "y": -0.15})
     return fig
 
 

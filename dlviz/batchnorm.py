@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlviz.data import DataError, batches, image_dataset
-from dlviz.gradient_flow import build, torch_threads
+from dlviz.gradient_flow import build
 from dlviz.loss_landscape import _grad, cross_entropy_loss, frozen_stats, loss_along_gradient
 from dlviz.models.deep_nets import DeepNet
 from dlviz.train import Trainer, make_optimizer
@@ -339,8 +339,7 @@ def thumbnail() -> np.ndarray:
     curves = []
     grid = np.linspace(-4, 4, 81)
     for name, rgb in (("no norm", (228, 87, 86)), ("BatchNorm", (76, 120, 168))):
-        with torch_threads(1):
-            pre, _ = layer_values(build(replace(base, **VARIANTS[name]), 0), x)
+        pre, _ = layer_values(build(replace(base, **VARIANTS[name]), 0), x)
         v = pre[-1].flatten().numpy()
         h, _ = np.histogram(v, bins=grid, density=True)
         curves.append(((grid[:-1] + grid[1:]) / 2, np.convolve(h, np.ones(5) / 5, mode="same"), rgb))

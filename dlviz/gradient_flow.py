@@ -16,10 +16,9 @@ the model: normalisation buffers are restored afterwards.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -34,24 +33,6 @@ from dlviz.train import Trainer, make_optimizer
 
 # a first/last gradient ratio outside [1/100, 100] is called vanishing / exploding on the page
 HEALTHY = 100.0
-
-
-@contextlib.contextmanager
-def torch_threads(n: int = 1) -> Iterator[None]:
-    """Run a block with ``n`` intra-op torch threads, then restore the previous count.
-
-    The nets here are tiny: a 128 x 64 matmul is slower split over threads than on one, and much slower
-    when the cores are busy (measured: 2 threads 1.7-11 s, 1 thread 0.2 s for the depth-20 profile on
-    2 loaded cores). Pages wrap their analysis in this.
-    """
-    prev = torch.get_num_threads()
-    if prev != n:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        if prev != n:
-            torch.set_num_threads(prev)
 
 
 def weight_layers(model: nn.Module) -> dict[str, nn.Module]:
@@ -317,7 +298,6 @@ def thumbnail() -> np.ndarray:
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(64, 1, 8, 8, generator=g), torch.randint(0, 10, (64,), generator=g)
     cfg = DeepNet.Config(width=32, depth=12)
-    with torch_threads(1):
-        profs = [init_profile(c, (x, y), seed=0, name=k) for k, c in plain_and_residual(cfg).items()]
+    profs = [init_profile(c, (x, y), seed=0, name=k) for k, c in plain_and_residual(cfg).items()]
     return polyline_image([(np.arange(len(p.grad_norms), dtype=float), np.log10(np.clip(p.grad_norms, 1e-30, None)), c)
                            for p, c in zip(profs, [(228, 87, 86), (76, 120, 168)])])

@@ -12,7 +12,6 @@ import ui
 
 from dlviz import batchnorm as bnm
 from dlviz import batchnorm_shift as bs
-from dlviz.gradient_flow import torch_threads
 from dlviz.plots import batchnorm as bp
 from dlviz.plots.common import grid_figure
 
@@ -106,8 +105,7 @@ def init_snapshot(cfg_items: tuple, name: str, seed: int, data_name: str):
     g = torch.Generator().manual_seed(seed + 1)
     pick = torch.randperm(len(data.x_train), generator=g)[:128]
     probe = bnm.Probe(data.x_train[pick], data.y_train[pick], lr=hp.lr, seed=seed)
-    with torch_threads(1):
-        return probe(build(configs[name].__class__(**cfg), seed), 0)
+    return probe(build(configs[name].__class__(**cfg), seed), 0)
 
 
 key = "pre" if what.startswith("input") else "post"
@@ -125,7 +123,7 @@ else:
     ui.show(bp.percentile_figure(series, f"{layer_names[layer_i]}, unit {unit}: 15th / 50th / 85th percentile of its "
                                          "input to the nonlinearity (Ioffe & Szegedy, Fig. 1)"), key="bn-pct")
     cols = st.columns(len(series))
-    for col, (n, (steps, pct)) in zip(cols, series.items()):
+    for col, (n, (_steps, pct)) in zip(cols, series.items()):
         spread = max(float(np.median(pct[:, 2] - pct[:, 0])), 1e-12)
         col.metric(f"{n}: drift of the median", f"{abs(pct[-1, 1] - pct[0, 1]) / spread:.2f}",
                    help="|median at the last snapshot − median at step 0|, in units of the unit's typical "
@@ -253,8 +251,7 @@ BATCHES = [2, 4, 16, 64, 256]
 
 @st.cache_data(show_spinner="Evaluating in train and eval mode...", max_entries=16)
 def modes(_models, key: str, names: tuple, seed: int):
-    with torch_threads(1):
-        return {n: bs.mode_accuracy(_models[n], mdata.x_test, mdata.y_test, BATCHES, seed=seed) for n in names}
+    return {n: bs.mode_accuracy(_models[n], mdata.x_test, mdata.y_test, BATCHES, seed=seed) for n in names}
 
 
 acc = modes(models, mkey, tuple(models), sess.seed)
@@ -272,8 +269,7 @@ if bn_models:
 
     @st.cache_data(show_spinner=False, max_entries=16)
     def stats(_m, key: str, layer: str, seed: int):
-        with torch_threads(1):
-            inputs = bs.bn_inputs(_m, layer, mdata.x_train)
+        inputs = bs.bn_inputs(_m, layer, mdata.x_train)
         return [bs.batch_stats(_m, mdata.x_train, layer, b, n_batches=64, seed=seed, inputs=inputs) for b in (2, 4, 16, 64)]
 
     st_list = stats(m, f"{mkey}-{bn_name}", lname, sess.seed)
@@ -304,9 +300,8 @@ st.caption("Top: clean test images. Bottom: the same images shifted.")
 
 @st.cache_data(show_spinner="Measuring accuracy under the shift...", max_entries=64)
 def shifted(_models, key: str, names: tuple, kind_: str, sev: float, seed: int):
-    with torch_threads(1):
-        return {n: bs.shift_report(_models[n], mdata.x_train, mdata.x_test, mdata.y_test, kind_, sev, seed)
-                for n in names}
+    return {n: bs.shift_report(_models[n], mdata.x_train, mdata.x_test, mdata.y_test, kind_, sev, seed)
+            for n in names}
 
 
 res = shifted(models, mkey, tuple(models), shift_kind, float(severity), sess.seed)

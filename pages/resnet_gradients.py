@@ -66,8 +66,7 @@ def profiles(cfg: dict, depth: int, seed: int, n: int):
     c = DeepNet.Config(**{**cfg, "depth": depth})
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(xtr), generator=g)[:n]
-    with gf.torch_threads(1):
-        return [gf.init_profile(v, (xtr[idx], ytr[idx]), seed=seed, name=k) for k, v in gf.plain_and_residual(c).items()]
+    return [gf.init_profile(v, (xtr[idx], ytr[idx]), seed=seed, name=k) for k, v in gf.plain_and_residual(c).items()]
 
 
 def fmt(r: float) -> str:
@@ -232,7 +231,7 @@ elif not run.active:
         a = np.linspace(-span, span, 41)
         g2 = np.linspace(-span, span, 17)
         out1, out2 = {}, {}
-        with st.spinner("Evaluating the loss on the grid..."), gf.torch_threads(1):
+        with st.spinner("Evaluating the loss on the grid..."):
             for k in which:
                 m = nets[k].trainer.model_copy()
                 d1 = ll.filter_normalized_direction(m, seed=sess.seed)

@@ -19,15 +19,6 @@ from dlviz.gradient_flow import build
 from dlviz.loss_landscape import frozen_stats
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The nets here are tiny: one intra-op thread is faster, and much faster on busy cores."""
-    from dlviz.gradient_flow import torch_threads
-
-    with torch_threads(1):
-        yield
-
-
 @pytest.fixture(scope="module")
 def data():
     return bnm.load_data("digits", seed=0)

@@ -18,15 +18,6 @@ from dlviz.models import build_model
 from dlviz.models.deep_nets import DeepNet
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The nets here are tiny: one intra-op thread is faster, and much faster on busy cores."""
-    from dlviz.gradient_flow import torch_threads
-
-    with torch_threads(1):
-        yield
-
-
 @pytest.fixture(scope="module")
 def batch():
     d = digits("train", seed=0)

@@ -130,15 +130,27 @@ def build(config: DeepNet.Config, seed: int) -> DeepNet:
 
 
 def init_profile(config: DeepNet.Config, batch, seed: int = 0, name: str = "") -> InitProfile:
-    """Build ``config`` at ``seed`` and measure gradient norms and activation statistics on ``batch``."""
+    """Build ``config`` at ``seed`` and measure gradient norms and activation statistics on ``batch``.
+
+    One forward and one backward pass in train mode give all three measurements (the same numbers as
+    :func:`gradient_norms`, :func:`activation_stats` and the loss, each of which runs its own pass).
+    """
     model = build(config, seed)
-    g = gradient_norms(model, batch)
-    a = activation_stats(model, batch)
-    with torch.no_grad(), frozen_stats(model, True):
-        loss = float(cross_entropy_loss(model, batch))
-    return InitProfile(name or ("residual" if config.residual else "plain"), list(g), np.array(list(g.values())),
-                       list(a), np.array([v["var"] for v in a.values()]),
-                       np.array([v["frac_zero"] for v in a.values()]), loss)
+    found: dict[str, torch.Tensor] = {}
+    hooks = [m.register_forward_hook(lambda _m, _i, out, n=n: found.__setitem__(n, out.detach()))
+             for n, m in model.representations().items()]
+    try:
+        with torch.enable_grad(), frozen_stats(model, True):
+            loss = cross_entropy_loss(model, batch)
+            loss.backward()
+    finally:
+        for h in hooks:
+            h.remove()
+    layers = model.weight_layers()
+    g = np.array([float(m.weight.grad.norm()) for m in layers.values()])
+    return InitProfile(name or ("residual" if config.residual else "plain"), list(layers), g, list(found),
+                       np.array([float(t.var(unbiased=False)) for t in found.values()]),
+                       np.array([float((t == 0).float().mean()) for t in found.values()]), float(loss.detach()))
 
 
 def plain_and_residual(config: DeepNet.Config) -> dict[str, DeepNet.Config]:

@@ -83,7 +83,7 @@ def verdict(r: float) -> str:
 st.header("1 · At initialisation: where does the gradient go?")
 depth = st.slider("Depth (blocks of 2 layers)", 2, 60, 20, key="rg-depth",
                   help="The net has a stem layer, this many blocks of two layers, and a linear head.")
-n_probe = 128 if kind == "mlp" else 64
+n_probe = 128 if kind == "mlp" else 32
 plain, res = profiles(asdict(base), depth, sess.seed, n_probe)
 ui.show(gp.init_profile_figure([plain, res]), key="rg-init-profile")
 c1, c2, c3, c4 = st.columns(4)

@@ -144,6 +144,18 @@ def test_activation_stats_match_a_manual_forward(batch):
         assert s["frac_zero"] == pytest.approx(float((r == 0).float().mean()))
 
 
+def test_init_profile_agrees_with_the_separate_measurements(batch):
+    c = cfg(norm="batch", residual=True)
+    prof = gf.init_profile(c, batch, seed=3)
+    model = gf.build(c, seed=3)
+    np.testing.assert_allclose(prof.grad_norms, list(gf.gradient_norms(model, batch).values()), rtol=1e-5)
+    stats = gf.activation_stats(model, batch)
+    assert prof.reps == list(stats)
+    np.testing.assert_allclose(prof.act_var, [s["var"] for s in stats.values()], rtol=1e-5)
+    with torch.no_grad():
+        assert prof.loss == pytest.approx(float(F.cross_entropy(model.train()(batch[0]), batch[1])), rel=1e-5)
+
+
 def test_ratio_and_diagnosis():
     assert gf.first_last_ratio({"a": 1e-3, "b": 5.0, "c": 2.0}) == pytest.approx(5e-4)
     assert gf.diagnose(5e-4) == "vanishing"

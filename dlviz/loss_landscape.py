@@ -119,6 +119,22 @@ def slice_2d(model: nn.Module, batch, d1: dict[str, torch.Tensor], d2: dict[str,
     return out
 
 
+def nonconvex_fraction(z: np.ndarray, tol: float = 0.0) -> float:
+    """Share of the interior points of a 2-D slice where the surface curves down along an axis.
+
+    A point counts when a central second difference along rows or columns is below ``-tol``: for a convex
+    function every such difference is >= 0, so the fraction is 0. (Li et al. (2018) map the ratio of
+    Hessian eigenvalues instead; this is its cheap, grid-only cousin, and a convex 2-D slice does not
+    prove a convex landscape.)
+    """
+    z = np.asarray(z, dtype=float)
+    if z.shape[0] < 3 or z.shape[1] < 3:
+        return float("nan")
+    d_rows = z[:-2, 1:-1] - 2 * z[1:-1, 1:-1] + z[2:, 1:-1]
+    d_cols = z[1:-1, :-2] - 2 * z[1:-1, 1:-1] + z[1:-1, 2:]
+    return float(np.mean((d_rows < -tol) | (d_cols < -tol)))
+
+
 # ---------------------------------------------------------------------------------------- along the gradient
 @dataclass
 class GradientPath:

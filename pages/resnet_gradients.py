@@ -135,8 +135,8 @@ deep = cs2.number_input("Deep (blocks)", 2, 40, 10, key="rg-deep")
 hp = ui.hyperparameters("rg", lr=0.1, steps=600, batch_size=64, optimizer="SGD + momentum", max_steps=5000)
 st.markdown(f"Four nets — plain and residual, {shallow} and {deep} blocks — train on the same batches from the same "
             "seed with the optimiser settings in the sidebar. He et al. (2016) call it **degradation** when the "
-            "deeper plain net reaches a *higher training loss* than the shallower one (overfitting would show "
-            "a lower one).")
+            "deeper plain net reaches a *higher training loss* than the shallower one. That is not overfitting: "
+            "an overfitting net has a *lower* training loss and a higher test loss.")
 
 
 def start_training():
@@ -246,8 +246,14 @@ elif not run.active:
         ui.show(gp.slice_2d_figure(g2, g2, out2), key="rg-slice2")
         cols = st.columns(len(out1))
         for col, (k, v) in zip(cols, out1.items()):
-            col.metric(f"{k}: loss at α = ±{span:g} / at 0", f"{max(v[0], v[-1]) / max(v[len(v) // 2], 1e-12):.3g}×",
-                       help="How much the loss rises at the ends of the 1-D slice: larger = sharper, less convex.")
+            col.metric(f"{k}: loss at the trained weights", f"{v[len(v) // 2]:.3g}")
+            col.metric(f"{k}: non-convex share of the 2-D slice", f"{ll.nonconvex_fraction(out2[k]):.0%}",
+                       help="Share of the grid's interior points where the loss curves downward along α or β "
+                            "(a negative second difference). 0% for a convex surface. A convex slice does not "
+                            "prove a convex landscape.")
+        st.caption("Li et al. (2018) report that skip connections keep the landscape of deep nets smooth and "
+                   "near-convex around the minimum while deep plain nets become chaotic; these slices are of your "
+                   "nets, at this depth, on 512 images — read them against that claim, not as a proof of it.")
 
 ui.try_this([
     ("At depth 20 with no normalisation and the default init, compare the two ratios; then pick **Kaiming**: "

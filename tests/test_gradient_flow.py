@@ -271,3 +271,13 @@ def test_page_trains_four_nets_and_slices_the_landscape():
     at.button(key="rg-ls-go").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert "rg-landscape" in at.session_state
+
+
+def test_nonconvex_fraction():
+    a = np.linspace(-1, 1, 21)
+    X, Y = np.meshgrid(a, a)
+    assert ll.nonconvex_fraction(X ** 2 + 3 * Y ** 2 + X * Y) == 0          # convex quadratic
+    assert ll.nonconvex_fraction(-(X ** 2)) == 1                             # concave along every row
+    bumpy = X ** 2 + Y ** 2 + 0.5 * np.cos(8 * X)
+    assert 0 < ll.nonconvex_fraction(bumpy) < 1
+

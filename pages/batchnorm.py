@@ -85,6 +85,8 @@ what = c3.radio("Histograms of", ["input to the nonlinearity", "layer output"], 
 
 
 def live(r) -> None:
+    if not r.active:
+        return
     series = {n: bnm.percentile_series(t.snapshots, layer_i, int(unit)) for n, t in r.trainers.items() if t.snapshots}
     if series:
         ui.show(bp.percentile_figure(series, f"{layer_names[layer_i]}, unit {unit}: 15th / 50th / 85th percentile of "
@@ -238,8 +240,8 @@ have_trained = bool(trainers) and not run.active and all(t.step > 0 for t in tra
 source = st.radio("Models", ["shipped: digits MLP, BatchNorm vs no norm"] + (["my trained variants"] if have_trained else []),
                   horizontal=True, key="bn-source", index=1 if have_trained else 0)
 if source.startswith("shipped"):
-    models = {"BatchNorm": ui.load_shipped("digits_mlp_bn", "deep_net")[0],
-              "no norm": ui.load_shipped("digits_mlp_plain", "deep_net")[0]}
+    models = {"no norm": ui.load_shipped("digits_mlp_plain", "deep_net")[0],
+              "BatchNorm": ui.load_shipped("digits_mlp_bn", "deep_net")[0]}
     mdata, mkey = get_data("digits", 0), "shipped"
 else:
     models = {n: t.model_copy() for n, t in trainers.items()}
@@ -281,7 +283,7 @@ if bn_models:
     a = acc[bn_name]
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Eval mode", f"{a['eval']:.1%}")
-    m2.metric("Train mode, batch 2", f"{a['train, batch 2']:.1%}", f"{a['train, batch 2'] - a['eval']:+.1%}")
+    m2.metric("Train mode, batch 2", f"{a['train, batch 2']:.1%}", f"{(a['train, batch 2'] - a['eval']) * 100:+.1f} pts")
     m3.metric("Batch-mean error, B = 2", f"{st_list[0].mean_error():.2f} σ",
               help="Mean |batch mean − training-set mean| / training-set std, over batches and units of this layer.")
     m4.metric("Batch-mean error, B = 64", f"{st_list[-1].mean_error():.2f} σ",
@@ -309,11 +311,11 @@ cols = st.columns(len(res))
 for col, (n, r) in zip(cols, res.items()):
     col.markdown(f"**{n}**")
     col.metric("clean", f"{r.clean:.1%}")
-    col.metric("shifted", f"{r.shifted:.1%}", f"{r.shifted - r.clean:+.1%}")
+    col.metric("shifted", f"{r.shifted:.1%}", f"{(r.shifted - r.clean) * 100:+.1f} pts")
     if r.adapted is None:
         col.caption("No BatchNorm: AdaBN does not apply.")
     else:
-        col.metric("after AdaBN", f"{r.adapted:.1%}", f"{r.adapted - r.shifted:+.1%} vs shifted")
+        col.metric("after AdaBN", f"{r.adapted:.1%}", f"{(r.adapted - r.shifted) * 100:+.1f} pts vs shifted")
         if r.recovered is not None:
             col.caption(f"AdaBN won back **{r.recovered:.0%}** of the drop.")
 st.markdown("**AdaBN** (Li et al., 2016) keeps every weight and re-estimates each BN layer's mean and variance on "

@@ -12,15 +12,13 @@ from plotly.subplots import make_subplots
 
 from dlviz.plots.common import PALETTE
 
-VARIANT_ORDER = ["no norm", "BatchNorm", "BN after activation", "LayerNorm", "GroupNorm"]
 _MARGIN = {"l": 4, "r": 4, "t": 40, "b": 4}
 
 
-def color(name: str) -> str:
-    """A fixed colour per variant (no norm red, BatchNorm blue, ...), the same on every figure."""
-    fixed = {"no norm": "#E45756", "BatchNorm": "#4C78A8", "BN after activation": "#72B7B2",
-             "LayerNorm": "#F58518", "GroupNorm": "#54A24B"}
-    return fixed.get(name, PALETTE[hash(name) % len(PALETTE)])
+def color(name: str, order: list[str]) -> str:
+    """The colour of a variant: the palette in the order the variants are listed -- the order the shared
+    training monitor colours its runs in, so a variant has one colour on the whole page."""
+    return PALETTE[(order.index(name) if name in order else len(order)) % len(PALETTE)]
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -37,7 +35,7 @@ def percentile_figure(series: dict[str, tuple[np.ndarray, np.ndarray]], title: s
         steps, pct = series[n]
         if not len(steps):
             continue
-        c = color(n)
+        c = color(n, names)
         fig.add_trace(go.Scatter(x=steps, y=pct[:, 2], mode="lines", line={"width": 0.5, "color": c},
                                  showlegend=False, hovertemplate="85th: %{y:.3g}<extra></extra>"), 1, i)
         fig.add_trace(go.Scatter(x=steps, y=pct[:, 0], mode="lines", line={"width": 0.5, "color": c},
@@ -67,7 +65,7 @@ def histograms_figure(values: dict[str, list[np.ndarray]], layer_names: list[str
                 lo, hi = lo - 0.5, hi + 0.5
             h, edges = np.histogram(np.clip(v, lo, hi), bins=bins, range=(lo, hi), density=True)
             fig.add_trace(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=h, width=edges[1] - edges[0], showlegend=False,
-                                 marker={"color": color(n), "line": {"width": 0}},
+                                 marker={"color": color(n, names), "line": {"width": 0}},
                                  hovertemplate="%{x:.3g}: density %{y:.3g}<extra></extra>"), r, c)
     fig.update_yaxes(showticklabels=False)
     fig.update_xaxes(tickfont={"size": 10}, nticks=4)
@@ -82,10 +80,11 @@ def lines_figure(series: dict[str, tuple[np.ndarray, np.ndarray]], title: str, y
                  log_y: bool = True, height: int = 300) -> go.Figure:
     """One line per variant over training steps (e.g. a shift or smoothness measure)."""
     fig = go.Figure()
+    names = list(series)
     for n, (x, y) in series.items():
         ok = np.isfinite(y) & ((y > 0) if log_y else True)
         fig.add_trace(go.Scatter(x=np.asarray(x)[ok], y=np.asarray(y)[ok], mode="lines+markers", name=n,
-                                 line={"color": color(n), "width": 2}, marker={"size": 4},
+                                 line={"color": color(n, names), "width": 2}, marker={"size": 4},
                                  hovertemplate="step %{x}: %{y:.3g}<extra>" + n + "</extra>"))
     fig.update_layout(height=height, margin=_MARGIN, title={"text": title, "font": {"size": 14}},
                       xaxis_title="step", yaxis_title=y_title, legend={"orientation": "h", "y": -0.3})
@@ -99,13 +98,12 @@ def sweep_figure(rows: list, lrs: list[float], largest: dict[str, float | None],
     edge, a run that did not halve its loss an open marker; the dashed lines mark each variant's largest
     learning rate that trained."""
     fig = go.Figure()
-    names = [n for n in VARIANT_ORDER if any(r.variant == n for r in rows)]
-    names += sorted({r.variant for r in rows} - set(names))
+    names = list(dict.fromkeys(r.variant for r in rows))
     finite = [r.final_loss for r in rows if math.isfinite(r.final_loss) and r.final_loss > 0]
     top = max(finite + [3.0]) * 2
     for n in names:
         rs = sorted((r for r in rows if r.variant == n), key=lambda r: r.lr)
-        c = color(n)
+        c = color(n, names)
         y = [r.final_loss if math.isfinite(r.final_loss) else top for r in rs]
         symbols = ["x" if r.status == "diverged" else "circle-open" if r.status == "did not train" else "circle"
                    for r in rs]
@@ -126,10 +124,11 @@ def sweep_figure(rows: list, lrs: list[float], largest: dict[str, float | None],
 def mode_figure(results: dict[str, dict[str, float]], height: int = 300) -> go.Figure:
     """Test accuracy in eval mode and in train mode with batches of each size, one group per model."""
     fig = go.Figure()
+    names = list(results)
     for n, acc in results.items():
         keys = list(acc)
         fig.add_trace(go.Bar(x=[k.replace("train, ", "train · ") for k in keys], y=[acc[k] for k in keys], name=n,
-                             marker_color=color(n), text=[f"{acc[k]:.1%}" for k in keys], textposition="outside",
+                             marker_color=color(n, names), text=[f"{acc[k]:.1%}" for k in keys], textposition="outside",
                              hovertemplate="%{x}: %{y:.1%}<extra>" + n + "</extra>"))
     fig.update_layout(barmode="group", height=height, margin=_MARGIN, yaxis={"range": [0, 1.12], "tickformat": ".0%"},
                       yaxis_title="test accuracy", legend={"orientation": "h", "y": -0.25})
@@ -164,8 +163,9 @@ def batch_stats_figure(stats: list, unit: int, height: int = 320) -> go.Figure:
 def shift_curve_figure(curves: dict[str, list], height: int = 330) -> go.Figure:
     """Test accuracy against shift severity: shifted (solid), after AdaBN (dashed), clean (dotted)."""
     fig = go.Figure()
+    names = list(curves)
     for n, res in curves.items():
-        c = color(n)
+        c = color(n, names)
         sev = [r.severity for r in res]
         fig.add_trace(go.Scatter(x=sev, y=[r.shifted for r in res], mode="lines+markers", name=f"{n}: shifted",
                                  line={"color": c, "width": 2.5}, hovertemplate="severity %{x}: %{y:.1%}<extra></extra>"))

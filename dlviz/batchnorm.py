@@ -330,7 +330,8 @@ def largest_trainable_lr(rows: Sequence[SweepRow], variants: Sequence[str]) -> d
 
 
 def thumbnail() -> np.ndarray:
-    """Landing-page card: density of a deep unit's input at init, no norm (red) vs BatchNorm (blue)."""
+    """Landing-page card: density of a deep unit's input at init, no norm (blue) vs BatchNorm (orange),
+    the colours the page gives the two variants."""
     from dlviz.gradient_flow import polyline_image
 
     g = torch.Generator().manual_seed(0)
@@ -338,7 +339,7 @@ def thumbnail() -> np.ndarray:
     base = DeepNet.Config(width=64, depth=5, block_layers=1, activation="sigmoid", input_mean=0.3, input_std=0.37)
     curves = []
     grid = np.linspace(-4, 4, 81)
-    for name, rgb in (("no norm", (228, 87, 86)), ("BatchNorm", (76, 120, 168))):
+    for name, rgb in (("no norm", (76, 120, 168)), ("BatchNorm", (245, 133, 24))):
         pre, _ = layer_values(build(replace(base, **VARIANTS[name]), 0), x)
         v = pre[-1].flatten().numpy()
         h, _ = np.histogram(v, bins=grid, density=True)

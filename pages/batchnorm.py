@@ -43,8 +43,8 @@ width = st.sidebar.select_slider("Width", [8, 16, 32, 64, 128, 256], value=64 if
 activation = st.sidebar.selectbox("Activation", ["relu", "sigmoid", "tanh"], key="bn-act",
                                   help="Ioffe & Szegedy's Fig. 1 uses sigmoid units.")
 variants = st.sidebar.multiselect("Variants side by side", list(bnm.VARIANTS), default=["no norm", "BatchNorm"],
-                                  key="bn-variants", help="BN after activation: Linear → ReLU → BN instead of "
-                                                          "Linear → BN → ReLU.")
+                                  key="bn-variants", help="BN after activation: Linear → activation → BN instead of "
+                                                          "Linear → BN → activation.")
 if not variants:
     st.warning("Pick at least one variant in the sidebar.", icon=":material/checklist:")
     st.stop()
@@ -115,7 +115,7 @@ if active:
     st.info("Training: the percentile plot above is live; the histograms and section 2 appear when the runs end "
             "(**Stop** keeps what was measured so far).", icon=":material/hourglass:")
 elif not snaps:
-    st.info("Press **Train** in the sidebar to train the variants side by side (about 10–30 s with the defaults). "
+    st.info("Press **Train** in the sidebar to train the variants side by side (a few seconds on 2 CPU cores with the defaults). "
             "Until then, the histograms show the nets at initialisation.", icon=":material/play_arrow:")
     init = {n: init_snapshot(tuple(vars(c).items()), n, sess.seed, dataset) for n, c in configs.items()}
     ui.show(bp.histograms_figure({n: s[key] for n, s in init.items()}, layer_names, f"{what} at initialisation"),
@@ -177,8 +177,9 @@ else:
     st.dataframe(rows, hide_index=True, use_container_width=True,
                  column_config={k: st.column_config.NumberColumn(format="%.3g") for k in rows[0] if k != "variant"})
     st.caption("Medians over the snapshots of this run (for the selected layer where a layer applies). Santurkar et al. "
-               "found that BN does *not* reliably reduce ICS in sense (b), while it does make the loss smoother; "
-               "compare with what this run measured before drawing a conclusion.")
+               "found that BN does *not* reduce ICS in sense (b) — in their networks it was often larger with BN — "
+               "while the loss and its gradient changed more gently along the gradient (smaller Δloss and β). "
+               "Compare with what this run measured before drawing a conclusion.")
 
 # ---------------------------------------------------------------- 3. learning-rate tolerance
 st.header("3 · Learning-rate tolerance")

@@ -113,8 +113,8 @@ with st.expander("Why: what the initialisation does per layer"):
         "multiplied by about σ²/2 per layer (He et al., 2015, for equal fan-in and fan-out). PyTorch's default "
         "init has σ² = 1/3, so about ×1/6 per layer: with no normalisation a plain net's gradient shrinks "
         "geometrically with depth. Kaiming init (σ² = 2) keeps it near ×1. A skip connection adds an identity "
-        "path: ∂(x + F(x))/∂x = I + ∂F/∂x, so the gradient reaches early blocks without passing through every "
-        "layer's weights — but without normalisation the residual stream's variance grows with each block "
+        "path: the Jacobian of x + F(x) is I + ∂F/∂x (then the ReLU after the addition), so the gradient reaches "
+        "early blocks without passing through every layer's weights — but without normalisation the residual stream's variance grows with each block "
         "(look at the right panel with Kaiming init). With BatchNorm, deep *plain* nets at initialisation can "
         "have gradients that *grow* toward the input (Yang et al., 2019); measure it with the selector.")
 if st.toggle("Show the ratio at every depth", key="rg-sweep"):
@@ -166,7 +166,7 @@ def live(r) -> None:
 ui.training_monitor("rg", metrics=("train_acc",), live=live, every=1.0)
 nets = st.session_state.get("rg-nets") if run is not None else None
 if not nets:
-    st.info("Press **Train** in the sidebar to train the four nets (about 15–40 s on a laptop CPU with the defaults).",
+    st.info("Press **Train** in the sidebar to train the four nets (10–30 s on 2 CPU cores with the defaults).",
             icon=":material/play_arrow:")
 elif not run.active:
     finals = {k: gf.final_train_loss(n.trainer) for k, n in nets.items()}
@@ -262,5 +262,5 @@ ui.try_this([
     ("With BatchNorm, train 2 vs 10 blocks: is the deeper plain net worse on the *training* loss? Read its "
     "gradient ratio in the heatmap before you blame vanishing gradients."),
     "Choose **Kaiming + zero last** and a residual depth of 40: every block starts as the identity.",
-    "Raise the learning rate to 1 with no normalisation: which of the four nets diverges first?",
+    "Raise the learning rate to 1 with no normalisation: which nets diverge, and which silently stop learning?",
 ])

@@ -13,7 +13,7 @@ import ui
 from dlviz import batchnorm as bnm
 from dlviz import batchnorm_shift as bs
 from dlviz.plots import batchnorm as bp
-from dlviz.plots.common import grid_figure
+from dlviz.plots.common import image_figure
 
 PAGE_INFO = {
     "title": "BatchNorm & covariate shift",
@@ -99,6 +99,13 @@ active = run is not None and run.active
 snaps = {} if active else {n: list(t.snapshots) for n, t in trainers.items() if t.snapshots}
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def figure(key: str, _build):
+    """A figure built once per ``key`` (which must name everything it shows): building a many-panel plotly
+    figure costs ~100 ms, more than a slider move may. Shared, so never mutated."""
+    return _build()
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def init_snapshot(cfg_items: tuple, name: str, seed: int, data_name: str):
     from dlviz.gradient_flow import build
@@ -117,9 +124,10 @@ if active:
 elif not snaps:
     st.info("Press **Train** in the sidebar to train the variants side by side (a few seconds on 2 CPU cores with the defaults). "
             "Until then, the histograms show the nets at initialisation.", icon=":material/play_arrow:")
-    init = {n: init_snapshot(tuple(vars(c).items()), n, sess.seed, dataset) for n, c in configs.items()}
-    ui.show(bp.histograms_figure({n: s[key] for n, s in init.items()}, layer_names, f"{what} at initialisation"),
-            key="bn-hist-init")
+    items = {n: tuple(vars(c).items()) for n, c in configs.items()}
+    init = {n: init_snapshot(items[n], n, sess.seed, dataset) for n in configs}
+    ui.show(figure(f"init-{items}-{sess.seed}-{key}", lambda: bp.histograms_figure(
+        {n: s[key] for n, s in init.items()}, layer_names, f"{what} at initialisation")), key="bn-hist-init")
 else:
     series = {n: bnm.percentile_series(s, layer_i, int(unit)) for n, s in snaps.items()}
     ui.show(bp.percentile_figure(series, f"{layer_names[layer_i]}, unit {unit}: 15th / 50th / 85th percentile of its "
@@ -134,7 +142,9 @@ else:
     if steps_all:
         at = st.select_slider("Snapshot (step)", steps_all, value=steps_all[-1], key="bn-snap")
         vals = {n: dict(s)[at][key] for n, s in snaps.items()}
-        ui.show(bp.histograms_figure(vals, layer_names, f"{what} at step {at}"), key="bn-hist")
+        run_id = "-".join(f"{id(t)}:{t.step}" for t in trainers.values())
+        ui.show(figure(f"hist-{run_id}-{at}-{key}", lambda: bp.histograms_figure(vals, layer_names, f"{what} at step {at}")),
+                key="bn-hist")
 
 # ---------------------------------------------------------------- 2. internal covariate shift, two ways
 st.header("2 · Internal covariate shift and smoothness, measured")
@@ -277,7 +287,8 @@ if bn_models:
 
     st_list = stats(m, f"{mkey}-{bn_name}", lname, sess.seed)
     with c2:
-        ui.show(bp.batch_stats_figure(st_list, int(u)), key="bn-batchstats")
+        ui.show(figure(f"stats-{mkey}-{bn_name}-{lname}-{u}-{sess.seed}",
+                       lambda: bp.batch_stats_figure(st_list, int(u))), key="bn-batchstats")
         st.caption("64 random batches per size; every layer before this one in eval mode. The batch mean scatters "
                    "with std σ/√B; the (biased) batch variance BN divides by averages (B − 1)/B · σ², so small "
                    "batches also normalise by too small a std.")
@@ -297,7 +308,7 @@ c1, c2 = st.columns(2)
 shift_kind = c1.selectbox("Shift", kinds, key="bn-shift-kind", help="Colour needs RGB images (food shapes).")
 severity = c2.slider("Severity", 0.0, 1.0, 0.6, 0.05, key="bn-sev")
 xs = bs.shift_images(mdata.x_test[:8], shift_kind, severity, seed=sess.seed)
-ui.show(grid_figure(torch.cat([mdata.x_test[:8], xs]), cols=8, height_per_row=90), key="bn-shift-imgs")
+ui.show(image_figure(bp.mosaic([mdata.x_test[:8].numpy(), xs.numpy()]), height=230), key="bn-shift-imgs")
 st.caption("Top: clean test images. Bottom: the same images shifted.")
 
 

@@ -292,3 +292,23 @@ def test_page_trains_sweeps_and_survives_divergence():
     sweep = at.session_state["bn-sweep-obj"]
     assert len(sweep.rows) == 8 and any(r.status == "diverged" for r in sweep.rows)
     assert any("largest lr that trained" in m.label for m in at.metric)
+
+
+# ---------------------------------------------------------------------------------------- figures
+def test_figures_plot_the_measured_numbers():
+    from dlviz.plots import batchnorm as bp
+
+    steps, pct = np.array([0, 10, 20]), np.array([[-1.0, 0.0, 1.0], [-2.0, 0.5, 2.0], [-1.5, 0.2, 1.0]])
+    fig = bp.percentile_figure({"BatchNorm": (steps, pct)}, "t")
+    ys = [list(t.y) for t in fig.data]
+    assert ys == [list(pct[:, 2]), list(pct[:, 0]), list(pct[:, 1])]      # 85th, 15th (band), median
+    R = bnm.SweepRow
+    rows = [R("a", 0.1, "trained", 2.3, 0.2, 150), R("a", 1.0, "diverged", 2.3, math.nan, 3, "diverged"),
+            R("b", 0.1, "did not train", 2.3, 2.0, 150)]
+    fig = bp.sweep_figure(rows, [0.1, 1.0], {"a": 0.1, "b": None})
+    a = fig.data[0]
+    assert list(a.marker.symbol) == ["circle", "x"] and a.y[0] == 0.2 and a.y[1] > 2.3   # diverged: top edge
+    assert list(fig.data[1].marker.symbol) == ["circle-open"]
+    img = bp.mosaic([np.zeros((8, 1, 8, 8)), np.ones((8, 1, 8, 8)) * 0.5], scale=6, gap=2)
+    assert img.shape == (3, 2 * (48 + 2), 8 * (48 + 2))
+    assert img[0, 0, 0] == 0 and img[0, 50, 0] == 0.5 and img[0, 48, 0] == 1     # pixels, then a white gap

@@ -281,3 +281,17 @@ def test_nonconvex_fraction():
     bumpy = X ** 2 + Y ** 2 + 0.5 * np.cos(8 * X)
     assert 0 < ll.nonconvex_fraction(bumpy) < 1
 
+
+
+def test_figures_plot_the_measured_numbers(batch):
+    from dlviz.plots import gradient_flow as gp
+
+    prof = gf.init_profile(cfg(depth=4), batch)
+    fig = gp.init_profile_figure([prof])
+    np.testing.assert_allclose(fig.data[0].y, prof.grad_norms)
+    np.testing.assert_allclose(fig.data[1].y, prof.act_var)
+    steps, norms = np.array([1, 5]), np.array([[1e-3, 1.0], [0.0, 10.0]])
+    fig = gp.grad_heatmaps_figure({"plain-2": (steps, norms, ["stem", "head"])})
+    z = np.array(fig.data[0].z, dtype=float)
+    np.testing.assert_allclose(z[:, 0], [-3, 0])
+    assert np.isnan(z[0, 1]) and z[1, 1] == 1                              # a zero gradient is blank

@@ -177,3 +177,16 @@ def shift_curve_figure(curves: dict[str, list], height: int = 330) -> go.Figure:
     fig.update_layout(height=height, margin=_MARGIN, xaxis_title="shift severity", yaxis_title="test accuracy",
                       yaxis={"tickformat": ".0%", "range": [0, 1.02]}, legend={"orientation": "h", "y": -0.28})
     return fig
+
+
+def mosaic(rows: list[np.ndarray], scale: int = 6, gap: int = 2) -> np.ndarray:
+    """Rows of ``(N, C, H, W)`` images in [0, 1] as one ``(3, H', W')`` image (nearest upscaling, white gaps)."""
+    out_rows = []
+    for r in rows:
+        r = np.asarray(r, dtype=np.float32)
+        r = np.repeat(r, 3, axis=1) if r.shape[1] == 1 else r
+        r = r.repeat(scale, axis=2).repeat(scale, axis=3)                        # (N, 3, sH, sW)
+        pad = np.ones((r.shape[0], 3, r.shape[2], gap), dtype=np.float32)
+        out_rows.append(np.concatenate([np.concatenate([a, p], axis=2) for a, p in zip(r, pad)], axis=2))
+    hgap = np.ones((3, gap, out_rows[0].shape[2]), dtype=np.float32)
+    return np.concatenate([np.concatenate([row, hgap], axis=1) for row in out_rows], axis=1)

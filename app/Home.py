@@ -11,6 +11,7 @@ import os
 # spinning waits, two teams on a 2-core laptop slow each other down ~10x; passive waits avoid that.
 # Must be set before torch is first imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # numpy's small matrices: no spinning BLAS threads
 
 import sys
 from pathlib import Path

@@ -59,6 +59,7 @@ def cam_layer(model: nn.Module) -> nn.Module:
 
 def baseline_for(x: torch.Tensor, kind: str) -> torch.Tensor:
     """The reference input ``x'`` for IG and occlusion, shaped like ``x (B, C, H, W)``."""
+    x = x.detach()
     if kind == "black":
         return torch.zeros_like(x)
     if kind == "white":
@@ -81,6 +82,8 @@ def attribute(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int, met
     import captum.attr as ca
 
     x = x.detach().clone()
+    span = float(x.max() - x.min()) or 1.0
+    x.requires_grad_(True)
     if isinstance(target, int):
         target = torch.full((len(x),), target, dtype=torch.long)
     target = target.to(x.device)
@@ -90,7 +93,7 @@ def attribute(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int, met
         return ca.IntegratedGradients(model).attribute(x, baselines=baseline_for(x, params.baseline), target=target,
                                                        n_steps=params.ig_steps).detach()
     if method == "SmoothGrad":
-        sigma = params.sg_noise * float(x.max() - x.min() or 1.0)
+        sigma = params.sg_noise * span
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             out = ca.NoiseTunnel(ca.Saliency(model)).attribute(
@@ -154,18 +157,24 @@ def ig_completeness(model: nn.Module, x: torch.Tensor, target: int, steps: int =
     import captum.attr as ca
 
     x0 = baseline_for(x, baseline)
-    attr = ca.IntegratedGradients(model).attribute(x.clone(), baselines=x0, target=target, n_steps=steps,
-                                                   method=method)
-    return Completeness(float(attr.double().sum()), _logit(model, x, target), _logit(model, x0, target), steps)
+    xi = x.detach().clone().requires_grad_(True)
+    attr = ca.IntegratedGradients(model).attribute(xi, baselines=x0, target=target, n_steps=steps, method=method)
+    return Completeness(float(attr.detach().double().sum()), _logit(model, x, target), _logit(model, x0, target), steps)
 
 
 # ------------------------------------------------------------------------------------------- sanity check
 def spearman(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> float:
-    """Spearman rank correlation of two maps (flattened; ties get their average rank)."""
+    """Spearman rank correlation of two maps (flattened; ties get their average rank).
+
+    A constant map ranks every pixel equal: two constant maps count as the same ranking (1.0), a constant
+    and a varying map as unrelated (0.0).
+    """
     ra, rb = _rank(np.asarray(a, dtype=np.float64).ravel()), _rank(np.asarray(b, dtype=np.float64).ravel())
     ra, rb = ra - ra.mean(), rb - rb.mean()
-    den = np.sqrt((ra * ra).sum() * (rb * rb).sum())
-    return float((ra * rb).sum() / den) if den > 0 else 0.0
+    na, nb = (ra * ra).sum(), (rb * rb).sum()
+    if na == 0 or nb == 0:
+        return 1.0 if na == nb else 0.0
+    return float((ra * rb).sum() / np.sqrt(na * nb))
 
 
 def _rank(v: np.ndarray) -> np.ndarray:

@@ -5,6 +5,13 @@ Run with ``streamlit run app/Home.py``.
 
 from __future__ import annotations
 
+import os
+
+# Training runs in background threads beside the script thread; each gets its own OpenMP team. With
+# spinning waits, two teams on a 2-core laptop slow each other down ~10x; passive waits avoid that.
+# Must be set before torch is first imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import sys
 from pathlib import Path
 
@@ -17,7 +24,7 @@ APP = Path(__file__).resolve().parent
 if str(APP) not in sys.path:
     sys.path.insert(0, str(APP))
 
-import ui  # noqa: E402
+import ui
 
 st.set_page_config(page_title="dlviz: deep learning, measured", page_icon=":material/neurology:", layout="wide")
 

@@ -133,6 +133,7 @@ class Trainer:
         self._elapsed = 0.0
         self._t_start = 0.0
         self._good: tuple[int, dict, dict | None] | None = None
+        self._last_eval = -1
 
     # ------------------------------------------------------------------ control
     def start(self) -> Trainer:
@@ -266,7 +267,9 @@ class Trainer:
         return {"loss": float(loss.detach()), **{k: float(v) for k, v in extra.items()}}
 
     def _periodic(self, final: bool = False) -> None:
-        if self.eval_fn is not None and (final or (self.eval_every and self.step % self.eval_every == 0)):
+        due = final or (self.eval_every and self.step % self.eval_every == 0)
+        if self.eval_fn is not None and due and self._last_eval != self.step:
+            self._last_eval = self.step
             was = self.model.training
             self.model.eval()
             with torch.no_grad():

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
-
 import ui
+
 from dlviz import convolution as conv
 from dlviz.plots.common import grid_figure, heatmap_figure, image_figure
 
@@ -143,7 +143,7 @@ source = st.radio("Model to inspect", ["shipped checkpoint", "my trained model"]
                   horizontal=True, index=1 if use_trained else 0, key="conv-source")
 model = run.trainer.model_copy() if source == "my trained model" else shipped
 
-from dlviz.metrics import accuracy, predict  # noqa: E402
+from dlviz.metrics import accuracy, predict
 
 acc = accuracy(model, xte, yte)
 idx = st.slider("Test digit", 0, len(xte) - 1, 0, key="conv-digit")

@@ -52,3 +52,11 @@ def test_every_page_declares_page_info() -> None:
         if info.thumbnail:
             arr = ui.thumbnail(info.thumbnail)
             assert arr is not None and arr.ndim == 3 and arr.shape[2] == 3, f"{info.path.name}: bad thumbnail"
+
+
+def test_readme_lists_every_page():
+    import ui
+
+    readme = (ROOT / "README.md").read_text()
+    for info in ui.discover_pages():
+        assert f"| {info.title} |" in readme, f"README's page table lacks {info.title}: run scripts/readme_pages.py"

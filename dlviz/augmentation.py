@@ -231,3 +231,16 @@ def label_text(soft: torch.Tensor, class_names: list[str], threshold: float = 0.
     if len(parts) == 1:
         return parts[0][1]
     return " + ".join(f"{100 * p:.0f}% {name}" for p, name in parts)
+
+
+def thumbnail():
+    """Landing-page card: a food image and five augmented variants, ``(H, W, 3)`` uint8."""
+    import numpy as np
+
+    from dlviz.data import food_shapes
+
+    x = food_shapes(1, seed=4).images                                     # (1, 3, 32, 32)
+    spec = (aug("crop", scale_min=0.5), aug("hflip"), aug("rotation", degrees=30), aug("color_jitter"))
+    p = preview(x, None, spec, n_variants=6, seed=1).images[0]            # (6, 3, 32, 32)
+    grid = p.permute(2, 0, 3, 1).reshape(32, 6 * 32, 3)
+    return (grid.numpy() * 255).astype(np.uint8)

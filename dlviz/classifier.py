@@ -459,3 +459,13 @@ class UmapJob:
     def join(self, timeout: float | None = None) -> None:
         if self._thread.is_alive():
             self._thread.join(timeout)
+
+
+def thumbnail() -> np.ndarray:
+    """Landing-page card: one food-shapes image per class, 2 x 5, as ``(H, W, 3)`` uint8."""
+    from dlviz.data import food_shapes
+
+    d = food_shapes(10, seed=3)
+    imgs = d.images[torch.argsort(d.labels)]                              # (10, 3, 32, 32)
+    grid = imgs.view(2, 5, 3, 32, 32).permute(0, 3, 1, 4, 2).reshape(64, 160, 3)
+    return (grid.numpy() * 255).astype(np.uint8)

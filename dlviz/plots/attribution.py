@@ -11,6 +11,9 @@ from dlviz.plots.common import PALETTE, to_hwc, to_numpy
 
 
 def _map_trace(m: np.ndarray, signed: bool, showscale: bool = False) -> go.Heatmap:
+    if float(m.max()) == float(m.min()):          # e.g. Grad-CAM all zero: no ranking at all, drawn grey
+        return go.Heatmap(z=m, showscale=False, colorscale=[[0, "#d9d9d9"], [1, "#d9d9d9"]], zmin=0, zmax=1,
+                          hovertemplate="constant map (every pixel %{z:.3g})<extra></extra>")
     if signed:
         lim = float(np.percentile(np.abs(m), 99.5)) or 1.0
         kw = {"zmin": -lim, "zmax": lim, "zmid": 0, "colorscale": "RdBu_r"}
@@ -56,7 +59,7 @@ def sanity_curves_figure(layers: list[str], correlation: dict[str, np.ndarray], 
         color = PALETTE[k % len(PALETTE)]
         if c.shape[1] > 1:
             fig.add_trace(go.Scatter(x=x + x[::-1], y=list(c.max(1)) + list(c.min(1))[::-1], fill="toself",
-                                     fillcolor=color, opacity=0.15, line={"width": 0}, hoverinfo="skip",
+                                     fillcolor=color, opacity=0.08, line={"width": 0}, hoverinfo="skip",
                                      showlegend=False, legendgroup=name))
         fig.add_trace(go.Scatter(x=x, y=c.mean(1), mode="lines+markers", name=name, legendgroup=name,
                                  line={"color": color, "width": 2},
@@ -71,7 +74,7 @@ def sanity_curves_figure(layers: list[str], correlation: dict[str, np.ndarray], 
 
 
 def sanity_grid_figure(maps: dict[str, np.ndarray], layers: list[str], signed: dict[str, bool], image_index: int = 0,
-                       height_per_row: int = 105) -> go.Figure:
+                       width: int = 1100) -> go.Figure:
     """Rows: methods; columns: the intact model, then each further layer re-initialised. ``maps[m]`` is
     ``(L + 1, B, H, W)``; each map is scaled on its own (ranks are what the correlation compares)."""
     names = list(maps)
@@ -85,7 +88,8 @@ def sanity_grid_figure(maps: dict[str, np.ndarray], layers: list[str], signed: d
                           r, c + 1)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed")
-    fig.update_layout(height=len(names) * height_per_row + 40, margin={"l": 4, "r": 60, "t": 40, "b": 4})
+    cell = min(190, (width - 60) / cols)                      # square-ish cells for a main area ~``width`` wide
+    fig.update_layout(height=int(len(names) * cell + 50), margin={"l": 4, "r": 60, "t": 40, "b": 4})
     for ann in fig.layout.annotations:
         ann.font.size = 11
     return fig

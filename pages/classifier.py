@@ -106,6 +106,7 @@ def start_training():
     if data is None:
         raise DataError(data_error or "no data")
     st.session_state["clf-trained-on"] = {"key": data_key, "setup": setup, "names": data.class_names}
+    st.session_state["clf-show-mine"] = True  # switch the results to this run once it has a step
     return clf.make_trainer(setup, data, device=sess.device, name=arch)
 
 
@@ -158,6 +159,8 @@ if not options:
     st.info("Train a model in the sidebar to see its confusion matrix, mistakes and features here.",
             icon=":material/play_arrow:")
     st.stop()
+if "my trained model" in options and st.session_state.pop("clf-show-mine", False):
+    st.session_state["clf-which"] = "my trained model"
 which = st.radio("Results of", options, index=len(options) - 1 if "my trained model" in options else 0,
                  horizontal=True, key="clf-which")
 if which == "my trained model":

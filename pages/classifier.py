@@ -127,14 +127,15 @@ def image_strip(images: torch.Tensor, captions: list[str], scale: int = 3, width
 
 # ---------------------------------------------------------------- the data and the set-up
 c, h, _ = data.train.shape
-st.caption(f"**{data.train.name or source}**: {data.note} · {data.train.num_classes} classes · images "
-           f"{c}x{h}x{h}. Validation images are never trained on.")
+classes_note = "" if "classes" in data.note else f" · {data.train.num_classes} classes"
+st.caption(f"**{data.train.name or source}**: {data.note}{classes_note} · images {c}x{h}x{h}. Validation images are "
+           "never trained on.")
 with st.expander("Data, schedule and augmentation", icon=":material/tune:"):
     d1, d2 = st.columns([3, 2])
     with d1:
         first = [int(torch.nonzero(data.val.labels == k)[0]) for k in range(data.val.num_classes)
                  if (data.val.labels == k).any()][:20]
-        image_strip(data.val.images[first], [data.class_names[int(data.val.labels[i])] for i in first], width=72)
+        image_strip(data.val.images[first], [data.class_names[int(data.val.labels[i])] for i in first], width=80)
     with d2:
         ui.show(cplots.schedule_figure(clf.lr_curve(schedule, hp.steps, hp.lr), f"{schedule} schedule, peak "
                                        f"lr {hp.lr:g}"), key="clf-schedule")
@@ -286,9 +287,10 @@ def embedding_view() -> None:
     a_2d = agreement(model_key, data_key, label, pts2, res.labels.numpy())
     a_full = agreement(model_key, data_key, "features", res.features.numpy(), res.labels.numpy())
     e1, e2, e3 = st.columns([1, 1, 2])
-    e1.metric(f"10-NN class agreement in the {label} map", f"{a_2d:.1%}",
-              help="Average fraction of each image's 10 nearest neighbours that share its class.")
-    e2.metric("...in the full feature space", f"{a_full:.1%}", help=f"{res.features.shape[1]} dimensions.")
+    e1.metric(f"10-NN agreement, {label} map", f"{a_2d:.1%}",
+              help="Average fraction of each image's 10 nearest neighbours (in the 2-D map) that share its class.")
+    e2.metric(f"10-NN agreement, all {res.features.shape[1]} dims", f"{a_full:.1%}",
+              help="The same in the full penultimate feature space: what the 2-D picture loses or distorts.")
     sel = (ev.selection.points if ev is not None and ev.selection else []) or []
     with e3:
         if sel and "customdata" in sel[0]:

@@ -122,8 +122,11 @@ def curves_figure(histories: dict[str, dict], metric_pairs: tuple[tuple[str, str
         if any(m.endswith("acc") for m in metric_pairs[0]):
             fig.update_yaxes(tickformat=".0%", row=1, col=1)
     fig.update_xaxes(title_text="step")
-    fig.update_layout(legend={"orientation": "h", "y": -0.3})
-    return _layout(fig, height=height)
+    fig.update_layout(legend={"orientation": "h", "y": -0.3}, height=height,
+                      margin={"l": 4, "r": 4, "t": 30, "b": 4})          # room for the subplot titles
+    for ann in fig.layout.annotations:
+        ann.font.size = 13
+    return fig
 
 
 def comparison_figure(results: dict[str, float], title: str = "Validation accuracy", height: int = 260) -> go.Figure:

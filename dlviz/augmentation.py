@@ -18,8 +18,10 @@ a whole ``(B, C, H, W)`` tensor would draw one set of parameters for the batch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -155,7 +157,7 @@ def _per_image(a: Aug, size: int, channels: int):
     raise ValueError(f"{n} is not a per-image augmentation")
 
 
-def build(spec: tuple[Aug, ...], size: int, num_classes: int, channels: int = 3):
+def build(spec: tuple[Aug, ...], size: int, num_classes: int, channels: int = 3) -> tuple[Callable | None, Callable | None]:
     """``(per_image, batch_tf)``: a ``v2.Compose`` of the per-image transforms (or None when there are
     none) and the batch-level mixer (MixUp, CutMix, a random choice of the two, or None)."""
     from torchvision.transforms import v2
@@ -233,10 +235,8 @@ def label_text(soft: torch.Tensor, class_names: list[str], threshold: float = 0.
     return " + ".join(f"{100 * p:.0f}% {name}" for p, name in parts)
 
 
-def thumbnail():
+def thumbnail() -> np.ndarray:
     """Landing-page card: a food image and five augmented variants, ``(H, W, 3)`` uint8."""
-    import numpy as np
-
     from dlviz.data import food_shapes
 
     x = food_shapes(1, seed=4).images                                     # (1, 3, 32, 32)

@@ -22,6 +22,7 @@ PAGE_INFO = {
     "section": "Classifier lab",
     "order": 50,
     "question": "Which pixels made the classifier decide -- and would the map look the same for a random model?",
+    "thumbnail": "dlviz.attribution:thumbnail",
 }
 
 ui.page_header(PAGE_INFO, (

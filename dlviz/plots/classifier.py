@@ -1,5 +1,5 @@
 """Figures for the classifier lab: confusion matrix (clickable), per-class accuracy, the feature embedding,
-the learning-rate schedule, augmentation previews and the with/without-augmentation comparison."""
+the learning-rate schedule, train-vs-validation curves and the with/without-augmentation comparison."""
 
 from __future__ import annotations
 
@@ -136,12 +136,3 @@ def comparison_figure(results: dict[str, float], title: str = "Validation accura
                  textposition="outside", hovertemplate="%{x}: %{y:.2%}<extra></extra>")
     lo = max(0.0, min(vals) - 0.15) if vals else 0.0
     return go.Figure(bar, _base(title, height, yaxis={"range": [lo, 1.05], "tickformat": ".0%"}))
-
-
-def preview_grid(images, titles: list[str] | None = None, height_per_row: int = 120):
-    """Augmentation preview: ``images (N, V, C, H, W)`` shown as N rows of V variants."""
-    from dlviz.plots.common import grid_figure
-
-    arr = to_numpy(images)
-    n, v = arr.shape[:2]
-    return grid_figure(arr.reshape(n * v, *arr.shape[2:]), titles, cols=v, height_per_row=height_per_row)

@@ -118,11 +118,32 @@ if data is None:
 
 
 
-def image_strip(images: torch.Tensor, captions: list[str], scale: int = 3, width: int = 84) -> None:
-    """Small images with captions, upscaled with nearest neighbour so pixels stay crisp (st.image is far
-    cheaper than a plotly subplot grid, which keeps reruns fast)."""
-    pics = [np.repeat(np.repeat(to_hwc(im), scale, 0), scale, 1) for im in images]
-    st.image(pics, caption=captions, width=width)
+@st.cache_resource(show_spinner=False, max_entries=24)
+def _pngs(key: tuple, _images: torch.Tensor, scale: int) -> list[bytes]:
+    import io
+
+    from PIL import Image
+
+    out = []
+    for im in _images:
+        arr = (np.repeat(np.repeat(to_hwc(im), scale, 0), scale, 1) * 255).astype(np.uint8)
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(buf, format="PNG")
+        out.append(buf.getvalue())
+    return out
+
+
+def image_strip(key: tuple, images: torch.Tensor, captions: list[str], scale: int = 3, width: int = 84) -> None:
+    """Small images with captions, upscaled with nearest neighbour so pixels stay crisp. The PNGs are cached
+    under ``key`` (a rerun re-sends bytes instead of re-encoding), and st.image is far cheaper than a plotly
+    subplot grid."""
+    st.image(_pngs(key, images, scale), caption=captions, width=width)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def cached_figure(kind: str, key: tuple, _build):
+    """A figure built once per ``(kind, key)``: reruns that change nothing skip plotly's validation."""
+    return _build()
 
 
 # ---------------------------------------------------------------- the data and the set-up
@@ -135,7 +156,8 @@ with st.expander("Data, schedule and augmentation", icon=":material/tune:"):
     with d1:
         first = [int(torch.nonzero(data.val.labels == k)[0]) for k in range(data.val.num_classes)
                  if (data.val.labels == k).any()][:20]
-        image_strip(data.val.images[first], [data.class_names[int(data.val.labels[i])] for i in first], width=80)
+        image_strip(("samples", data_key), data.val.images[first],
+                    [data.class_names[int(data.val.labels[i])] for i in first], width=80)
     with d2:
         ui.show(cplots.schedule_figure(clf.lr_curve(schedule, hp.steps, hp.lr), f"{schedule} schedule, peak "
                                        f"lr {hp.lr:g}"), key="clf-schedule")
@@ -216,7 +238,9 @@ cell_key = f"clf-cell-{model_key}"
 cell = st.session_state.get(cell_key, default_cell)
 with cm_col:
     normalise = st.toggle("Colour by row rate (else by count)", True, key="clf-cm-norm")
-    event = ui.show(cplots.confusion_figure(res.confusion, names, normalise, selected=cell), key=f"clf-cm-{model_key}",
+    cm_fig = cached_figure("cm", (model_key, data_key, normalise, cell),
+                           lambda: cplots.confusion_figure(res.confusion, names, normalise, selected=cell))
+    event = ui.show(cm_fig, key=f"clf-cm-{model_key}",
                     on_select="rerun", selection_mode="points")
     pts = (event.selection.points if event is not None and event.selection else []) or []
     if pts:
@@ -225,7 +249,9 @@ with cm_col:
             st.session_state[cell_key] = cell = new
             st.rerun()
 with pc_col:
-    ui.show(cplots.per_class_figure(pcc, names, height=max(260, 28 * len(names) + 60)), key="clf-perclass")
+    ui.show(cached_figure("perclass", (model_key, data_key),
+                          lambda: cplots.per_class_figure(pcc, names, height=max(260, 28 * len(names) + 60))),
+            key="clf-perclass")
     tops = res.top_confusions(3)
     if tops:
         st.markdown("**Most confused:** " + "; ".join(f"{a} → {b} ({n})" for a, b, n in tops))
@@ -236,7 +262,8 @@ kind = "correct" if true_c == pred_c else "mistakes"
 st.subheader(f"Cell: true *{names[true_c]}*, predicted *{names[pred_c]}* — {len(idx)} images ({kind})")
 if len(idx):
     show_idx = idx[:20]
-    image_strip(data.val.images[show_idx], [f"{float(res.probs[i, pred_c]):.0%}" for i in show_idx])
+    image_strip(("cell", model_key, data_key, cell), data.val.images[show_idx],
+                [f"{float(res.probs[i, pred_c]):.0%}" for i in show_idx])
     st.caption("Most confident first; the number is the probability the model gave the predicted class. "
                "Click another cell of the matrix to look there.")
 else:
@@ -245,8 +272,9 @@ else:
 st.subheader("Most confidently wrong")
 wrong = res.confidently_wrong(20)
 if len(wrong):
-    image_strip(data.val.images[wrong], [f"{names[int(res.labels[i])]} → {names[int(res.preds[i])]} "
-                                         f"({float(res.confidence[i]):.0%})" for i in wrong], width=96)
+    image_strip(("wrong", model_key, data_key), data.val.images[wrong],
+                [f"{names[int(res.labels[i])]} → {names[int(res.preds[i])]} ({float(res.confidence[i]):.0%})"
+                 for i in wrong], width=96)
     st.caption("true → predicted, and the confidence in the wrong answer. Confident mistakes are often label noise, "
                "ambiguous images -- or a shortcut the model learned. Ask *why* on the Attribution page.")
 else:
@@ -282,7 +310,9 @@ def embedding_view() -> None:
                     icon=":material/hourglass_top:")
         else:
             pts2, label = umap_job.result, "UMAP"
-    ev = ui.show(cplots.embedding_figure(pts2, res.labels, res.preds, res.confidence, names, label),
+    emb_fig = cached_figure("embedding", (model_key, data_key, label, sess.seed),
+                            lambda: cplots.embedding_figure(pts2, res.labels, res.preds, res.confidence, names, label))
+    ev = ui.show(emb_fig,
                  key=f"clf-embedding-{label}", on_select="rerun", selection_mode="points")
     a_2d = agreement(model_key, data_key, label, pts2, res.labels.numpy())
     a_full = agreement(model_key, data_key, "features", res.features.numpy(), res.labels.numpy())

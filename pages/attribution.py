@@ -220,7 +220,8 @@ if run_check:
                    delta_color="normal" if passes[m] else "inverse", delta_arrow="off",
                    help="Mean Spearman correlation with the original map once every layer is re-initialised.")
     ui.show(aplots.sanity_curves_figure(res.layers, res.correlation, threshold), key="attr-sanity-curves")
-    ui.show(aplots.sanity_grid_figure(res.maps, res.layers, attr.SIGNED, image_index=0), key="attr-sanity-grid")
+    magnitudes = {m: False for m in attr.METHODS}  # the check compares magnitude maps
+    ui.show(aplots.sanity_grid_figure(res.maps, res.layers, magnitudes, image_index=0), key="attr-sanity-grid")
     st.caption("Rows: methods. Columns: the intact model, then one more layer re-initialised per column (left to "
                "right, from the output towards the input). Grey: a constant map (Grad-CAM is all zero when no "
                "channel has positive evidence left).")

@@ -9,6 +9,11 @@ from plotly.subplots import make_subplots
 
 from dlviz.plots.common import PALETTE, to_hwc, to_numpy
 
+# Inferno, except its first colour: Streamlit's plotly theme uses "#000001".."#0000NN" as placeholders that
+# its frontend swaps for theme colours, so Inferno's "#000004" would be drawn pink.
+INFERNO = [[i / 9, c] for i, c in enumerate(["#03010a", "#1b0c41", "#4a0c6b", "#781c6d", "#a52c60", "#cf4446",
+                                             "#ed6925", "#fb9b06", "#f7d13d", "#fcffa4"])]
+
 
 def _map_trace(m: np.ndarray, signed: bool, showscale: bool = False) -> go.Heatmap:
     if float(m.max()) == float(m.min()):          # e.g. Grad-CAM all zero: no ranking at all, drawn grey
@@ -18,7 +23,7 @@ def _map_trace(m: np.ndarray, signed: bool, showscale: bool = False) -> go.Heatm
         lim = float(np.percentile(np.abs(m), 99.5)) or 1.0
         kw = {"zmin": -lim, "zmax": lim, "zmid": 0, "colorscale": "RdBu_r"}
     else:
-        kw = {"zmin": 0, "zmax": float(np.percentile(m, 99.5)) or 1.0, "colorscale": "Inferno"}
+        kw = {"zmin": 0, "zmax": float(np.percentile(m, 99.5)) or 1.0, "colorscale": INFERNO}
     return go.Heatmap(z=m, showscale=showscale, hovertemplate="x %{x}, y %{y}: %{z:.3g}<extra></extra>", **kw)
 
 

@@ -316,7 +316,7 @@ def embed_umap(features: torch.Tensor | np.ndarray, seed: int = 0, n_neighbors: 
     if x.shape[1] > 50:
         x = embed_pca(x, 50)
     n_neighbors = max(2, min(n_neighbors, len(x) - 1))
-    reducer = umap.UMAP(n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed, n_components=2)
+    reducer = umap.UMAP(n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed, n_components=2, n_jobs=1)
     return np.asarray(reducer.fit_transform(x), dtype=np.float64)
 
 

@@ -159,6 +159,12 @@ def completeness(model_key: str, image_key: str, target: int, steps: int, baseli
     return attr.ig_completeness(_net, _x, target, steps=steps, baseline=baseline)
 
 
+@st.cache_resource(show_spinner=False, max_entries=32)
+def cached_figure(kind: str, key: tuple, _build):
+    """A figure built once per ``(kind, key)``: reruns that change nothing skip plotly's validation."""
+    return _build()
+
+
 maps, times = maps_for(model_key, image_key, target, params, sess.seed, net, x)
 comp = completeness(model_key, image_key, target, ig_steps, baseline, net, x)
 
@@ -168,12 +174,14 @@ with c_img:
              caption=img_title, width=200)
     st.caption(f"Model: {card.get('summary', model_key)}")
 with c_probs:
-    ui.show(aplots.probs_figure(probs, names, target), key="attr-probs")
+    ui.show(cached_figure("probs", (model_key, image_key, target), lambda: aplots.probs_figure(probs, names, target)),
+            key="attr-probs")
     verdict = "correct" if true_label is not None and pred == true_label else "wrong" if true_label is not None else ""
     st.caption(f"Predicted **{names[pred]}** ({float(probs[pred]):.0%}){f', which is {verdict}' if verdict else ''}. "
                f"Explaining the logit of **{names[target]}**.")
 
-ui.show(aplots.maps_figure(x[0], maps, attr.SIGNED, overlay=overlay, height=260), key="attr-maps")
+ui.show(cached_figure("maps", (model_key, image_key, target, params, sess.seed, overlay),
+                      lambda: aplots.maps_figure(x[0], maps, attr.SIGNED, overlay=overlay, height=260)), key="attr-maps")
 st.caption("Red/blue (IG, Occlusion): the pixel raised/lowered the logit of the target class. Inferno (Saliency, "
            "SmoothGrad, Grad-CAM): magnitude only. Each map is scaled to its own 99.5th percentile. "
            + " · ".join(f"{m}: {1000 * s:.0f} ms" for m, s in times.items()))
@@ -219,9 +227,13 @@ if run_check:
         col.metric(m, f"{res.final(m):.2f}", "passes" if passes[m] else "fails",
                    delta_color="normal" if passes[m] else "inverse", delta_arrow="off",
                    help="Mean Spearman correlation with the original map once every layer is re-initialised.")
-    ui.show(aplots.sanity_curves_figure(res.layers, res.correlation, threshold), key="attr-sanity-curves")
+    sanity_key = (model_key, image_key, target, params, sess.seed)
+    ui.show(cached_figure("curves", (*sanity_key, threshold),
+                          lambda: aplots.sanity_curves_figure(res.layers, res.correlation, threshold)),
+            key="attr-sanity-curves")
     magnitudes = {m: False for m in attr.METHODS}  # the check compares magnitude maps
-    ui.show(aplots.sanity_grid_figure(res.maps, res.layers, magnitudes, image_index=0), key="attr-sanity-grid")
+    ui.show(cached_figure("grid", sanity_key, lambda: aplots.sanity_grid_figure(res.maps, res.layers, magnitudes)),
+            key="attr-sanity-grid")
     st.caption("Rows: methods. Columns: the intact model, then one more layer re-initialised per column (left to "
                "right, from the output towards the input). Grey: a constant map (Grad-CAM is all zero when no "
                "channel has positive evidence left).")

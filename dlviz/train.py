@@ -36,6 +36,21 @@ StepFn = Callable[[Any], dict[str, float]]
 
 TERMINAL = ("stopped", "finished", "diverged", "failed")
 
+OPTIMIZERS = {
+    "Adam": lambda params, lr, wd: torch.optim.Adam(params, lr=lr, weight_decay=wd),
+    "AdamW": lambda params, lr, wd: torch.optim.AdamW(params, lr=lr, weight_decay=wd),
+    "SGD": lambda params, lr, wd: torch.optim.SGD(params, lr=lr, weight_decay=wd),
+    "SGD + momentum": lambda params, lr, wd: torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd),
+    "RMSprop": lambda params, lr, wd: torch.optim.RMSprop(params, lr=lr, weight_decay=wd),
+}
+
+
+def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """An optimiser by its display name (see ``OPTIMIZERS``)."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[name](params, lr, weight_decay)
+
 
 @dataclass
 class Progress:
@@ -118,6 +133,7 @@ class Trainer:
         self._elapsed = 0.0
         self._t_start = 0.0
         self._good: tuple[int, dict, dict | None] | None = None
+        self._last_eval = -1
 
     # ------------------------------------------------------------------ control
     def start(self) -> Trainer:
@@ -251,7 +267,9 @@ class Trainer:
         return {"loss": float(loss.detach()), **{k: float(v) for k, v in extra.items()}}
 
     def _periodic(self, final: bool = False) -> None:
-        if self.eval_fn is not None and (final or (self.eval_every and self.step % self.eval_every == 0)):
+        due = final or (self.eval_every and self.step % self.eval_every == 0)
+        if self.eval_fn is not None and due and self._last_eval != self.step:
+            self._last_eval = self.step
             was = self.model.training
             self.model.eval()
             with torch.no_grad():

@@ -38,7 +38,7 @@ class SmallCNN(nn.Module):
         if c.activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {c.activation!r}")
         layers, ch, size = [], c.in_channels, c.image_size
-        for i, out in enumerate(c.channels):
+        for out in c.channels:
             block = [nn.Conv2d(ch, out, c.kernel_size, padding=c.kernel_size // 2)]
             if c.batchnorm:
                 block.append(nn.BatchNorm2d(out))

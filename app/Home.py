@@ -1,0 +1,61 @@
+"""dlviz -- the entry point: page config, navigation over pages/, the session sidebar, the landing page.
+
+Run with ``streamlit run app/Home.py``.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Training runs in background threads beside the script thread; each gets its own OpenMP team. With
+# spinning waits, two teams on a 2-core laptop slow each other down ~10x; passive waits avoid that.
+# Must be set before torch is first imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # dlviz works even when not pip-installed
+    sys.path.insert(0, str(ROOT))
+APP = Path(__file__).resolve().parent
+if str(APP) not in sys.path:
+    sys.path.insert(0, str(APP))
+
+import ui
+
+st.set_page_config(page_title="dlviz: deep learning, measured", page_icon=":material/neurology:", layout="wide")
+
+PAGES = ui.discover_pages()
+
+
+def landing() -> None:
+    st.title(":material/neurology: dlviz")
+    st.markdown("##### Deep learning you can measure: live PyTorch, offline, on your laptop.")
+    st.markdown(
+        "Each page takes one idea from the course, shows it on a real model -- shipped, or trained live from "
+        "the sidebar -- and puts a **number** on it that you can try to break. Everything runs offline on "
+        "the CPU; bring your own images or text where a page offers it.")
+    for section in ui.SECTIONS + sorted({p.section for p in PAGES} - set(ui.SECTIONS)):
+        group = [p for p in PAGES if p.section == section]
+        if not group:
+            continue
+        st.subheader(section)
+        cols = st.columns(4)
+        for i, p in enumerate(group):
+            with cols[i % 4].container(border=True, height=300):
+                thumb = ui.thumbnail(p.thumbnail) if p.thumbnail else None
+                if thumb is not None:
+                    st.image(thumb, use_container_width=True)
+                st.page_link(str(p.path), label=f"**{p.title}**", icon=p.icon)
+                st.caption(p.question)
+
+
+pages = {"": [st.Page(landing, title="Home", icon=":material/home:", default=True)]}
+for p in PAGES:
+    pages.setdefault(p.section, []).append(st.Page(str(p.path), title=p.title, icon=p.icon, url_path=p.slug))
+nav = st.navigation(pages)
+ui.session_sidebar()
+nav.run()

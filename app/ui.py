@@ -1,0 +1,354 @@
+"""The only shared Streamlit code: the session sidebar, page chrome, cached loaders, image input,
+figure export, and the training panel that runs a dlviz Trainer in the background.
+
+Pages import it as ``import ui`` (``app/`` is on ``sys.path`` when Streamlit runs the entry point).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import importlib
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES_DIR = ROOT / "pages"
+SECTIONS = ["CNNs", "Training deep nets", "Generative models", "Sequence models", "Classifier lab"]
+
+
+# ---------------------------------------------------------------- page discovery (used by Home.py)
+@dataclass(frozen=True)
+class PageInfo:
+    path: Path
+    title: str
+    icon: str
+    section: str
+    order: int
+    question: str
+    thumbnail: str | None
+
+    @property
+    def slug(self) -> str:
+        return self.path.stem
+
+
+def read_page_info(path: Path) -> PageInfo:
+    """Read the ``PAGE_INFO = {...}`` literal of a page without running the page."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    info: dict = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "PAGE_INFO" for t in node.targets):
+            info = ast.literal_eval(node.value)
+            break
+    title = info.get("title", path.stem.replace("_", " ").capitalize())
+    return PageInfo(path, title, info.get("icon", ":material/article:"), info.get("section", "More"),
+                    int(info.get("order", 100)), info.get("question", ""), info.get("thumbnail"))
+
+
+def discover_pages() -> list[PageInfo]:
+    pages = [read_page_info(p) for p in sorted(PAGES_DIR.glob("*.py")) if not p.name.startswith("_")]
+    rank = {s: i for i, s in enumerate(SECTIONS)}
+    return sorted(pages, key=lambda p: (rank.get(p.section, len(SECTIONS)), p.order, p.title))
+
+
+@st.cache_data(show_spinner=False)
+def thumbnail(spec: str) -> np.ndarray | None:
+    """Call ``"module:function"`` -> (H, W, 3) uint8 array; None when it fails (the card shows no image)."""
+    try:
+        mod, fn = spec.split(":")
+        arr = np.asarray(getattr(importlib.import_module(mod), fn)())
+        if arr.dtype != np.uint8:
+            arr = (np.clip(arr, 0, 1) * 255).astype(np.uint8)
+        return letterbox(arr)
+    except Exception:  # noqa: BLE001 - a missing thumbnail must not break the landing page
+        return None
+
+
+def letterbox(arr: np.ndarray, height: int = 150, width: int = 300) -> np.ndarray:
+    """Fit an image into a ``height x width`` white card (nearest-neighbour upscaling keeps pixels crisp)."""
+    from PIL import Image
+
+    im = Image.fromarray(arr[..., :3] if arr.ndim == 3 else arr).convert("RGB")
+    s = min(height / im.height, width / im.width)
+    resample = Image.NEAREST if s >= 2 else Image.LANCZOS
+    im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))), resample)
+    card = Image.new("RGB", (width, height), (255, 255, 255))
+    card.paste(im, ((width - im.width) // 2, (height - im.height) // 2))
+    return np.asarray(card)
+
+
+# ---------------------------------------------------------------- session sidebar
+@dataclass(frozen=True)
+class Session:
+    device: str
+    threads: int
+    seed: int
+
+
+def session_sidebar() -> Session:
+    """The "session" area every page shares: device, torch threads, global seed."""
+    import torch
+
+    from dlviz.runtime import available_devices, default_device, set_threads
+
+    with st.sidebar.expander("Session", icon=":material/memory:"):
+        devs = available_devices()
+        st.selectbox("Device", devs, index=devs.index(default_device()) if default_device() in devs else 0,
+                     key="dlviz_device", help="CUDA or Apple MPS appear when present.")
+        cores = os.cpu_count() or 1
+        st.slider("Torch threads", 1, cores, min(cores, torch.get_num_threads()), key="dlviz_threads",
+                  help="Intra-op threads torch uses for training and analysis.")
+        st.number_input("Global seed", 0, 2**31 - 1, 0, key="dlviz_seed",
+                        help="Seeds data order, initialisation and sampling on every page.")
+    s = session()
+    if torch.get_num_threads() != s.threads:
+        set_threads(s.threads)
+    return s
+
+
+def session() -> Session:
+    ss = st.session_state
+    return Session(ss.get("dlviz_device", "cpu"), int(ss.get("dlviz_threads", 1)), int(ss.get("dlviz_seed", 0)))
+
+
+# ---------------------------------------------------------------- page chrome
+def page_header(info: dict, intro: str) -> None:
+    st.title(info.get("title", ""))
+    if info.get("question"):
+        st.markdown(f"##### {info['question']}")
+    st.markdown(intro)
+
+
+def try_this(prompts: list[str]) -> None:
+    with st.container(border=True):
+        st.markdown("**:material/lightbulb: Try this**")
+        for p in prompts:
+            st.markdown(f"- {p}")
+
+
+def show(fig, key: str, **kwargs):
+    """``st.plotly_chart`` with PNG export (camera icon) at 2x scale, named after ``key``."""
+    config = {"displaylogo": False,
+              "toImageButtonOptions": {"format": "png", "scale": 2, "filename": f"dlviz-{key}"}}
+    config.update(kwargs.pop("config", {}))
+    return st.plotly_chart(fig, key=key, config=config, **kwargs)
+
+
+# ---------------------------------------------------------------- cached loaders
+@st.cache_resource(show_spinner="Loading checkpoint...")
+def _load_shipped(name: str, expected_arch):
+    from dlviz.checkpoints import load_shipped
+
+    return load_shipped(name, expected_arch=expected_arch)
+
+
+def load_shipped(name: str, expected_arch: str | tuple[str, ...] | None = None):
+    """``(model, card)`` of a shipped checkpoint, shared by every session: never mutate it
+    (``copy.deepcopy`` to fine-tune). Shows an error and stops the page when it cannot load."""
+    from dlviz.checkpoints import CheckpointError
+
+    try:
+        return _load_shipped(name, expected_arch)
+    except CheckpointError as e:
+        st.error(str(e), icon=":material/error:")
+        st.stop()
+
+
+def checkpoint_upload(key: str, expected_arch: str | tuple[str, ...] | None = None, container=None):
+    """A file uploader for a ``.pt`` checkpoint; returns ``(model, card)`` or None (errors shown)."""
+    from dlviz.checkpoints import CheckpointError, load_checkpoint
+
+    where = container or st.sidebar
+    f = where.file_uploader("Load a checkpoint (.pt)", type=["pt", "pth"], key=f"{key}-ckpt")
+    if f is None:
+        return None
+    try:
+        return load_checkpoint(f.getvalue(), expected_arch=expected_arch)
+    except CheckpointError as e:
+        where.error(str(e), icon=":material/error:")
+        return None
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _decode_upload(raw: bytes) -> np.ndarray:
+    from dlviz.data.external import load_image
+
+    return load_image(raw).numpy()
+
+
+def image_input(key: str, size: int | None = None, container=None, default: str = "chelsea the cat"):
+    """Pick a bundled photo or upload an image. Returns ``(name, (3, H, W) tensor in [0, 1])``.
+
+    A bad upload shows a clear error and falls back to the chosen photo.
+    """
+    import torch
+
+    from dlviz.data import PHOTO_NAMES, DataError, photo
+    from dlviz.data.photos import square
+
+    where = container or st.sidebar
+    name = where.selectbox("Photo", PHOTO_NAMES, index=PHOTO_NAMES.index(default), key=f"{key}-photo")
+    up = where.file_uploader("...or upload an image", type=None, key=f"{key}-upload",
+                             help="PNG, JPEG, GIF, WebP, TIFF... up to 25 MB; any mode (RGBA, palette, CMYK).")
+    if up is not None:
+        try:
+            img = torch.from_numpy(_decode_upload(up.getvalue()))
+            return up.name, (square(img, size) if size else img)
+        except DataError as e:
+            where.error(f"{up.name}: {e}", icon=":material/broken_image:")
+    return name, photo(name, size)
+
+
+# ---------------------------------------------------------------- training
+@dataclass
+class Hyper:
+    lr: float
+    steps: int
+    batch_size: int
+    optimizer: str
+    weight_decay: float
+
+
+_LRS = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0]
+
+
+def hyperparameters(key: str, lr: float = 1e-3, steps: int = 500, batch_size: int = 64,
+                    optimizer: str = "Adam", weight_decay: float = 0.0, max_steps: int = 20_000,
+                    container=None) -> Hyper:
+    """The standard training knobs, in the sidebar (or ``container``)."""
+    from dlviz.train import OPTIMIZERS
+
+    where = container or st.sidebar
+    lrs = sorted(set(_LRS + [lr]))
+    lr_v = where.select_slider("Learning rate", lrs, value=lr, key=f"{key}-lr", format_func=lambda v: f"{v:g}")
+    c1, c2 = where.columns(2)
+    steps_v = c1.number_input("Steps", 10, max_steps, steps, step=50, key=f"{key}-steps")
+    bs_v = c2.select_slider("Batch", [2, 4, 8, 16, 32, 64, 128, 256], value=batch_size, key=f"{key}-bs")
+    opts = list(OPTIMIZERS)
+    opt_v = where.selectbox("Optimizer", opts, index=opts.index(optimizer), key=f"{key}-opt")
+    wd_v = where.select_slider("Weight decay", [0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1], value=weight_decay,
+                               key=f"{key}-wd", format_func=lambda v: f"{v:g}")
+    return Hyper(float(lr_v), int(steps_v), int(bs_v), opt_v, float(wd_v))
+
+
+@dataclass
+class Run:
+    """The trainers one Train click started (one, or several side by side)."""
+
+    trainers: dict = field(default_factory=dict)
+
+    @property
+    def trainer(self):
+        return next(iter(self.trainers.values()))
+
+    @property
+    def active(self) -> bool:
+        return any(t.status in ("running", "paused") for t in self.trainers.values())
+
+    def stop(self) -> None:
+        for t in self.trainers.values():
+            t.stop(wait=False)
+
+
+def _run_key(key: str) -> str:
+    return f"dlviz-run-{key}"
+
+
+def get_run(key: str) -> Run | None:
+    return st.session_state.get(_run_key(key))
+
+
+def training_panel(key: str, start: Callable[[], object], label: str = "Train", container=None) -> Run | None:
+    """Train / Stop / Pause buttons. ``start()`` builds a Trainer (or ``{name: Trainer}``) and is called
+    only on a Train click; the trainers run in background threads owned by this browser session.
+    Stopping keeps the weights of the last finished step."""
+    where = container or st.sidebar
+    run = get_run(key)
+    active = run is not None and run.active
+    if where.button(label, key=f"{key}-train", type="primary", icon=":material/play_arrow:", disabled=active,
+                    use_container_width=True):
+        if run is not None:
+            run.stop()
+        try:
+            made = start()
+        except Exception as e:  # noqa: BLE001 - a bad setting must not crash the page
+            where.error(f"Could not start training: {e}", icon=":material/error:")
+            return run
+        trainers = made if isinstance(made, dict) else {"": made}
+        run = Run(trainers)
+        st.session_state[_run_key(key)] = run
+        for t in trainers.values():
+            t.start()
+        active = True
+    c2, c3 = where.columns(2)
+    paused = active and all(t.status == "paused" for t in run.trainers.values())
+    if c2.button("Resume" if paused else "Pause", key=f"{key}-pause", disabled=not active,
+                 icon=":material/play_circle:" if paused else ":material/pause:", use_container_width=True):
+        for t in run.trainers.values():
+            t.resume() if paused else t.pause()
+        st.rerun()
+    if c3.button("Stop", key=f"{key}-stop", icon=":material/stop:", disabled=not active, use_container_width=True):
+        run.stop()
+        for t in run.trainers.values():
+            t.join(5)
+        st.rerun()
+    return run
+
+
+def _fmt_eta(s: float) -> str:
+    if not math.isfinite(s):
+        return "–"
+    return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min"
+
+
+def training_monitor(key: str, metrics: tuple[str, ...] = ("loss",), live: Callable[[Run], None] | None = None,
+                     every: float = 0.5, log_y: bool = True) -> None:
+    """Progress, messages and a live metric chart for the run under ``key``; polls while it trains,
+    and reruns the whole page once when it ends (so the page can show the final model)."""
+    run = get_run(key)
+    if run is None:
+        return
+    active = run.active
+
+    @st.fragment(run_every=every if active else None)
+    def _monitor() -> None:
+        from dlviz.plots.common import metrics_figure
+
+        r = get_run(key)
+        if r is None:
+            return
+        for name, t in r.trainers.items():
+            p = t.progress()
+            label = f"**{name}** · " if name else ""
+            text = (f"{label}step {p.step:,}/{p.total:,} · {p.steps_per_s:.0f} steps/s · ETA {_fmt_eta(p.eta_s)}"
+                    if p.active else f"{label}{p.status} at step {p.step:,} ({p.elapsed_s:.1f} s)")
+            st.progress(min(1.0, p.fraction), text=text)
+            if p.status == "diverged":
+                st.error(p.message, icon=":material/trending_up:")
+            elif p.status == "failed":
+                st.error(p.message, icon=":material/error:")
+            elif p.status == "stopped":
+                st.info(p.message, icon=":material/stop_circle:")
+        hist = {name: t.history() for name, t in r.trainers.items()}
+        fig = metrics_figure(hist, metrics, log_y=log_y)
+        show(fig, key=f"{key}-metrics")
+        if live is not None:
+            live(r)
+        if active and not r.active:  # just ended: redraw the page with the final state
+            st.rerun(scope="app")
+
+    _monitor()
+
+
+def copy_model(model):
+    """A private, trainable copy of a shared (cached) model."""
+    m = copy.deepcopy(model)
+    m.train()
+    return m

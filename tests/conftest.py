@@ -1,0 +1,16 @@
+"""Test set-up: the repository root and app/ on sys.path (as Streamlit has them), CPU only, one seed."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+for p in (ROOT, ROOT / "app"):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+os.environ.setdefault("DLVIZ_DEVICE", "cpu")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as app/Home.py sets it: background training threads
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -416,9 +415,9 @@ def test_trainer_logs_the_two_terms_and_anneals_beta():
                       test=load_data("digits", "test"), eval_every=6, eval_n=32).run()
     h = tr.history()
     assert {"recon", "kl", "elbo", "beta", "test_elbo"} <= set(h)
-    steps, betas = h["beta"]
+    betas = h["beta"][1]
     assert betas[0] == 0.0 and betas[4] == pytest.approx(2.0 * 4 / 8) and betas[-1] == 2.0
-    for (s, r), k, e in zip(zip(*h["recon"]), h["kl"][1], h["elbo"][1]):
+    for r, k, e in zip(h["recon"][1], h["kl"][1], h["elbo"][1]):
         assert e == pytest.approx(-r - k, rel=1e-5)
     assert set(h["test_elbo"][0]) == {0, 6, 12}
     with pytest.raises(DataError, match="expects"):

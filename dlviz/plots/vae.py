@@ -123,7 +123,7 @@ def norm_profile_figure(t: np.ndarray, norms: dict[str, np.ndarray], typical: fl
     for name, n in norms.items():
         fig.add_trace(go.Scatter(x=t, y=n, mode="lines+markers", name=name, line={"color": PATH_COLORS.get(name)}))
     fig.add_hline(y=typical, line_dash="dot", line_color="#888",
-                  annotation_text="typical prior code |z| ~ sqrt(D)", annotation_position="bottom right")
+                  annotation_text="typical prior code: |z| ≈ √D", annotation_position="top left")
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis_title="t",
                       yaxis_title="|z|", title="Norm of the code along the path", yaxis_rangemode="tozero")
     return fig

@@ -34,11 +34,11 @@ class DataSpec:
 
 DATASETS: dict[str, DataSpec] = {
     "digits": DataSpec("digits", "digits (1,797 handwritten, 16x16)", 1, 16, "bernoulli", (16, 32), 64),
-    "food": DataSpec("food", "food shapes, all 10 classes (32x32 RGB)", 3, 32, "gaussian", (16, 32, 64), 0),
-    "hotdog": DataSpec("hotdog", "food shapes, hotdogs only (32x32 RGB)", 3, 32, "gaussian", (16, 32, 64), 0),
+    "food": DataSpec("food", "food shapes, all 10 classes (32x32 RGB)", 3, 32, "gaussian", (16, 32, 48), 0),
+    "hotdog": DataSpec("hotdog", "food shapes, hotdogs only (32x32 RGB)", 3, 32, "gaussian", (16, 32, 48), 0),
     "mnist": DataSpec("mnist", "MNIST (local copy)", 1, 28, "bernoulli", (32, 64), 0, local=True),
     "fashion": DataSpec("fashion", "FashionMNIST (local copy)", 1, 28, "bernoulli", (32, 64), 0, local=True),
-    "folder": DataSpec("folder", "my images (a folder)", 3, 32, "gaussian", (16, 32, 64), 0, local=True),
+    "folder": DataSpec("folder", "my images (a folder)", 3, 32, "gaussian", (16, 32, 48), 0, local=True),
 }
 # seeds of the procedural sets: train and test never share an image (and differ from other pages')
 _FOOD = {"food": (6000, 300, 2000, 301, None), "hotdog": (3000, 310, 500, 311, ["hotdog"])}
@@ -127,7 +127,7 @@ def default_config(key: str, latent_dim: int = 16, likelihood: str | None = None
 def make_trainer(model: nn.Module, train: ImageData, *, steps: int = 1000, beta: float = 1.0, warmup: int = 0,
                  batch_size: int = 64, optimizer: torch.optim.Optimizer | None = None, lr: float = 4e-3,
                  test: ImageData | None = None, eval_every: int = 100, eval_n: int = 256, seed: int = 0,
-                 grad_clip: float | None = 100.0, name: str = "vae",
+                 grad_clip: float | None = 100.0, name: str = "vae", scheduler=None, device: str | None = None,
                  snapshot_fn: Callable | None = None, snapshot_every: int = 0) -> Trainer:
     """A Trainer for ``model`` on ``train`` minimising ``-(recon - beta_t KL)``.
 
@@ -155,7 +155,7 @@ def make_trainer(model: nn.Module, train: ImageData, *, steps: int = 1000, beta:
             return {"test_elbo": t["elbo"], "test_recon": -t["recon"], "test_kl": t["kl"]}
 
     trainer = Trainer(model, loss_fn=loss_fn, optimizer=opt, batches=batches(train.images, batch_size=batch_size,
-                      seed=seed), steps=steps, grad_clip=grad_clip, eval_fn=eval_fn,
+                      seed=seed), steps=steps, grad_clip=grad_clip, eval_fn=eval_fn, scheduler=scheduler, device=device,
                       eval_every=eval_every if eval_fn else 0, snapshot_fn=snapshot_fn,
                       snapshot_every=snapshot_every, name=name)
     return trainer

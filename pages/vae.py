@@ -91,8 +91,17 @@ def live_view(r) -> None:
     test = data(k, "test", r_, f_)
     x = test.images[:8]
     _, samples = V.sample_prior(m, 8, torch.Generator().manual_seed(0))
-    st.image(V.tile(torch.cat([x, V.reconstruct(m, x), samples]), ncol=8), width=min(640, 8 * 60),
-             caption=f"{t.name} at step {t.step}: test images, their reconstructions, and samples from the prior")
+    c_img, c_map = st.columns([3, 2])
+    c_img.image(V.tile(torch.cat([x, V.reconstruct(m, x), samples]), ncol=8), use_container_width=True,
+                caption=f"{t.name} at step {t.step}: test images, their reconstructions, and samples from the prior")
+    n = min(len(test), 600)
+    mu = V.encode(m, test.images[:n])[0].numpy()
+    xy = embed.pca_projection(mu)(mu)                    # exact for a 2-D latent, PCA above
+    fig = P.latent_map_figure(xy, test.labels[:n].numpy(), test.class_names, [f"#{i}" for i in range(n)],
+                              axis_names=("z₀", "z₁") if m.config.latent_dim == 2 else ("PC 1", "PC 2"), height=300)
+    with c_map:
+        ui.show(fig.update_layout(showlegend=False, margin={"t": 4, "b": 4}), key=f"{K}-live-map")
+        st.caption("The test codes now (posterior means).")
 
 
 ui.training_monitor(K, metrics=("recon", "kl", "test_elbo"), live=live_view)
@@ -128,14 +137,14 @@ D = model.config.latent_dim
 
 @st.cache_resource(show_spinner="Encoding the test set...", max_entries=6)
 def analyse(ck: str, _model, _test) -> dict:
-    terms = V.elbo(_model, _test.images, generator=torch.Generator().manual_seed(0))
-    st_ = V.latent_stats(_model, _test.images)
+    ev = V.evaluate(_model, _test.images, generator=torch.Generator().manual_seed(0))
+    terms, st_ = ev.terms, ev.stats
     mu = st_.mu.numpy()
     proj = embed.pca_projection(mu)
     el = terms.elbo.numpy()
     hover = [f"#{i} · {_test.class_names[c]} · ELBO {e:.1f}" for i, (c, e) in enumerate(zip(_test.labels.tolist(), el))]
     return {"elbo": el, "recon": terms.recon.numpy(), "kl": terms.kl.numpy(), "mu": mu, "stats": st_, "proj": proj,
-            "xy": proj(mu), "mse": V.recon_mse(_model, _test.images), "hover": hover}
+            "xy": proj(mu), "mse": ev.recon_mse, "hover": hover}
 
 
 ck = f"{mkey}|{dkey}|{droot}|{dfolder}"        # identifies the model and the data every cached view uses
@@ -179,6 +188,10 @@ with tabs[0]:
     ui.show(recon_fig(ck, tuple(int(i) for i in idx), model, test, A["elbo"]), key=f"{K}-recon")
     st.caption("Top: held-out images; bottom: the decoder's mean image at the posterior mean. Under each: the image's "
                "ELBO in nats. *lowest ELBO* shows what the model finds hardest.")
+    if model.config.likelihood == "gaussian":
+        st.caption(f"The Gaussian decoder learned a pixel noise σ = {model.sigma:.3f}: its mean image averages every "
+                   "image the code could stand for, so detail the code cannot afford (crumbs, edges) becomes blur. "
+                   "Watch which details survive: the code spends its nats where they buy the most squared error.")
 
 # ---------------------------------------------------------------- 2. latent map + interpolation
 live_training = run is not None and run.active and src not in SHIPPED
@@ -379,8 +392,7 @@ with tabs[3]:
             big = max(4, 224 // test.shape[1])
             st.image(np.kron(V.to_uint8(img[0]), np.ones((big, big, 1), np.uint8)), width=224)
             logp = float(-0.5 * (z ** 2).sum() - 0.5 * D * np.log(2 * np.pi))
-            st.caption(f"|z| = {float(z.norm()):.2f} (typical: {np.sqrt(D):.2f}); log p(z) = {logp:.1f} nats. "
-                       f"Decoded and drawn in {1000 * (time.perf_counter() - t0):.0f} ms.")
+            cap = st.empty()
             star = views.place_on_map(z[None].numpy(), method, A["proj"], A["mu"], emb_xy)[0]
             held = st.session_state.get(f"{K}-smallmap")       # this session's own figure: only the star moves
             if held is None or held[0] != (ck, method):
@@ -390,6 +402,8 @@ with tabs[3]:
                 st.session_state[f"{K}-smallmap"] = held
             held[1].data[-1].update(x=[float(star[0])], y=[float(star[1])])
             ui.show(held[1], key=f"{K}-slider-map")
+            cap.caption(f"|z| = {float(z.norm()):.2f} (typical: {np.sqrt(D):.2f}); log p(z) = {logp:.1f} nats. "
+                        f"Decoded and drawn in {1000 * (time.perf_counter() - t0):.0f} ms of server time.")
 
     latent_sliders()
 
@@ -432,7 +446,7 @@ with tabs[4]:
                     b = float(name.split("=")[1]) if "=" in name else float("nan")
                     points.append({"beta": b, "kl": t.latest("test_kl"), "recon": t.latest("test_recon"),
                                    "source": "your runs"})
-        cur = {"kl": float(A["kl"].mean()), "recon": float(-A["recon"].mean())}
+        cur = {"kl": float(A["kl"].mean()), "recon": float(-A["recon"].mean()), "name": f"this model ({D}-D latent)"}
         ui.show(P.rate_distortion_figure(points, cur), key=f"{K}-rd")
         st.caption("Each point is a model: how many nats its codes carry (rate) against how badly it reconstructs "
                    "(distortion). β trades one for the other; β = 1 maximises the ELBO = -(rate + distortion). "

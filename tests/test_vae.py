@@ -451,3 +451,66 @@ def test_a_fresh_digits_vae_reconstructs_recognisable_digits_quickly():
     clf, _ = load_shipped("digits_cnn")
     acc = accuracy(clf, reconstruct(m, test.images), test.labels)
     assert acc >= 0.8, f"only {acc:.0%} of the reconstructions are read as the right digit"
+
+
+def test_one_pass_evaluation_agrees_with_the_separate_functions():
+    from dlviz.vae import evaluate, recon_mse
+
+    torch.manual_seed(0)
+    m = build_model("conv_vae", **default_config("digits", latent_dim=5)).eval()
+    x = load_data("digits", "test", limit=40).images
+    ev = evaluate(m, x, generator=torch.Generator().manual_seed(3), batch_size=16)
+    t = elbo(m, x, generator=torch.Generator().manual_seed(3), batch_size=16)
+    torch.testing.assert_close(ev.terms.elbo, t.elbo)
+    torch.testing.assert_close(ev.terms.kl_per_dim, t.kl_per_dim)
+    st = latent_stats(m, x)
+    torch.testing.assert_close(ev.stats.activity, st.activity)
+    torch.testing.assert_close(ev.stats.kl_per_dim, st.kl_per_dim)
+    assert ev.recon_mse == pytest.approx(recon_mse(m, x), rel=1e-6)
+
+
+# --------------------------------------------------------------------------- shipped checkpoints
+def _shipped_vaes():
+    from dlviz.checkpoints import shipped
+
+    return {n: ck for n, ck in shipped().items() if ck.arch == "conv_vae"}
+
+
+@pytest.mark.parametrize("name", sorted(_shipped_vaes()))
+def test_shipped_vae_loads_strictly_and_reconstructs_within_its_card(name):
+    from dlviz.checkpoints import load_checkpoint
+    from dlviz.recipes.vae import PLANS
+    from dlviz.vae import recon_mse
+
+    ck = _shipped_vaes()[name]
+    assert ck.path.stat().st_size < 500_000
+    model, card = load_checkpoint(ck.path, expected_arch="conv_vae")       # strict: every weight fits
+    assert model.config.latent_dim == PLANS[name][1]
+    assert "test_elbo" in card["metrics"] and card["claims"]["test_elbo"][0] == ">="
+    op, bound = card["claims"]["recon_mse"]
+    mse = recon_mse(model, load_data(PLANS[name][0], "test").images)
+    assert op == "<=" and mse <= bound
+    assert mse == pytest.approx(card["metrics"]["recon_mse"], rel=1e-3)
+
+
+def test_shipped_beta_sweep_traces_a_rate_distortion_curve():
+    ck = _shipped_vaes().get("vae_digits16")
+    if ck is None:
+        pytest.skip("vae_digits16 is not shipped")
+    sweep = sorted(ck.card["beta_sweep"], key=lambda p: p["beta"])
+    kl, rec = [p["kl"] for p in sweep], [p["recon"] for p in sweep]
+    assert all(a > b for a, b in zip(kl, kl[1:])), "a larger beta must buy a smaller KL"
+    assert all(a < b for a, b in zip(rec, rec[1:])), "...and pay with a worse reconstruction"
+
+
+@pytest.mark.parametrize("name", sorted(n for n, ck in _shipped_vaes().items() if ck.card["config"]["latent_dim"] > 2))
+def test_shipped_umap_caches_match_their_checkpoints(name):
+    from dlviz.checkpoints import load_checkpoint
+    from dlviz.recipes.vae import PLANS, umap_cache_path
+
+    path = umap_cache_path(name)
+    if not path.is_file():
+        pytest.skip(f"no UMAP cache for {name} (the page computes it in the background)")
+    model, _ = load_checkpoint(_shipped_vaes()[name].path)
+    codes = encode(model, load_data(PLANS[name][0], "test").images)[0].numpy()
+    assert embed.load_cache(path, codes) is not None, f"{path.name} is stale: run python -m dlviz.recipes.vae umap"

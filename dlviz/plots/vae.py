@@ -122,8 +122,8 @@ def norm_profile_figure(t: np.ndarray, norms: dict[str, np.ndarray], typical: fl
     fig = go.Figure()
     for name, n in norms.items():
         fig.add_trace(go.Scatter(x=t, y=n, mode="lines+markers", name=name, line={"color": PATH_COLORS.get(name)}))
-    fig.add_hline(y=typical, line_dash="dot", line_color="#888",
-                  annotation_text="typical prior code: |z| ≈ √D", annotation_position="top left")
+    fig.add_trace(go.Scatter(x=[float(t[0]), float(t[-1])], y=[typical, typical], mode="lines",
+                             line={"color": "#888", "dash": "dot"}, name="typical prior |z| ≈ √D", hoverinfo="skip"))
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis_title="t",
                       yaxis_title="|z|", title="Norm of the code along the path", yaxis_rangemode="tozero")
     return fig
@@ -152,11 +152,13 @@ def rate_distortion_figure(points: list[dict], current: dict | None = None, heig
         ps = sorted((p for p in points if p.get("source", "") == source), key=lambda p: p["beta"])
         fig.add_trace(go.Scatter(x=[p["kl"] for p in ps], y=[p["recon"] for p in ps], mode="lines+markers+text",
                                  name=source, text=[f"β={p['beta']:g}" for p in ps], textposition="top right",
+                                 cliponaxis=False,
                                  hovertemplate="KL %{x:.1f}, recon %{y:.1f} nats<extra>%{text}</extra>"))
     if current is not None:
-        fig.add_trace(go.Scatter(x=[current["kl"]], y=[current["recon"]], mode="markers", name="this model",
+        fig.add_trace(go.Scatter(x=[current["kl"]], y=[current["recon"]], mode="markers",
+                                 name=current.get("name", "this model"),
                                  marker={"symbol": "star", "size": 18, "color": "gold", "line": {"color": "#000", "width": 1}}))
-    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    fig.update_layout(height=height, margin={"l": 10, "r": 40, "t": 40, "b": 10},
                       xaxis_title="rate: KL(q(z|x) || p(z)) (nats)", yaxis_title="distortion: -E log p(x|z) (nats)",
                       title="The β trade-off: bits spent on the code vs. reconstruction")
     return fig

@@ -227,6 +227,40 @@ def latent_stats(model: nn.Module, x: torch.Tensor, threshold: float = 0.01) -> 
     return LatentStats(mu, logvar, kl, activity, threshold)
 
 
+@dataclass
+class Evaluation:
+    """Everything the page and the cards measure on a data set, from one pass over it."""
+
+    terms: ElboTerms
+    stats: LatentStats
+    recon_mse: float          # mean squared pixel error of decode(mu)
+    recon: torch.Tensor       # (N, C, H, W) decode(mu)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, generator: torch.Generator | None = None,
+             batch_size: int = 512, threshold: float = 0.01) -> Evaluation:
+    """ELBO terms (one sample per image), latent statistics and ``decode(encode(x))`` in a single pass:
+    the same numbers :func:`elbo`, :func:`latent_stats` and :func:`recon_mse` give."""
+    dev, was = _device(model), model.training
+    model.eval()
+    mus, lvs, recs, means = [], [], [], []
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size].to(dev)
+        mu, logvar = model.encode(xb)
+        z = mu + torch.exp(0.5 * logvar) * _eps(tuple(mu.shape), generator).to(dev)
+        recs.append(model.log_px_z(xb, model.decode(z)).cpu())
+        means.append(model.mean_image(model.decode(mu)).cpu())
+        mus.append(mu.cpu())
+        lvs.append(logvar.cpu())
+    model.train(was)
+    mu, logvar, mean = torch.cat(mus), torch.cat(lvs), torch.cat(means)
+    kl = gaussian_kl(mu, logvar)
+    stats = LatentStats(mu, logvar, kl.mean(0), mu.var(0, unbiased=False) if len(mu) > 1 else torch.zeros(mu.shape[1]),
+                        threshold)
+    return Evaluation(ElboTerms(torch.cat(recs), kl.sum(1), kl), stats, float(((mean - x) ** 2).mean()), mean)
+
+
 def prior_quantile_grid(n: int, coverage: float = 0.9) -> torch.Tensor:
     """``n`` points with equal prior mass between them: N(0,1) quantiles from (1-c)/2 to (1+c)/2.
 

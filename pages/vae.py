@@ -63,22 +63,16 @@ def data(key: str, split: str, root: str | None, folder: str | None):
 
 
 def start_training():
-    from dlviz.models import build_model
     from dlviz.train import make_optimizer
 
-    train, test = data(ds, "train", root, folder), data(ds, "test", root, folder)
-    cfg = V.default_config(ds, latent, None if decoder == "auto" else decoder)
-    cfg.update(in_channels=train.shape[0], image_size=train.shape[1])
-    trainers = {}
-    for b in ((0.25, 1.0, 4.0, 16.0) if sweep else (beta,)):
-        torch.manual_seed(ui.session().seed)
-        m = build_model("conv_vae", **cfg)
-        trainers[f"β={b:g}"] = V.make_trainer(
-            m, train, steps=hp.steps, beta=b, warmup=int(warmup), batch_size=hp.batch_size,
-            optimizer=make_optimizer(hp.optimizer, m.parameters(), hp.lr, hp.weight_decay), test=test,
-            eval_every=max(50, hp.steps // 20), seed=ui.session().seed, name=f"β={b:g}")
-        trainers[f"β={b:g}"].vae_data = ds, root, folder     # what the views load for this run
-    return trainers
+    runs = V.make_runs(data(ds, "train", root, folder), data(ds, "test", root, folder), ds, latent,
+                       (0.25, 1.0, 4.0, 16.0) if sweep else (beta,), likelihood=None if decoder == "auto" else decoder,
+                       make_optimizer=lambda p: make_optimizer(hp.optimizer, p, hp.lr, hp.weight_decay),
+                       seed=ui.session().seed, steps=hp.steps, warmup=int(warmup), batch_size=hp.batch_size,
+                       eval_every=max(50, hp.steps // 20))
+    for t in runs.values():
+        t.vae_data = ds, root, folder                   # what the views load for this run
+    return runs
 
 
 run = ui.training_panel(K, start_training)
@@ -86,21 +80,13 @@ run = ui.training_panel(K, start_training)
 
 def live_view(r) -> None:
     t = r.trainer
-    m = t.model_copy()
     k, r_, f_ = t.vae_data
-    test = data(k, "test", r_, f_)
-    x = test.images[:8]
-    _, samples = V.sample_prior(m, 8, torch.Generator().manual_seed(0))
+    mosaic, fig = views.live_snapshot(t.model_copy(), data(k, "test", r_, f_))
     c_img, c_map = st.columns([3, 2])
-    c_img.image(V.tile(torch.cat([x, V.reconstruct(m, x), samples]), ncol=8), use_container_width=True,
+    c_img.image(mosaic, use_container_width=True,
                 caption=f"{t.name} at step {t.step}: test images, their reconstructions, and samples from the prior")
-    n = min(len(test), 600)
-    mu = V.encode(m, test.images[:n])[0].numpy()
-    xy = embed.pca_projection(mu)(mu)                    # exact for a 2-D latent, PCA above
-    fig = P.latent_map_figure(xy, test.labels[:n].numpy(), test.class_names, [f"#{i}" for i in range(n)],
-                              axis_names=("z₀", "z₁") if m.config.latent_dim == 2 else ("PC 1", "PC 2"), height=300)
     with c_map:
-        ui.show(fig.update_layout(showlegend=False, margin={"t": 4, "b": 4}), key=f"{K}-live-map")
+        ui.show(fig, key=f"{K}-live-map")
         st.caption("The test codes now (posterior means).")
 
 
@@ -174,10 +160,7 @@ tabs = st.tabs(["Reconstructions", "Latent map & interpolation", "Manifold", "La
 # ---------------------------------------------------------------- 1. reconstructions
 @st.cache_resource(max_entries=32, show_spinner=False)
 def recon_fig(ck: str, idx: tuple[int, ...], _model, _test, _elbo):
-    x = _test.images[list(idx)]
-    mos = V.tile(torch.cat([x, V.reconstruct(_model, x)]), ncol=len(idx))
-    labs = [f"#{i} ({_test.class_names[int(_test.labels[i])]})" for i in idx]
-    return P.reconstruction_figure(mos, len(idx), _elbo[list(idx)], labs, height=260 if _test.shape[1] < 32 else 300)
+    return views.reconstruction_view(_model, _test, list(idx), _elbo)
 
 
 with tabs[0]:
@@ -227,33 +210,15 @@ def _pick_from_map() -> None:
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def path_views(ck: str, ia: int, ib: int, steps: int, method: str, _model, _A, _emb, _scale: int):
-    za, zb = torch.from_numpy(_A["mu"][ia]), torch.from_numpy(_A["mu"][ib])
-    paths = {m: V.interpolate(za, zb, steps, m) for m in V.INTERPOLATIONS}
-    frames = {m: V.decode(_model, p) for m, p in paths.items()}
-    on_map = {m: views.place_on_map(p.numpy(), method, _A["proj"], _A["mu"], _emb) for m, p in paths.items()}
-    d = _A["mu"].shape[1]
-    strips = P.strips_figure({m: V.tile(f, ncol=steps) for m, f in frames.items()}, steps, height=200)
-    norms = P.norm_profile_figure(np.linspace(0, 1, steps), {m: p.norm(dim=1).numpy() for m, p in paths.items()},
-                                  float(np.sqrt(d)), height=230)
-    gifs = {m: V.gif_bytes(f, scale=_scale) for m, f in frames.items()}
-    mid = {m: float(p[steps // 2].norm()) for m, p in paths.items()}
-    return on_map, strips, norms, gifs, mid
+def path_views(ck: str, ia: int, ib: int, steps: int, method: str, _model, _A, _emb, _scale: int) -> dict:
+    return views.interpolation_view(_model, _A["mu"], ia, ib, steps, method, _A["proj"], _emb, _scale)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
 def map_fig(ck: str, method: str, color_by: str, ia: int, ib: int, steps: int, thumbs_on: bool, _A, _emb, _test,
-            _on_map):
-    thumbs, tsize = None, 0.0
-    if thumbs_on:
-        pick = views.spread_points(_emb, 150)
-        tsize = (float(np.ptp(_emb, 0).max()) or 1.0) / 16
-        thumbs = [(*_emb[i], V.to_uint8(_test.images[i])) for i in pick]
-    axis = {"identity": ("z₀", "z₁"), "pca": ("PC 1", "PC 2"), "umap": ("UMAP 1", "UMAP 2")}[method]
-    return P.latent_map_figure(_emb, _test.labels.numpy(), _test.class_names, _A["hover"],
-                               color=_A["elbo"] if color_by == "ELBO" else None, color_name="ELBO", axis_names=axis,
-                               paths=_on_map, endpoints={"A": tuple(_emb[ia]), "B": tuple(_emb[ib])},
-                               thumbnails=thumbs, thumb_size=tsize, height=560)
+            _paths):
+    return views.map_view(_test, _emb, method, _A["hover"], _A["elbo"] if color_by == "ELBO" else None, _paths,
+                          ia, ib, thumbs_on)
 
 
 with tabs[1]:
@@ -272,12 +237,11 @@ with tabs[1]:
     steps = c4.slider("Steps", 3, 15, 9, key=f"{K}-steps-ip")
     color_by = c5.radio("Colour by", ["class", "ELBO"], horizontal=True, key=f"{K}-color",
                         index=1 if test.num_classes == 1 else 0)
-    on_map, strips_f, norms_f, gifs, mid = path_views(ck, ia, ib, steps, method, model, A, emb_xy,
-                                                      max(2, 128 // test.shape[1]))
+    pv = path_views(ck, ia, ib, steps, method, model, A, emb_xy, max(2, 128 // test.shape[1]))
     thumbs_on = st.toggle("Draw images on the map", key=f"{K}-thumbs")
     cm, ci = st.columns([3, 2])
     with cm:
-        ui.show(map_fig(ck, method, color_by, ia, ib, steps, thumbs_on, A, emb_xy, test, on_map), key=f"{K}-map",
+        ui.show(map_fig(ck, method, color_by, ia, ib, steps, thumbs_on, A, emb_xy, test, pv["on_map"]), key=f"{K}-map",
                 on_select="rerun", selection_mode="points")
         if method == "pca":
             ex = A["proj"].explained
@@ -303,13 +267,13 @@ with tabs[1]:
                             "PCA until then.", icon=":material/hourglass_top:")
                 _await_umap()
     with ci:
-        ui.show(strips_f, key=f"{K}-strips")
-        ui.show(norms_f, key=f"{K}-norms")
+        ui.show(pv["strips"], key=f"{K}-strips")
+        ui.show(pv["norms"], key=f"{K}-norms")
         g1, g2 = st.columns(2)
         gmode = g1.selectbox("GIF of", V.INTERPOLATIONS, key=f"{K}-gifmode", label_visibility="collapsed")
-        g2.download_button("Download GIF", gifs[gmode], file_name=f"vae-{src.replace(':', '-')}-{ia}-{ib}-{gmode}.gif",
+        g2.download_button("Download GIF", pv["gifs"][gmode], file_name=f"vae-{src.replace(':', '-')}-{ia}-{ib}-{gmode}.gif",
                            mime="image/gif", icon=":material/download:", key=f"{K}-gif")
-        st.caption(f"Midpoint |z|: linear {mid['linear']:.2f}, spherical {mid['spherical']:.2f}; a typical prior "
+        st.caption(f"Midpoint |z|: linear {pv['mid']['linear']:.2f}, spherical {pv['mid']['spherical']:.2f}; a typical prior "
                    f"sample has |z| ≈ √{D} = {np.sqrt(D):.2f}.")
         sel = st.session_state.get(f"{K}-last-click")
         if sel and sel[0] == ck:
@@ -321,13 +285,7 @@ with tabs[1]:
 # ---------------------------------------------------------------- 3. manifold
 @st.cache_resource(max_entries=16, show_spinner=False)
 def grid_fig(ck: str, dims: tuple[int, int], n: int, coverage: float, base_key: str, _model, _base):
-    g = V.prior_quantile_grid(n, coverage)
-    imgs, rows, cols = V.manifold(_model, dims, n, base=_base, values=(g, g))
-    every = max(1, n // 8)
-    fig = P.mosaic_figure(V.tile(imgs, pad=0), None, height=620, ncols=n, nrows=n,
-                          col_labels=[f"{v:+.1f}" if i % every == 0 else "" for i, v in enumerate(cols.tolist())],
-                          row_labels=[f"{v:+.1f}" if i % every == 0 else "" for i, v in enumerate(rows.tolist())])
-    return fig.update_layout(xaxis_title=f"z{dims[0]}", yaxis_title=f"z{dims[1]}")
+    return views.manifold_view(_model, dims, n, coverage, _base)
 
 
 with tabs[2]:

@@ -514,3 +514,13 @@ def test_shipped_umap_caches_match_their_checkpoints(name):
     model, _ = load_checkpoint(_shipped_vaes()[name].path)
     codes = encode(model, load_data(PLANS[name][0], "test").images)[0].numpy()
     assert embed.load_cache(path, codes) is not None, f"{path.name} is stale: run python -m dlviz.recipes.vae umap"
+
+
+def test_a_beta_sweep_starts_every_run_from_the_same_weights():
+    from dlviz.vae import make_runs
+
+    tr, te = load_data("digits", "train", limit=64), load_data("digits", "test", limit=16)
+    runs = make_runs(tr, te, "digits", 4, (0.5, 2.0), seed=3, steps=7, batch_size=16)
+    assert list(runs) == ["β=0.5", "β=2"] and all(t.total == 7 and t.vae_data == "digits" for t in runs.values())
+    a, b = (t.model.state_dict() for t in runs.values())
+    assert all(torch.equal(a[k], b[k]) for k in a)          # same init: only beta differs between the runs

@@ -159,3 +159,25 @@ def make_trainer(model: nn.Module, train: ImageData, *, steps: int = 1000, beta:
                       eval_every=eval_every if eval_fn else 0, snapshot_fn=snapshot_fn,
                       snapshot_every=snapshot_every, name=name)
     return trainer
+
+
+def make_runs(train: ImageData, test: ImageData, key: str, latent_dim: int, betas: tuple[float, ...], *,
+              likelihood: str | None = None, make_optimizer: Callable | None = None, seed: int = 0,
+              **trainer_kwargs) -> dict[str, Trainer]:
+    """One fresh ConvVAE and Trainer per beta (same seed, same batches): ``{"β=1": trainer, ...}``.
+
+    ``make_optimizer(params) -> optimizer`` (default Adam at ``lr``); each trainer remembers the data
+    set it trains on as ``trainer.vae_data``."""
+    from dlviz.models import build_model
+
+    cfg = default_config(key, latent_dim, likelihood)
+    cfg.update(in_channels=train.shape[0], image_size=train.shape[1])
+    runs = {}
+    for b in betas:
+        torch.manual_seed(seed)
+        m = build_model("conv_vae", **cfg)
+        opt = make_optimizer(m.parameters()) if make_optimizer is not None else None
+        name = f"β={b:g}"
+        runs[name] = make_trainer(m, train, beta=b, optimizer=opt, test=test, seed=seed, name=name, **trainer_kwargs)
+        runs[name].vae_data = key
+    return runs

@@ -58,14 +58,19 @@ def spread_points(xy: np.ndarray, n: int = 120, seed: int = 0) -> np.ndarray:
 
 
 def thumbnail() -> np.ndarray:
-    """The landing-page card: the decoded manifold of the shipped 2-D digits VAE, ``(H, W, 3)`` uint8."""
+    """The landing-page card, ``(160, 320, 3)`` uint8: the decoded manifold of the shipped 2-D digits VAE
+    beside 25 samples from the prior of the hotdog VAE."""
     from dlviz.checkpoints import load_shipped
-    from dlviz.vae.core import manifold, tile
+    from dlviz.vae.core import manifold, sample_prior, tile
 
-    model, _ = load_shipped("vae_digits2", expected_arch="conv_vae")
-    with torch.no_grad():
-        imgs, _, _ = manifold(model, (0, 1), n=10)
-    return tile(imgs, pad=0)
+    digits, _ = load_shipped("vae_digits2", expected_arch="conv_vae")
+    left = tile(manifold(digits, (0, 1), n=10)[0], pad=0)                             # (160, 160, 3)
+    try:
+        hotdog, _ = load_shipped("vae_hotdog16", expected_arch="conv_vae")
+    except Exception:  # noqa: BLE001 - the card still shows the digits
+        return left
+    right = tile(sample_prior(hotdog, 25, torch.Generator().manual_seed(1))[1], ncol=5, pad=0)   # (160, 160, 3)
+    return np.concatenate([left, right], axis=1)
 
 
 # ------------------------------------------------------------------ figure assembly for the page's views

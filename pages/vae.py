@@ -79,6 +79,10 @@ run = ui.training_panel(K, start_training)
 
 
 def live_view(r) -> None:
+    for name, tr_ in r.trainers.items():        # a VAE's loss saturates instead of turning NaN: look for it
+        msg = V.loss_health(tr_.history("loss")[1])
+        if msg:
+            st.warning(f"{name}: {msg}" if len(r.trainers) > 1 else msg, icon=":material/trending_up:")
     t = r.trainer
     k, r_, f_ = t.vae_data
     mosaic, fig = views.live_snapshot(t.model_copy(), data(k, "test", r_, f_))
@@ -420,5 +424,5 @@ ui.try_this([
     "Switch on the **β sweep** and watch four runs trace the rate–distortion curve.",
     "Train a **64-D** VAE: most units collapse to the prior (grey bars), yet the ELBO barely changes. Why?",
     "Pick *hotdogs · 16-D* and press **Sample from the prior** a few times: how often is it a hotdog? Then train "
-    "with learning rate 1 to see a diverging run stop and restore its last good weights.",
+    "with learning rate 10 and watch the loss explode: the page tells you, though no NaN ever appears.",
 ])

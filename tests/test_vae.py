@@ -524,3 +524,24 @@ def test_a_beta_sweep_starts_every_run_from_the_same_weights():
     assert list(runs) == ["β=0.5", "β=2"] and all(t.total == 7 and t.vae_data == "digits" for t in runs.values())
     a, b = (t.model.state_dict() for t in runs.values())
     assert all(torch.equal(a[k], b[k]) for k in a)          # same init: only beta differs between the runs
+
+
+def test_loss_health_flags_exploding_and_stalled_runs_only():
+    from dlviz.vae.training import loss_health
+
+    good = [180 - 0.2 * i for i in range(300)]
+    assert loss_health(good) is None and loss_health(good[:10]) is None
+    assert "exploded" in loss_health([180.0] * 5 + [1e25] * 20)
+    assert "exploded" in loss_health([900.0] * 5 + [3040.0] * 200)          # Gaussian decoder, much worse
+    assert "not improved" in loss_health([180.0] * 5 + [193.0] * 250)
+    assert loss_health([-3000.0] * 5 + [-3500.0] * 250) is None             # negative losses: fine when falling
+
+
+def test_too_high_a_learning_rate_is_flagged_even_without_nans():
+    from dlviz.vae.training import loss_health
+
+    torch.manual_seed(0)
+    m = build_model("conv_vae", **default_config("digits", latent_dim=4))
+    t = make_trainer(m, load_data("digits", "train"), steps=40, optimizer=torch.optim.Adam(m.parameters(), 10.0)).run()
+    assert t.status == "finished"                                  # the NaN guard sees nothing wrong...
+    assert "exploded" in loss_health(t.history("loss")[1])          # ...this one does

@@ -20,6 +20,15 @@ def _errors(at: AppTest) -> list[str]:
     return [e.value for e in at.exception] + [f"st.error: {e.value}" for e in at.error]
 
 
+def _stop_runs(at: AppTest) -> None:
+    """Stop and join the page's training threads, so none outlives the test."""
+    run = at.session_state["dlviz-run-vae"] if "dlviz-run-vae" in at.session_state else None
+    if run is not None:
+        run.stop()
+        for t in run.trainers.values():
+            t.join(30)
+
+
 def _model_radio(at: AppTest):
     return next(r for r in at.sidebar.radio if r.key.startswith("vae-src"))
 
@@ -79,8 +88,25 @@ def test_a_live_run_trains_and_becomes_the_explored_model():
         if any(str(o).startswith("my run") for o in _model_radio(app).options):
             break
         time.sleep(0.5)
+    _stop_runs(app)
     radio = _model_radio(app)
     assert any(str(o).startswith("my run") for o in radio.options), radio.options
     assert radio.value.startswith("live:")                          # the page switches to the new run
     assert not _errors(app), _errors(app)
     assert any(m.label == "Test ELBO" for m in app.metric)
+
+
+def test_a_too_high_learning_rate_is_reported():
+    app = AppTest.from_file(PAGE, default_timeout=120)
+    app.run()
+    app.sidebar.select_slider(key="vae-lr").set_value(10.0)
+    app.sidebar.number_input(key="vae-steps").set_value(40).run()
+    app.sidebar.button(key="vae-train").click().run()
+    for _ in range(240):
+        app.run()
+        if any("exploded" in w.value for w in app.warning):
+            break
+        time.sleep(0.5)
+    _stop_runs(app)
+    assert any("exploded" in w.value for w in app.warning), [w.value for w in app.warning]
+    assert not app.exception

@@ -34,7 +34,15 @@ from dlviz.vae.core import (
     to_uint8,
     vae_loss,
 )
-from dlviz.vae.training import DATASETS, DataSpec, default_config, load_data, make_runs, make_trainer
+from dlviz.vae.training import (
+    DATASETS,
+    DataSpec,
+    default_config,
+    load_data,
+    loss_health,
+    make_runs,
+    make_trainer,
+)
 
 __all__ = [
     "DATASETS",
@@ -55,6 +63,7 @@ __all__ = [
     "iwae_bound",
     "latent_stats",
     "load_data",
+    "loss_health",
     "make_runs",
     "make_trainer",
     "manifold",

@@ -181,3 +181,25 @@ def make_runs(train: ImageData, test: ImageData, key: str, latent_dim: int, beta
         runs[name] = make_trainer(m, train, beta=b, optimizer=opt, test=test, seed=seed, name=name, **trainer_kwargs)
         runs[name].vae_data = key
     return runs
+
+
+def loss_health(losses: list[float], min_steps: int = 200) -> str | None:
+    """A message when a run is going wrong in a way the Trainer's NaN check cannot see, else None.
+
+    A VAE's loss rarely becomes NaN (its logits and variances saturate instead), so a too-high learning
+    rate shows up as a loss that ends far above where it started ("exploded") or never drops below its
+    start after ``min_steps`` steps ("stalled"). Robust to noise: medians of the first 5 and last 10."""
+    import math
+    import statistics
+
+    vals = [v for v in losses if math.isfinite(v)]
+    if len(vals) < 15:
+        return None
+    start, now = statistics.median(vals[:5]), statistics.median(vals[-10:])
+    if now > start + 2 * abs(start) or now > 1e6:
+        return (f"The loss exploded: {now:.3g} now against {start:.3g} at the start. The learning rate is "
+                f"probably too high -- stop the run and lower it.")
+    if len(vals) >= min_steps and now >= start:
+        return (f"The loss has not improved in {len(vals)} steps ({now:.3g} now, {start:.3g} at the start). "
+                f"The learning rate is probably too high (or far too low).")
+    return None

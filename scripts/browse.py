@@ -77,16 +77,18 @@ class Visit:
     screenshot: Path | None
 
 
-def wait_idle(page, timeout_s: float = 90.0) -> None:
-    """Wait until the app has rendered and is no longer running its script."""
+def wait_idle(page, timeout_s: float = 120.0) -> None:
+    """Wait until the app has rendered and is no longer running its script: no running indicator,
+    no spinner, no skeleton, for a full second."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_s * 1000)
+    busy_sel = ('[data-testid="stStatusWidgetRunningIcon"], [data-testid="stStatusWidgetRunningManIcon"], '
+                '[data-testid="stSpinner"], [data-testid="stSkeleton"]')
     t0 = time.time()
     quiet = 0
     while time.time() - t0 < timeout_s:
-        running = page.locator('[data-testid="stStatusWidget"]').count() > 0 and \
-            page.locator('[data-testid="stStatusWidget"]').first.is_visible()
+        busy = page.locator(busy_sel).count() > 0
         has_content = page.locator('[data-testid="stMainBlockContainer"] [data-testid="stElementContainer"]').count() > 0
-        quiet = quiet + 1 if (not running and has_content) else 0
+        quiet = quiet + 1 if (not busy and has_content) else 0
         if quiet >= 4:
             return
         time.sleep(0.25)

@@ -100,7 +100,7 @@ def latent_map_figure(xy: np.ndarray, labels: np.ndarray, class_names: Sequence[
     if thumbnails:
         fig.update_layout(images=[{"source": _png_uri(img), "xref": "x", "yref": "y", "x": x, "y": y,
                                    "sizex": thumb_size, "sizey": thumb_size, "xanchor": "center", "yanchor": "middle",
-                                   "layer": "above"} for x, y, img in thumbnails])
+                                   "layer": "below"} for x, y, img in thumbnails])
     fig.update_layout(height=height, title=title, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
                       legend={"itemsizing": "constant"}, hovermode="closest", dragmode="pan",
                       xaxis_title=axis_names[0], yaxis_title=axis_names[1], clickmode="event+select")

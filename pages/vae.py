@@ -5,6 +5,7 @@ checkpoints or on a VAE trained live from the sidebar."""
 from __future__ import annotations
 
 import time
+import zlib
 
 import numpy as np
 import streamlit as st
@@ -106,7 +107,7 @@ if not sources:
     st.error("No VAE checkpoint is shipped here and no run has trained yet: press **Train** in the sidebar, or "
              "reproduce one with `python -m dlviz.train vae_digits2`.", icon=":material/error:")
     st.stop()
-src = explore.radio("Model", sources, index=default, key=f"{K}-src-{len(sources)}",
+src = explore.radio("Model", sources, index=default, key=f"{K}-src-{zlib.crc32('|'.join(sources).encode())}",
                        format_func=lambda s: SHIPPED[s][1] if s in SHIPPED else f"my run · {s[5:] or 'live'}")
 try:
     if src in SHIPPED:
@@ -299,8 +300,8 @@ with tabs[2]:
     else:
         top = stats.top_dims(2)
         fmt = lambda d: f"z{d} (KL {float(stats.kl_per_dim[d]):.2f})"  # noqa: E731
-        da = c1.selectbox("Horizontal: dimension", range(D), index=top[0], format_func=fmt, key=f"{K}-da")
-        db = c2.selectbox("Vertical: dimension", range(D), index=top[1], format_func=fmt, key=f"{K}-db")
+        da = c1.selectbox("Horizontal: dimension", range(D), index=top[0], format_func=fmt, key=f"{K}-da-{D}")
+        db = c2.selectbox("Vertical: dimension", range(D), index=top[1], format_func=fmt, key=f"{K}-db-{D}")
     n = c3.slider("Grid size", 5, 25, 15, key=f"{K}-n")
     cover = c4.slider("Prior mass covered", 0.5, 0.998, 0.9, 0.002, key=f"{K}-cover",
                       help="The grid runs over N(0,1) quantiles from (1-c)/2 to (1+c)/2: every cell is equally likely.")

@@ -110,3 +110,22 @@ def test_a_too_high_learning_rate_is_reported():
     _stop_runs(app)
     assert any("exploded" in w.value for w in app.warning), [w.value for w in app.warning]
     assert not app.exception
+
+
+def test_a_beta_sweep_trains_four_runs_each_explorable():
+    app = AppTest.from_file(PAGE, default_timeout=120)
+    app.run()
+    app.sidebar.toggle(key="vae-sweep").set_value(True)
+    app.sidebar.number_input(key="vae-steps").set_value(20).run()
+    app.sidebar.button(key="vae-train").click().run()
+    for _ in range(240):
+        app.run()
+        run = app.session_state["dlviz-run-vae"] if "dlviz-run-vae" in app.session_state else None
+        if run is not None and not run.active:
+            break
+        time.sleep(0.5)
+    _stop_runs(app)
+    app.run()
+    options = [str(o) for o in _model_radio(app).options]
+    assert [o for o in options if o.startswith("my run")] == [f"my run · β={b}" for b in ("0.25", "1", "4", "16")]
+    assert not _errors(app), _errors(app)

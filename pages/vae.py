@@ -86,10 +86,14 @@ def live_view(r) -> None:
             st.warning(f"{name}: {msg}" if len(r.trainers) > 1 else msg, icon=":material/trending_up:")
     t = r.trainer
     k, r_, f_ = t.vae_data
-    mosaic, fig = views.live_snapshot(t.model_copy(), data(k, "test", r_, f_))
+    snap = st.session_state.get(f"{K}-live-snap")     # redraw at most every 2 s: the poll runs twice a second
+    if snap is None or snap[0] != id(t) or (snap[2] != t.step and (time.time() - snap[1] > 2.0 or not r.active)):
+        snap = (id(t), time.time(), t.step, *views.live_snapshot(t.model_copy(), data(k, "test", r_, f_)))
+        st.session_state[f"{K}-live-snap"] = snap
+    mosaic, fig = snap[3], snap[4]
     c_img, c_map = st.columns([3, 2])
     c_img.image(mosaic, use_container_width=True,
-                caption=f"{t.name} at step {t.step}: test images, their reconstructions, and samples from the prior")
+                caption=f"{t.name} at step {snap[2]}: test images, their reconstructions, and samples from the prior")
     with c_map:
         ui.show(fig, key=f"{K}-live-map")
         st.caption("The test codes now (posterior means).")

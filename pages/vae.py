@@ -88,12 +88,15 @@ def live_view(r) -> None:
     k, r_, f_ = t.vae_data
     snap = st.session_state.get(f"{K}-live-snap")     # redraw at most every 2 s: the poll runs twice a second
     if snap is None or snap[0] != id(t) or (snap[2] != t.step and (time.time() - snap[1] > 2.0 or not r.active)):
-        snap = (id(t), time.time(), t.step, *views.live_snapshot(t.model_copy(), data(k, "test", r_, f_)))
+        mosaic, fig = views.live_snapshot(t.model_copy(), data(k, "test", r_, f_))
+        mos_fig = P.mosaic_figure(mosaic, None, height=300, row_labels=["test", "recon.", "prior"], nrows=3)
+        snap = (id(t), time.time(), t.step, mos_fig, fig)
         st.session_state[f"{K}-live-snap"] = snap
-    mosaic, fig = snap[3], snap[4]
+    mos_fig, fig = snap[3], snap[4]
     c_img, c_map = st.columns([3, 2])
-    c_img.image(mosaic, use_container_width=True,
-                caption=f"{t.name} at step {snap[2]}: test images, their reconstructions, and samples from the prior")
+    with c_img:                                     # a PNG inside the figure: no media file for a fragment to lose
+        ui.show(mos_fig, key=f"{K}-live-images")
+        st.caption(f"{t.name} at step {snap[2]}: test images, their reconstructions, and samples from the prior.")
     with c_map:
         ui.show(fig, key=f"{K}-live-map")
         st.caption("The test codes now (posterior means).")

@@ -11,6 +11,7 @@ import os
 # spinning waits, two teams on a 2-core laptop slow each other down ~10x; passive waits avoid that.
 # Must be set before torch is first imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # numpy's small matrices: no spinning BLAS threads
 
 import sys
 from pathlib import Path
@@ -45,17 +46,18 @@ def landing() -> None:
         st.subheader(section)
         cols = st.columns(4)
         for i, p in enumerate(group):
-            with cols[i % 4].container(border=True, height=300):
+            with cols[i % 4].container(border=True, height=330):
                 thumb = ui.thumbnail(p.thumbnail) if p.thumbnail else None
                 if thumb is not None:
                     st.image(thumb, use_container_width=True)
-                st.page_link(str(p.path), label=f"**{p.title}**", icon=p.icon)
+                st.markdown(f"**{p.title}**")
                 st.caption(p.question)
+                st.page_link(str(p.path), label="Open", icon=":material/arrow_forward:")
 
 
 pages = {"": [st.Page(landing, title="Home", icon=":material/home:", default=True)]}
 for p in PAGES:
     pages.setdefault(p.section, []).append(st.Page(str(p.path), title=p.title, icon=p.icon, url_path=p.slug))
-nav = st.navigation(pages)
+nav = st.navigation(pages, expanded=True)
 ui.session_sidebar()
 nav.run()

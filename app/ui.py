@@ -11,6 +11,7 @@ import copy
 import importlib
 import math
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,8 +134,37 @@ def try_this(prompts: list[str]) -> None:
             st.markdown(f"- {p}")
 
 
+_PLACEHOLDER = re.compile(r"^#0000[0-3][0-9a-fA-F]$")
+
+
+def _safe_colorscale(cs):
+    """Streamlit's plotly theme treats colours #000000-#00003f as theme placeholders and repaints them
+    (Inferno/Magma start at #000004, so zeros turn pink); nudge such colours off the placeholder range."""
+    if not isinstance(cs, (list, tuple)):
+        return cs
+    out = []
+    for entry in cs:
+        if isinstance(entry, (list, tuple)) and len(entry) == 2 and isinstance(entry[1], str) \
+                and _PLACEHOLDER.match(entry[1]):
+            entry = (entry[0], "#01" + entry[1][3:])
+        out.append(entry)
+    return out
+
+
+def _sanitise_colours(fig) -> None:
+    for tr in getattr(fig, "data", ()):
+        for obj in (tr, getattr(tr, "marker", None)):
+            cs = getattr(obj, "colorscale", None) if obj is not None else None
+            if cs:
+                try:
+                    obj.colorscale = _safe_colorscale(cs)
+                except (ValueError, AttributeError):
+                    pass
+
+
 def show(fig, key: str, **kwargs):
     """``st.plotly_chart`` with PNG export (camera icon) at 2x scale, named after ``key``."""
+    _sanitise_colours(fig)
     config = {"displaylogo": False,
               "toImageButtonOptions": {"format": "png", "scale": 2, "filename": f"dlviz-{key}"}}
     config.update(kwargs.pop("config", {}))

@@ -107,20 +107,36 @@ def erf_map(model: nn.Module, images: torch.Tensor, layer: str | None = None,
     return ERF(grad, (int(unit[0]), int(unit[1])), row, layer)
 
 
-def mass_size(grad: np.ndarray, center: tuple[float, float], fraction: float = 0.95) -> int:
-    """Side ``2w + 1`` of the smallest square centred on ``center`` (rounded to a pixel) that holds
-    ``fraction`` of the total gradient mass; comparable with the theoretical receptive-field size."""
-    total = float(grad.sum())
-    if total <= 0:
-        return 0
-    ci, cj = round(center[0]), round(center[1])
+def mass_window(grad: np.ndarray, center: tuple[float, float],
+                fraction: float = 0.95) -> tuple[int, int, int, int]:
+    """``(top, left, bottom, right)`` (inclusive) of the smallest square window centred on ``center``
+    that holds ``fraction`` of the total gradient mass. A centre on a pixel gives odd sides, a centre
+    between pixels (an even receptive field) even sides, so the window is never off-centre."""
     h, w = grad.shape
-    for half in range(max(h, w) + 1):
-        t, b = max(0, ci - half), min(h, ci + half + 1)
-        lft, r = max(0, cj - half), min(w, cj + half + 1)
-        if grad[t:b, lft:r].sum() >= fraction * total - 1e-12 * total:
-            return 2 * half + 1
-    return 2 * max(h, w) + 1
+    total = float(grad.sum())
+    c2 = (round(2 * center[0]), round(2 * center[1]))          # twice the centre: integer
+
+    def window(side: int) -> tuple[int, int, int, int]:
+        sides = [side + ((side + c + 1) % 2) for c in c2]         # match each axis' parity
+        return ((c2[0] - sides[0] + 1) // 2, (c2[1] - sides[1] + 1) // 2,
+                (c2[0] + sides[0] - 1) // 2, (c2[1] + sides[1] - 1) // 2)
+
+    if total <= 0:
+        return window(1)
+    for side in range(1, 2 * max(h, w) + 3):
+        t, lft, b, r = window(side)
+        if grad[max(0, t):max(0, b + 1), max(0, lft):max(0, r + 1)].sum() >= fraction * total * (1 - 1e-12):
+            return t, lft, b, r
+    return window(2 * max(h, w) + 3)
+
+
+def mass_size(grad: np.ndarray, center: tuple[float, float], fraction: float = 0.95) -> int:
+    """Side of :func:`mass_window` (the larger side if the two axes differ): the ERF size, comparable
+    with the theoretical receptive-field size."""
+    if float(grad.sum()) <= 0:
+        return 0
+    t, lft, b, r = mass_window(grad, center, fraction)
+    return max(b - t + 1, r - lft + 1)
 
 
 def mass_radius(grad: np.ndarray, center: tuple[float, float], fraction: float = 0.95) -> float:
@@ -213,3 +229,13 @@ def erf_vs_depth(depths: Sequence[int], kernel: int = 3, channels: int = 8, acti
             eff.append(mass_size(gm, (c, c), fraction))
             rad.append(mass_radius(gm, (c, c), fraction))
     return DepthCurve(depths, theo, eff, rad, fraction)
+
+
+def sqrt_fit(depths: Sequence[int], sizes: Sequence[float]) -> tuple[float, float]:
+    """``(c, r2)``: the least-squares ``size = c sqrt(n)`` and its coefficient of determination."""
+    d = np.asarray(depths, dtype=float)
+    s = np.asarray(sizes, dtype=float)
+    c = float((s * np.sqrt(d)).sum() / d.sum())
+    ss_res = float(((s - c * np.sqrt(d)) ** 2).sum())
+    ss_tot = float(((s - s.mean()) ** 2).sum()) or math.inf
+    return c, 1 - ss_res / ss_tot

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -56,7 +57,7 @@ def rotate(x: torch.Tensor, degrees: float, fill: str = "zeros") -> torch.Tensor
     ``fill="circular"``, wrapped values) outside."""
     q = degrees / 90.0
     if abs(q - round(q)) < 1e-9:
-        return torch.rot90(x, int(round(q)) % 4, dims=(-2, -1))
+        return torch.rot90(x, round(q) % 4, dims=(-2, -1))
     shape = x.shape
     x4 = x.reshape(-1, 1, *shape[-2:]) if x.ndim != 4 else x
     a = math.radians(degrees)
@@ -127,7 +128,7 @@ class Transform:
         if self.kind == "rotate":
             g = rotate(f, self.angle, "zeros" if self.fill == "zeros" else "circular")
             q = self.angle / 90.0
-            return (torch.roll(g, int(round(q)) % 4, dims=2) if group else g), abs(q - round(q)) < 1e-9
+            return (torch.roll(g, round(q) % 4, dims=2) if group else g), abs(q - round(q)) < 1e-9
         g = torch.flip(f, dims=(-1,) if self.horizontal else (-2,))
         if group:                            # a reflection turns rotation r into rotation -r
             g = g[:, :, [0, 3, 2, 1]]
@@ -265,14 +266,22 @@ def accuracy_under(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
 def digits_canvas(split: str = "train", canvas: int = 24, digit: int = 16, seed: int = 0):
     """The bundled 8x8 digits scaled to ``digit`` pixels and centred on a black ``canvas`` -- room to
     shift a digit without losing it. Returns a :class:`dlviz.data.ImageData` ``(N, 1, canvas, canvas)``."""
-    from dlviz.data import ImageData, digits
+    from dlviz.data import ImageData
+
+    imgs, labels, names = _digits_canvas(split, canvas, digit, seed)
+    return ImageData(imgs.clone(), labels.clone(), list(names), name=f"digits on a {canvas}x{canvas} canvas")
+
+
+@lru_cache(maxsize=8)
+def _digits_canvas(split: str, canvas: int, digit: int, seed: int):
+    from dlviz.data import digits
 
     d = digits(split, seed=seed, size=digit)
     pad = canvas - digit
     if pad < 0:
         raise ValueError("canvas must be at least the digit size")
     imgs = F.pad(d.images, (pad // 2, pad - pad // 2, pad // 2, pad - pad // 2))
-    return ImageData(imgs, d.labels, d.class_names, name=f"digits on a {canvas}x{canvas} canvas")
+    return imgs, d.labels, tuple(d.class_names)
 
 
 def rotate_batch(x: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
@@ -301,3 +310,19 @@ def augment(x: torch.Tensor, rotation: str = "none", max_shift: int = 0,
         s = torch.randint(-max_shift, max_shift + 1, (b, 2), generator=generator)
         x = torch.stack([torch.roll(x[i], (int(s[i, 0]), int(s[i, 1])), dims=(-2, -1)) for i in range(b)])
     return x
+
+
+def thumbnail() -> np.ndarray:
+    """Landing-page card: an asymmetric glyph "F", shifted, turned by 90 degrees and flipped."""
+    f = torch.zeros(20, 20)
+    f[3:17, 5:8] = 1.0              # stem
+    f[3:6, 5:15] = 1.0              # top bar
+    f[9:12, 5:12] = 1.0             # middle bar
+    tiles = [f, torch.roll(f, (2, 3), dims=(0, 1)), torch.rot90(f, 1), torch.flip(f, dims=(1,))]
+    gap = torch.zeros(20, 3)
+    row = torch.cat([torch.cat([t, gap], 1) for t in tiles], 1)[:, :-3]
+    img = np.full((*row.shape, 3), 255, dtype=np.uint8)
+    img[row.numpy() > 0] = (76, 120, 168)
+    sep = np.arange(row.shape[1]) % 23 >= 20
+    img[:, sep] = 235
+    return img

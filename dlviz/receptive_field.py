@@ -28,6 +28,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -323,3 +324,53 @@ def torchvision_model(name: str) -> nn.Module:
 def default_input_size(name: str) -> int:
     """The input size the architecture was designed for (299 for Inception v3, else 224)."""
     return 299 if TORCHVISION_MODELS.get(name, name) == "inception_v3" else 224
+
+
+# ------------------------------------------------------------------------------ helpers for the page
+def coverage(row: RFRow, input_hw: tuple[int, int]) -> torch.Tensor:
+    """``(H', W')``: the fraction of each unit's receptive field that lies on the image (the rest is
+    padding). Units at the border of deep layers see mostly padding."""
+    parts = []
+    for ax in range(2):
+        lo = row.start[ax] + torch.arange(row.size[ax], dtype=torch.float64) * row.jump[ax]
+        hi = lo + row.rf[ax] - 1
+        parts.append((hi.clamp(max=input_hw[ax] - 1) - lo.clamp(min=0) + 1).clamp(min=0) / row.rf[ax])
+    return parts[0][:, None] * parts[1][None, :]
+
+
+def layer_output(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:
+    """The output of module ``layer`` (``"name"`` or ``"name#k"`` for its k-th call) for input ``x``."""
+    name, _, k = layer.partition("#")
+    mods = dict(model.named_modules())
+    if name not in mods:
+        raise KeyError(f"no layer {name!r}")
+    got: list[torch.Tensor] = []
+    h = mods[name].register_forward_hook(lambda _m, _i, o: got.append(o))
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        h.remove()
+    return got[int(k) - 1 if k else 0]
+
+
+def thumbnail() -> np.ndarray:
+    """Landing-page card: a photo with the receptive fields of one unit after 2, 4, 6 and 8 3x3 conv
+    layers of a VGG-like stack (a 2x2 max-pool after every two convs), by the closed form."""
+    from PIL import Image, ImageDraw
+
+    from dlviz.data import photo
+
+    size = 160
+    img = Image.fromarray((photo("astronaut", size).permute(1, 2, 0).numpy() * 255).astype(np.uint8))
+    draw = ImageDraw.Draw(img)
+    r, j, start = 1, 1, 0
+    colors = iter(["#ffdd00", "#ff7b00", "#ff4d6d", "#c77dff", "#4cc9f0"])
+    for k, (kernel, stride, pad) in enumerate([(3, 1, 1), (3, 1, 1), (2, 2, 0)] * 4):
+        r, start, j = r + (kernel - 1) * j, start - pad * j, j * stride
+        if k % 3 == 2:       # after each pool: the unit whose field is centred nearest (42, 70)
+            u = round((42 - start - (r - 1) / 2) / j), round((70 - start - (r - 1) / 2) / j)
+            t, lft = start + u[0] * j, start + u[1] * j
+            draw.rectangle([max(0, lft), max(0, t), min(size - 1, lft + r - 1), min(size - 1, t + r - 1)],
+                           outline=next(colors), width=2)
+    return np.asarray(img)

@@ -84,12 +84,13 @@ def wait_idle(page, timeout_s: float = 120.0) -> None:
     busy_sel = ('[data-testid="stStatusWidgetRunningIcon"], [data-testid="stStatusWidgetRunningManIcon"], '
                 '[data-testid="stSpinner"], [data-testid="stSkeleton"]')
     t0 = time.time()
-    quiet = 0
+    quiet, last = 0, -1
     while time.time() - t0 < timeout_s:
         busy = page.locator(busy_sel).count() > 0
-        has_content = page.locator('[data-testid="stMainBlockContainer"] [data-testid="stElementContainer"]').count() > 0
-        quiet = quiet + 1 if (not busy and has_content) else 0
-        if quiet >= 4:
+        n = page.locator('[data-testid="stMainBlockContainer"] [data-testid="stElementContainer"]').count()
+        quiet = quiet + 1 if (not busy and n > 0 and n == last) else 0  # nothing running, nothing new
+        last = n
+        if quiet >= 6:
             return
         time.sleep(0.25)
 

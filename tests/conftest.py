@@ -12,5 +12,6 @@ for p in (ROOT, ROOT / "app"):
         sys.path.insert(0, str(p))
 
 os.environ.setdefault("DLVIZ_DEVICE", "cpu")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as app/Home.py sets it: background training threads
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as app/Home.py sets it: background training threads
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")

@@ -12,7 +12,14 @@ import pytest
 import torch
 from torch import nn
 
-from dlviz.effective_receptive_field import erf_map, erf_vs_depth, mass_radius, mass_size, plain_stack
+from dlviz.effective_receptive_field import (
+    erf_map,
+    erf_vs_depth,
+    mass_radius,
+    mass_size,
+    mass_window,
+    plain_stack,
+)
 from dlviz.receptive_field import LayerSpec, build_stack, probe, receptive_field, torchvision_model
 
 torch.set_num_threads(1)
@@ -266,6 +273,9 @@ def test_mass_size_and_radius():
     assert mass_size(g, (5, 5)) == 5
     assert mass_size(g, (5, 5), fraction=9 / 25) == 3
     assert math.isclose(mass_radius(g, (5, 5), 1.0), math.hypot(2, 2))
+    g = np.zeros((10, 10))
+    g[3:7, 3:7] = 1.0                     # a 4x4 box centred between pixels: an even window, exactly it
+    assert mass_window(g, (4.5, 4.5)) == (3, 3, 6, 6) and mass_size(g, (4.5, 4.5)) == 4
 
 
 def test_erf_grows_like_sqrt_depth_while_theory_grows_linearly():

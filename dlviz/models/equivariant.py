@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -39,9 +40,10 @@ class P4Conv(nn.Module):
     """
 
     def __init__(self, cin: int, cout: int, k: int, stride: int = 1, padding_mode: str = "circular",
-                 lifting: bool = False):
+                 lifting: bool = False, dilation: int = 1):
         super().__init__()
         self.cin, self.cout, self.k, self.stride, self.lifting = cin, cout, k, stride, lifting
+        self.dilation = dilation
         self.padding_mode = padding_mode
         shape = (cout, cin, k, k) if lifting else (cout, cin, 4, k, k)
         fan_in = cin * k * k * (1 if lifting else 4)
@@ -64,11 +66,11 @@ class P4Conv(nn.Module):
         if not self.lifting:
             b, c, g, h, w = x.shape                         # (B, C, 4, H, W)
             x = x.reshape(b, c * g, h, w)
-        p = self.k // 2
+        p = self.dilation * (self.k // 2)
         if self.padding_mode == "circular":
             x = F.pad(x, (p, p, p, p), mode="circular")
             p = 0
-        y = F.conv2d(x, self.full_weight(), self.bias.repeat_interleave(4), self.stride, p)
+        y = F.conv2d(x, self.full_weight(), self.bias.repeat_interleave(4), self.stride, p, self.dilation)
         return y.reshape(y.shape[0], self.cout, 4, y.shape[-2], y.shape[-1])   # (B, O, 4, H', W')
 
 
@@ -127,6 +129,9 @@ class EquiCNN(nn.Module):
         downsample: str = "maxpool"      # none | stride | maxpool | avgpool | blurpool
         head: str = "gap"                # gap | flatten
         group: str = "none"              # none | p4
+        batchnorm: bool = True           # per-channel affine at eval time: keeps every symmetry
+        dilations: tuple = ()            # per conv layer (default all 1); without downsampling, growing
+        #                                  dilations (1, 2, 4) widen the receptive field and keep equivariance
 
     def __init__(self, config: Config):
         super().__init__()
@@ -139,6 +144,9 @@ class EquiCNN(nn.Module):
             raise ValueError("head must be gap or flatten; group none or p4")
         if c.kernel_size % 2 != 1:
             raise ValueError("kernel_size must be odd (a centred kernel)")
+        dil = tuple(c.dilations) or (1,) * len(c.channels)
+        if len(dil) != len(c.channels) or min(dil) < 1:
+            raise ValueError("dilations must give one value >= 1 per conv layer")
         n_down = len(c.channels) - 1 if c.downsample != "none" else 0
         if c.image_size % (2 ** n_down):
             raise ValueError(f"image_size must be divisible by {2 ** n_down}")
@@ -146,10 +154,15 @@ class EquiCNN(nn.Module):
         for i, out in enumerate(c.channels):
             stride = 2 if (c.downsample == "stride" and i > 0) else 1
             if c.group == "p4":
-                conv: nn.Module = P4Conv(ch, out, c.kernel_size, stride, c.padding_mode, lifting=i == 0)
+                conv: nn.Module = P4Conv(ch, out, c.kernel_size, stride, c.padding_mode, lifting=i == 0,
+                                         dilation=dil[i])
             else:
-                conv = nn.Conv2d(ch, out, c.kernel_size, stride, c.kernel_size // 2, padding_mode=c.padding_mode)
-            layers: OrderedDict[str, nn.Module] = OrderedDict(conv=conv, relu=nn.ReLU())
+                conv = nn.Conv2d(ch, out, c.kernel_size, stride, dil[i] * (c.kernel_size // 2), dil[i],
+                                 padding_mode=c.padding_mode)
+            layers: OrderedDict[str, nn.Module] = OrderedDict(conv=conv)
+            if c.batchnorm:   # p4 maps (B, C, 4, H, W): one mean/scale per channel, shared by rotations
+                layers["bn"] = nn.BatchNorm3d(out) if c.group == "p4" else nn.BatchNorm2d(out)
+            layers["relu"] = nn.ReLU()
             size //= stride
             if i < len(c.channels) - 1 and c.downsample in ("maxpool", "avgpool", "blurpool"):
                 if c.downsample == "maxpool":
@@ -200,7 +213,7 @@ class EquiMLP(nn.Module):
         super().__init__()
         self.config = c = config
         dims = [c.in_channels * c.image_size ** 2, *c.hidden]
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(dims))
         self.head = nn.Linear(dims[-1], c.num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, classes)

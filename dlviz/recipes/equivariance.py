@@ -31,6 +31,7 @@ class Variant:
     rotation: str = "none"        # training augmentation: none | rot90 | any
     steps: int = 500
     min_acc: float = 0.9
+    short: str = ""               # a few words for legends
 
 
 def _cnn(**kw) -> dict:
@@ -41,20 +42,22 @@ def _cnn(**kw) -> dict:
 
 
 VARIANTS: dict[str, Variant] = {v.name: v for v in [
-    Variant("equi_cnn_circular", "CNN · circular padding · no downsampling · GAP", "equi_cnn",
-            _cnn(downsample="none")),
-    Variant("equi_cnn_zeros", "CNN · zero padding · no downsampling · GAP", "equi_cnn",
-            _cnn(downsample="none", padding_mode="zeros")),
-    Variant("equi_cnn_stride", "CNN · strided conv · GAP", "equi_cnn", _cnn(downsample="stride")),
-    Variant("equi_cnn_maxpool", "CNN · max-pool · GAP", "equi_cnn", _cnn()),
-    Variant("equi_cnn_blurpool", "CNN · blur pool (Zhang) · GAP", "equi_cnn", _cnn(downsample="blurpool")),
-    Variant("equi_cnn_flatten", "CNN · max-pool · flatten + linear head", "equi_cnn", _cnn(head="flatten")),
+    Variant("equi_cnn_circular", "CNN · circular padding · no downsampling (dilated) · GAP", "equi_cnn",
+            _cnn(downsample="none", dilations=(1, 2, 4)), short="circular pad, no downsampling"),
+    Variant("equi_cnn_zeros", "CNN · zero padding · no downsampling (dilated) · GAP", "equi_cnn",
+            _cnn(downsample="none", padding_mode="zeros", dilations=(1, 2, 4)), short="zero pad, no downsampling"),
+    Variant("equi_cnn_stride", "CNN · strided conv · GAP", "equi_cnn", _cnn(downsample="stride"), short="strided conv"),
+    Variant("equi_cnn_maxpool", "CNN · max-pool · GAP", "equi_cnn", _cnn(), short="max-pool"),
+    Variant("equi_cnn_blurpool", "CNN · blur pool (Zhang) · GAP", "equi_cnn", _cnn(downsample="blurpool"),
+            short="blur pool"),
+    Variant("equi_cnn_flatten", "CNN · max-pool · flatten + linear head", "equi_cnn", _cnn(head="flatten"),
+            short="flatten head"),
     Variant("equi_mlp", "MLP (no weight sharing)", "equi_mlp",
-            {"in_channels": 1, "image_size": CANVAS, "num_classes": 10, "hidden": (128, 64)}, min_acc=0.85),
+            {"in_channels": 1, "image_size": CANVAS, "num_classes": 10, "hidden": (64, 32)}, min_acc=0.85, short="MLP"),
     Variant("equi_cnn_rotaug", "CNN · max-pool · GAP · trained with random rotations", "equi_cnn", _cnn(),
-            rotation="any", steps=800, min_acc=0.8),
+            rotation="any", steps=800, min_acc=0.75, short="CNN + rotation aug"),
     Variant("equi_p4", "p4 group CNN (Cohen & Welling) · max-pool · GAP", "equi_cnn",
-            _cnn(group="p4", channels=(4, 8, 16)), min_acc=0.8),
+            _cnn(group="p4", channels=(4, 8, 16)), min_acc=0.8, short="p4 group CNN"),
 ]}
 
 
@@ -83,12 +86,13 @@ def make_trainer(model: nn.Module, *, rotation: str = "none", steps: int = 500, 
     test = digits_canvas("test", CANVAS)
     g = torch.Generator().manual_seed(seed)
     opt = make_optimizer(optimizer, model.parameters(), lr, weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, steps), pct_start=0.2)
 
     def evaluate(m):
         return {"test_acc": accuracy(m, test.images.to(next(m.parameters()).device), test.labels.to(
             next(m.parameters()).device))}
 
-    return Trainer(model, loss_fn=_loss(rotation, g), optimizer=opt,
+    return Trainer(model, loss_fn=_loss(rotation, g), optimizer=opt, scheduler=sched,
                    batches=batches(train.images, train.labels, batch_size=batch_size, seed=seed),
                    steps=steps, device=device, eval_fn=evaluate, eval_every=eval_every, name=name)
 
@@ -98,7 +102,7 @@ def _train(v: Variant):
         make_trainer(model, rotation=v.rotation, steps=v.steps, device=device).run()
         aug = {"none": "none", "any": "random rotation in [0, 360) degrees", "rot90": "random quarter turns"}
         return {"dataset": f"digits, 16 px centred on {CANVAS}x{CANVAS} (train split, seed 0)",
-                "steps": v.steps, "batch_size": 64, "optimizer": "Adam lr=3e-3",
+                "steps": v.steps, "batch_size": 64, "optimizer": "Adam, one-cycle lr up to 3e-3",
                 "augmentation": aug[v.rotation], "variant": v.label}
 
     return train

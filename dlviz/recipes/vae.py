@@ -1,0 +1,154 @@
+"""Shipped checkpoints for the VAE page (Kingma & Welling 2014): ConvVAEs on the digits with a 2-D and a
+16-D latent, and on the food shapes (all classes, and hotdogs alone) with a 16-D latent.
+
+Each card states the test ELBO in nats (one reparameterised sample per image, a fixed seed), its two
+terms, the reconstruction error of ``decode(encode(x))``, the number of active units and how often a
+shipped classifier reads the reconstructions as the right class. ``vae_digits16``'s card also carries
+a small beta sweep (the rate-distortion trade-off the page plots).
+
+UMAP embeddings of the test codes for the 16-D checkpoints are cached beside them
+(``checkpoints/NAME.umap.npz``, fingerprinted by the codes) so the page shows UMAP at once:
+``python -m dlviz.recipes.vae umap`` rewrites them after ``python -m dlviz.train NAME``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import torch
+
+from dlviz.models import build_model
+from dlviz.recipes import Recipe, register_recipe
+from dlviz.vae.core import elbo, evaluate, sample_prior
+from dlviz.vae.training import default_config, load_data, make_trainer
+
+# name -> (data set, latent size, steps, lr, batch size)
+PLANS = {
+    "vae_digits2": ("digits", 2, 4000, 2e-3, 64),
+    "vae_digits16": ("digits", 16, 4000, 2e-3, 64),
+    "vae_food16": ("food", 16, 6000, 2e-3, 64),
+    "vae_hotdog16": ("hotdog", 16, 5000, 2e-3, 64),
+}
+CLASSIFIER = {"digits": "digits_cnn", "food": "food_cnn", "hotdog": "food_cnn"}
+SWEEP_BETAS = (0.25, 0.5, 1.0, 2.0, 4.0)
+SWEEP_STEPS = 1500
+
+
+def _lr_schedule(opt: torch.optim.Optimizer, steps: int):
+    return torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=opt.param_groups[0]["lr"] * 0.05)
+
+
+def _fit(model: torch.nn.Module, key: str, steps: int, lr: float, batch_size: int, beta: float = 1.0,
+         device: str = "cpu") -> None:
+    opt = torch.optim.Adam(model.parameters(), lr)
+    tr = make_trainer(model, load_data(key, "train"), steps=steps, beta=beta, warmup=min(500, steps // 5),
+                      batch_size=batch_size, optimizer=opt, seed=0, scheduler=_lr_schedule(opt, steps),
+                      device=device).run()
+    if tr.status != "finished":
+        raise RuntimeError(f"training ended {tr.status}: {tr.message}")
+
+
+def _sweep(key: str, latent: int, device: str) -> list[dict]:
+    """Short runs over a range of betas (same data, seed and steps): their test rate and distortion."""
+    test = load_data(key, "test")
+    out = []
+    for beta in SWEEP_BETAS:
+        torch.manual_seed(0)
+        m = build_model("conv_vae", **default_config(key, latent)).to(device)
+        _fit(m, key, SWEEP_STEPS, 2e-3, 64, beta=beta, device=device)
+        t = elbo(m.cpu().eval(), test.images, generator=torch.Generator().manual_seed(0)).mean()
+        out.append({"beta": beta, "kl": round(t["kl"], 2), "recon": round(-t["recon"], 2), "steps": SWEEP_STEPS})
+    return out
+
+
+def _make(name: str) -> Recipe:
+    key, latent, steps, lr, bs = PLANS[name]
+
+    def build():
+        return build_model("conv_vae", **default_config(key, latent))
+
+    def train(model, device: str) -> dict:
+        _fit(model, key, steps, lr, bs, device=device)
+        info = {"dataset": f"{key} (dlviz.vae.training.load_data({key!r}, 'train'))", "steps": steps,
+                "batch_size": bs, "optimizer": f"Adam lr={lr:g}, cosine to 5%", "beta": 1.0,
+                "kl_warmup_steps": min(500, steps // 5)}
+        if name == "vae_digits16":
+            info["beta_sweep"] = _sweep(key, latent, device)
+        return info
+
+    def evaluate(model) -> dict:
+        return evaluate_vae(model, key)
+
+    return Recipe(name=name, summary=f"ConvVAE, {latent}-D latent, on {load_label(key)}", build=build, train=train,
+                  evaluate=evaluate, claims=CLAIMS[name])
+
+
+def load_label(key: str) -> str:
+    from dlviz.vae.training import DATASETS
+
+    return DATASETS[key].label
+
+
+def evaluate_vae(model: torch.nn.Module, key: str) -> dict[str, float]:
+    """Deterministic test metrics: ELBO and its terms (nats per image), ``recon_mse`` of decode(encode(x)),
+    active units, and the shipped classifier's accuracy on the reconstructions (``recon_acc``; for the
+    hotdog model, ``prior_hotdog``: the share of prior samples it reads as a hotdog)."""
+    from dlviz.checkpoints import load_shipped
+    from dlviz.metrics import predict
+
+    test = load_data(key, "test")
+    ev = evaluate(model, test.images, generator=torch.Generator().manual_seed(0))
+    t = ev.terms.mean()
+    out = {"test_elbo": t["elbo"], "test_recon": -t["recon"], "test_kl": t["kl"], "recon_mse": ev.recon_mse,
+           "active_units": float(ev.stats.n_active)}
+    clf, _ = load_shipped(CLASSIFIER[key])
+    rec = ev.recon
+    if key == "hotdog":
+        _, samples = sample_prior(model, 500, torch.Generator().manual_seed(0))
+        out["prior_hotdog"] = float((predict(clf, samples).argmax(1) == 0).float().mean())
+        out["recon_acc"] = float((predict(clf, rec).argmax(1) == 0).float().mean())
+    else:
+        out["recon_acc"] = float((predict(clf, rec).argmax(1) == test.labels).float().mean())
+    return out
+
+
+# what each card promises (checked against a fresh evaluation by tests/test_checkpoints.py). recon_acc: the
+# shipped classifier reads the reconstruction as the right class (chance: 0.1); for the hotdog model, as a
+# hotdog, and prior_hotdog: a sample from the prior is read as a hotdog.
+CLAIMS: dict[str, dict[str, tuple[str, float]]] = {
+    "vae_digits2": {"test_elbo": (">=", -106.0), "recon_mse": ("<=", 0.019), "recon_acc": (">=", 0.80)},
+    "vae_digits16": {"test_elbo": (">=", -103.0), "recon_mse": ("<=", 0.008), "recon_acc": (">=", 0.90)},
+    "vae_food16": {"test_elbo": (">=", 2700.0), "recon_mse": ("<=", 0.010), "recon_acc": (">=", 0.12)},
+    "vae_hotdog16": {"test_elbo": (">=", 3800.0), "recon_mse": ("<=", 0.005), "recon_acc": (">=", 0.30),
+                     "prior_hotdog": (">=", 0.15)},
+}
+for _name in PLANS:
+    register_recipe(_make(_name))
+
+
+# ------------------------------------------------------------------ UMAP caches beside the checkpoints
+def umap_cache_path(name: str):
+    from dlviz.checkpoints import CHECKPOINT_DIR
+
+    return CHECKPOINT_DIR / f"{name}.umap.npz"
+
+
+def write_umap_cache(name: str) -> str:
+    """Embed the test codes of shipped checkpoint ``name`` with UMAP and cache them beside it."""
+    from dlviz.checkpoints import load_shipped
+    from dlviz.vae import embed
+    from dlviz.vae.core import encode
+
+    model, _ = load_shipped(name, expected_arch="conv_vae")
+    codes = encode(model, load_data(PLANS[name][0], "test").images)[0].numpy()
+    path = embed.save_cache(umap_cache_path(name), codes, embed.umap_embedding(codes, seed=0))
+    return str(path)
+
+
+if __name__ == "__main__":  # python -m dlviz.recipes.vae umap [NAME ...]
+    args = sys.argv[1:]
+    if not args or args[0] != "umap":
+        print(__doc__)
+        raise SystemExit(0)
+    for n in args[1:] or [n for n in PLANS if PLANS[n][1] > 2]:
+        print("wrote", write_umap_cache(n))

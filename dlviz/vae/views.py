@@ -1,0 +1,154 @@
+"""Small pieces of the VAE page's views that are not Streamlit: which images to show, where a path
+lands on a 2-D map, which points get a thumbnail, and the landing-page thumbnail."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from dlviz.vae.embed import Projection, knn_place
+
+SELECTIONS = ("first", "random", "lowest ELBO", "highest ELBO")
+
+
+def select_images(elbos: np.ndarray, how: str = "first", n: int = 12, seed: int = 0) -> np.ndarray:
+    """Indices of ``n`` images: the first, a random draw, or the worst / best by ELBO."""
+    if how not in SELECTIONS:
+        raise ValueError(f"how must be one of {SELECTIONS}")
+    n = min(n, len(elbos))
+    if how == "first":
+        return np.arange(n)
+    if how == "random":
+        return np.sort(np.random.default_rng(seed).choice(len(elbos), n, replace=False))
+    order = np.argsort(elbos, kind="stable")
+    return order[:n] if how == "lowest ELBO" else order[::-1][:n]
+
+
+def place_on_map(points: np.ndarray, method: str, projection: Projection | None = None,
+                 codes: np.ndarray | None = None, embedding: np.ndarray | None = None) -> np.ndarray:
+    """Map positions ``(M, 2)`` of codes ``points (M, D)``: the exact linear map for ``identity``/``pca``,
+    nearest-code placement for ``umap``."""
+    if method == "umap":
+        if codes is None or embedding is None:
+            raise ValueError("placing on a UMAP needs the codes and their embedding")
+        return knn_place(points, codes, embedding)
+    if projection is None:
+        raise ValueError("a linear map needs its projection")
+    return projection(points)
+
+
+def spread_points(xy: np.ndarray, n: int = 120, seed: int = 0) -> np.ndarray:
+    """Up to ``n`` indices of points spread over the map: one per cell of a ~sqrt(n) x sqrt(n) grid
+    (the point nearest each occupied cell's centre), so thumbnails do not pile up."""
+    if len(xy) == 0:
+        return np.zeros(0, dtype=int)
+    k = max(1, int(np.sqrt(n)))
+    lo, hi = xy.min(0), xy.max(0)
+    span = np.where(hi - lo > 0, hi - lo, 1.0)
+    cell = np.minimum(((xy - lo) / span * k).astype(int), k - 1)
+    cid = cell[:, 0] * k + cell[:, 1]
+    centre = lo + (cell + 0.5) / k * span
+    dist = ((xy - centre) ** 2).sum(1)
+    best: dict[int, int] = {}
+    for i in np.random.default_rng(seed).permutation(len(xy)):
+        c = int(cid[i])
+        if c not in best or dist[i] < dist[best[c]]:
+            best[c] = int(i)
+    return np.array(sorted(best.values()), dtype=int)
+
+
+def thumbnail() -> np.ndarray:
+    """The landing-page card, ``(160, 320, 3)`` uint8: the decoded manifold of the shipped 2-D digits VAE
+    beside 25 samples from the prior of the hotdog VAE."""
+    from dlviz.checkpoints import load_shipped
+    from dlviz.vae.core import manifold, sample_prior, tile
+
+    digits, _ = load_shipped("vae_digits2", expected_arch="conv_vae")
+    left = tile(manifold(digits, (0, 1), n=10)[0], pad=0)                             # (160, 160, 3)
+    try:
+        hotdog, _ = load_shipped("vae_hotdog16", expected_arch="conv_vae")
+    except Exception:  # noqa: BLE001 - the card still shows the digits
+        return left
+    right = tile(sample_prior(hotdog, 25, torch.Generator().manual_seed(1))[1], ncol=5, pad=0)   # (160, 160, 3)
+    return np.concatenate([left, right], axis=1)
+
+
+# ------------------------------------------------------------------ figure assembly for the page's views
+AXES = {"identity": ("z₀", "z₁"), "pca": ("PC 1", "PC 2"), "umap": ("UMAP 1", "UMAP 2")}
+
+
+def reconstruction_view(model, data, idx: list[int], elbos: np.ndarray):
+    """Originals over ``decode(encode(x))`` for images ``idx`` of ``data``, labelled with class and ELBO."""
+    from dlviz.plots.vae import reconstruction_figure
+    from dlviz.vae.core import reconstruct, tile
+
+    x = data.images[idx]
+    mos = tile(torch.cat([x, reconstruct(model, x)]), ncol=len(idx))
+    labs = [f"#{i} ({data.class_names[int(data.labels[i])]})" for i in idx]
+    return reconstruction_figure(mos, len(idx), elbos[idx], labs, height=260 if data.shape[1] < 32 else 300)
+
+
+def interpolation_view(model, mu: np.ndarray, ia: int, ib: int, steps: int, method: str, projection: Projection,
+                       embedding: np.ndarray, gif_scale: int = 4) -> dict:
+    """Both interpolations between the codes of images ``ia`` and ``ib``: their map positions, the strips,
+    the norm profiles, a GIF of each, and the midpoint norms."""
+    from dlviz.plots.vae import norm_profile_figure, strips_figure
+    from dlviz.vae.core import INTERPOLATIONS, decode, gif_bytes, interpolate, tile
+
+    za, zb = torch.from_numpy(mu[ia]), torch.from_numpy(mu[ib])
+    paths = {m: interpolate(za, zb, steps, m) for m in INTERPOLATIONS}
+    frames = {m: decode(model, p) for m, p in paths.items()}
+    norms = {m: p.norm(dim=1).numpy() for m, p in paths.items()}
+    return {"on_map": {m: place_on_map(p.numpy(), method, projection, mu, embedding) for m, p in paths.items()},
+            "strips": strips_figure({m: tile(f, ncol=steps) for m, f in frames.items()}, steps, height=200),
+            "norms": norm_profile_figure(np.linspace(0, 1, steps), norms, float(np.sqrt(mu.shape[1])), height=230),
+            "gifs": {m: gif_bytes(f, scale=gif_scale) for m, f in frames.items()},
+            "mid": {m: float(n[steps // 2]) for m, n in norms.items()}}
+
+
+def map_view(data, xy: np.ndarray, method: str, hover: list[str], elbos: np.ndarray | None, paths: dict,
+             ia: int, ib: int, thumbnails: bool = False):
+    """The latent map: the codes, coloured by class (or by ELBO when ``elbos`` is given), the paths and
+    their endpoints A and B, and optionally ~150 images drawn at their points."""
+    from dlviz.plots.vae import latent_map_figure
+    from dlviz.vae.core import to_uint8
+
+    thumbs, size = None, 0.0
+    if thumbnails:
+        size = (float(np.ptp(xy, 0).max()) or 1.0) / 16
+        thumbs = [(*xy[i], to_uint8(data.images[i])) for i in spread_points(xy, 150)]
+    return latent_map_figure(xy, data.labels.numpy(), data.class_names, hover, color=elbos, color_name="ELBO",
+                             axis_names=AXES[method], paths=paths, endpoints={"A": tuple(xy[ia]), "B": tuple(xy[ib])},
+                             thumbnails=thumbs, thumb_size=size, height=560)
+
+
+def manifold_view(model, dims: tuple[int, int], n: int, coverage: float, base: torch.Tensor | None):
+    """The decoded grid over two latent dimensions at prior quantiles, with the z values on the axes."""
+    from dlviz.plots.vae import mosaic_figure
+    from dlviz.vae.core import manifold, prior_quantile_grid, tile
+
+    g = prior_quantile_grid(n, coverage)
+    imgs, rows, cols = manifold(model, dims, n, base=base, values=(g, g))
+    every = max(1, n // 8)
+    fig = mosaic_figure(tile(imgs, pad=0), None, height=620, ncols=n, nrows=n,
+                        col_labels=[f"{v:+.1f}" if i % every == 0 else "" for i, v in enumerate(cols.tolist())],
+                        row_labels=[f"{v:+.1f}" if i % every == 0 else "" for i, v in enumerate(rows.tolist())])
+    return fig.update_layout(xaxis_title=f"z{dims[0]}", yaxis_title=f"z{dims[1]}")
+
+
+def live_snapshot(model, data, n_map: int = 600):
+    """What the page shows while a run trains: a mosaic of 8 test images, their reconstructions and 8
+    prior samples, and a small map of the test codes (exact for a 2-D latent, PCA above)."""
+    from dlviz.plots.vae import latent_map_figure
+    from dlviz.vae.core import encode, reconstruct, sample_prior, tile
+    from dlviz.vae.embed import pca_projection
+
+    x = data.images[:8]
+    _, samples = sample_prior(model, 8, torch.Generator().manual_seed(0))
+    mosaic = tile(torch.cat([x, reconstruct(model, x), samples]), ncol=8)
+    n = min(len(data), n_map)
+    mu = encode(model, data.images[:n])[0].numpy()
+    fig = latent_map_figure(pca_projection(mu)(mu), data.labels[:n].numpy(), data.class_names,
+                            [f"#{i}" for i in range(n)], height=300,
+                            axis_names=AXES["identity" if model.config.latent_dim <= 2 else "pca"])
+    return mosaic, fig.update_layout(showlegend=False, margin={"t": 4, "b": 4})

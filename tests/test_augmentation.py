@@ -1,0 +1,126 @@
+"""Augmentation pipelines: exact answers for flips, shifts, mixup and CutMix; determinism; ranges."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dlviz import augmentation as A
+from dlviz.augmentation import aug
+
+
+def _ramp(b: int = 2, c: int = 3, s: int = 8) -> torch.Tensor:
+    """Images whose every pixel is distinct (so a transformation can be identified exactly)."""
+    x = torch.arange(b * c * s * s, dtype=torch.float32).reshape(b, c, s, s)
+    return x / x.max()
+
+
+def test_spec_validation_and_description() -> None:
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        aug("sharpen")
+    with pytest.raises(ValueError, match="no parameter"):
+        aug("hflip", degrees=3)
+    spec = (aug("rotation", degrees=30), aug("hflip"))
+    assert A.describe(spec) == "Rotation(degrees=30) -> Horizontal flip(p=0.5)"
+    assert A.describe(()) == "no augmentation"
+    assert hash(spec) == hash((aug("rotation", degrees=30.0), aug("hflip")))  # hashable: pages cache on it
+
+
+def test_flips_with_p_one_are_exact_and_p_zero_is_identity() -> None:
+    x, y = _ramp(), torch.tensor([0, 1])
+    per, mix = A.build((aug("hflip", p=1.0), aug("vflip", p=1.0)), size=8, num_classes=2)
+    out, yy = A.augment_batch(x, y, per, mix)
+    torch.testing.assert_close(out, torch.flip(x, dims=(-2, -1)), rtol=0, atol=0)
+    assert torch.equal(yy, y)
+    per, mix = A.build((aug("hflip", p=0.0), aug("rotation", degrees=0)), size=8, num_classes=2)
+    torch.testing.assert_close(A.augment_batch(x, y, per, mix)[0], x, rtol=0, atol=1e-6)
+    assert A.build((), size=8, num_classes=2) == (None, None)
+    out, yy = A.augment_batch(x, y, None, None)
+    assert out is x and yy is y
+
+
+def test_parameters_are_drawn_per_image_not_per_batch() -> None:
+    x = _ramp(1).expand(64, -1, -1, -1).contiguous()
+    per, _ = A.build((aug("hflip", p=0.5),), size=8, num_classes=2)
+    torch.manual_seed(0)
+    out, _ = A.augment_batch(x, torch.zeros(64, dtype=torch.long), per, None)
+    flipped = torch.tensor([torch.equal(o, torch.flip(x[0], (-1,))) for o in out])
+    same = torch.tensor([torch.equal(o, x[0]) for o in out])
+    assert torch.all(flipped | same) and 0 < int(flipped.sum()) < 64
+
+
+def test_pad_crop_is_a_shift_of_the_reflect_padded_image() -> None:
+    x = _ramp(1, 1, 8)
+    per, _ = A.build((aug("pad_crop", padding=3),), size=8, num_classes=2)
+    padded = F.pad(x, [3] * 4, mode="reflect")[0]
+    torch.manual_seed(1)
+    for _ in range(5):
+        out = per(x[0])
+        hits = [(i, j) for i in range(7) for j in range(7) if torch.equal(padded[:, i:i + 8, j:j + 8], out)]
+        assert len(hits) == 1
+
+
+def test_mixup_blends_images_and_labels_with_one_lambda() -> None:
+    torch.manual_seed(0)
+    x, y = torch.rand(6, 3, 8, 8), torch.tensor([0, 1, 2, 3, 4, 0])
+    per, mix = A.build((aug("mixup", alpha=0.7),), size=8, num_classes=5)
+    out, soft = A.augment_batch(x, y, per, mix)
+    assert soft.shape == (6, 5)
+    torch.testing.assert_close(soft.sum(1), torch.ones(6))
+    lam = float(soft[1, 1])            # sample 1 (class 1) is mixed with sample 0 (class 0)
+    expected_soft = lam * F.one_hot(y, 5) + (1 - lam) * F.one_hot(y.roll(1, 0), 5)
+    torch.testing.assert_close(soft, expected_soft.float())
+    torch.testing.assert_close(out, lam * x + (1 - lam) * x.roll(1, 0))
+
+
+def test_cutmix_label_weight_is_the_pasted_area() -> None:
+    torch.manual_seed(3)
+    n, s = 5, 16
+    x = torch.arange(1, n + 1, dtype=torch.float32).view(n, 1, 1, 1).expand(n, 3, s, s) / 10  # constant images
+    y = torch.arange(n)
+    per, mix = A.build((aug("cutmix", alpha=1.0),), size=s, num_classes=n)
+    for _ in range(5):
+        out, soft = A.augment_batch(x, y, per, mix)
+        for i in range(n):
+            from_other = (out[i] == x[(i - 1) % n]).all(0).float().mean()      # pixels pasted from the neighbour
+            from_self = (out[i] == x[i]).all(0).float().mean()
+            assert float(from_other + from_self) == pytest.approx(1.0)
+            assert float(soft[i, (i - 1) % n]) == pytest.approx(float(from_other), abs=1e-6)
+
+
+@pytest.mark.parametrize("name", [n for n, info in A.AUGMENTATIONS.items() if not info.batch])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_every_augmentation_keeps_shape_and_range(name: str, channels: int) -> None:
+    torch.manual_seed(0)
+    x = torch.rand(4, channels, 16, 16)
+    per, mix = A.build((A.Aug(name),), size=16, num_classes=3, channels=channels)
+    out, _ = A.augment_batch(x, torch.zeros(4, dtype=torch.long), per, mix)
+    assert out.shape == x.shape and out.dtype == torch.float32
+    assert float(out.min()) >= 0 and float(out.max()) <= 1
+
+
+def test_zero_colour_jitter_is_identity() -> None:
+    x = torch.rand(2, 3, 8, 8)
+    per, _ = A.build((aug("color_jitter", brightness=0, contrast=0, saturation=0, hue=0),), 8, 2)
+    torch.testing.assert_close(A.augment_batch(x, torch.zeros(2, dtype=torch.long), per, None)[0], x)
+
+
+def test_preview_is_deterministic_for_a_seed_and_keeps_the_original() -> None:
+    x, y = torch.rand(3, 3, 12, 12), torch.tensor([0, 1, 2])
+    spec = (aug("crop", scale_min=0.3), aug("rotation", degrees=40), aug("mixup"))
+    p1 = A.preview(x, y, spec, n_variants=4, seed=7, class_names=["a", "b", "c"])
+    p2 = A.preview(x, y, spec, n_variants=4, seed=7, class_names=["a", "b", "c"])
+    p3 = A.preview(x, y, spec, n_variants=4, seed=8, class_names=["a", "b", "c"])
+    assert p1.images.shape == (3, 4, 3, 12, 12) and p1.labels.shape == (3, 4, 3)
+    assert torch.equal(p1.images, p2.images) and not torch.equal(p1.images, p3.images)
+    torch.testing.assert_close(p1.images[:, 0], x)
+    torch.testing.assert_close(p1.labels.sum(-1), torch.ones(3, 4))
+    single = A.preview(x[:1], None, spec, n_variants=3, seed=0)            # one photo: mixing is skipped
+    assert single.class_names == ["image"] and torch.all(single.labels == 1)
+
+
+def test_label_text() -> None:
+    names = ["donut", "taco", "sushi"]
+    assert A.label_text(torch.tensor([0.0, 1.0, 0.0]), names) == "taco"
+    assert A.label_text(torch.tensor([0.7, 0.3, 0.0]), names) == "70% donut + 30% taco"

@@ -357,7 +357,7 @@ def training_monitor(key: str, metrics: tuple[str, ...] = ("loss",), live: Calla
         for name, t in r.trainers.items():
             p = t.progress()
             label = f"**{name}** · " if name else ""
-            text = (f"{label}step {p.step:,}/{p.total:,} · {p.steps_per_s:.0f} steps/s · ETA {_fmt_eta(p.eta_s)}"
+            text = (f"{label}step {p.step:,}/{p.total:,} · {p.steps_per_s:.3g} steps/s · ETA {_fmt_eta(p.eta_s)}"
                     if p.active else f"{label}{p.status} at step {p.step:,} ({p.elapsed_s:.1f} s)")
             st.progress(min(1.0, p.fraction), text=text)
             if p.status == "diverged":

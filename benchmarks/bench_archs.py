@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from timing import best_of  # benchmarks/timing.py
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -18,12 +19,7 @@ if str(ROOT) not in sys.path:
 
 
 def _ms(fn, repeat: int = 1) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best * 1000
+    return 1000 * best_of(fn, repeat)
 
 
 def _row(area: str, what: str, value: float, unit: str, budget: str) -> dict:

@@ -21,18 +21,14 @@ from dlviz import attention as A  # noqa: E402
 from dlviz import attention_tasks as T  # noqa: E402
 from dlviz.checkpoints import load_shipped, shipped  # noqa: E402
 from dlviz.plots import attention as P  # noqa: E402
+from timing import best_of  # benchmarks/timing.py
 
 INPUTS = {"attn_reverse": "abcdefgh", "attn_reverse_enc": "abcdefgh", "attn_sort": "hcafbdge",
           "attn_induction": "k3x9qmz7k3x9qmz7", "attn_code": None}
 
 
 def _best(fn, repeat: int = 5) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+    return best_of(fn, repeat)
 
 
 def _code_text(n: int) -> str:

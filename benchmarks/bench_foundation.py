@@ -3,7 +3,6 @@ page's slider path (a convolution of the 160x160 photo)."""
 
 from __future__ import annotations
 
-import time
 
 import torch
 
@@ -11,15 +10,11 @@ from dlviz.data import batches, digits, food_shapes
 from dlviz.metrics import classification_loss
 from dlviz.models import build_model
 from dlviz.train import Trainer
+from timing import best_of  # benchmarks/timing.py
 
 
 def _best(fn, repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+    return best_of(fn, repeat)
 
 
 def trainer_vs_bare(steps: int = 400) -> tuple[float, float]:

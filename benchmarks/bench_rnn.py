@@ -17,17 +17,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from timing import best_of  # benchmarks/timing.py
 
 AREA = "page: rnn_hidden_states"
 
 
 def _best(fn, repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+    return best_of(fn, repeat)
 
 
 def _row(what: str, seconds: float, budget: str, unit: str = "ms") -> dict:

@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from timing import best_of  # benchmarks/timing.py
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -21,13 +22,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as app/Home.py sets it
 
 
 def _ms(fn, repeat: int = 3) -> float:
-    fn()                                   # warm-up (first-call allocations, lazy imports)
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best * 1000
+    return 1000 * best_of(fn, repeat, warmup=True)
 
 
 def _wall(trainers: dict) -> float:

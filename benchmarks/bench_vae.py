@@ -16,6 +16,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from timing import best_of  # benchmarks/timing.py
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
@@ -27,12 +28,7 @@ import torch  # noqa: E402
 
 def _best(fn, repeat: int = 5) -> float:
     """Best of ``repeat`` wall times in ms (the machine's noise is one-sided)."""
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best * 1000
+    return 1000 * best_of(fn, repeat)
 
 
 def _figure_json(fig) -> None:

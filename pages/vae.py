@@ -236,8 +236,7 @@ def map_fig(ck: str, method: str, color_by: str, ia: int, ib: int, steps: int, t
 with tabs[1]:
     _pick_from_map()
     n_test = len(test)
-    far = ((A["mu"] - A["mu"][0]) ** 2).sum(1) * (labels != labels[0] if len(set(labels.tolist())) > 1 else 1)
-    other = int(np.argmax(far))                  # B: the farthest code of another class, a long path
+    other = V.farthest_other_class(A["mu"], np.asarray(labels))  # B: far away, another class: a long path
     for ab, default_i in (("A", 0), ("B", other)):
         if st.session_state.get(f"{K}-{ab}", 0) >= n_test:
             st.session_state[f"{K}-{ab}"] = min(default_i, n_test - 1)
@@ -361,7 +360,7 @@ with tabs[3]:
             img = V.decode(model, z[None])
             big = max(4, 224 // test.shape[1])
             st.image(np.kron(V.to_uint8(img[0]), np.ones((big, big, 1), np.uint8)), width=224)
-            logp = float(-0.5 * (z ** 2).sum() - 0.5 * D * np.log(2 * np.pi))
+            logp = V.prior_log_prob(z)
             cap = st.empty()
             star = views.place_on_map(z[None].numpy(), method, A["proj"], A["mu"], emb_xy)[0]
             held = st.session_state.get(f"{K}-smallmap")       # this session's own figure: only the star moves

@@ -385,3 +385,24 @@ def test_one_pass_evaluation_agrees_with_the_separate_functions():
     torch.testing.assert_close(ev.stats.activity, st.activity)
     torch.testing.assert_close(ev.stats.kl_per_dim, st.kl_per_dim)
     assert ev.recon_mse == pytest.approx(recon_mse(m, x), rel=1e-6)
+
+
+def test_prior_log_prob_matches_torch_normal():
+    from dlviz.vae import prior_log_prob
+
+    z = torch.randn(7, generator=torch.Generator().manual_seed(3))
+    ref = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum()
+    assert prior_log_prob(z) == pytest.approx(float(ref), rel=1e-6)
+
+
+def test_farthest_other_class_by_brute_force():
+    import numpy as np
+
+    from dlviz.vae import farthest_other_class
+
+    rng = np.random.default_rng(0)
+    mu, labels = rng.normal(size=(50, 3)), rng.integers(0, 3, 50)
+    best = max((j for j in range(50) if labels[j] != labels[4]), key=lambda j: ((mu[j] - mu[4]) ** 2).sum())
+    assert farthest_other_class(mu, labels, 4) == best
+    one = np.zeros(50, dtype=int)  # a single class: the farthest code of all
+    assert farthest_other_class(mu, one, 4) == int(np.argmax(((mu - mu[4]) ** 2).sum(1)))

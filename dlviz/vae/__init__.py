@@ -20,12 +20,14 @@ from dlviz.vae.core import (
     elbo,
     encode,
     evaluate,
+    farthest_other_class,
     gaussian_kl,
     gif_bytes,
     interpolate,
     iwae_bound,
     latent_stats,
     manifold,
+    prior_log_prob,
     prior_quantile_grid,
     recon_mse,
     reconstruct,
@@ -45,6 +47,7 @@ from dlviz.vae.training import (
 )
 
 __all__ = [
+    "farthest_other_class", "prior_log_prob",
     "DATASETS",
     "INTERPOLATIONS",
     "DataSpec",

@@ -292,6 +292,21 @@ def manifold(model: nn.Module, dims: tuple[int, int] = (0, 1), n: int = 15, base
     return imgs.reshape(len(rows), len(cols), *imgs.shape[1:]), rows, cols
 
 
+def prior_log_prob(z: torch.Tensor) -> float:
+    """log N(z; 0, I) in nats for one code ``(D,)``: -|z|^2/2 - (D/2) log 2pi."""
+    d = z.numel()
+    return float(-0.5 * (z.double() ** 2).sum() - 0.5 * d * math.log(2 * math.pi))
+
+
+def farthest_other_class(mu: np.ndarray, labels: np.ndarray, i: int = 0) -> int:
+    """Index of the code farthest from code ``i`` among other classes (any class if there is only one):
+    a long, class-crossing default path for interpolation."""
+    d = ((mu - mu[i]) ** 2).sum(1)
+    if len(np.unique(labels)) > 1:
+        d = d * (labels != labels[i])
+    return int(np.argmax(d))
+
+
 def sample_prior(model: nn.Module, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` codes from the prior N(0, I) and their decoded images: ``(z (n, D), images (n, C, H, W))``."""
     z = _eps((n, model.config.latent_dim), generator)

@@ -349,7 +349,7 @@ def training_monitor(key: str, metrics: tuple[str, ...] = ("loss",), live: Calla
 
     @st.fragment(run_every=every if active else None)
     def _monitor() -> None:
-        from dlviz.plots.common import metrics_figure
+        from dlviz.plotting import metrics_figure
 
         r = get_run(key)
         if r is None:

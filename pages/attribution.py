@@ -14,7 +14,7 @@ import ui
 from dlviz import attribution as attr
 from dlviz.data import FOOD_CLASSES
 from dlviz.plots import attribution as aplots
-from dlviz.plots.common import to_hwc
+from dlviz.plotting import to_hwc
 
 PAGE_INFO = {
     "title": "Attribution",

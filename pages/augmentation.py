@@ -14,7 +14,7 @@ from dlviz import augmentation as augm
 from dlviz import classifier as clf
 from dlviz.augmentation import AUGMENTATIONS, Aug
 from dlviz.plots import classifier as cplots
-from dlviz.plots.common import to_hwc
+from dlviz.plotting import to_hwc
 
 PAGE_INFO = {
     "title": "Data augmentation",

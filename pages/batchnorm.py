@@ -13,7 +13,7 @@ import ui
 from dlviz import batchnorm as bnm
 from dlviz import batchnorm_shift as bs
 from dlviz.plots import batchnorm as bp
-from dlviz.plots.common import image_figure
+from dlviz.plotting import image_figure
 
 PAGE_INFO = {
     "title": "BatchNorm & covariate shift",

@@ -14,7 +14,7 @@ from dlviz.augmentation import AUGMENTATIONS, Aug, describe
 from dlviz.data import DataError
 from dlviz.models.cnn import ACTIVATIONS
 from dlviz.plots import classifier as cplots
-from dlviz.plots.common import to_hwc
+from dlviz.plotting import to_hwc
 
 PAGE_INFO = {
     "title": "Train a classifier",

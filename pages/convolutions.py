@@ -9,7 +9,7 @@ import torch
 import ui
 
 from dlviz import convolution as conv
-from dlviz.plots.common import grid_figure, heatmap_figure, image_figure
+from dlviz.plotting import grid_figure, heatmap_figure, image_figure
 
 PAGE_INFO = {
     "title": "Convolutions",

@@ -11,7 +11,7 @@ import ui
 
 from dlviz import equivariance as eq
 from dlviz.plots import equivariance as plots
-from dlviz.plots.common import image_figure
+from dlviz.plotting import image_figure
 from dlviz.recipes.equivariance import CANVAS, VARIANTS, make_trainer
 
 PAGE_INFO = {

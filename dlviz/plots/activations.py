@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dlviz.activations import Curve, LayerActivity
-from dlviz.plots.common import PALETTE
+from dlviz.plotting import PALETTE
 
 _MARGIN = {"l": 8, "r": 8, "t": 40, "b": 8}
 SAT_COLOR = "rgba(228, 87, 86, 0.13)"

@@ -12,7 +12,7 @@ from plotly.subplots import make_subplots
 
 from dlviz.arch_blocks import BlockGraph
 from dlviz.architectures import Analysis, human
-from dlviz.plots.common import PALETTE
+from dlviz.plotting import PALETTE
 
 KIND_COLORS = {"Conv2d": PALETTE[0], "Linear": PALETTE[1]}
 FAMILY_COLORS = {"LeNet": PALETTE[5], "AlexNet": PALETTE[3], "VGG": PALETTE[1], "Inception": PALETTE[2],

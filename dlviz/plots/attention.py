@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dlviz.plots.common import PALETTE
+from dlviz.plotting import PALETTE
 
 MASK_GREY = "#d9d9d9"
 

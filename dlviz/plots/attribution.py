@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dlviz.plots.common import PALETTE, to_hwc, to_numpy
+from dlviz.plotting import PALETTE, to_hwc, to_numpy
 
 # Inferno, except its first colour: Streamlit's plotly theme uses "#000001".."#0000NN" as placeholders that
 # its frontend swaps for theme colours, so Inferno's "#000004" would be drawn pink.

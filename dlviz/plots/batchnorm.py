@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dlviz.plots.common import PALETTE
+from dlviz.plotting import PALETTE
 
 _MARGIN = {"l": 4, "r": 4, "t": 40, "b": 4}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from dlviz.plots.common import PALETTE, to_numpy
+from dlviz.plotting import PALETTE, to_numpy
 
 CLASS_COLORS = PALETTE + ["#EECA3B", "#BAB0AC", "#1F77B4", "#8C564B", "#17BECF", "#BCBD22"]
 

@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dlviz.plots.common import PALETTE
+from dlviz.plotting import PALETTE
 
 SCHEDULE_COLORS = {"linear": PALETTE[0], "cosine": PALETTE[1], "quadratic": PALETTE[2]}
 

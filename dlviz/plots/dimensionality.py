@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dlviz.plots.common import PALETTE
+from dlviz.plotting import PALETTE
 
 _M = {"l": 4, "r": 4, "t": 30, "b": 4}
 

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dlviz.plots.common import PALETTE, to_numpy
+from dlviz.plotting import PALETTE, to_numpy
 
 FLOOR = 1e-9      # errors below this are float rounding: drawn at the floor of the log axis
 

@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dlviz.plots.common import ema
+from dlviz.plotting import ema
 
 FAMILY_COLORS = {"plain": "#E45756", "residual": "#4C78A8"}
 _MARGIN = {"l": 4, "r": 4, "t": 40, "b": 4}

@@ -10,7 +10,7 @@ import plotly.colors as pc
 import plotly.graph_objects as go
 
 from dlviz.effective_receptive_field import mass_window, sqrt_fit
-from dlviz.plots.common import PALETTE, to_hwc, to_numpy
+from dlviz.plotting import PALETTE, to_hwc, to_numpy
 
 THEORY = "#E45756"
 # Inferno without its first colour "#000004": Streamlit's front end treats "#0000xx" colours as theme

@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
-from dlviz.plots.common import PALETTE
+from dlviz.plotting import PALETTE
 
 _SHOW = {"\n": "⏎", " ": "·", "\t": "⇥"}
 

@@ -47,8 +47,13 @@ def register_recipe(recipe: Recipe) -> Recipe:
 
 
 def all_recipes() -> dict[str, Recipe]:
+    """Every registered recipe: imports ``dlviz/<concept>/recipes.py`` of each concept package."""
     for mod in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{mod.name}")
+    pkg_root = Path(__file__).resolve().parent.parent
+    for mod in pkgutil.iter_modules([str(pkg_root)]):
+        if mod.ispkg and (pkg_root / mod.name / "recipes.py").exists():
+            importlib.import_module(f"dlviz.{mod.name}.recipes")
     return dict(_RECIPES)
 
 

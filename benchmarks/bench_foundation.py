@@ -56,7 +56,7 @@ def rows() -> list[dict]:
     out.append(dict(area="train: digits CNN", what="bare PyTorch loop steps/s", value=sps_b, unit="steps/s", budget="-"))
     out.append(dict(area="train: digits CNN", what="Trainer slowdown vs bare loop", value=100 * (sps_b / sps_t - 1),
                     unit="%", budget="< 10 %"))
-    from dlviz import convolution as conv
+    from dlviz.convolutions import core as conv
     from dlviz.data import photo
 
     img = photo("chelsea the cat", 160)

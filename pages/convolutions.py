@@ -8,7 +8,7 @@ import streamlit as st
 import torch
 import ui
 
-from dlviz import convolution as conv
+from dlviz.convolutions import core as conv
 from dlviz.plotting import grid_figure, heatmap_figure, image_figure
 
 PAGE_INFO = {
@@ -17,7 +17,7 @@ PAGE_INFO = {
     "section": "CNNs",
     "order": 10,
     "question": "What does sliding a small kernel over an image compute, and what kernels does a CNN learn?",
-    "thumbnail": "dlviz.convolution:thumbnail",
+    "thumbnail": "dlviz.convolutions.core:thumbnail",
 }
 
 ui.page_header(PAGE_INFO, (
@@ -112,7 +112,7 @@ def start_training():
     from dlviz.data import batches
     from dlviz.metrics import accuracy, classification_loss
     from dlviz.models import build_model
-    from dlviz.recipes.convolutions import digits_cnn_config
+    from dlviz.convolutions.recipes import digits_cnn_config
     from dlviz.train import Trainer, make_optimizer
 
     torch.manual_seed(ui.session().seed)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from dlviz import convolution as conv
+from dlviz.convolutions import core as conv
 
 
 @pytest.mark.parametrize("n, k, s, p, d", list(itertools.product([7, 16, 33], [1, 3, 5], [1, 2, 3], [0, 1, 2], [1, 2])))

@@ -1,0 +1,4 @@
+"""Convolution, the operation: kernels, stride, padding, dilation and the output-size formula.
+
+The page: ``pages/convolutions.py``. Modules: ``core``, ``recipes``.
+"""

@@ -36,11 +36,11 @@ def _row(area: str, what: str, seconds: float, budget: str, unit: str = "ms") ->
 def receptive_field_rows() -> list[dict]:
     import torch
 
-    from dlviz import effective_receptive_field as erfm
-    from dlviz import receptive_field as rfm
+    from dlviz.receptive_fields import effective as erfm
+    from dlviz.receptive_fields import core as rfm
     from dlviz.checkpoints import load_shipped
     from dlviz.data import image_dataset
-    from dlviz.plots import receptive_field as plots
+    from dlviz.receptive_fields import plots as plots
 
     area = "page: receptive_fields"
     out = []

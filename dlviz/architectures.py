@@ -15,7 +15,7 @@ How each number is measured:
 * **parameters** are each module's own ``p.numel()``, counted on the module's first call.
 * **depth** is the longest chain of weight layers (convolutions and linear layers) from input to
   output, found in the autograd graph -- it is what the "18" in ResNet-18 or the "22" of GoogLeNet count.
-* **receptive field** comes from :func:`dlviz.receptive_field.receptive_field` when available.
+* **receptive field** comes from :func:`dlviz.receptive_fields.core.receptive_field` when available.
 """
 
 from __future__ import annotations
@@ -337,9 +337,9 @@ def analyse(name: str, image_size: int | None = None) -> Analysis:
 
 
 def _add_receptive_fields(name: str, a: Analysis, image_size: int | None) -> None:
-    """Fill ``rf`` / ``jump`` from :func:`dlviz.receptive_field.receptive_field` (one traced pass on meta)."""
+    """Fill ``rf`` / ``jump`` from :func:`dlviz.receptive_fields.core.receptive_field` (one traced pass on meta)."""
     try:
-        from dlviz.receptive_field import receptive_field
+        from dlviz.receptive_fields.core import receptive_field
 
         rf_rows = receptive_field(build(name), a.input_size)
     except Exception as e:  # noqa: BLE001 - the table stays useful without this column

@@ -123,7 +123,7 @@ if view == "One architecture":
     st.caption(f"{len(a.rows)} module calls (a module called twice, like ResNet's shared ReLU, appears twice). "
                "MACs: C_in/groups · k_h · k_w per output element of a convolution, in_features per output of a "
                "linear layer; norms, activations and pools count as 0. Receptive fields from "
-               "`dlviz.receptive_field`.")
+               "`dlviz.receptive_fields.core`.")
 
 # ---------------------------------------------------------------- 2. building blocks
 elif view == "Building blocks":

@@ -8,9 +8,9 @@ import streamlit as st
 import torch
 import ui
 
-from dlviz import effective_receptive_field as erfm
-from dlviz import receptive_field as rfm
-from dlviz.plots import receptive_field as plots
+from dlviz.receptive_fields import effective as erfm
+from dlviz.receptive_fields import core as rfm
+from dlviz.receptive_fields import plots as plots
 
 PAGE_INFO = {
     "title": "Receptive fields",
@@ -18,7 +18,7 @@ PAGE_INFO = {
     "section": "CNNs",
     "order": 20,
     "question": "What part of the image does one unit actually see?",
-    "thumbnail": "dlviz.receptive_field:thumbnail",
+    "thumbnail": "dlviz.receptive_fields.core:thumbnail",
 }
 
 ui.page_header(PAGE_INFO, (

@@ -1,7 +1,7 @@
 """The effective receptive field (Luo, Li, Urtasun & Zemel, 2016, "Understanding the effective receptive
 field in deep convolutional neural networks"): how much each input pixel *actually* moves one unit.
 
-The theoretical receptive field (:mod:`dlviz.receptive_field`) is the set of pixels that *can* change a
+The theoretical receptive field (:mod:`dlviz.receptive_fields.core`) is the set of pixels that *can* change a
 unit. The effective one is the input gradient of that unit, ``|d y_unit / d x|``, averaged over inputs.
 It is roughly Gaussian and fills only a small part of the theoretical box: for a stack of ``n`` layers
 with kernel ``k`` its radius grows like ``sqrt(n)``, while the theoretical size grows like ``n``. For a
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dlviz.receptive_field import RFRow, receptive_field
+from dlviz.receptive_fields.core import RFRow, receptive_field
 
 
 def _center_unit(row: RFRow, img_hw: tuple[int, int]) -> tuple[int, int]:

@@ -18,7 +18,7 @@ the union of the paths' regions -- that of the largest path -- and the row says 
 
 :func:`probe` checks it by brute force (perturb one input pixel at a time, see which outputs change);
 :func:`torchvision_model` builds the classic architectures without weights. The *effective* receptive
-field (Luo et al., 2016) is in :mod:`dlviz.effective_receptive_field`.
+field (Luo et al., 2016) is in :mod:`dlviz.receptive_fields.effective`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dlviz.receptive_field_tracer import ATTR, Axis, Info, run_traced, spatial
+from dlviz.receptive_fields.tracer import ATTR, Axis, Info, run_traced, spatial
 
 
 # ------------------------------------------------------------------------------------- the table

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from dlviz.effective_receptive_field import (
+from dlviz.receptive_fields.effective import (
     erf_map,
     erf_vs_depth,
     mass_radius,
@@ -20,7 +20,7 @@ from dlviz.effective_receptive_field import (
     mass_window,
     plain_stack,
 )
-from dlviz.receptive_field import LayerSpec, build_stack, probe, receptive_field, torchvision_model
+from dlviz.receptive_fields.core import LayerSpec, build_stack, probe, receptive_field, torchvision_model
 
 torch.set_num_threads(1)
 

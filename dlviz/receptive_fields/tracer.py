@@ -1,4 +1,4 @@
-"""The tracer behind :func:`dlviz.receptive_field.receptive_field`.
+"""The tracer behind :func:`dlviz.receptive_fields.core.receptive_field`.
 
 It runs a model once (on a ``meta`` tensor: shapes only) under a ``TorchDispatchMode`` that sees every
 aten operation, and tags each output tensor with the receptive-field state of its H and W axes

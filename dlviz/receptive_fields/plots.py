@@ -9,7 +9,7 @@ import numpy as np
 import plotly.colors as pc
 import plotly.graph_objects as go
 
-from dlviz.effective_receptive_field import mass_window, sqrt_fit
+from dlviz.receptive_fields.effective import mass_window, sqrt_fit
 from dlviz.plotting import PALETTE, to_hwc, to_numpy
 
 THEORY = "#E45756"

@@ -75,7 +75,7 @@ def receptive_field_rows() -> list[dict]:
 
 
 def equivariance_rows() -> list[dict]:
-    from dlviz import equivariance as eq
+    from dlviz.equivariance import core as eq
     from dlviz.checkpoints import load_shipped
 
     area = "page: equivariance"

@@ -9,10 +9,10 @@ import streamlit as st
 import torch
 import ui
 
-from dlviz import equivariance as eq
-from dlviz.plots import equivariance as plots
+from dlviz.equivariance import core as eq
+from dlviz.equivariance import plots as plots
 from dlviz.plotting import image_figure
-from dlviz.recipes.equivariance import CANVAS, VARIANTS, make_trainer
+from dlviz.equivariance.recipes import CANVAS, VARIANTS, make_trainer
 
 PAGE_INFO = {
     "title": "Equivariance & invariance",
@@ -20,7 +20,7 @@ PAGE_INFO = {
     "section": "CNNs",
     "order": 30,
     "question": "Is my CNN shift-invariant, and which layers keep the symmetry?",
-    "thumbnail": "dlviz.equivariance:thumbnail",
+    "thumbnail": "dlviz.equivariance.core:thumbnail",
 }
 
 ui.page_header(PAGE_INFO, (

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from dlviz.equivariance import (
+from dlviz.equivariance.core import (
     Transform,
     accuracy_under,
     augment,

@@ -1,5 +1,5 @@
 """Shipped checkpoints for the equivariance page: one model per symmetry knob, all trained on centred
-digits (16 px on a 24x24 canvas, :func:`dlviz.equivariance.digits_canvas`) with the same data order.
+digits (16 px on a 24x24 canvas, :func:`dlviz.equivariance.core.digits_canvas`) with the same data order.
 
 Only the architecture changes between most of them, so the page can compare like with like:
 circular vs zero padding, no downsampling vs stride vs max-pool vs blur-pool, GAP vs flatten, an MLP,
@@ -62,7 +62,7 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in [
 
 
 def _loss(rotation: str, generator: torch.Generator):
-    from dlviz.equivariance import augment
+    from dlviz.equivariance.core import augment
 
     def loss_fn(model: nn.Module, batch):
         x, y = batch
@@ -79,7 +79,7 @@ def make_trainer(model: nn.Module, *, rotation: str = "none", steps: int = 500, 
     """A :class:`dlviz.train.Trainer` for one variant on the canvas digits (test accuracy evaluated
     every ``eval_every`` steps as ``test_acc``)."""
     from dlviz.data import batches
-    from dlviz.equivariance import digits_canvas
+    from dlviz.equivariance.core import digits_canvas
     from dlviz.train import Trainer, make_optimizer
 
     train = digits_canvas("train", CANVAS)
@@ -109,7 +109,7 @@ def _train(v: Variant):
 
 
 def _evaluate(model) -> dict:
-    from dlviz.equivariance import Transform, accuracy_under, consistency, digits_canvas
+    from dlviz.equivariance.core import Transform, accuracy_under, consistency, digits_canvas
 
     test = digits_canvas("test", CANVAS)
     rot = accuracy_under(model, test.images, test.labels,

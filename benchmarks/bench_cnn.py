@@ -103,7 +103,7 @@ def equivariance_rows() -> list[dict]:
 
 
 def dimensionality_rows() -> list[dict]:
-    from dlviz import dimensionality as dim
+    from dlviz.curse_of_dimensionality import core as dim
 
     area = "page: curse_of_dimensionality"
     dims = [1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000]

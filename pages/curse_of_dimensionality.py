@@ -9,8 +9,8 @@ import numpy as np
 import streamlit as st
 import ui
 
-from dlviz import dimensionality as dim
-from dlviz.plots import dimensionality as plots
+from dlviz.curse_of_dimensionality import core as dim
+from dlviz.curse_of_dimensionality import plots as plots
 
 PAGE_INFO = {
     "title": "Curse of dimensionality",
@@ -18,7 +18,7 @@ PAGE_INFO = {
     "section": "CNNs",
     "order": 40,
     "question": "Why do distances, volumes and nearest neighbours break down in high dimension?",
-    "thumbnail": "dlviz.dimensionality:thumbnail",
+    "thumbnail": "dlviz.curse_of_dimensionality.core:thumbnail",
 }
 
 ui.page_header(PAGE_INFO, (

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from torch import nn
 
-from dlviz.dimensionality import (
+from dlviz.curse_of_dimensionality.core import (
     ball_in_cube_fraction,
     ball_volume,
     concentration_curve,

@@ -37,8 +37,8 @@ def _wall(trainers: dict) -> float:
 def rows() -> list[dict]:
     import torch
 
-    from dlviz import batchnorm as bnm
-    from dlviz import batchnorm_shift as bs
+    from dlviz.batchnorm import core as bnm
+    from dlviz.batchnorm import domain_shift as bs
     from dlviz import gradient_flow as gf
     from dlviz import loss_landscape as ll
     from dlviz.checkpoints import load_shipped

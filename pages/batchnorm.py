@@ -10,9 +10,9 @@ import streamlit as st
 import torch
 import ui
 
-from dlviz import batchnorm as bnm
-from dlviz import batchnorm_shift as bs
-from dlviz.plots import batchnorm as bp
+from dlviz.batchnorm import core as bnm
+from dlviz.batchnorm import domain_shift as bs
+from dlviz.batchnorm import plots as bp
 from dlviz.plotting import image_figure
 
 PAGE_INFO = {
@@ -21,7 +21,7 @@ PAGE_INFO = {
     "section": "Training deep nets",
     "order": 10,
     "question": "What does batch normalisation change inside a net, and what does it cost at test time?",
-    "thumbnail": "dlviz.batchnorm:thumbnail",
+    "thumbnail": "dlviz.batchnorm.core:thumbnail",
 }
 
 ui.page_header(PAGE_INFO, (

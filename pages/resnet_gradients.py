@@ -13,7 +13,7 @@ import ui
 
 from dlviz import gradient_flow as gf
 from dlviz import loss_landscape as ll
-from dlviz.batchnorm import load_data
+from dlviz.batchnorm.core import load_data
 from dlviz.models.deep_nets import DeepNet
 from dlviz.plots import gradient_flow as gp
 

@@ -1,4 +1,4 @@
-"""BatchNorm & covariate shift: dlviz.batchnorm, dlviz.batchnorm_shift and the shipped digits MLPs."""
+"""BatchNorm & covariate shift: dlviz.batchnorm.core, dlviz.batchnorm.domain_shift and the shipped digits MLPs."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dlviz import batchnorm as bnm
-from dlviz import batchnorm_shift as bs
+from dlviz.batchnorm import core as bnm
+from dlviz.batchnorm import domain_shift as bs
 from dlviz.checkpoints import load_shipped
 from dlviz.data import DataError
 from dlviz.gradient_flow import build
@@ -296,7 +296,7 @@ def test_page_trains_sweeps_and_survives_divergence():
 
 # ---------------------------------------------------------------------------------------- figures
 def test_figures_plot_the_measured_numbers():
-    from dlviz.plots import batchnorm as bp
+    from dlviz.batchnorm import plots as bp
 
     steps, pct = np.array([0, 10, 20]), np.array([[-1.0, 0.0, 1.0], [-2.0, 0.5, 2.0], [-1.5, 0.2, 1.0]])
     fig = bp.percentile_figure({"BatchNorm": (steps, pct)}, "t")

@@ -6,7 +6,7 @@ and the covariate-shift sections have a pair to compare on load, before anything
 
 from __future__ import annotations
 
-from dlviz.batchnorm import load_data, net_config, variant_configs
+from dlviz.batchnorm.core import load_data, net_config, variant_configs
 from dlviz.data import batches
 from dlviz.metrics import accuracy
 from dlviz.models import build_model

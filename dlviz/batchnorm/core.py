@@ -11,7 +11,7 @@ before it, ``||G - G'||`` (their Def. 2.1), and argue that BN's benefit is a smo
 This module builds the variants (no norm, BN before/after the activation, LayerNorm, GroupNorm) from one
 config, trains them on the same batches (:func:`make_runs`), records what the page plots through a
 :class:`Probe` snapshot every few steps, and sweeps the learning rate (:class:`LRSweep`). Train vs eval
-mode and test-time adaptation to a shifted domain live in :mod:`dlviz.batchnorm_shift`.
+mode and test-time adaptation to a shifted domain live in :mod:`dlviz.batchnorm.domain_shift`.
 """
 
 from __future__ import annotations

@@ -39,8 +39,8 @@ def rows() -> list[dict]:
 
     from dlviz.batchnorm import core as bnm
     from dlviz.batchnorm import domain_shift as bs
-    from dlviz import gradient_flow as gf
-    from dlviz import loss_landscape as ll
+    from dlviz.resnet_gradients import core as gf
+    from dlviz.resnet_gradients import loss_landscape as ll
     from dlviz.checkpoints import load_shipped
     from dlviz.models.deep_nets import DeepNet
 

@@ -108,7 +108,7 @@ def figure(key: str, _build):
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def init_snapshot(cfg_items: tuple, name: str, seed: int, data_name: str):
-    from dlviz.gradient_flow import build
+    from dlviz.resnet_gradients.core import build
 
     cfg = dict(cfg_items)
     g = torch.Generator().manual_seed(seed + 1)

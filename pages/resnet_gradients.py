@@ -11,11 +11,11 @@ import streamlit as st
 import torch
 import ui
 
-from dlviz import gradient_flow as gf
-from dlviz import loss_landscape as ll
+from dlviz.resnet_gradients import core as gf
+from dlviz.resnet_gradients import loss_landscape as ll
 from dlviz.batchnorm.core import load_data
 from dlviz.models.deep_nets import DeepNet
-from dlviz.plots import gradient_flow as gp
+from dlviz.resnet_gradients import plots as gp
 
 PAGE_INFO = {
     "title": "Residual connections & gradient flow",
@@ -23,7 +23,7 @@ PAGE_INFO = {
     "section": "Training deep nets",
     "order": 20,
     "question": "Why do deep plain nets train worse than shallow ones, and what do skip connections change?",
-    "thumbnail": "dlviz.gradient_flow:thumbnail",
+    "thumbnail": "dlviz.resnet_gradients.core:thumbnail",
 }
 
 ui.page_header(PAGE_INFO, (

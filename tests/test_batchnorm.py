@@ -15,8 +15,8 @@ from dlviz.batchnorm import core as bnm
 from dlviz.batchnorm import domain_shift as bs
 from dlviz.checkpoints import load_shipped
 from dlviz.data import DataError
-from dlviz.gradient_flow import build
-from dlviz.loss_landscape import frozen_stats
+from dlviz.resnet_gradients.core import build
+from dlviz.resnet_gradients.loss_landscape import frozen_stats
 
 
 @pytest.fixture(scope="module")

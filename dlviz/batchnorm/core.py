@@ -6,7 +6,7 @@ Fig. 1 follows the 15th/50th/85th percentiles of one unit's input to the nonline
 Santurkar, Tsipras, Ilyas & Madry (2018), "How does batch normalization help optimization?", define
 internal covariate shift (ICS) as the change of a layer's gradient caused by the update of the layers
 before it, ``||G - G'||`` (their Def. 2.1), and argue that BN's benefit is a smoother loss landscape
-(:mod:`dlviz.loss_landscape`).
+(:mod:`dlviz.resnet_gradients.loss_landscape`).
 
 This module builds the variants (no norm, BN before/after the activation, LayerNorm, GroupNorm) from one
 config, trains them on the same batches (:func:`make_runs`), records what the page plots through a
@@ -28,8 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlviz.data import DataError, batches, image_dataset
-from dlviz.gradient_flow import build
-from dlviz.loss_landscape import _grad, cross_entropy_loss, frozen_stats, loss_along_gradient
+from dlviz.resnet_gradients.core import build
+from dlviz.resnet_gradients.loss_landscape import _grad, cross_entropy_loss, frozen_stats, loss_along_gradient
 from dlviz.models.deep_nets import DeepNet
 from dlviz.train import Trainer, make_optimizer
 
@@ -332,7 +332,7 @@ def largest_trainable_lr(rows: Sequence[SweepRow], variants: Sequence[str]) -> d
 def thumbnail() -> np.ndarray:
     """Landing-page card: density of a deep unit's input at init, no norm (blue) vs BatchNorm (orange),
     the colours the page gives the two variants."""
-    from dlviz.gradient_flow import polyline_image
+    from dlviz.resnet_gradients.core import polyline_image
 
     g = torch.Generator().manual_seed(0)
     x = torch.rand(256, 1, 8, 8, generator=g)

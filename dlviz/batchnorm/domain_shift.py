@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlviz.data import DataError
-from dlviz.loss_landscape import frozen_stats
+from dlviz.resnet_gradients.loss_landscape import frozen_stats
 from dlviz.metrics import accuracy
 
 SHIFTS = ("brightness", "contrast", "noise", "colour", "blur")

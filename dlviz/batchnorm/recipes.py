@@ -23,7 +23,7 @@ def mlp_config(variant: str):
 
 
 def _train(model, device: str) -> dict:
-    from dlviz.loss_landscape import cross_entropy_loss
+    from dlviz.resnet_gradients.loss_landscape import cross_entropy_loss
 
     data = load_data("digits", seed=0)
     Trainer(model, loss_fn=cross_entropy_loss, optimizer=make_optimizer(OPTIMIZER, model.parameters(), LR),

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from dlviz.data import batches
-from dlviz.loss_landscape import cross_entropy_loss, frozen_stats
+from dlviz.resnet_gradients.loss_landscape import cross_entropy_loss, frozen_stats
 from dlviz.models import build_model
 from dlviz.models.deep_nets import DeepNet
 from dlviz.train import Trainer, make_optimizer

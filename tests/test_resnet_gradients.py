@@ -1,4 +1,4 @@
-"""Residual connections and gradient flow: dlviz.gradient_flow, dlviz.loss_landscape, DeepNet."""
+"""Residual connections and gradient flow: dlviz.resnet_gradients.core, dlviz.resnet_gradients.loss_landscape, DeepNet."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dlviz import gradient_flow as gf
-from dlviz import loss_landscape as ll
+from dlviz.resnet_gradients import core as gf
+from dlviz.resnet_gradients import loss_landscape as ll
 from dlviz.data import batches, digits
 from dlviz.models import build_model
 from dlviz.models.deep_nets import DeepNet
@@ -284,7 +284,7 @@ def test_nonconvex_fraction():
 
 
 def test_figures_plot_the_measured_numbers(batch):
-    from dlviz.plots import gradient_flow as gp
+    from dlviz.resnet_gradients import plots as gp
 
     prof = gf.init_profile(cfg(depth=4), batch)
     fig = gp.init_profile_figure([prof])

@@ -50,7 +50,7 @@ def model_rows(name: str, key: str) -> list[dict]:
 
     from dlviz import vae as V
     from dlviz.checkpoints import load_shipped
-    from dlviz.plots import vae as P
+    from dlviz.vae import plots as P
     from dlviz.vae import embed, views
 
     out = []

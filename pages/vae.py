@@ -15,7 +15,7 @@ import ui
 from dlviz import vae as V
 from dlviz.checkpoints import shipped
 from dlviz.data import DataError
-from dlviz.plots import vae as P
+from dlviz.vae import plots as P
 from dlviz.vae import embed, views
 from dlviz.vae.training import DATASETS, LIVE_DEFAULTS
 
@@ -196,7 +196,7 @@ if D == 2:
 else:
     cache = None
     if src in SHIPPED:
-        from dlviz.recipes.vae import umap_cache_path
+        from dlviz.vae.recipes import umap_cache_path
 
         cache = umap_cache_path(src)
     job = None if live_training else embed.umap_job(ck, A["mu"], seed=0, cache=cache)

@@ -115,7 +115,7 @@ def _shipped_vaes():
 @pytest.mark.parametrize("name", sorted(_shipped_vaes()))
 def test_shipped_vae_loads_strictly_and_reconstructs_within_its_card(name):
     from dlviz.checkpoints import load_checkpoint
-    from dlviz.recipes.vae import PLANS
+    from dlviz.vae.recipes import PLANS
     from dlviz.vae import recon_mse
 
     ck = _shipped_vaes()[name]
@@ -142,14 +142,14 @@ def test_shipped_beta_sweep_traces_a_rate_distortion_curve():
 @pytest.mark.parametrize("name", sorted(n for n, ck in _shipped_vaes().items() if ck.card["config"]["latent_dim"] > 2))
 def test_shipped_umap_caches_match_their_checkpoints(name):
     from dlviz.checkpoints import load_checkpoint
-    from dlviz.recipes.vae import PLANS, umap_cache_path
+    from dlviz.vae.recipes import PLANS, umap_cache_path
 
     path = umap_cache_path(name)
     if not path.is_file():
         pytest.skip(f"no UMAP cache for {name} (the page computes it in the background)")
     model, _ = load_checkpoint(_shipped_vaes()[name].path)
     codes = encode(model, load_data(PLANS[name][0], "test").images)[0].numpy()
-    assert embed.load_cache(path, codes) is not None, f"{path.name} is stale: run python -m dlviz.recipes.vae umap"
+    assert embed.load_cache(path, codes) is not None, f"{path.name} is stale: run python -m dlviz.vae.recipes umap"
 
 
 def test_a_beta_sweep_starts_every_run_from_the_same_weights():

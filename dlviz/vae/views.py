@@ -79,7 +79,7 @@ AXES = {"identity": ("z₀", "z₁"), "pca": ("PC 1", "PC 2"), "umap": ("UMAP 1"
 
 def reconstruction_view(model, data, idx: list[int], elbos: np.ndarray):
     """Originals over ``decode(encode(x))`` for images ``idx`` of ``data``, labelled with class and ELBO."""
-    from dlviz.plots.vae import reconstruction_figure
+    from dlviz.vae.plots import reconstruction_figure
     from dlviz.vae.core import reconstruct, tile
 
     x = data.images[idx]
@@ -92,7 +92,7 @@ def interpolation_view(model, mu: np.ndarray, ia: int, ib: int, steps: int, meth
                        embedding: np.ndarray, gif_scale: int = 4) -> dict:
     """Both interpolations between the codes of images ``ia`` and ``ib``: their map positions, the strips,
     the norm profiles, a GIF of each, and the midpoint norms."""
-    from dlviz.plots.vae import norm_profile_figure, strips_figure
+    from dlviz.vae.plots import norm_profile_figure, strips_figure
     from dlviz.vae.core import INTERPOLATIONS, decode, gif_bytes, interpolate, tile
 
     za, zb = torch.from_numpy(mu[ia]), torch.from_numpy(mu[ib])
@@ -110,7 +110,7 @@ def map_view(data, xy: np.ndarray, method: str, hover: list[str], elbos: np.ndar
              ia: int, ib: int, thumbnails: bool = False):
     """The latent map: the codes, coloured by class (or by ELBO when ``elbos`` is given), the paths and
     their endpoints A and B, and optionally ~150 images drawn at their points."""
-    from dlviz.plots.vae import latent_map_figure
+    from dlviz.vae.plots import latent_map_figure
     from dlviz.vae.core import to_uint8
 
     thumbs, size = None, 0.0
@@ -124,7 +124,7 @@ def map_view(data, xy: np.ndarray, method: str, hover: list[str], elbos: np.ndar
 
 def manifold_view(model, dims: tuple[int, int], n: int, coverage: float, base: torch.Tensor | None):
     """The decoded grid over two latent dimensions at prior quantiles, with the z values on the axes."""
-    from dlviz.plots.vae import mosaic_figure
+    from dlviz.vae.plots import mosaic_figure
     from dlviz.vae.core import manifold, prior_quantile_grid, tile
 
     g = prior_quantile_grid(n, coverage)
@@ -139,7 +139,7 @@ def manifold_view(model, dims: tuple[int, int], n: int, coverage: float, base: t
 def live_snapshot(model, data, n_map: int = 600):
     """What the page shows while a run trains: a mosaic of 8 test images, their reconstructions and 8
     prior samples, and a small map of the test codes (exact for a 2-D latent, PCA above)."""
-    from dlviz.plots.vae import latent_map_figure
+    from dlviz.vae.plots import latent_map_figure
     from dlviz.vae.core import encode, reconstruct, sample_prior, tile
     from dlviz.vae.embed import pca_projection
 

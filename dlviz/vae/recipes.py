@@ -8,7 +8,7 @@ a small beta sweep (the rate-distortion trade-off the page plots).
 
 UMAP embeddings of the test codes for the 16-D checkpoints are cached beside them
 (``checkpoints/NAME.umap.npz``, fingerprinted by the codes) so the page shows UMAP at once:
-``python -m dlviz.recipes.vae umap`` rewrites them after ``python -m dlviz.train NAME``.
+``python -m dlviz.vae.recipes umap`` rewrites them after ``python -m dlviz.train NAME``.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def write_umap_cache(name: str) -> str:
     return str(path)
 
 
-if __name__ == "__main__":  # python -m dlviz.recipes.vae umap [NAME ...]
+if __name__ == "__main__":  # python -m dlviz.vae.recipes umap [NAME ...]
     args = sys.argv[1:]
     if not args or args[0] != "umap":
         print(__doc__)

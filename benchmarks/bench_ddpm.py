@@ -25,12 +25,12 @@ def _timed(fn, repeat: int = 1):
 
 
 def rows() -> list[dict]:
-    from dlviz import diffusion as D
+    from dlviz.ddpm import core as D
     from dlviz.checkpoints import load_shipped
     from dlviz.data import food_shapes
-    from dlviz.diffusion_training import schedule_for
-    from dlviz.diffusion_views import forward_view, trajectory_rows
-    from dlviz.plots import diffusion as P
+    from dlviz.ddpm.training import schedule_for
+    from dlviz.ddpm.views import forward_view, trajectory_rows
+    from dlviz.ddpm import plots as P
 
     threads = torch.get_num_threads()
     torch.set_num_threads(min(2, os.cpu_count() or 1))
@@ -67,11 +67,11 @@ def rows() -> list[dict]:
         "< 150 ms", 1000)
 
     from dlviz.data import digits
-    from dlviz.diffusion_training import make_trainer
+    from dlviz.ddpm.training import make_trainer
     from dlviz.models import build_model
-    from dlviz.recipes.diffusion import DIGITS
+    from dlviz.ddpm.recipes import DIGITS
 
-    from dlviz.diffusion_quality import classify
+    from dlviz.ddpm.quality import classify
 
     torch.manual_seed(0)
     m = build_model("unet", {**DIGITS.config, "half_storage": False})
@@ -88,7 +88,7 @@ def rows() -> list[dict]:
             row("train: ddpm digits", f"live run: one-per-class samples recognised at step {step}", acc, c,
                 "fraction", ">= 0.7 within 5 min")
 
-    from dlviz.diffusion_quality import CLASSIFIERS, generate_per_class, measure, real_reference
+    from dlviz.ddpm.quality import CLASSIFIERS, generate_per_class, measure, real_reference
 
     dig, _ = load_shipped("ddpm_digits", expected_arch="unet")
     clf, _ = load_shipped(CLASSIFIERS["digits"])

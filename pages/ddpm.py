@@ -10,13 +10,13 @@ import streamlit as st
 import torch
 import ui
 
-from dlviz import diffusion as D
-from dlviz import diffusion_views as V
+from dlviz.ddpm import core as D
+from dlviz.ddpm import views as V
 from dlviz.checkpoints import CheckpointError, load_shipped
 from dlviz.data import FOOD_CLASSES
-from dlviz.diffusion_quality import CLASSIFIERS, classify
-from dlviz.diffusion_training import bucket_losses, schedule_for
-from dlviz.plots import diffusion as P
+from dlviz.ddpm.quality import CLASSIFIERS, classify
+from dlviz.ddpm.training import bucket_losses, schedule_for
+from dlviz.ddpm import plots as P
 
 PAGE_INFO = {
     "title": "Diffusion (DDPM)",
@@ -24,7 +24,7 @@ PAGE_INFO = {
     "section": "Generative models",
     "order": 20,
     "question": "How does a network that only ever learned to predict noise turn pure noise into a hotdog?",
-    "thumbnail": "dlviz.diffusion_views:thumbnail",
+    "thumbnail": "dlviz.ddpm.views:thumbnail",
 }
 
 ui.page_header(PAGE_INFO, (
@@ -233,7 +233,7 @@ sweep = q3.toggle("Sweep the guidance scale (w = 0, 1, 2, 4)", key="ddpm-q-sweep
 
 @st.cache_data(show_spinner="Generating and scoring...", max_entries=32)
 def quality(_model, name: str, _clf, data: str, n_per: int, steps: int, w: float, seed: int):
-    from dlviz.diffusion_quality import generate_per_class, measure, real_floor_images, real_reference
+    from dlviz.ddpm.quality import generate_per_class, measure, real_floor_images, real_reference
 
     imgs, lab = generate_per_class(_model, n_per, num_steps=steps, guidance=w, seed=seed)
     return measure(imgs, lab, _clf, real_reference(data), floor_images=real_floor_images(data, len(imgs)))
@@ -271,15 +271,15 @@ snap_every = st.sidebar.select_slider("Draw samples every", [25, 50, 100, 200, 5
 
 @st.cache_data(show_spinner="Drawing the training images...")
 def train_images(which: str, seed: int):
-    from dlviz.recipes.diffusion import DIGITS, FOOD, training_data
+    from dlviz.ddpm.recipes import DIGITS, FOOD, training_data
 
     return training_data(DIGITS if which == "digits" else FOOD)
 
 
 def start_training():
-    from dlviz.diffusion_training import make_trainer
+    from dlviz.ddpm.training import make_trainer
     from dlviz.models import build_model
-    from dlviz.recipes.diffusion import DIGITS, FOOD
+    from dlviz.ddpm.recipes import DIGITS, FOOD
 
     spec = DIGITS if train_ds == "digits" else FOOD
     data = train_images(train_ds, sess.seed)

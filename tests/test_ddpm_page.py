@@ -29,7 +29,7 @@ def one_thread():
 
 @pytest.mark.parametrize("name, size, channels", [("ddpm_digits", 16, 1), ("ddpm_food", 32, 3)])
 def test_shipped_ddpms_load_strictly_and_are_small(name, size, channels):
-    from dlviz.diffusion_training import schedule_for
+    from dlviz.ddpm.training import schedule_for
 
     model, card = load_shipped(name, expected_arch="unet")       # strict load_state_dict inside
     c = model.config
@@ -39,7 +39,7 @@ def test_shipped_ddpms_load_strictly_and_are_small(name, size, channels):
 
 
 def test_shipped_digits_ddpm_makes_the_digits_it_is_asked_for():
-    from dlviz.diffusion_quality import generate_per_class, measure, real_reference
+    from dlviz.ddpm.quality import generate_per_class, measure, real_reference
 
     model, card = load_shipped("ddpm_digits", expected_arch="unet")
     clf, _ = load_shipped("digits_cnn")

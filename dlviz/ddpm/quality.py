@@ -112,8 +112,8 @@ def measure(samples: torch.Tensor, requested: torch.Tensor, classifier: nn.Modul
 def generate_per_class(model: nn.Module, n_per_class: int, *, num_steps: int = 25, guidance: float = 2.0,
                        eta: float = 0.0, seed: int = 0, batch_size: int = 250) -> tuple[torch.Tensor, torch.Tensor]:
     """``n_per_class`` DDIM samples of every class: ``(images (N, C, H, W) in [0, 1], labels (N,))``."""
-    from dlviz.diffusion import initial_noise, sample
-    from dlviz.diffusion_training import schedule_for
+    from dlviz.ddpm.core import initial_noise, sample
+    from dlviz.ddpm.training import schedule_for
 
     c = model.config
     K = max(1, c.num_classes)

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from dlviz.diffusion import (
+from dlviz.ddpm.core import (
     SCHEDULES,
     NoiseSchedule,
     initial_noise,
@@ -245,7 +245,7 @@ def test_model_space_round_trip():
 def test_frechet_distance_against_closed_forms():
     from scipy.linalg import sqrtm
 
-    from dlviz.diffusion_quality import frechet_distance
+    from dlviz.ddpm.quality import frechet_distance
 
     rng = np.random.default_rng(0)
     a = rng.normal(size=(400, 6)) @ rng.normal(size=(6, 6))
@@ -263,7 +263,7 @@ def test_frechet_distance_against_closed_forms():
 
 def test_measure_on_real_digits_is_the_classifier_accuracy_and_zero_fd():
     from dlviz.checkpoints import load_shipped
-    from dlviz.diffusion_quality import measure, real_floor_images, real_reference
+    from dlviz.ddpm.quality import measure, real_floor_images, real_reference
     from dlviz.metrics import accuracy
 
     clf, _ = load_shipped("digits_cnn")
@@ -277,7 +277,7 @@ def test_measure_on_real_digits_is_the_classifier_accuracy_and_zero_fd():
 
 # ---------------------------------------------------------------- training
 def test_diffusion_loss_is_l_simple_and_buckets_average_to_it():
-    from dlviz.diffusion_training import DiffusionLoss
+    from dlviz.ddpm.training import DiffusionLoss
 
     s = NoiseSchedule(1000)
     model = Linear2()
@@ -298,7 +298,7 @@ def test_diffusion_loss_is_l_simple_and_buckets_average_to_it():
 
 
 def test_ema_update_and_warmup():
-    from dlviz.diffusion_training import EMA
+    from dlviz.ddpm.training import EMA
 
     lin = nn.Linear(2, 1)
     ema = EMA(lin, decay=0.9)
@@ -314,7 +314,7 @@ def test_ema_update_and_warmup():
 
 def test_live_training_records_buckets_snapshots_and_sample_accuracy():
     from dlviz.data import digits
-    from dlviz.diffusion_training import Snapshot, bucket_losses, make_trainer
+    from dlviz.ddpm.training import Snapshot, bucket_losses, make_trainer
     from dlviz.models import build_model
 
     torch.manual_seed(0)
@@ -351,7 +351,7 @@ def test_half_storage_checkpoint_round_trip(tmp_path):
 
 # ---------------------------------------------------------------- views and plots
 def test_forward_view_matches_theory():
-    from dlviz.diffusion_views import forward_view, schedule_curves, t_where_snr_crosses
+    from dlviz.ddpm.views import forward_view, schedule_curves, t_where_snr_crosses
 
     img = torch.rand(3, 48, 48)
     v0 = forward_view(img, 0, "linear")
@@ -366,8 +366,8 @@ def test_forward_view_matches_theory():
 
 
 def test_plots_and_thumbnail():
-    from dlviz.diffusion_views import animation_frames, thumbnail, trajectory_rows
-    from dlviz.plots import diffusion as P
+    from dlviz.ddpm.views import animation_frames, thumbnail, trajectory_rows
+    from dlviz.ddpm import plots as P
 
     s = NoiseSchedule(20)
     traj = sample(Oracle(s, torch.zeros(1, 3, 4, 4)), s, initial_noise(3, (3, 4, 4), 0), num_steps=5)

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlviz.data import ImageData, batches
-from dlviz.diffusion import NoiseSchedule, initial_noise, sample, to_model_space
+from dlviz.ddpm.core import NoiseSchedule, initial_noise, sample, to_model_space
 from dlviz.train import Trainer
 
 NUM_BUCKETS = 10

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from dlviz.diffusion import SCHEDULES, NoiseSchedule, Trajectory, to_image_space, to_model_space
+from dlviz.ddpm.core import SCHEDULES, NoiseSchedule, Trajectory, to_image_space, to_model_space
 
 
 @dataclass
@@ -98,7 +98,7 @@ def animation_frames(trajs: list[Trajectory], n_frames: int = 40, n: int | None 
 def thumbnail() -> np.ndarray:
     """A hotdog dissolving into noise, in reading order (the landing-page card); < 0.1 s."""
     from dlviz.data import food_shapes
-    from dlviz.plots.diffusion import montage
+    from dlviz.ddpm.plots import montage
 
     img = food_shapes(100, seed=7, classes=["hotdog"]).images[0]                 # (3, 32, 32), on a plate
     s = NoiseSchedule(1000, "cosine")

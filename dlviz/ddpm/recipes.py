@@ -60,7 +60,7 @@ def training_data(spec: DDPMSpec):
 
 def _trainer(spec: DDPMSpec):
     def train(model, device: str) -> dict:
-        from dlviz.diffusion_training import make_trainer
+        from dlviz.ddpm.training import make_trainer
 
         data = training_data(spec)
         trainer, ema = make_trainer(model, data, steps=spec.steps, lr=spec.lr, batch_size=spec.batch_size,
@@ -91,7 +91,7 @@ def quality_protocol(spec: DDPMSpec) -> str:
 
 def evaluate_spec(spec: DDPMSpec, model) -> dict:
     from dlviz.checkpoints import load_shipped
-    from dlviz.diffusion_quality import (
+    from dlviz.ddpm.quality import (
         CLASSIFIERS,
         generate_per_class,
         measure,

@@ -32,10 +32,10 @@ def _row(what: str, seconds: float, budget: str, unit: str = "ms") -> dict:
 
 
 def interaction_rows() -> list[dict]:
-    from dlviz import rnn as R
-    from dlviz import rnn_sampling as G
+    from dlviz.rnn_hidden_states import core as R
+    from dlviz.rnn_hidden_states import sampling as G
     from dlviz.checkpoints import load_shipped
-    from dlviz.plots import rnn as P
+    from dlviz.rnn_hidden_states import plots as P
 
     model, _ = load_shipped("rnn_code_lstm", expected_arch="char_rnn")
     _, held = R.corpus_split()
@@ -81,7 +81,7 @@ def interaction_rows() -> list[dict]:
 
 def training_rows(target: float = 0.99, max_steps: int = 1500) -> list[dict]:
     """The page's default live run: a 32-unit LSTM on bracket depth, until held-out accuracy >= target."""
-    from dlviz.recipes.rnn import Setup, build, make_trainer
+    from dlviz.rnn_hidden_states.recipes import Setup, build, make_trainer
 
     model = build(Setup("bracket_depth", "lstm", hidden_size=32, embed_dim=16, seed=0))
     trainer = make_trainer(model, lr=3e-3, steps=50, batch_size=64, eval_every=0, seed=0)

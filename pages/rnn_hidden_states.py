@@ -7,11 +7,11 @@ import pandas as pd
 import streamlit as st
 import ui
 
-from dlviz import rnn as R
-from dlviz import rnn_sampling as G
+from dlviz.rnn_hidden_states import core as R
+from dlviz.rnn_hidden_states import sampling as G
 from dlviz.data import DataError
-from dlviz.plots import rnn as P
-from dlviz.text_features import LONG_RANGE, feature_descriptions
+from dlviz.rnn_hidden_states import plots as P
+from dlviz.rnn_hidden_states.text_features import LONG_RANGE, feature_descriptions
 
 PAGE_INFO = {
     "title": "RNN hidden states",
@@ -19,7 +19,7 @@ PAGE_INFO = {
     "section": "Sequence models",
     "order": 10,
     "question": "What do the hidden units of a recurrent network keep track of, and why do LSTMs remember longer?",
-    "thumbnail": "dlviz.rnn:thumbnail",
+    "thumbnail": "dlviz.rnn_hidden_states.core:thumbnail",
 }
 
 ui.page_header(PAGE_INFO, (
@@ -106,7 +106,7 @@ hp = ui.hyperparameters(f"rnn-{learn}", lr=3e-3, steps=DEFAULT_STEPS[learn], bat
 
 
 def start_training():
-    from dlviz.recipes import rnn as RR
+    from dlviz.rnn_hidden_states import recipes as RR
 
     setup = RR.Setup(data=learn, cell=cell, hidden_size=hidden, embed_dim=32 if learn == "code" else 16,
                      seed=sess.seed)
@@ -399,7 +399,7 @@ with tabs[5]:
         if truth.min() < 0 or truth.max() > top_class:
             st.warning(f"Your text leaves the range the model was trained on (0 to {top_class}); it can only "
                        "answer with a class it knows.", icon=":material/warning:")
-        from dlviz.recipes.rnn import task_accuracy
+        from dlviz.rnn_hidden_states.recipes import task_accuracy
 
         m1, m2 = st.columns(2)
         m1.metric("Right on your text", f"{np.mean(pred == truth):.0%}")

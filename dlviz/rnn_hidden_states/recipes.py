@@ -21,7 +21,7 @@ from dlviz.data import batches, sequence_task
 from dlviz.models import build_model
 from dlviz.models.rnn import CharRNN
 from dlviz.recipes import Recipe, register_recipe
-from dlviz.rnn import TASK_SPECS, TRAIN_CHARS
+from dlviz.rnn_hidden_states.core import TASK_SPECS, TRAIN_CHARS
 from dlviz.train import Trainer, make_optimizer
 
 SETUPS = ("code", "bracket_depth", "counting")
@@ -29,7 +29,7 @@ TEXT_SEQ_LEN = 100
 
 
 def code_vocab() -> str:
-    from dlviz.rnn import code_vocab as vocab
+    from dlviz.rnn_hidden_states.core import code_vocab as vocab
 
     return vocab()
 
@@ -135,8 +135,8 @@ def make_trainer(model: CharRNN, *, lr: float = 3e-3, steps: int = 1000, batch_s
     ``threads``: intra-op torch threads of the thread that trains (None: torch's default). With torch's
     OpenMP backend the count is per thread, so a page passes its session setting here.
     """
-    from dlviz.rnn import corpus_split
-    from dlviz.rnn_sampling import sample
+    from dlviz.rnn_hidden_states.core import corpus_split
+    from dlviz.rnn_hidden_states.sampling import sample
 
     opt = make_optimizer(optimizer, model.parameters(), lr, weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, steps)) if cosine else None
@@ -149,7 +149,7 @@ def make_trainer(model: CharRNN, *, lr: float = 3e-3, steps: int = 1000, batch_s
         loss_fn = TextLoss()
 
         def eval_fn(m):
-            from dlviz.rnn_sampling import bits_per_char
+            from dlviz.rnn_hidden_states.sampling import bits_per_char
 
             return {"val_bpc": bits_per_char(m, val)}
 
@@ -189,8 +189,8 @@ def _train_code(cell: str, steps: int, lr: float):
 
 
 def _evaluate_code(model) -> dict:
-    from dlviz.rnn import corpus_split
-    from dlviz.rnn_sampling import bits_per_char
+    from dlviz.rnn_hidden_states.core import corpus_split
+    from dlviz.rnn_hidden_states.sampling import bits_per_char
 
     _, held = corpus_split()
     found = _best_r(model, ("in_string", "bracket_depth", "indent", "column"))
@@ -199,7 +199,7 @@ def _evaluate_code(model) -> dict:
 
 def _best_r(model, names) -> dict:
     """The best single unit's |r| with each feature on held-out data (LSTM: cell state; else h)."""
-    from dlviz.rnn import correlations, reference_states
+    from dlviz.rnn_hidden_states.core import correlations, reference_states
 
     S, feats = reference_states(model, "c" if model.config.cell == "lstm" else "h")
     corr = correlations(S, {k: feats[k] for k in names})

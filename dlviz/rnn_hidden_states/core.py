@@ -324,7 +324,7 @@ def reference_states(model: CharRNN, kind: str = "h", layer: int = -1, n_chars: 
     Code models read ``n_chars`` characters of the held-out corpus; task models read 200 fresh task
     sequences (each from a zero state, as in training), pooled.
     """
-    from dlviz.text_features import task_features, text_features
+    from dlviz.rnn_hidden_states.text_features import task_features, text_features
 
     model = _eval_copy(model)
     task = model.config.task
@@ -365,7 +365,7 @@ def probe_r2(states: np.ndarray, targets: dict[str, np.ndarray], block: int = 10
 
 def features_of(task: str, text: str, vocab: str = "") -> dict[str, np.ndarray]:
     """The known features of ``text`` for a code model (``task="text"``) or a task model."""
-    from dlviz.text_features import task_features, text_features
+    from dlviz.rnn_hidden_states.text_features import task_features, text_features
 
     return text_features(text) if task == "text" else task_features(task, text, "".join(vocab))
 

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import torch
 
-from dlviz import rnn as R
-from dlviz import rnn_sampling as G
+from dlviz.rnn_hidden_states import core as R
+from dlviz.rnn_hidden_states import sampling as G
 from dlviz.data import DataError, sequence_task
 from dlviz.data.sequence_tasks import bracket_depth_targets, count_targets
 from dlviz.models import build_model
-from dlviz.text_features import FEATURES, task_features, text_features
+from dlviz.rnn_hidden_states.text_features import FEATURES, task_features, text_features
 
 CELLS = ("rnn", "gru", "lstm")
 
@@ -314,7 +314,7 @@ def test_known_word_rate():
 
 # ---------------------------------------------------------------------- training
 def test_text_batches_continue_each_lane_and_the_loss_carries_state():
-    from dlviz.recipes.rnn import TextLoss, text_batches
+    from dlviz.rnn_hidden_states.recipes import TextLoss, text_batches
 
     ids = torch.arange(2000) % 90 + 1
     it = text_batches(ids, 10, 4, seed=0)
@@ -332,7 +332,7 @@ def test_text_batches_continue_each_lane_and_the_loss_carries_state():
 
 
 def test_a_bracket_depth_lstm_learns_live():
-    from dlviz.recipes.rnn import Setup, build, make_trainer, task_accuracy
+    from dlviz.rnn_hidden_states.recipes import Setup, build, make_trainer, task_accuracy
 
     model = build(Setup("bracket_depth", "lstm", hidden_size=32, embed_dim=16, seed=0))
     trainer = make_trainer(model, lr=3e-3, steps=600, batch_size=64, eval_every=0, seed=0)
@@ -344,7 +344,7 @@ def test_a_bracket_depth_lstm_learns_live():
 # ---------------------------------------------------------------------- figures
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_every_figure_builds_from_real_analysis(cell):
-    from dlviz.plots import rnn as P
+    from dlviz.rnn_hidden_states import plots as P
 
     m = small(cell)
     text = 'x = f("a(b")  # c\n' * 3

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from dlviz.data import DataError
 from dlviz.models.rnn import CharRNN
-from dlviz.rnn import _device, _eval_copy, corpus_split, encode_text
+from dlviz.rnn_hidden_states.core import _device, _eval_copy, corpus_split, encode_text
 
 
 @functools.lru_cache(maxsize=1)

@@ -17,10 +17,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dlviz import attention as A  # noqa: E402
-from dlviz import attention_tasks as T  # noqa: E402
+from dlviz.attention import core as A  # noqa: E402
+from dlviz.attention import training as T  # noqa: E402
 from dlviz.checkpoints import load_shipped, shipped  # noqa: E402
-from dlviz.plots import attention as P  # noqa: E402
+from dlviz.attention import plots as P  # noqa: E402
 from timing import best_of  # benchmarks/timing.py
 
 INPUTS = {"attn_reverse": "abcdefgh", "attn_reverse_enc": "abcdefgh", "attn_sort": "hcafbdge",

@@ -9,10 +9,10 @@ import streamlit as st
 import torch
 import ui
 
-from dlviz import attention as A
-from dlviz import attention_tasks as T
+from dlviz.attention import core as A
+from dlviz.attention import training as T
 from dlviz.data import DataError
-from dlviz.plots import attention as P
+from dlviz.attention import plots as P
 
 PAGE_INFO = {
     "title": "Transformer attention",
@@ -20,7 +20,7 @@ PAGE_INFO = {
     "section": "Sequence models",
     "order": 20,
     "question": "Which token does each attention head read, and is that the algorithm the task needs?",
-    "thumbnail": "dlviz.attention:thumbnail",
+    "thumbnail": "dlviz.attention.core:thumbnail",
 }
 
 ui.page_header(PAGE_INFO, (

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from dlviz.attention import (
+from dlviz.attention.core import (
     algorithm_patterns,
     analyse,
     attention_entropy,
@@ -19,7 +19,7 @@ from dlviz.attention import (
     position_similarity,
     similarity,
 )
-from dlviz.attention_tasks import (
+from dlviz.attention.training import (
     TaskSpec,
     build_for_task,
     encode_text,
@@ -322,7 +322,7 @@ def test_live_training_learns_reverse_and_the_mirror_head():
 
 
 def test_arcs_join_each_query_to_the_keys_it_reads():
-    from dlviz.plots.attention import arcs_figure
+    from dlviz.attention.plots import arcs_figure
 
     T = 6
     w = np.zeros((1, T, T))

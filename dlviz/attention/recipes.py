@@ -7,7 +7,7 @@
   varying length: a previous-token head in layer 1 and an induction head in layer 2 (Olsson et al., 2022);
 * ``attn_code``         a character-level language model on Python's standard library.
 
-Every card stores the task under ``card["task"]`` (a :class:`dlviz.attention_tasks.TaskSpec`) and the
+Every card stores the task under ``card["task"]`` (a :class:`dlviz.attention.training.TaskSpec`) and the
 name of the algorithm the page scores the heads against under ``card["algorithm"]``.
 """
 
@@ -17,8 +17,8 @@ import math
 
 import numpy as np
 
-from dlviz.attention import dataset_match
-from dlviz.attention_tasks import TaskSpec, build_for_task, make_data, make_trainer, task_metrics
+from dlviz.attention.core import dataset_match
+from dlviz.attention.training import TaskSpec, build_for_task, make_data, make_trainer, task_metrics
 from dlviz.recipes import Recipe, register_recipe
 
 
@@ -29,7 +29,7 @@ def _recipe(name: str, summary: str, spec: TaskSpec, arch: dict, steps: int, lr:
                      device=device, eval_every=max(steps // 10, 1), name=name).run()
         return {"task": spec.to_dict(), "algorithm": algorithm, "architecture": arch, "steps": steps,
                 "batch_size": batch_size, "optimizer": f"AdamW lr={lr:g}, grad clip 1.0",
-                "dataset": f"dlviz.attention_tasks.make_data({spec!r}, 20000, seed={seed}) (train split)"}
+                "dataset": f"dlviz.attention.training.make_data({spec!r}, 20000, seed={seed}) (train split)"}
 
     def evaluate(model) -> dict:
         test = make_data(spec, n_test, seed=seed, split="test")

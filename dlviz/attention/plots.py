@@ -1,6 +1,6 @@
 """Figures for the Transformer-attention page: heads as heatmaps, scores, arcs, entropy, ablation, positions.
 
-Pure functions of :mod:`dlviz.attention` results (numpy arrays in, plotly figures out). Token axes are
+Pure functions of :mod:`dlviz.attention.core` results (numpy arrays in, plotly figures out). Token axes are
 numeric with the tokens as tick labels, so a token that occurs twice keeps two rows.
 """
 

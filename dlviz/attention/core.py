@@ -8,7 +8,7 @@ Learning and Induction Heads") attends to the token after the previous occurrenc
 
 Every function here returns plain numpy arrays; attention is always ``(layers, heads, T, T)`` with
 rows (queries) summing to 1. The tasks, their data and the live trainer are in
-:mod:`dlviz.attention_tasks`.
+:mod:`dlviz.attention.training`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from dlviz.attention_tasks import (
+from dlviz.attention.training import (
     XY_TASKS,
     TaskSpec,
     encode_text,

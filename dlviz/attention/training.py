@@ -28,7 +28,7 @@ TASKS = ("copy", "reverse", "sort", "induction", "counting", "bracket_depth", "c
 LAYOUTS = ("decoder", "encoder")
 CODE_CHARS = 300_000          # size of the code corpus
 MAX_COUNT, MAX_DEPTH = 8, 8
-# the pattern of :func:`dlviz.attention.algorithm_patterns` that is each task's algorithm (None: no one key)
+# the pattern of :func:`dlviz.attention.core.algorithm_patterns` that is each task's algorithm (None: no one key)
 ALGORITHM = {"copy": "copy source", "reverse": "mirror", "sort": "next in sorted order", "induction": "induction",
              "counting": "same token", "code": "induction", "bracket_depth": None}   # the class ranges of counting and bracket depth
 _SPLIT = {"train": 0, "test": 1, "watch": 2}
@@ -239,7 +239,7 @@ def make_trainer(model, spec: TaskSpec, steps: int, lr: float = 3e-3, batch_size
     every ``eval_every`` steps, the elapsed training time ``time_s`` and a snapshot of the attention on one
     ``watch`` example:
     ``{"weights": (L, H, T, T), "tokens": [...], "match": {pattern: (L, H)}}``."""
-    from dlviz.attention import algorithm_patterns, match_score
+    from dlviz.attention.core import algorithm_patterns, match_score
 
     torch.manual_seed(seed)
     train = make_data(spec, n_train, seed=seed, split="train")

@@ -27,7 +27,8 @@ def _row(area: str, what: str, value: float, unit: str, budget: str) -> dict:
 
 
 def architecture_rows() -> list[dict]:
-    from dlviz import arch_blocks, architectures as arch
+    from dlviz.architectures import blocks as arch_blocks
+    from dlviz.architectures import core as arch
 
     area = "page: architectures"
     code = ("import time; t=time.perf_counter(); from dlviz import architectures as a; a.analyse('ResNet-18'); "

@@ -7,9 +7,9 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from dlviz import arch_blocks as blocks
-from dlviz import architectures as arch
-from dlviz.plots import architectures as plots
+from dlviz.architectures import blocks as blocks
+from dlviz.architectures import core as arch
+from dlviz.architectures import plots as plots
 
 PAGE_INFO = {
     "title": "Architectures",
@@ -17,7 +17,7 @@ PAGE_INFO = {
     "section": "Classifier lab",
     "order": 10,
     "question": "Where do a CNN's parameters and its compute go, from LeNet-5 to ResNet?",
-    "thumbnail": "dlviz.plots.architectures:thumbnail",
+    "thumbnail": "dlviz.architectures.plots:thumbnail",
 }
 
 ui.page_header(PAGE_INFO, (

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from dlviz import architectures as A
+from dlviz.architectures import core as A
 
 ZOO = list(A.zoo())
 
@@ -180,7 +180,7 @@ def _no_overlap(g):
 
 
 def test_inception_module_graph():
-    from dlviz import arch_blocks as B
+    from dlviz.architectures import blocks as B
 
     g = B.block_graph("GoogLeNet", "inception3a")
     (cat,) = [n for n in g.nodes if n.label == "concat"]
@@ -197,7 +197,7 @@ def test_inception_module_graph():
 
 
 def test_residual_block_graph_has_the_skip():
-    from dlviz import arch_blocks as B
+    from dlviz.architectures import blocks as B
 
     g = B.block_graph("ResNet-18", "layer1.0")
     (add,) = [n for n in g.nodes if n.label.startswith("⊕ add")]
@@ -215,7 +215,7 @@ def test_residual_block_graph_has_the_skip():
 @pytest.mark.parametrize("name", ["GoogLeNet", "Inception v3", "ResNet-50", "MobileNet v2",
                                   "small_inception (32x32)", "small_resnet (32x32)"])
 def test_every_block_traces_and_adds_up(name):
-    from dlviz import arch_blocks as B
+    from dlviz.architectures import blocks as B
 
     if name not in A.zoo():
         pytest.skip(f"{name} is not in this build")
@@ -246,7 +246,7 @@ def test_receptive_field_column_by_hand():
 
 
 def test_inception_reduction_savings_by_hand():
-    from dlviz import arch_blocks as B
+    from dlviz.architectures import blocks as B
 
     actual, naive = B.reduction_savings(B.block_graph("GoogLeNet", "inception3a"))
     hw = 28 * 28
@@ -288,8 +288,8 @@ def test_page_views_and_bad_input():
 
 
 def test_figures_plot_the_measured_numbers():
-    from dlviz import arch_blocks as B
-    from dlviz.plots import architectures as P
+    from dlviz.architectures import blocks as B
+    from dlviz.architectures import plots as P
 
     for name in ("LeNet-5", "GoogLeNet", "MobileNet v2"):
         a = A.analyse(name)

@@ -1,7 +1,7 @@
 """Figures for the Architectures page: where the parameters and the compute live, layer by layer; the
 architectures side by side; and drawings of an Inception module / residual block with their shapes.
 
-Pure functions of :mod:`dlviz.architectures` / :mod:`dlviz.arch_blocks` results.
+Pure functions of :mod:`dlviz.architectures.core` / :mod:`dlviz.architectures.blocks` results.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dlviz.arch_blocks import BlockGraph
-from dlviz.architectures import Analysis, human
+from dlviz.architectures.blocks import BlockGraph
+from dlviz.architectures.core import Analysis, human
 from dlviz.plotting import PALETTE
 
 KIND_COLORS = {"Conv2d": PALETTE[0], "Linear": PALETTE[1]}

@@ -17,7 +17,7 @@ import torch
 from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
 
-from dlviz.architectures import ArchitectureError, _detail, analyse_model, build, zoo
+from dlviz.architectures.core import ArchitectureError, _detail, analyse_model, build, zoo
 
 BLOCK_TYPES = ("Inception", "BasicBlock", "Bottleneck", "InvertedResidual")
 _NORM_ACT = (nn.modules.batchnorm._BatchNorm, nn.ReLU, nn.ReLU6, nn.GELU, nn.SiLU, nn.LeakyReLU, nn.ELU,
@@ -285,7 +285,7 @@ def reduction_savings(g: BlockGraph) -> tuple[int, int] | None:
 
 def shortcut_summary(g: BlockGraph) -> str:
     """One sentence about the block's shortcut (identity or projection), or "" when it has none."""
-    from dlviz.architectures import human
+    from dlviz.architectures.core import human
 
     shape = "×".join(map(str, g.output_shape))
     for add in (n for n in g.nodes if n.label.startswith("⊕ add")):

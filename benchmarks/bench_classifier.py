@@ -39,7 +39,7 @@ def _row(area: str, what: str, value: float, unit: str, budget: str) -> dict:
 
 def train_rows() -> list[dict]:
     """Time for the default set-up (SmallCNN, Adam one-cycle 3e-3, batch 64) to reach 95 % validation accuracy."""
-    from dlviz import classifier as clf
+    from dlviz.classifier import core as clf
 
     t_data, data = _timed(lambda: clf.load_data("food shapes", n_train=4000, n_val=1000, seed=0))
     setup = clf.Setup(steps=800, eval_every=25)
@@ -71,7 +71,7 @@ def train_rows() -> list[dict]:
 
 
 def analysis_rows() -> list[dict]:
-    from dlviz import classifier as clf
+    from dlviz.classifier import core as clf
     from dlviz.checkpoints import load_shipped
 
     data = clf.load_data("food shapes", n_train=10, n_val=1000, seed=0)

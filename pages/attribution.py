@@ -49,7 +49,7 @@ choice = st.sidebar.selectbox("Classifier", choices, key="attr-model",
 
 @st.cache_resource(show_spinner="Loading validation images...", max_entries=3)
 def validation_images(dataset: str, size: int, channels: int):
-    from dlviz.classifier import load_data
+    from dlviz.classifier.core import load_data
 
     if dataset == "food shapes":
         return load_data("food shapes", n_train=10, n_val=1000, size=size).val

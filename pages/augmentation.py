@@ -11,9 +11,9 @@ import torch
 
 import ui
 from dlviz import augmentation as augm
-from dlviz import classifier as clf
+from dlviz.classifier import core as clf
 from dlviz.augmentation import AUGMENTATIONS, Aug
-from dlviz.plots import classifier as cplots
+from dlviz.classifier import plots as cplots
 from dlviz.plotting import to_hwc
 
 PAGE_INFO = {

@@ -9,11 +9,11 @@ import streamlit as st
 import torch
 
 import ui
-from dlviz import classifier as clf
+from dlviz.classifier import core as clf
 from dlviz.augmentation import AUGMENTATIONS, Aug, describe
 from dlviz.data import DataError
 from dlviz.models.cnn import ACTIVATIONS
-from dlviz.plots import classifier as cplots
+from dlviz.classifier import plots as cplots
 from dlviz.plotting import to_hwc
 
 PAGE_INFO = {
@@ -22,7 +22,7 @@ PAGE_INFO = {
     "section": "Classifier lab",
     "order": 20,
     "question": "Which classes does my CNN confuse, how confidently, and where do its features overlap?",
-    "thumbnail": "dlviz.classifier:thumbnail",
+    "thumbnail": "dlviz.classifier.core:thumbnail",
 }
 
 ui.page_header(PAGE_INFO, (

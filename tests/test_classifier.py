@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlviz import classifier as C
+from dlviz.classifier import core as C
 from dlviz.data import DataError, ImageData
 from dlviz.models import build_model
 from dlviz.models.classic import CLASSIC_ARCHS, BasicBlock, InceptionModule

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlviz.augmentation import Aug, augment_batch, build
-from dlviz.classifier_data import (  # noqa: F401 - re-exported: the lab's one import
+from dlviz.classifier.data import (  # noqa: F401 - re-exported: the lab's one import
     IMAGE_SIZE,
     SOURCES,
     DataSplit,

@@ -14,13 +14,13 @@ N_TRAIN, STEPS = 1000, 300
 
 
 def _data():
-    from dlviz.classifier import load_data
+    from dlviz.classifier.core import load_data
 
     return load_data("food shapes", n_train=N_TRAIN, n_val=1000, seed=0)  # the lab's default validation set
 
 
 def _build():
-    from dlviz.classifier import build_classifier
+    from dlviz.classifier.core import build_classifier
 
     return build_classifier("LeNet-5", num_classes=10, in_channels=3)
 
@@ -28,13 +28,13 @@ def _build():
 def _train(model, device: str) -> dict:
     import time
 
-    from dlviz.classifier import Setup, make_trainer
+    from dlviz.classifier.core import Setup, make_trainer
 
     setup = Setup(arch="LeNet-5", steps=STEPS, lr=3e-3, schedule="one-cycle", batch_size=64, eval_every=100)
     cpu0 = time.process_time()
     make_trainer(setup, _data(), device=device, model=model).run()
     return {"dataset": f"food_shapes({N_TRAIN}, seed=1); validation food_shapes(1000, seed=2) "
-                       "(dlviz.classifier.load_data('food shapes', n_train=1000, seed=0))",
+                       "(dlviz.classifier.core.load_data('food shapes', n_train=1000, seed=0))",
             "steps": STEPS, "batch_size": 64, "optimizer": "Adam, one-cycle lr up to 3e-3", "loss": "cross-entropy",
             "train_cpu_time_s": round(time.process_time() - cpu0, 1)}
 

@@ -96,7 +96,7 @@ def analysis_rows() -> list[dict]:
 
 
 def augmentation_rows() -> list[dict]:
-    from dlviz import augmentation as augm
+    from dlviz.augmentation import core as augm
     from dlviz.data import food_shapes
 
     d = food_shapes(64, seed=3)

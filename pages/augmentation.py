@@ -10,9 +10,9 @@ import streamlit as st
 import torch
 
 import ui
-from dlviz import augmentation as augm
+from dlviz.augmentation import core as augm
 from dlviz.classifier import core as clf
-from dlviz.augmentation import AUGMENTATIONS, Aug
+from dlviz.augmentation.core import AUGMENTATIONS, Aug
 from dlviz.classifier import plots as cplots
 from dlviz.plotting import to_hwc
 
@@ -22,7 +22,7 @@ PAGE_INFO = {
     "section": "Classifier lab",
     "order": 30,
     "question": "What do random crops, flips, colour jitter and mixup do to the images -- and to validation accuracy?",
-    "thumbnail": "dlviz.augmentation:thumbnail",
+    "thumbnail": "dlviz.augmentation.core:thumbnail",
 }
 
 ui.page_header(PAGE_INFO, (

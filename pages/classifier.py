@@ -10,7 +10,7 @@ import torch
 
 import ui
 from dlviz.classifier import core as clf
-from dlviz.augmentation import AUGMENTATIONS, Aug, describe
+from dlviz.augmentation.core import AUGMENTATIONS, Aug, describe
 from dlviz.data import DataError
 from dlviz.models.cnn import ACTIVATIONS
 from dlviz.classifier import plots as cplots

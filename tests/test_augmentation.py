@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dlviz import augmentation as A
-from dlviz.augmentation import aug
+from dlviz.augmentation import core as A
+from dlviz.augmentation.core import aug
 
 
 def _ramp(b: int = 2, c: int = 3, s: int = 8) -> torch.Tensor:

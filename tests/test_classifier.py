@@ -285,7 +285,7 @@ def test_load_data_shapes_and_clear_errors(tmp_path) -> None:
 
 # ------------------------------------------------------------------------------------------- training
 def test_trainer_records_curves_follows_the_schedule_and_trains_with_mixup() -> None:
-    from dlviz.augmentation import aug
+    from dlviz.augmentation.core import aug
 
     data = C.load_data("food shapes", n_train=128, n_val=64)
     setup = C.Setup(arch="LeNet-5", steps=12, batch_size=16, lr=1e-2, schedule="cosine", eval_every=6,

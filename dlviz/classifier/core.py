@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlviz.augmentation import Aug, augment_batch, build
+from dlviz.augmentation.core import Aug, augment_batch, build
 from dlviz.classifier.data import (  # noqa: F401 - re-exported: the lab's one import
     IMAGE_SIZE,
     SOURCES,

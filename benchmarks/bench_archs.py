@@ -60,10 +60,10 @@ def activation_rows() -> list[dict]:
     import numpy as np
     import torch
 
-    from dlviz import activations as act
+    from dlviz.activations_losses import core as act
     from dlviz.checkpoints import load_shipped
     from dlviz.data import digits
-    from dlviz.recipes.activations import make_trainer
+    from dlviz.activations_losses.recipes import make_trainer
 
     area = "page: activations_losses"
 

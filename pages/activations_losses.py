@@ -7,8 +7,8 @@ import numpy as np
 import streamlit as st
 
 import ui
-from dlviz import activations as act
-from dlviz.plots import activations as plots
+from dlviz.activations_losses import core as act
+from dlviz.activations_losses import plots as plots
 
 PAGE_INFO = {
     "title": "Activations and losses",
@@ -16,7 +16,7 @@ PAGE_INFO = {
     "section": "Classifier lab",
     "order": 40,
     "question": "Where does an activation stop passing gradient, and how hard does each loss push a wrong prediction?",
-    "thumbnail": "dlviz.plots.activations:thumbnail",
+    "thumbnail": "dlviz.activations_losses.plots:thumbnail",
 }
 
 ui.page_header(PAGE_INFO, (
@@ -192,7 +192,7 @@ st.sidebar.caption("This MLP is tiny: with **1 torch thread** (Session) it train
 
 
 def start():
-    from dlviz.recipes.activations import make_trainer
+    from dlviz.activations_losses.recipes import make_trainer
 
     seed = ui.session().seed
     kw = {"optimizer": hp.optimizer, "activation": act_name, "steps": hp.steps, "batch_size": hp.batch_size,

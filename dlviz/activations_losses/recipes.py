@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from dlviz.activations import dead_fraction, relu_activity
+from dlviz.activations_losses.core import dead_fraction, relu_activity
 from dlviz.data import batches, digits
 from dlviz.metrics import accuracy, classification_loss
 from dlviz.models import build_model

@@ -1,7 +1,7 @@
 """Figures for the Activations and losses page: activation curves with their derivatives and saturation
 regions, losses and their gradients along the prediction, robust line fits, and dead units.
 
-Pure functions of :mod:`dlviz.activations` results.
+Pure functions of :mod:`dlviz.activations_losses.core` results.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dlviz.activations import Curve, LayerActivity
+from dlviz.activations_losses.core import Curve, LayerActivity
 from dlviz.plotting import PALETTE
 
 _MARGIN = {"l": 8, "r": 8, "t": 40, "b": 8}
@@ -168,7 +168,7 @@ def thumbnail() -> np.ndarray:
     """Landing-card picture: sigmoid, tanh and ReLU with sigmoid's saturation regions shaded."""
     from PIL import Image, ImageDraw
 
-    from dlviz.activations import curve
+    from dlviz.activations_losses.core import curve
 
     w, h = 300, 150
     im = Image.new("RGB", (w, h), "white")

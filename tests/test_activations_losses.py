@@ -12,7 +12,7 @@ from scipy.special import erf, expit
 from scipy.stats import norm
 from torch import nn
 
-from dlviz import activations as act
+from dlviz.activations_losses import core as act
 
 # a grid that avoids the kinks at 0, +-1 and 6 (where the derivative is not defined)
 X = np.linspace(-7.31, 7.29, 997)
@@ -261,7 +261,7 @@ def test_relu_activity_brute_force_mlp_and_conv():
 
 
 def test_too_large_learning_rate_kills_relus():
-    from dlviz.recipes.activations import make_trainer
+    from dlviz.activations_losses.recipes import make_trainer
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)            # tiny model: one thread is fastest (and immune to a busy machine)
@@ -305,7 +305,7 @@ def test_page_every_task_and_activation_renders():
 
 
 def test_figures_plot_the_measured_numbers():
-    from dlviz.plots import activations as P
+    from dlviz.activations_losses import plots as P
 
     c = act.curve("tanh", threshold=0.05)
     fig = P.activation_figure({"tanh": c, "ReLU": act.curve("ReLU")}, focus="tanh", pre_act=(0, 1))

@@ -116,7 +116,7 @@ def attribution_rows() -> list[dict]:
         import captum.attr  # noqa: F401
     except ImportError:
         return [_row("attribution", "captum not installed: skipped", float("nan"), "", "")]
-    from dlviz import attribution as attr
+    from dlviz.attribution import core as attr
     from dlviz.checkpoints import load_shipped
     from dlviz.data import food_shapes
 

@@ -11,9 +11,9 @@ import streamlit as st
 import torch
 
 import ui
-from dlviz import attribution as attr
+from dlviz.attribution import core as attr
 from dlviz.data import FOOD_CLASSES
-from dlviz.plots import attribution as aplots
+from dlviz.attribution import plots as aplots
 from dlviz.plotting import to_hwc
 
 PAGE_INFO = {
@@ -22,7 +22,7 @@ PAGE_INFO = {
     "section": "Classifier lab",
     "order": 50,
     "question": "Which pixels made the classifier decide -- and would the map look the same for a random model?",
-    "thumbnail": "dlviz.attribution:thumbnail",
+    "thumbnail": "dlviz.attribution.core:thumbnail",
 }
 
 ui.page_header(PAGE_INFO, (

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlviz import attribution as A
+from dlviz.attribution import core as A
 
 
 class Linear(nn.Module):

@@ -6,8 +6,8 @@ fields (dataset, steps, ...), and ``evaluate(model) -> metrics`` measures it det
 held-out data. ``claims`` are the bounds the card promises (``{"test_acc": (">=", 0.95)}``); a test
 re-evaluates every shipped checkpoint and checks both the card's metrics and its claims.
 
-Recipes register themselves when their module in this package is imported; :func:`all_recipes`
-imports them all. ``python -m dlviz.train NAME`` calls :func:`reproduce`.
+Recipes live in each concept package's ``recipes.py`` (``dlviz/<concept>/recipes.py``) and register themselves
+when it is imported; :func:`all_recipes` imports them all. ``python -m dlviz.train NAME`` calls :func:`reproduce`.
 """
 
 from __future__ import annotations
@@ -48,9 +48,7 @@ def register_recipe(recipe: Recipe) -> Recipe:
 
 def all_recipes() -> dict[str, Recipe]:
     """Every registered recipe: imports ``dlviz/<concept>/recipes.py`` of each concept package."""
-    for mod in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{mod.name}")
-    pkg_root = Path(__file__).resolve().parent.parent
+    pkg_root = Path(__file__).resolve().parent
     for mod in pkgutil.iter_modules([str(pkg_root)]):
         if mod.ispkg and (pkg_root / mod.name / "recipes.py").exists():
             importlib.import_module(f"dlviz.{mod.name}.recipes")

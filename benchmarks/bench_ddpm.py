@@ -71,7 +71,7 @@ def rows() -> list[dict]:
     from dlviz.models import build_model
     from dlviz.ddpm.recipes import DIGITS
 
-    from dlviz.ddpm.quality import classify
+    from dlviz.metrics import classify
 
     torch.manual_seed(0)
     m = build_model("unet", {**DIGITS.config, "half_storage": False})
@@ -88,7 +88,8 @@ def rows() -> list[dict]:
             row("train: ddpm digits", f"live run: one-per-class samples recognised at step {step}", acc, c,
                 "fraction", ">= 0.7 within 5 min")
 
-    from dlviz.ddpm.quality import CLASSIFIERS, generate_per_class, measure, real_reference
+    from dlviz.ddpm.core import generate_per_class
+    from dlviz.metrics import CLASSIFIERS, measure, real_reference
 
     dig, _ = load_shipped("ddpm_digits", expected_arch="unet")
     clf, _ = load_shipped(CLASSIFIERS["digits"])

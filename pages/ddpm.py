@@ -14,7 +14,7 @@ from dlviz.ddpm import core as D
 from dlviz.ddpm import views as V
 from dlviz.checkpoints import CheckpointError, load_shipped
 from dlviz.data import FOOD_CLASSES
-from dlviz.ddpm.quality import CLASSIFIERS, classify
+from dlviz.metrics import CLASSIFIERS, classify
 from dlviz.ddpm.training import bucket_losses, schedule_for
 from dlviz.ddpm import plots as P
 
@@ -233,7 +233,8 @@ sweep = q3.toggle("Sweep the guidance scale (w = 0, 1, 2, 4)", key="ddpm-q-sweep
 
 @st.cache_data(show_spinner="Generating and scoring...", max_entries=32)
 def quality(_model, name: str, _clf, data: str, n_per: int, steps: int, w: float, seed: int):
-    from dlviz.ddpm.quality import generate_per_class, measure, real_floor_images, real_reference
+    from dlviz.ddpm.core import generate_per_class
+    from dlviz.metrics import measure, real_floor_images, real_reference
 
     imgs, lab = generate_per_class(_model, n_per, num_steps=steps, guidance=w, seed=seed)
     return measure(imgs, lab, _clf, real_reference(data), floor_images=real_floor_images(data, len(imgs)))

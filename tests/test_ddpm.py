@@ -245,7 +245,7 @@ def test_model_space_round_trip():
 def test_frechet_distance_against_closed_forms():
     from scipy.linalg import sqrtm
 
-    from dlviz.ddpm.quality import frechet_distance
+    from dlviz.metrics import frechet_distance
 
     rng = np.random.default_rng(0)
     a = rng.normal(size=(400, 6)) @ rng.normal(size=(6, 6))
@@ -263,7 +263,7 @@ def test_frechet_distance_against_closed_forms():
 
 def test_measure_on_real_digits_is_the_classifier_accuracy_and_zero_fd():
     from dlviz.checkpoints import load_shipped
-    from dlviz.ddpm.quality import measure, real_floor_images, real_reference
+    from dlviz.metrics import measure, real_floor_images, real_reference
     from dlviz.metrics import accuracy
 
     clf, _ = load_shipped("digits_cnn")

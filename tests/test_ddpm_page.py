@@ -39,7 +39,8 @@ def test_shipped_ddpms_load_strictly_and_are_small(name, size, channels):
 
 
 def test_shipped_digits_ddpm_makes_the_digits_it_is_asked_for():
-    from dlviz.ddpm.quality import generate_per_class, measure, real_reference
+    from dlviz.ddpm.core import generate_per_class
+    from dlviz.metrics import measure, real_reference
 
     model, card = load_shipped("ddpm_digits", expected_arch="unet")
     clf, _ = load_shipped("digits_cnn")

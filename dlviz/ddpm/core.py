@@ -322,3 +322,23 @@ def initial_noise(n: int, shape: tuple[int, int, int], seed: int) -> torch.Tenso
     """``(n, C, H, W)`` standard normal x_T from a seed: the same seed gives DDPM and DDIM the same start."""
     g = torch.Generator().manual_seed(int(seed))
     return torch.randn((n, *shape), generator=g)
+
+
+@torch.no_grad()
+def generate_per_class(model: nn.Module, n_per_class: int, *, num_steps: int = 25, guidance: float = 2.0,
+                       eta: float = 0.0, seed: int = 0, batch_size: int = 250) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n_per_class`` DDIM samples of every class: ``(images (N, C, H, W) in [0, 1], labels (N,))``."""
+    from dlviz.ddpm.training import schedule_for
+
+    c = model.config
+    K = max(1, c.num_classes)
+    labels = torch.arange(K).repeat_interleave(n_per_class)
+    noise = initial_noise(len(labels), (c.in_channels, c.image_size, c.image_size), seed)
+    g = torch.Generator().manual_seed(seed + 1)
+    sched, dev = schedule_for(model), next(model.parameters()).device
+    out = []
+    for i in range(0, len(labels), batch_size):
+        y = labels[i:i + batch_size].to(dev) if c.num_classes else None
+        out.append(sample(model, sched, noise[i:i + batch_size].to(dev), sampler="ddim", num_steps=num_steps,
+                          eta=eta, labels=y, guidance=guidance, generator=g, record=False).samples)
+    return torch.cat(out), labels

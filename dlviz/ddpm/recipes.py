@@ -91,13 +91,8 @@ def quality_protocol(spec: DDPMSpec) -> str:
 
 def evaluate_spec(spec: DDPMSpec, model) -> dict:
     from dlviz.checkpoints import load_shipped
-    from dlviz.ddpm.quality import (
-        CLASSIFIERS,
-        generate_per_class,
-        measure,
-        real_floor_images,
-        real_reference,
-    )
+    from dlviz.ddpm.core import generate_per_class
+    from dlviz.metrics import CLASSIFIERS, measure, real_floor_images, real_reference
 
     clf, _ = load_shipped(CLASSIFIERS[spec.dataset], expected_arch="small_cnn")
     imgs, labels = generate_per_class(model, spec.eval_per_class, num_steps=spec.eval_steps,

@@ -236,6 +236,104 @@ def image_input(key: str, size: int | None = None, container=None, default: str 
     return name, photo(name, size)
 
 
+# ---------------------------------------------------------------- the one model picker
+MY_MODEL = "my trained model"
+UPLOAD = "upload a checkpoint"
+
+
+@dataclass
+class Picked:
+    """The model a page analyses, wherever it came from.
+
+    ``key`` is the one cache-key scheme every page uses for ``st.cache_data`` (pass the model itself as an
+    ``_underscored`` argument): ``shipped:<name>``, ``run:<run id>:<trainer>@<step>`` or ``upload:<sha1>``.
+    A shipped or uploaded model is shared by every session: never mutate it (``copy_model`` first).
+    """
+
+    model: object
+    card: dict
+    source: str            # "shipped" | "trained" | "upload"
+    key: str
+    label: str
+
+
+@st.cache_resource(show_spinner="Loading checkpoint...", max_entries=8)
+def _load_upload(digest: str, _raw: bytes, expected_arch):
+    from dlviz.checkpoints import load_checkpoint
+
+    return load_checkpoint(_raw, expected_arch=expected_arch)
+
+
+def model_picker(key: str, shipped: dict[str, str] | list[str] | None = None, *, run_key: str | None = None,
+                 expected_arch: str | tuple[str, ...] | None = None, upload: bool = True,
+                 label: str = "Model", container=None, prefer_run: bool = True,
+                 accept_run: Callable[[Run], bool] | None = None) -> Picked | None:
+    """"Shipped checkpoint / my trained model / upload" in one widget, the same on every page.
+
+    ``shipped`` maps display labels to checkpoint names (a list uses the names as labels); ``run_key`` is the
+    ``training_panel`` key whose run (every trainer of it) can be picked once it has taken a step, and
+    ``accept_run`` may refuse a run the page cannot show (trained on other data). A new run is selected as soon
+    as it exists when ``prefer_run``. Returns None (with a message) when nothing can be shown yet.
+    """
+    import hashlib
+
+    from dlviz.checkpoints import CheckpointError, shipped as shipped_names
+
+    where = container or st.sidebar
+    names = shipped if isinstance(shipped, dict) else {n: n for n in (shipped or [])}
+    on_disk = set(shipped_names())
+    options = {lab: ("shipped", name) for lab, name in names.items() if name in on_disk}
+    run = get_run(run_key) if run_key else None
+    if run is not None and (accept_run is None or accept_run(run)):
+        for tname, t in run.trainers.items():
+            if t.step > 0:
+                lab = MY_MODEL + (f": {tname}" if tname else "")
+                options[lab] = ("trained", tname)
+    if upload:
+        options[UPLOAD] = ("upload", None)
+    if not options:
+        where.info("No model yet: press **Train** to train one.", icon=":material/play_arrow:")
+        return None
+    labels = list(options)
+    wkey = f"{key}-model"
+    fresh = run is not None and st.session_state.get(f"{wkey}-seen-run") != run.id
+    if fresh and prefer_run and any(options[lab][0] == "trained" for lab in labels):
+        st.session_state[f"{wkey}-seen-run"] = run.id
+        st.session_state[wkey] = next(lab for lab in labels if options[lab][0] == "trained")
+    if st.session_state.get(wkey) not in labels:
+        st.session_state.pop(wkey, None)
+
+    def fmt(lab: str) -> str:
+        kind, what = options[lab]
+        if kind == "trained":
+            return f"{lab} (step {run.trainers[what].step:,})"
+        return lab
+
+    choice = where.selectbox(label, labels, key=wkey, format_func=fmt)
+    kind, what = options[choice]
+    if kind == "shipped":
+        model, card = load_shipped(what, expected_arch=expected_arch)
+        return Picked(model, card, "shipped", f"shipped:{what}", choice)
+    if kind == "trained":
+        t = run.trainers[what]
+        step = t.step
+        model = t.model_copy()
+        card = {**run.card, "steps": step, "summary": f"trained live in this session ({step:,} steps)"}
+        return Picked(model, card, "trained", f"run:{run.id}:{what}@{step}", fmt(choice))
+    f = where.file_uploader("Checkpoint (.pt)", type=["pt", "pth"], key=f"{key}-upload")
+    if f is None:
+        where.caption("Upload a `.pt` file saved by dlviz (a shipped one or a model you trained and downloaded).")
+        return None
+    raw = f.getvalue()
+    digest = hashlib.sha1(raw).hexdigest()
+    try:
+        model, card = _load_upload(digest, raw, expected_arch)
+    except CheckpointError as e:
+        where.error(f"{f.name}: {e}", icon=":material/error:")
+        return None
+    return Picked(model, card, "upload", f"upload:{digest[:16]}", f.name)
+
+
 # ---------------------------------------------------------------- training
 @dataclass
 class Hyper:
@@ -270,9 +368,12 @@ def hyperparameters(key: str, lr: float = 1e-3, steps: int = 500, batch_size: in
 
 @dataclass
 class Run:
-    """The trainers one Train click started (one, or several side by side)."""
+    """The trainers one Train click started (one, or several side by side), and a card saying what they
+    were trained on (set by the page's start function; the model picker and checkpoint exports read it)."""
 
     trainers: dict = field(default_factory=dict)
+    card: dict = field(default_factory=dict)
+    id: str = field(default_factory=lambda: __import__("uuid").uuid4().hex)
 
     @property
     def trainer(self):
@@ -296,9 +397,9 @@ def get_run(key: str) -> Run | None:
 
 
 def training_panel(key: str, start: Callable[[], object], label: str = "Train", container=None) -> Run | None:
-    """Train / Stop / Pause buttons. ``start()`` builds a Trainer (or ``{name: Trainer}``) and is called
-    only on a Train click; the trainers run in background threads owned by this browser session.
-    Stopping keeps the weights of the last finished step."""
+    """Train / Stop / Pause buttons. ``start()`` builds a Trainer (or ``{name: Trainer}``), optionally with a
+    card, ``(trainers, {"dataset": ...})``, and is called only on a Train click; the trainers run in background
+    threads owned by this browser session. Stopping keeps the weights of the last finished step."""
     where = container or st.sidebar
     run = get_run(key)
     active = run is not None and run.active
@@ -311,8 +412,9 @@ def training_panel(key: str, start: Callable[[], object], label: str = "Train", 
         except Exception as e:  # noqa: BLE001 - a bad setting must not crash the page
             where.error(f"Could not start training: {e}", icon=":material/error:")
             return run
+        made, card = made if isinstance(made, tuple) else (made, {})
         trainers = made if isinstance(made, dict) else {"": made}
-        run = Run(trainers)
+        run = Run(trainers, dict(card))
         st.session_state[_run_key(key)] = run
         for t in trainers.values():
             t.start()

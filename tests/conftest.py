@@ -15,3 +15,18 @@ os.environ.setdefault("DLVIZ_DEVICE", "cpu")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as app/Home.py sets it: background training threads
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch intra-op thread for every test module: the models are tiny, so one thread is as fast, and it
+    is immune to OpenMP spin-waiting on a busy machine (and the same on every machine)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

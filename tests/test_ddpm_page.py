@@ -11,20 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
 from dlviz.checkpoints import load_shipped, shipped
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "pages" / "ddpm.py"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.mark.parametrize("name, size, channels", [("ddpm_digits", 16, 1), ("ddpm_food", 32, 3)])

@@ -81,15 +81,6 @@ class LinearGaussianVAE(nn.Module):
         return rec - gaussian_kl(mu, logvar).sum(1)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on a busy shared machine two threads spin against each other."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def ppca():
     m = LinearGaussianVAE()

@@ -15,15 +15,6 @@ from dlviz.vae import embed
 from dlviz.vae.training import default_config, image_folder_any, load_data, make_trainer
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on a busy shared machine two threads spin against each other."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 # --------------------------------------------------------------------------- data
 def test_builtin_data_sets():
     d = load_data("digits", "train")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import nn
 
 SCHEDULES = ("linear", "cosine", "quadratic")
 

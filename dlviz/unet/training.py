@@ -42,7 +42,7 @@ DATASETS: dict[str, DataSpec] = {
 }
 MAX_TRAIN = 400
 # the page's defaults for a live run (benchmarks/bench_unet.py times them)
-LIVE_DEFAULTS = {"lr": 3e-3, "batch_size": 8, "steps": 300, "optimizer": "Adam"}
+LIVE_DEFAULTS = {"lr": 1e-2, "batch_size": 8, "steps": 300, "optimizer": "Adam"}
 
 
 @lru_cache(maxsize=8)

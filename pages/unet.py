@@ -227,10 +227,13 @@ def explore(model, A: dict, test, mkey: str, ds: str, folder: str | None) -> Non
         chans = {k: views.strongest_channels(v, 8) for k, v in rows.items()}
         ui.show(plots.feature_maps_figure(rows, chans), key=f"{K}-maps")
         sharp = {k: views.sharpness(v) for k, v in rows.items()}
-        st.caption("The 8 channels with the largest spatial variance of each map. Detail (mean neighbour difference, "
-                   "in map standard deviations): " + ", ".join(f"{k} {v:.2f}" for k, v in sharp.items())
-                   + (". The decoder's top maps are sharp because the skip hands them the encoder's edges."
-                      if lvl == 0 and model.has_skip(0) else "."))
+        st.caption("The 8 channels with the largest spatial variance of each map, each rescaled to its own range. "
+                   "Fine detail (mean difference between neighbouring pixels, in units of each map's standard "
+                   "deviation): " + ", ".join(f"{k} {v:.2f}" for k, v in sharp.items()) + ". Encoder maps respond to "
+                   "edges and texture; decoder maps turn into class regions. "
+                   + ("This level's decoder gets the encoder's map through the skip." if model.has_skip(lvl)
+                      else "No skip reaches this level's decoder: it sees only the upsampled coarse maps."
+                      if lvl < len(levels) - 1 else "The bottleneck has no decoder twin."))
         with st.expander("The border weight map of this image (the paper's eq. 2)", icon=":material/line_weight:"):
             w = weights_of(ds, folder, i)
             cw, ci = st.columns([3, 2])

@@ -63,8 +63,9 @@ def test_random_legal_main_area_values(at):
 
 
 def test_every_shipped_model_renders(at):
-    radio = next(r for r in at.sidebar.radio if r.key.startswith("unet-src"))
-    for name in [o for o in radio.options if o != radio.value][:6]:
+    from dlviz.unet.recipes import PLANS
+
+    for name in [n for n in PLANS if n in shipped()][1:]:
         next(r for r in at.sidebar.radio if r.key.startswith("unet-src")).set_value(name).run()
         assert not _errors(at), _errors(at)
 
@@ -107,7 +108,7 @@ def test_a_live_ablation_trains_and_becomes_explorable():
     _stop_runs(app)
     app.run()
     radio = next(r for r in app.sidebar.radio if r.key.startswith("unet-src"))
-    assert [o for o in radio.options if str(o).startswith("live:")] == ["live:CE", "live:weighted CE"]
+    assert [o for o in radio.options if str(o).startswith("my run")] == ["my run · CE", "my run · weighted CE"]
     assert radio.value.startswith("live:")
     assert not _errors(app), _errors(app)
     assert any(m.label == "Mean IoU" for m in app.metric)

@@ -11,7 +11,6 @@ import zlib
 import numpy as np
 import pandas as pd
 import streamlit as st
-import torch
 import ui
 
 from dlviz.checkpoints import shipped

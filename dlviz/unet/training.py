@@ -143,9 +143,11 @@ ABLATIONS = {"skips": {"full U-Net": {"skips": "all"}, "no skips": {"skips": "no
 
 def make_runs(train: SegData, test: SegData, *, depth: int, base_channels: int, skips: str, loss: str, aug: AugSpec,
               ablation: str | None = None, seed: int = 0, make_optimizer: Callable | None = None,
+              lr: float = LIVE_DEFAULTS["lr"], steps: int = LIVE_DEFAULTS["steps"], cosine: bool = True,
               **trainer_kwargs) -> dict[str, Trainer]:
     """One run, or one per arm of ``ablation`` (see :data:`ABLATIONS`): same seed, data and batches, only the
-    ablated setting differs. Each trainer carries ``trainer.unet_setting`` (what it trained with)."""
+    ablated setting differs. The learning rate decays along a cosine to 5% over the ``steps`` (``cosine``), as
+    for the shipped checkpoints. Each trainer carries ``trainer.unet_setting`` (what it trained with)."""
     from dlviz.models import build_model
 
     arms = ABLATIONS[ablation] if ablation else {"": {}}
@@ -155,9 +157,11 @@ def make_runs(train: SegData, test: SegData, *, depth: int, base_channels: int, 
         a = AugSpec(aug.flips, aug.rotation_deg, (aug.elastic_px or 2.0) if s["elastic"] else 0.0)
         torch.manual_seed(seed)
         m = build_model("seg_unet", model_config(train, depth, base_channels, s["skips"]))
-        opt = make_optimizer(m.parameters()) if make_optimizer is not None else None
-        t = make_trainer(m, train, loss=s["loss"], aug=a, optimizer=opt, test=test, seed=seed, name=name or "unet",
-                         **trainer_kwargs)
+        opt = make_optimizer(m.parameters()) if make_optimizer is not None else torch.optim.Adam(m.parameters(), lr)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=opt.param_groups[0]["lr"] * 0.05) \
+            if cosine else None
+        t = make_trainer(m, train, loss=s["loss"], aug=a, optimizer=opt, scheduler=sched, test=test, seed=seed,
+                         steps=steps, name=name or "unet", **trainer_kwargs)
         t.unet_setting = {**s, "aug": a}
         runs[name] = t
     return runs

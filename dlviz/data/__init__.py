@@ -6,6 +6,8 @@ for a seed and needs no network:
 
 * :func:`digits` -- scikit-learn's bundled 8x8 handwritten digits (1,797 real images, 10 classes);
 * :func:`food_shapes` -- procedural 32x32 RGB food (hotdog, pizza slice, donut, burger, ...);
+* :func:`food_segmentation` -- several foods per plate, or touching cells, with exact class and instance
+  masks (a :class:`SegData`);
 * :func:`photos` -- the photographs bundled with scikit-image;
 * :func:`code_text` -- Python's own standard library as a character corpus;
 * :func:`sequence_task` -- copy, reverse, sort, bracket depth, counting, induction;
@@ -18,6 +20,7 @@ from __future__ import annotations
 from dlviz.data.code_text import CharVocab, code_text
 from dlviz.data.core import DataError, ImageData, batches
 from dlviz.data.digits import digits
+from dlviz.data.food_segmentation import SegData, food_segmentation
 from dlviz.data.food_shapes import FOOD_CLASSES, food_shapes
 from dlviz.data.photos import PHOTO_NAMES, photo, photos
 from dlviz.data.sequence_tasks import TASKS, SequenceTask, sequence_task
@@ -46,10 +49,12 @@ __all__ = [
     "CharVocab",
     "DataError",
     "ImageData",
+    "SegData",
     "SequenceTask",
     "batches",
     "code_text",
     "digits",
+    "food_segmentation",
     "food_shapes",
     "image_dataset",
     "photo",

@@ -1,0 +1,114 @@
+"""The U-Net page headlessly (Streamlit AppTest): the default view states its measurements, random legal values
+of every main-area widget (extremes included) redraw without error, sidebar settings never crash it, a bad
+folder gives a message, and a live side-by-side run trains and becomes explorable."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dlviz.checkpoints import shipped
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "unet.py")
+pytestmark = pytest.mark.skipif("unet_foods" not in shipped(), reason="unet_foods is not shipped")
+
+
+def _errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.exception] + [f"st.error: {e.value}" for e in at.error]
+
+
+def _stop_runs(at: AppTest) -> None:
+    run = at.session_state["dlviz-run-unet"] if "dlviz-run-unet" in at.session_state else None
+    if run is not None:
+        run.stop()
+        for t in run.trainers.values():
+            t.join(30)
+
+
+@pytest.fixture(scope="module")
+def at() -> AppTest:
+    app = AppTest.from_file(PAGE, default_timeout=180)
+    app.run()
+    assert not _errors(app), _errors(app)
+    return app
+
+
+def test_default_view_states_the_measurements(at):
+    labels = {m.label: m.value for m in at.metric}
+    assert {"Mean IoU", "Boundary F1", "Merged objects"} <= set(labels)
+    assert 0 <= float(labels["Mean IoU"]) <= 1
+    assert any("python -m dlviz.train unet_foods" in c.value for c in at.caption)
+    assert any("The same U denoises the DDPM" in s.value for s in at.subheader)
+
+
+def test_random_legal_main_area_values(at):
+    rng = random.Random(0)
+    n = at.slider(key="unet-img").max
+    for value in (0, n, rng.randint(0, n)):
+        at.slider(key="unet-img").set_value(value)
+        at.radio(key="unet-order").set_value(rng.choice(["in order", "worst first"]))
+        cls = at.selectbox(key="unet-cls")
+        cls.set_value(rng.choice(cls.options))
+        lv = at.radio(key="unet-level")
+        lv.set_value(rng.choice(lv.options))
+        at.run()
+        assert not _errors(at), _errors(at)
+    lv = at.radio(key="unet-level")
+    lv.set_value(lv.options[-1]).run()                    # the bottleneck: no decoder map
+    assert not _errors(at), _errors(at)
+
+
+def test_every_shipped_model_renders(at):
+    from dlviz.unet.recipes import PLANS
+
+    for name in [n for n in PLANS if n in shipped()][1:]:
+        next(r for r in at.sidebar.radio if r.key.startswith("unet-src")).set_value(name).run()
+        assert not _errors(at), _errors(at)
+
+
+def test_sidebar_extremes_without_training(at):
+    at.sidebar.selectbox(key="unet-data").set_value("cells64")
+    at.sidebar.select_slider(key="unet-depth").set_value(4)
+    at.sidebar.select_slider(key="unet-width").set_value(4)
+    at.sidebar.select_slider(key="unet-n").set_value(20)
+    at.sidebar.selectbox(key="unet-loss").set_value("wce")
+    at.sidebar.selectbox(key="unet-ablation").set_value("skips").run()
+    assert not _errors(at), _errors(at)
+
+
+def test_a_bad_folder_gives_a_message_not_a_traceback():
+    app = AppTest.from_file(PAGE, default_timeout=180)
+    app.run()
+    app.sidebar.selectbox(key="unet-data").set_value("folder").run()
+    app.sidebar.text_input(key="unet-folder").input("/no/such/folder").run()
+    app.sidebar.button(key="unet-train").click().run()
+    assert not app.exception
+    assert any("images/ and masks/" in e.value for e in app.sidebar.error), [e.value for e in app.error]
+
+
+def test_a_live_ablation_trains_and_becomes_explorable():
+    app = AppTest.from_file(PAGE, default_timeout=180)
+    app.run()
+    app.sidebar.selectbox(key="unet-data").set_value("foods32")
+    app.sidebar.select_slider(key="unet-n").set_value(20)
+    app.sidebar.selectbox(key="unet-ablation").set_value("weight map")
+    app.sidebar.number_input(key="unet-steps").set_value(10).run()
+    app.sidebar.button(key="unet-train").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    for _ in range(300):
+        app.run()
+        run = app.session_state["dlviz-run-unet"] if "dlviz-run-unet" in app.session_state else None
+        if run is not None and not run.active:
+            break
+        time.sleep(0.5)
+    _stop_runs(app)
+    app.run()
+    radio = next(r for r in app.sidebar.radio if r.key.startswith("unet-src"))
+    assert [o for o in radio.options if str(o).startswith("my run")] == ["my run · CE", "my run · weighted CE"]
+    assert radio.value.startswith("live:")
+    assert not _errors(app), _errors(app)
+    assert any(m.label == "Mean IoU" for m in app.metric)

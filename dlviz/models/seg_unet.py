@@ -85,7 +85,7 @@ class SegUNet(nn.Module):
         """Logits ``(B, K, H, W)``; with ``return_features`` also ``{"enc": [...], "dec": [...]}`` per level."""
         skips, enc_maps = [], []
         h = x                                                    # (B, C_in, H, W)
-        for i, block in enumerate(self.enc):
+        for block in self.enc:
             h = block(h)                                         # (B, w_i, H / 2^i, W / 2^i)
             skips.append(h)
             enc_maps.append(h)

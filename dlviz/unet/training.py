@@ -95,13 +95,14 @@ def evaluate_model(model: nn.Module, test: SegData) -> dict[str, float]:
             "pixel_acc": r.pixel_acc}
 
 
-def make_trainer(model: nn.Module, train: SegData, *, loss: str = "ce", aug: AugSpec = AugSpec(), steps: int = 300,
+def make_trainer(model: nn.Module, train: SegData, *, loss: str = "ce", aug: AugSpec | None = None, steps: int = 300,
                  batch_size: int = 8, optimizer: torch.optim.Optimizer | None = None, lr: float = 3e-3,
                  test: SegData | None = None, eval_every: int = 50, eval_n: int = 24, seed: int = 0,
                  scheduler=None, device: str | None = None, name: str = "unet") -> Trainer:
     """A Trainer for ``model`` on ``train`` with loss ``loss`` (see :data:`dlviz.unet.losses.LOSSES`) and
     augmentation ``aug``; with ``test``, ``mean_iou`` and ``boundary_f1`` on its first ``eval_n`` images are
     recorded every ``eval_every`` steps. The weight maps (for ``wce``) are computed once, before training."""
+    aug = aug or AugSpec()
     if loss not in LOSSES:
         raise DataError(f"Unknown loss {loss!r}; choose one of {', '.join(LOSSES)}.")
     if len(train) < 1:

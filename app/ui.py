@@ -318,8 +318,11 @@ def model_picker(key: str, shipped: dict[str, str] | list[str] | None = None, *,
         t = run.trainers[what]
         step = t.step
         model = t.model_copy()
-        card = {**run.card, "steps": step, "summary": f"trained live in this session ({step:,} steps)"}
-        return Picked(model, card, "trained", f"run:{run.id}:{what}@{step}", fmt(choice))
+        card = {**run.card, "steps": step, "summary": f"trained live in this session ({step:,} steps)",
+                "metrics": {k: t.latest(k) for k in t.history()}}
+        picked = Picked(model, card, "trained", f"run:{run.id}:{what}@{step}", fmt(choice))
+        download_model(picked, key, container=where)
+        return picked
     f = where.file_uploader("Checkpoint (.pt)", type=["pt", "pth"], key=f"{key}-upload")
     if f is None:
         where.caption("Upload a `.pt` file saved by dlviz (a shipped one or a model you trained and downloaded).")
@@ -332,6 +335,19 @@ def model_picker(key: str, shipped: dict[str, str] | list[str] | None = None, *,
         where.error(f"{f.name}: {e}", icon=":material/error:")
         return None
     return Picked(model, card, "upload", f"upload:{digest[:16]}", f.name)
+
+
+def download_model(picked: Picked, key: str, container=None) -> None:
+    """A "Download this model" button: one ``.pt`` with its card inside, built only when clicked; load it back
+    through any page's "upload a checkpoint" (on this machine or another)."""
+    from dlviz.checkpoints import checkpoint_bytes
+
+    where = container or st.sidebar
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", f"{key}_{picked.card.get('arch', 'model')}_{picked.card.get('steps', 0)}steps")
+    where.download_button("Download this model (.pt)", lambda: checkpoint_bytes(picked.model, picked.card, stem),
+                          file_name=f"{stem}.pt", mime="application/octet-stream", key=f"{key}-download-model",
+                          icon=":material/download:", on_click="ignore", use_container_width=True,
+                          help="Weights, config and card in one file; it survives closing the tab.")
 
 
 # ---------------------------------------------------------------- training

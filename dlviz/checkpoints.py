@@ -51,24 +51,42 @@ def _atomic_write(path: Path, write) -> None:
         raise
 
 
-def save_checkpoint(path: str | Path, model: nn.Module, card: dict | None = None) -> Path:
-    """Write ``path`` (``.pt``) and its card (``.json``). Both appear whole or not at all."""
+def _payload_and_card(model: nn.Module, name: str, card: dict | None) -> tuple[dict, dict]:
     from dlviz.runtime import versions
 
-    path = Path(path).with_suffix(".pt")
     arch = getattr(model, "arch_name", None)
     if arch is None:
         raise CheckpointError(f"{type(model).__name__} is not a registered model (use @register_model)")
     config = config_to_dict(model.config)
     payload = {"format": FORMAT, "arch": arch, "config": config,
                "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
-    full_card = {"name": path.stem, "arch": arch, "config": config, **(card or {})}
+    full_card = {"name": name, "arch": arch, "config": config, **(card or {})}
     full_card.setdefault("versions", versions())
     full_card["parameters"] = int(sum(p.numel() for p in model.parameters()))
+    return payload, full_card
+
+
+def card_json(card: dict) -> str:
+    return json.dumps(card, indent=2, default=_json_default) + "\n"
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, card: dict | None = None) -> Path:
+    """Write ``path`` (``.pt``) and its card (``.json``). Both appear whole or not at all."""
+    path = Path(path).with_suffix(".pt")
+    payload, full_card = _payload_and_card(model, path.stem, card)
     _atomic_write(path, lambda f: torch.save(payload, f))
-    _atomic_write(path.with_suffix(".json"),
-                  lambda f: f.write((json.dumps(full_card, indent=2, default=_json_default) + "\n").encode()))
+    _atomic_write(path.with_suffix(".json"), lambda f: f.write(card_json(full_card).encode()))
     return path
+
+
+def checkpoint_bytes(model: nn.Module, card: dict | None = None, name: str = "my_model") -> bytes:
+    """One ``.pt`` file, for a download: the weights, the config and the card (as a JSON string inside, so
+    the file alone rebuilds the model and says how it was made). ``load_checkpoint`` reads it back."""
+    payload, full_card = _payload_and_card(model, name, card)
+    payload["card_json"] = card_json(full_card)
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    return buf.getvalue()
 
 
 def _json_default(o: Any):
@@ -133,6 +151,11 @@ def load_checkpoint(source: str | Path | bytes | io.IOBase, expected_arch: str |
         first = str(e).splitlines()[0]
         raise CheckpointError(f"The weights do not match the {arch!r} model they claim to be for ({first}).") from e
     card = {}
+    if isinstance(payload.get("card_json"), str):           # a downloaded checkpoint carries its card
+        try:
+            card = dict(json.loads(payload["card_json"]))
+        except (json.JSONDecodeError, TypeError, ValueError):
+            card = {}
     if isinstance(source, (str, Path)):
         card_path = Path(source).with_suffix(".json")
         if card_path.is_file():

@@ -137,3 +137,17 @@ def test_cards_are_valid_json_with_config_matching_weights():
     for ck in SHIPPED.values():
         card = json.loads(ck.path.with_suffix(".json").read_text())
         assert json.loads(json.dumps(read_payload(ck.path)["config"])) == card["config"]
+
+
+def test_checkpoint_bytes_round_trip_carries_weights_and_card():
+    """A live-trained model downloaded as one .pt file loads back (weights_only) with its card."""
+    from dlviz.checkpoints import checkpoint_bytes, load_checkpoint
+
+    torch.manual_seed(3)
+    model = build_model("small_cnn", in_channels=1, image_size=8, num_classes=10)
+    raw = checkpoint_bytes(model, {"dataset": "digits", "steps": 17, "metrics": {"test_acc": 0.5}}, name="mine")
+    back, card = load_checkpoint(raw, expected_arch="small_cnn")
+    for (k, a), (_, b) in zip(model.state_dict().items(), back.state_dict().items()):
+        assert torch.equal(a, b), k
+    assert (card["name"], card["dataset"], card["steps"], card["metrics"]) == ("mine", "digits", 17, {"test_acc": 0.5})
+    assert card["parameters"] == sum(p.numel() for p in model.parameters())

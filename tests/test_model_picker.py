@@ -48,6 +48,7 @@ def test_shipped_then_trained_then_upload_prompt():
     assert box.value == "my trained model"           # a new run is shown as soon as it exists
     text = at.markdown[-1].value
     assert "SRC=trained" in text and "DATA=random 8x8" in text and text.split("|")[0].endswith("@3")
+    assert at.sidebar.get("download_button")                 # the trained model can be kept as a file
     box.select("upload a checkpoint").run()
     assert not at.exception
     assert not [m for m in at.markdown if m.value.startswith("KEY=")]   # nothing to show until a file comes

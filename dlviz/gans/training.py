@@ -51,6 +51,7 @@ class Game:
         self.pack = getattr(model.config, "pack", 1)
         self.gen = torch.Generator().manual_seed(seed + 7)
         self.reason = ""
+        self.schedulers: list = []       # stepped once per round (e.g. a learning-rate decay of both players)
 
     # -------------------------------------------------------------- the players' outputs
     def fake(self, n: int, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -127,6 +128,8 @@ class Game:
         extra = [reals[(self.d_steps + j) % len(reals)] for j in range(self.unroll)]
         y = None if ys is None else ys[0]
         info.update(self.step_g(len(reals[0]), extra, y))
+        for sch in self.schedulers:
+            sch.step()
         bad = [k for k in ("d_loss", "g_loss") if not math.isfinite(info[k]) or abs(info[k]) > EXPLODE]
         info["loss"] = info["d_loss"]
         if bad:
@@ -202,12 +205,17 @@ def make_game(model: nn.Module, loss: str = "non-saturating", *, d_lr: float = 1
 def make_trainer(model: nn.Module, data: Dataset2D, *, steps: int = 3000, batch_size: int = 128,
                  loss: str = "non-saturating", d_lr: float = 1e-3, g_lr: float = 1e-3, d_optimizer: str = "Adam",
                  g_optimizer: str = "Adam", d_steps: int = 1, unroll: int = 0, seed: int = 0, eval_every: int = 0,
-                 snapshot_fn: Callable | None = None, snapshot_every: int = 0, name: str = "gan") -> GANTrainer:
+                 snapshot_fn: Callable | None = None, snapshot_every: int = 0, lr_final: float = 1.0,
+                 name: str = "gan") -> GANTrainer:
     """A Trainer for a 2-D GAN (``gan_mlp``) on ``data``: each step is one round of :class:`Game`.
 
-    ``batch_size`` counts D's inputs: with packing m, each batch holds ``batch_size * m`` samples."""
+    ``batch_size`` counts D's inputs: with packing m, each batch holds ``batch_size * m`` samples.
+    ``lr_final < 1`` decays both learning rates geometrically to that fraction over the run."""
     game = make_game(model, loss, d_lr=d_lr, g_lr=g_lr, d_optimizer=d_optimizer, g_optimizer=g_optimizer,
                      d_steps=d_steps, unroll=unroll, seed=seed)
+    if lr_final < 1.0:
+        gamma = lr_final ** (1.0 / max(1, steps))
+        game.schedulers = [torch.optim.lr_scheduler.ExponentialLR(o, gamma) for o in (game.d_opt, game.g_opt)]
     n = batch_size * model.config.pack
     eval_fn = (lambda m: mode_eval(m, data)) if data.has_modes else None
     tr = GANTrainer(model, step_fn=game.step, batches=real_chunks(data, n, d_steps + unroll, seed), steps=steps,

@@ -311,9 +311,133 @@ def _verdict(avail) -> str:
             f"{p['mean']:.1f} ({diff:+.1f} ± {se:.1f}, more than two standard errors).")
 
 
+# ---------------------------------------------------------------- 4. an image GAN
+KI = f"{K}-img"
+IMG_SHIPPED = {"dcgan_digits": ("digits", "digits · DCGAN")}
+
+
+def _image_trainer(key: str, cond: bool, steps: int, lr: float, loss: str):
+    from dlviz.gans.images import dcgan_config, load_images
+    from dlviz.gans.training import make_image_trainer
+    from dlviz.models import build_model
+
+    data = load_images(key)
+    torch.manual_seed(ui.session().seed)
+    m = build_model("dcgan", **{**dcgan_config(key, cond), "g_width": 16, "d_width": 16})
+    tr = make_image_trainer(m, data.images, data.labels, steps=steps, batch_size=64, loss=loss, d_lr=lr, g_lr=lr,
+                            seed=ui.session().seed, snapshot_fn=views.image_snapshot_fn(),
+                            snapshot_every=max(10, steps // 40), name="dcgan")
+    tr.img_key = key
+    return tr
+
+
+def image_gan() -> None:
+    from dlviz.gans import images as I
+
+    st.subheader("4 · An image GAN: the third hotdog generator")
+    st.markdown("A DCGAN (Radford et al. 2016): G upsamples $z$ with transposed convolutions, D downsamples with "
+                "strided ones. The same game, in 256 or 3,072 dimensions instead of 2.")
+    with st.expander("Train a DCGAN live", expanded=False):
+        c1, c2, c3, c4, c5 = st.columns(5)
+        key = c1.selectbox("Images", list(I.IMAGE_SETS), format_func=I.IMAGE_SETS.get, key=f"{KI}-data")
+        cond = c2.toggle("Conditional (on the class)", key=f"{KI}-cond")
+        steps = c3.number_input("Steps", 20, 10_000, 1000, step=100, key=f"{KI}-steps")
+        lr = c4.select_slider("Learning rate", LRS, 3e-4, key=f"{KI}-lr", format_func=lambda v: f"{v:g}")
+        loss = c5.selectbox("Loss", list(G.LOSSES), index=1, key=f"{KI}-loss")
+        irun = ui.training_panel(KI, lambda: _image_trainer(key, cond, int(steps), float(lr), loss),
+                                 label="Train the DCGAN", container=st.container())
+
+        def live(r) -> None:
+            t = r.trainer
+            if t.snapshots:
+                ui.show(P.image_grid_figure(t.snapshots[-1][1], f"fixed noise, step {t.snapshots[-1][0]:,}", 300),
+                        key=f"{KI}-live")
+                st.caption(f"D's accuracy {t.latest('d_acc'):.2f} (near 1: D is winning); |∂L_G/∂x| per sample "
+                           f"{t.latest('g_grad'):.3g} (near 0: G's gradient has vanished).")
+
+        ui.training_monitor(KI, metrics=("d_loss", "g_loss", "d_acc"), live=live, log_y=False)
+    avail = shipped()
+    srcs = [s for s in IMG_SHIPPED if s in avail] + (["live"] if irun is not None and irun.trainer.step > 0 else [])
+    if not srcs:
+        st.caption("No DCGAN is shipped here; train one above (or `python -m dlviz.train dcgan_digits`).")
+        return
+    src = st.radio("Image model", srcs, index=len(srcs) - 1, horizontal=True, key=f"{KI}-src-{len(srcs)}",
+                   format_func=lambda s: IMG_SHIPPED[s][1] if s in IMG_SHIPPED else "my run")
+    if src == "live":
+        tr = irun.trainer
+        model, ikey = tr.model_copy(), tr.img_key
+    else:
+        model, _ = ui.load_shipped(src, expected_arch="dcgan")
+        ikey, tr = IMG_SHIPPED[src][0], None
+    scale = max(2, 128 // model.config.image_size)
+    c1, c2 = st.columns(2)
+    with c1:
+        seed = st.number_input("Noise seed", 0, 10_000, 0, key=f"{KI}-seed")
+        ui.show(P.image_grid_figure(views.mosaic(I.generate(model, 32, seed=int(seed)), 8, 2), "samples", 300),
+                key=f"{KI}-samples")
+        if tr is not None and tr.snapshots:
+            steps_avail = [s for s, _ in tr.snapshots]
+            at_step = st.select_slider("Fixed-noise grid at step", steps_avail, steps_avail[-1], key=f"{KI}-scrub")
+            ui.show(P.image_grid_figure(dict(tr.snapshots)[at_step], f"the same z at step {at_step:,}", 300),
+                    key=f"{KI}-fixed")
+    with c2:
+        sph = st.toggle("Spherical interpolation", True, key=f"{KI}-slerp")
+        path = I.interpolate(model, 9, seed=int(seed), spherical=sph)
+        ui.show(P.image_grid_figure(views.mosaic(path, 9, scale // 2 or 1), "z₀ → z₁", 140), key=f"{KI}-interp")
+        clf = I.classifier_for(ikey)
+        from dlviz.diffusion_quality import classify
+
+        _, pred = classify(clf, I.generate(model, 500, seed=int(seed)))
+        div = I.class_diversity(pred, 10)
+        m1, m2 = st.columns(2)
+        m1.metric("Classes among 500 samples", f"{div.classes_present} / 10",
+                  help=f"Classes the shared classifier finds in ≥ {div.share:.0%} of the samples.")
+        m2.metric("Class entropy", f"{div.entropy:.2f} nats", help="log 10 = 2.30 when all ten are equally common.")
+        names = I.load_images(ikey).class_names if ikey == "food_shapes" else [str(i) for i in range(10)]
+        st.bar_chart(pd.DataFrame({"samples": div.counts}, index=names), height=180)
+    compare_generators(ikey)
+
+
+@st.cache_resource(show_spinner="Sampling the three generators...", max_entries=2)
+def _comparison(key: str, names: tuple[str, ...]):
+    from dlviz.diffusion_quality import generate_per_class
+    from dlviz.gans import images as I
+    from dlviz.vae.core import sample_prior
+
+    gens = {}
+    for n in names:
+        model, _ = ui.load_shipped(n)
+        if n.startswith("vae"):
+            gens["VAE"] = (n, lambda k, m=model: (sample_prior(m.eval(), k, torch.Generator().manual_seed(0))[1], None))
+        elif n.startswith("dcgan"):
+            gens["GAN"] = (n, lambda k, m=model: (I.generate(m, k, seed=0), None))
+        else:
+            gens["DDPM (DDIM, 25 steps, w = 2)"] = (n, lambda k, m=model: generate_per_class(m.eval(), k // 10))
+    return I.compare(gens, key, n=200)
+
+
+def compare_generators(key: str) -> None:
+    names = {"digits": ("vae_digits16", "dcgan_digits", "ddpm_digits")}.get(key, ())
+    avail = shipped()
+    names = tuple(n for n in names if n in avail)
+    st.markdown("**VAE, GAN and DDPM on one measure**")
+    if len(names) < 2 or not st.toggle("Measure them (about a minute of sampling the first time)", key=f"{KI}-cmp"):
+        st.caption("The same shared classifier and Fréchet distance as the DDPM page, 200 samples each.")
+        return
+    rows = _comparison(key, names)
+    st.dataframe(pd.DataFrame([{"generator": r.generator, "checkpoint": r.checkpoint, "Fréchet distance": r.fd,
+                                "real-vs-real floor": r.fd_floor, "classes present": r.classes_present,
+                                "class entropy (nats)": r.class_entropy, "class accuracy": r.accuracy,
+                                "ms per image": r.ms_per_image} for r in rows]), hide_index=True,
+                 use_container_width=True)
+    st.caption("Lower Fréchet distance is closer to the real images (the floor is two real sets). Class accuracy only "
+               "for the class-conditional DDPM. Time: this server, this session's CPU share.")
+
+
 the_game()
 measurements()
 shipped_results()
+image_gan()
 ui.try_this([
     "Grid, non-saturating loss, 5 seeds: how many of the 25 modes does each seed keep? Now set packing m = 2.",
     "Pick **minimax** and make D's learning rate 10× G's: D's accuracy goes to 1 and |∂L_G/∂x| to 0 -- G stops learning.",

@@ -136,3 +136,25 @@ def thumbnail() -> np.ndarray:
         for _ in range(10):
             dot(mx + rng.normal(0, 0.2), my + rng.normal(0, 0.2), (1.0, 0.55, 0.1), r=1.3)
     return (np.clip(img, 0, 1) * 255).astype(np.uint8)
+
+
+# ------------------------------------------------------------------ the image GAN
+def mosaic(images: torch.Tensor, ncol: int = 8, scale: int = 1) -> np.ndarray:
+    """Images (N, C, H, W) in [0, 1] as an (H', W', 3) uint8 mosaic, each pixel ``scale`` x ``scale``."""
+    from dlviz.vae.core import tile
+
+    m = tile(images.detach().cpu(), ncol=ncol)
+    return np.kron(m, np.ones((scale, scale, 1), np.uint8)) if scale > 1 else m
+
+
+def image_snapshot_fn(n: int = 32, seed: int = 3):
+    """A ``snapshot_fn(model, step)``: the mosaic of G's images for the same ``n`` noise vectors at every step."""
+    def fn(model: nn.Module, step: int) -> np.ndarray:
+        from dlviz.gans.images import generate
+
+        was = model.training
+        out = mosaic(generate(model, n, seed=seed), ncol=8)
+        model.train(was)
+        return out
+
+    return fn

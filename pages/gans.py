@@ -201,7 +201,7 @@ def the_game() -> None:
                 manual = {"src": (src, tr.step if tr else 0), "model": m, "d": 0, "g": 0,
                           "game": make_game(m, loss, d_lr=1e-3, g_lr=1e-3), "gen": torch.Generator().manual_seed(5)}
                 st.session_state[man_key] = manual
-            bs = 128 * m.config.pack if (m := manual["model"]) else 128
+            bs = 128 * manual["model"].config.pack
             for _ in range(n):
                 if step_d:
                     manual["game"].step_d(data.sample(bs, manual["gen"]))

@@ -22,12 +22,12 @@ from dlviz.models import build_model
 from dlviz.recipes import Recipe, register_recipe
 
 SEEDS = (0, 1, 2, 3, 4)
-MODEL = {"g_width": 128, "g_depth": 3, "d_width": 128, "d_depth": 3, "noise_dim": 2}
+MODEL = {"g_width": 64, "g_depth": 3, "d_width": 64, "d_depth": 3, "noise_dim": 2}
 # name -> (data, pack m, loss, steps, batch (D inputs), lr of both players, final lr fraction)
 PLANS = {
-    "gan_grid_vanilla": ("grid", 1, "non-saturating", 3000, 512, 1e-3, 0.1),
-    "gan_grid_pac2": ("grid", 2, "non-saturating", 3000, 512, 1e-3, 0.1),
-    "gan_ring_vanilla": ("ring", 1, "non-saturating", 3000, 512, 1e-3, 0.1),
+    "gan_grid_vanilla": ("grid", 1, "non-saturating", 4000, 256, 2e-3, 0.05),
+    "gan_grid_pac2": ("grid", 2, "non-saturating", 4000, 256, 2e-3, 0.05),
+    "gan_ring_vanilla": ("ring", 1, "non-saturating", 4000, 256, 2e-3, 0.05),
 }
 KEYS = ("modes_captured", "high_quality_frac", "reverse_kl")
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dlviz.gans.core import g_loss
+from dlviz.gans.core import g_terms
 from dlviz.gans.data import Dataset2D
 
 LOGIT_LOSSES = ("minimax", "non-saturating")
@@ -65,9 +65,9 @@ def fake_gradients(model: nn.Module, loss: str, z: torch.Tensor) -> np.ndarray:
     with torch.enable_grad():
         x = model.G(z).detach().requires_grad_(True)
         n = len(x) - len(x) % model.config.pack
-        lg = g_loss(loss, model.discriminate(x[:n])) * n          # a sum: per-sample gradients
+        lg = g_terms(loss, model.discriminate(x[:n])).sum()      # summed over D's inputs: per-sample gradients
         (g,) = torch.autograd.grad(lg, x)
-    return -g.numpy()
+    return -g[:n].numpy()
 
 
 def snapshot(model: nn.Module, loss: str, step: int, bounds, z: torch.Tensor, n_arrows: int = 120,
@@ -125,9 +125,11 @@ def thumbnail() -> np.ndarray:
     img[..., 0], img[..., 1], img[..., 2] = 0.10 + 0.25 * surf, 0.10 + 0.15 * surf, 0.22 + 0.35 * surf
 
     def dot(px, py, col, r=1.6):
-        i, j = (py / 5.5 * H / 2 + H / 2), (px / 5.5 * H / 2 + W / 2)
-        m = (yy - i) ** 2 + (xx - j) ** 2 <= r * r
-        img[m] = col
+        i, j = int(round(py / 5.5 * H / 2 + H / 2)), int(round(px / 5.5 * H / 2 + W / 2))
+        for di in range(-2, 3):
+            for dj in range(-2, 3):
+                if di * di + dj * dj <= r * r and 0 <= i + di < H and 0 <= j + dj < W:
+                    img[i + di, j + dj] = col
 
     for mx, my in modes:
         for _ in range(6):

@@ -30,7 +30,7 @@ def _steps_per_s(pack: int = 1, unroll: int = 0, steps: int = 200) -> tuple[floa
     from dlviz.models import build_model
 
     torch.manual_seed(0)
-    m = build_model("gan_mlp", pack=pack)
+    m = build_model("gan_mlp", pack=pack, g_width=LIVE_DEFAULTS["width"], d_width=LIVE_DEFAULTS["width"])
     tr = make_trainer(m, grid(), steps=steps, batch_size=LIVE_DEFAULTS["batch_size"], unroll=unroll, eval_every=10**9)
     t0, c0 = time.perf_counter(), time.process_time()
     tr.run()
@@ -45,7 +45,8 @@ def _time_to_modes(key: str, target: int, max_steps: int = 3000) -> tuple[float,
 
     torch.manual_seed(0)
     data = make_dataset(key)
-    tr = make_trainer(build_model("gan_mlp"), data, steps=max_steps, batch_size=LIVE_DEFAULTS["batch_size"],
+    w = LIVE_DEFAULTS["width"]
+    tr = make_trainer(build_model("gan_mlp", g_width=w, d_width=w), data, steps=max_steps, batch_size=LIVE_DEFAULTS["batch_size"],
                       eval_every=100)
     t0 = time.perf_counter()
     tr.start()
@@ -72,7 +73,7 @@ def rows() -> list[dict]:
 
     torch.set_num_threads(1)
     out = []
-    for pack, unroll, label in ((1, 0, "default (3x128 MLPs, batch 128)"), (2, 0, "packing m = 2"),
+    for pack, unroll, label in ((1, 0, "default (3x64 MLPs, batch 256)"), (2, 0, "packing m = 2"),
                                 (1, 5, "unrolled k = 5")):
         sps, cpu = _steps_per_s(pack, unroll)
         out.append(dict(area=AREA, what=f"2-D game steps/s, {label}", value=sps, unit="steps/s",

@@ -36,7 +36,7 @@ SHIPPED_DATA = {"gan_grid_vanilla": "grid", "gan_grid_pac2": "grid", "gan_ring_v
 METRIC_TITLES = {"modes_captured": "modes captured", "high_quality_frac": "high-quality share",
                  "reverse_kl": "reverse KL (nats)", "d_loss": "D's loss", "g_loss": "G's loss",
                  "distance": "divergence D's loss estimates", "d_acc": "D's accuracy", "g_grad": "|∂L_G/∂x| per sample"}
-LRS = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 10.0]
+LRS = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 10.0]
 OPTS = ["Adam", "SGD", "SGD + momentum", "RMSprop"]
 
 ui.page_header(PAGE_INFO, (
@@ -66,9 +66,9 @@ def sidebar_controls() -> dict | None:
     loss = sb.selectbox("Loss", list(G.LOSSES), index=1, format_func=G.LOSSES.get, key=f"{K}-loss")
     with sb.expander("Players", expanded=False):
         c1, c2 = st.columns(2)
-        gw = c1.select_slider("G width", [16, 32, 64, 128, 256], 128, key=f"{K}-gw")
+        gw = c1.select_slider("G width", [16, 32, 64, 128, 256], LIVE_DEFAULTS["width"], key=f"{K}-gw")
         gd = c2.slider("G hidden layers", 1, 5, 3, key=f"{K}-gd")
-        dw = c1.select_slider("D width", [16, 32, 64, 128, 256], 128, key=f"{K}-dw")
+        dw = c1.select_slider("D width", [16, 32, 64, 128, 256], LIVE_DEFAULTS["width"], key=f"{K}-dw")
         dd = c2.slider("D hidden layers", 1, 5, 3, key=f"{K}-dd")
         nz = c1.select_slider("Noise dimension", [1, 2, 3, 4, 8, 16], 2, key=f"{K}-nz")
         nk = c2.radio("Noise", ["gaussian", "uniform"], key=f"{K}-noise")
@@ -80,6 +80,7 @@ def sidebar_controls() -> dict | None:
     d_steps = c1.slider("D steps per G step", 1, 5, 1, key=f"{K}-dsteps")
     bs = c2.select_slider("Batch", [32, 64, 128, 256, 512], LIVE_DEFAULTS["batch_size"], key=f"{K}-bs")
     steps = sb.number_input("Steps", 50, 20_000, LIVE_DEFAULTS["steps"], step=250, key=f"{K}-steps")
+    decay = sb.toggle("Decay both learning rates to 5 % (as the shipped runs)", True, key=f"{K}-decay")
     sb.markdown("**Fixes for mode collapse**")
     pack = sb.slider("Packing m (PacGAN)", 1, 4, 1, key=f"{K}-pack",
                      help="D judges m samples at once, all real or all fake: a collapsed G is easy to spot in a pack.")
@@ -90,7 +91,7 @@ def sidebar_controls() -> dict | None:
         return None
     return dict(key=key, points=points, loss=loss, gw=gw, gd=gd, dw=dw, dd=dd, nz=nz, nk=nk, d_opt=d_opt, g_opt=g_opt,
                 d_lr=float(d_lr), g_lr=float(g_lr), d_steps=d_steps, bs=bs, steps=int(steps), pack=pack,
-                unroll=unroll, five=five)
+                unroll=unroll, five=five, lr_final=0.05 if decay else 1.0)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -114,7 +115,7 @@ def start_training(cfg: dict | None):
                         d_width=cfg["dw"], d_depth=cfg["dd"], pack=cfg["pack"])
         tr = make_trainer(m, data, steps=cfg["steps"], batch_size=cfg["bs"], loss=cfg["loss"], d_lr=cfg["d_lr"],
                           g_lr=cfg["g_lr"], d_optimizer=cfg["d_opt"], g_optimizer=cfg["g_opt"],
-                          d_steps=cfg["d_steps"], unroll=cfg["unroll"], seed=s,
+                          d_steps=cfg["d_steps"], unroll=cfg["unroll"], seed=s, lr_final=cfg["lr_final"],
                           snapshot_fn=views.snapshot_fn(cfg["loss"], data), snapshot_every=max(10, cfg["steps"] // 60),
                           name=f"seed {s}")
         tr.gan_loss = cfg["loss"]

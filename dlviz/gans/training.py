@@ -25,7 +25,7 @@ from dlviz.gans.metrics import mode_stats
 from dlviz.train import Trainer, make_optimizer
 
 EXPLODE = 1e4          # |loss| above this stops a run: a loss that large has left the game
-LIVE_DEFAULTS = {"steps": 3000, "batch_size": 128, "lr": 1e-3, "optimizer": "Adam"}
+LIVE_DEFAULTS = {"steps": 3000, "batch_size": 256, "lr": 2e-3, "optimizer": "Adam", "width": 64}   # as the recipes
 EVAL_N = 2500          # samples per mode measurement (PacGAN, VEEGAN)
 
 

@@ -263,7 +263,7 @@ def measurements() -> None:
     if run.trainer.gan_data.has_modes:
         summ = seed_summary(run.trainers)
         rows = [{"measure": METRIC_TITLES[k], "mean": m, "standard error": se, "runs": n} for k, (m, se, n) in summ.items()]
-        st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
         if len(run.trainers) == 1:
             st.caption("One run is one draw: switch on **Run 5 seeds** to get a standard error.")
 
@@ -287,7 +287,7 @@ def shipped_results() -> None:
     if not rows:
         st.caption("No GAN checkpoints are shipped here (`python -m dlviz.train gan_grid_vanilla`).")
         return
-    st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     st.caption("Mean ± standard error over the seeds each card lists, measured on 2,500 samples per seed. PacGAN's "
                "own table reports 23.8 ± 0.7 modes and 91.3 % high-quality samples for m = 2 on this grid, with "
                "much larger networks trained much longer; compare with what these CPU-budget runs reach.")
@@ -430,7 +430,7 @@ def compare_generators(key: str) -> None:
                                 "real-vs-real floor": r.fd_floor, "classes present": r.classes_present,
                                 "class entropy (nats)": r.class_entropy, "class accuracy": r.accuracy,
                                 "ms per image": r.ms_per_image} for r in rows]), hide_index=True,
-                 use_container_width=True)
+                 width="stretch")
     st.caption("Lower Fréchet distance is closer to the real images (the floor is two real sets). Class accuracy only "
                "for the class-conditional DDPM. Time: this server, this session's CPU share.")
 

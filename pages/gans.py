@@ -314,7 +314,7 @@ def _verdict(avail) -> str:
 
 # ---------------------------------------------------------------- 4. an image GAN
 KI = f"{K}-img"
-IMG_SHIPPED = {"dcgan_digits": ("digits", "digits · DCGAN")}
+IMG_SHIPPED = {"dcgan_digits": ("digits", "digits · DCGAN"), "dcgan_food": ("food_shapes", "food shapes · DCGAN")}
 
 
 def _image_trainer(key: str, cond: bool, steps: int, lr: float, loss: str):
@@ -418,7 +418,8 @@ def _comparison(key: str, names: tuple[str, ...]):
 
 
 def compare_generators(key: str) -> None:
-    names = {"digits": ("vae_digits16", "dcgan_digits", "ddpm_digits")}.get(key, ())
+    names = {"digits": ("vae_digits16", "dcgan_digits", "ddpm_digits"),
+             "food_shapes": ("vae_food16", "dcgan_food", "ddpm_food")}.get(key, ())
     avail = shipped()
     names = tuple(n for n in names if n in avail)
     st.markdown("**VAE, GAN and DDPM on one measure**")

@@ -82,7 +82,8 @@ def _make(name: str) -> Recipe:
 
 # ------------------------------------------------------------------ the image DCGANs (Part 2 of the page)
 # name -> (image set, conditional, steps, batch, lr, width)
-IMAGE_PLANS = {"dcgan_digits": ("digits", False, 2000, 64, 5e-4, 16)}
+IMAGE_PLANS = {"dcgan_digits": ("digits", False, 2000, 64, 5e-4, 16),
+               "dcgan_food": ("food_shapes", False, 1500, 64, 5e-4, 16)}
 
 
 def _make_image(name: str) -> Recipe:
@@ -116,6 +117,10 @@ CLAIMS: dict[str, dict[str, tuple[str, float]]] = {
     # FD in the digit classifier's features (its real-vs-real floor at 500 images: 9.5); the classifier finds
     # at least 9 of the 10 digits in >= 2 % of the samples each (no class-level collapse)
     "dcgan_digits": {"fd": ("<=", 50.0), "classes_present": (">=", 9.0)},
+    # seed 0 of each 2-D run (the cards' over_seeds hold all five): what it measured, rounded down
+    "gan_grid_vanilla": {"modes_captured": (">=", 5.0), "high_quality_frac": (">=", 0.2)},
+    "gan_grid_pac2": {"high_quality_frac": (">=", 0.05), "reverse_kl": ("<=", 0.6)},
+    "gan_ring_vanilla": {"modes_captured": (">=", 7.0), "high_quality_frac": (">=", 0.7), "reverse_kl": ("<=", 0.15)},
 }
 for _name in PLANS:
     register_recipe(_make(_name))

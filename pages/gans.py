@@ -18,7 +18,7 @@ from dlviz.checkpoints import shipped
 from dlviz.data import DataError
 from dlviz.gans import plots as P
 from dlviz.gans import views
-from dlviz.gans.metrics import mean_se, mode_stats
+from dlviz.gans.metrics import mode_stats
 from dlviz.gans.training import LIVE_DEFAULTS, make_game, make_trainer, seed_summary
 
 PAGE_INFO = {

@@ -57,9 +57,9 @@ def test_random_legal_widget_values_render(at):
     rng = random.Random(0)
     sb = at.sidebar
     choices = {
-        f"gans-data": ["ring", "grid", "moons", "spiral"],
-        f"gans-loss": ["minimax", "non-saturating", "least-squares", "wgan-gp", "hinge"],
-        f"gans-dopt": ["Adam", "SGD", "RMSprop"],
+        "gans-data": ["ring", "grid", "moons", "spiral"],
+        "gans-loss": ["minimax", "non-saturating", "least-squares", "wgan-gp", "hinge"],
+        "gans-dopt": ["Adam", "SGD", "RMSprop"],
     }
     for _ in range(3):
         for k, opts in choices.items():

@@ -58,7 +58,7 @@ def measurements_figure(histories: dict[str, dict], metrics: tuple[str, ...], ti
     fig = make_subplots(rows=1, cols=max(1, len(metrics)), subplot_titles=[titles.get(m, m) for m in metrics])
     for ci, m in enumerate(metrics, 1):
         runs = [h[m] for h in histories.values() if m in h and h[m][0]]
-        for ri, (s, v) in enumerate(runs):
+        for s, v in runs:
             fig.add_trace(go.Scatter(x=s, y=v, mode="lines", line=dict(width=1, color="rgba(100,100,100,0.35)"
                                      if len(runs) > 1 else "#1f77b4"), showlegend=False, hoverinfo="skip"), 1, ci)
         if len(runs) > 1:

@@ -1,0 +1,144 @@
+"""The image GAN (a DCGAN, Radford et al. 2016) on the digits (16x16) and the food shapes (32x32): data,
+sample and fixed-noise grids, latent interpolation, mode collapse counted with the shared sample-quality
+classifier, and one comparison of the app's three generators (VAE, GAN, DDPM) on the same measures.
+
+The measures are those of the DDPM page (:mod:`dlviz.metrics`): the Fréchet distance between
+generated and real images in the shipped classifier's feature space (beside the real-vs-real floor), and
+the classifier's reading of each sample. A GAN that collapses puts most samples in few classes: the
+count of classes holding at least ``share`` of the samples and the entropy of the class histogram
+(log 10 = 2.30 nats when all ten are equally common) make that a number.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from dlviz.data import ImageData, digits, food_shapes
+
+IMAGE_SETS = {"digits": "digits (16x16, 1,797 handwritten)", "food_shapes": "food shapes (32x32 RGB, 10 classes)"}
+FOOD_TRAIN = (6000, 320)          # (n, seed) of the food shapes a DCGAN trains on (disjoint from the reference)
+
+
+def load_images(key: str) -> ImageData:
+    """The images a DCGAN trains on: the digits' train split at 16x16, or 6,000 food shapes at 32x32."""
+    if key == "digits":
+        return digits("train", seed=0, size=16)
+    if key == "food_shapes":
+        return food_shapes(FOOD_TRAIN[0], seed=FOOD_TRAIN[1], size=32)
+    raise ValueError(f"unknown image set {key!r}")
+
+
+def dcgan_config(key: str, conditional: bool = False) -> dict:
+    size, ch = (16, 1) if key == "digits" else (32, 3)
+    return {"image_size": size, "channels": ch, "noise_dim": 32, "g_width": 32, "d_width": 32,
+            "num_classes": 10 if conditional else 0}
+
+
+@torch.no_grad()
+def generate(model: nn.Module, n: int, seed: int = 0, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """``n`` samples (n, C, H, W) in [0, 1] from fixed noise (a conditional model cycles the classes)."""
+    model.eval()
+    if model.config.num_classes and labels is None:
+        labels = torch.arange(n) % model.config.num_classes
+    z = model.noise(n, torch.Generator().manual_seed(seed)).cpu()
+    return model.G(z, labels if model.config.num_classes else None)
+
+
+@torch.no_grad()
+def interpolate(model: nn.Module, steps: int = 9, seed: int = 0, spherical: bool = True, label: int = 0
+                ) -> torch.Tensor:
+    """Images along a path between two noise vectors (steps, C, H, W); slerp keeps |z| typical for Gaussian z."""
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    z0, z1 = model.noise(2, g).cpu()
+    t = torch.linspace(0, 1, steps)[:, None]
+    if spherical:
+        om = torch.arccos(torch.clamp((z0 / z0.norm()) @ (z1 / z1.norm()), -1, 1))
+        z = (torch.sin((1 - t) * om) * z0 + torch.sin(t * om) * z1) / torch.sin(om)
+    else:
+        z = (1 - t) * z0 + t * z1
+    y = torch.full((steps,), label) if model.config.num_classes else None
+    return model.G(z, y)
+
+
+@dataclass
+class Diversity:
+    counts: np.ndarray          # (K,) samples the classifier puts in each class
+    classes_present: int        # classes with >= share of the samples
+    entropy: float              # nats, of the class histogram
+    share: float
+
+
+def class_diversity(pred: np.ndarray, num_classes: int, share: float = 0.02) -> Diversity:
+    """Mode collapse in classes: how the shared classifier spreads ``pred`` (N,) over ``num_classes``."""
+    counts = np.bincount(np.asarray(pred), minlength=num_classes)
+    p = counts / max(1, counts.sum())
+    nz = p > 0
+    return Diversity(counts, int((p >= share).sum()), float(-(p[nz] * np.log(p[nz])).sum()), share)
+
+
+def classifier_for(key: str):
+    from dlviz.checkpoints import load_shipped
+    from dlviz.metrics import CLASSIFIERS
+
+    return load_shipped(CLASSIFIERS[key])[0].eval()
+
+
+def evaluate_dcgan(model: nn.Module, key: str, n: int = 500) -> dict[str, float]:
+    """Deterministic quality of ``n`` samples: FD to the held-out real images (and its real floor), the
+    classes present and the class entropy (and, for a conditional model, the classifier's accuracy)."""
+    from dlviz.metrics import measure, real_floor_images, real_reference
+
+    clf = classifier_for(key)
+    x = generate(model, n, seed=0)
+    real = real_reference(key)
+    req = torch.arange(n) % 10
+    q = measure(x, req, clf, real, real_floor_images(key, n))
+    div = class_diversity(q.predicted, len(real.class_names))
+    out = {"fd": q.fd, "fd_real_floor": q.fd_real, "classes_present": float(div.classes_present),
+           "class_entropy": div.entropy}
+    if model.config.num_classes:
+        out["sample_acc"] = q.accuracy
+    return out
+
+
+@dataclass
+class Row:
+    generator: str
+    checkpoint: str
+    fd: float
+    fd_floor: float
+    classes_present: int
+    class_entropy: float
+    accuracy: float              # nan for unconditional generators
+    ms_per_image: float
+    n: int
+
+
+def compare(generators: dict[str, tuple[str, Callable[[int], tuple[torch.Tensor, torch.Tensor | None]]]], key: str,
+            n: int = 200) -> list[Row]:
+    """One row per generator: ``{label: (checkpoint, sample(n) -> (images, requested labels or None))}``,
+    all measured with the same classifier against the same held-out real images."""
+    from dlviz.metrics import classify, frechet_distance, real_floor_images, real_reference
+
+    clf = classifier_for(key)
+    real = real_reference(key)
+    real_f, _ = classify(clf, real.images)
+    floor = frechet_distance(classify(clf, real_floor_images(key, n))[0], real_f)
+    rows = []
+    for label, (ck, fn) in generators.items():
+        t0 = time.perf_counter()
+        x, req = fn(n)
+        ms = 1000 * (time.perf_counter() - t0) / n
+        f, pred = classify(clf, x)
+        div = class_diversity(pred, len(real.class_names))
+        acc = float((pred == req.numpy()).mean()) if req is not None else math.nan
+        rows.append(Row(label, ck, frechet_distance(f, real_f), floor, div.classes_present, div.entropy, acc, ms, n))
+    return rows

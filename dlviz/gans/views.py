@@ -1,0 +1,163 @@
+"""Arrays for the GAN page's layered view (in the spirit of GAN Lab, Kahng et al. 2018): D's decision
+surface on a grid, G's transformation as a warped grid of the noise space, the gradient each fake sample
+receives, and snapshots of all three for the time scrubber. Also the landing-page thumbnail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from dlviz.gans.core import g_terms
+from dlviz.gans.data import Dataset2D
+from dlviz.imaging import quantize
+
+LOGIT_LOSSES = ("minimax", "non-saturating")
+
+
+@dataclass
+class Snapshot:
+    """Everything the layered view draws at one step (small: ~20 kB)."""
+
+    step: int
+    fake: np.ndarray          # (n, 2) samples from fixed noise
+    heat: np.ndarray          # (R, R) D's output on the grid (probability "real" for the logit losses)
+    xs: np.ndarray            # (R,) grid coordinates
+    ys: np.ndarray            # (R,)
+    warp: np.ndarray          # (2L, P, 2) images under G of the noise grid's lines
+    arrows: np.ndarray        # (a, 2) -dL_G/dx at the first a fake samples (where G moves them)
+
+
+def noise_grid_lines(noise_kind: str, dim: int, lines: int = 11, points: int = 41) -> torch.Tensor:
+    """Lines of a grid in the first two noise coordinates (the others 0): (2 * lines, points, dim).
+
+    Gaussian noise: over [-2.5, 2.5] (99 % of each coordinate); uniform: over [-1, 1]."""
+    r = 1.0 if noise_kind == "uniform" else 2.5
+    a, t = torch.linspace(-r, r, lines), torch.linspace(-r, r, points)
+    z = torch.zeros(2 * lines, points, dim)
+    z[:lines, :, 0], z[:lines, :, 1 % dim] = t[None, :], a[:, None]          # horizontal lines
+    z[lines:, :, 0], z[lines:, :, 1 % dim] = a[:, None], t[None, :]          # vertical lines
+    return z
+
+
+def decision_surface(model: nn.Module, loss: str, bounds: tuple[float, float, float, float], res: int = 60
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """D on a ``res`` x ``res`` grid over ``bounds``: ``(xs, ys, heat (res, res))``, heat[i, j] at (xs[j], ys[i]).
+
+    A packed D (m > 1) is shown at m copies of the point. For the logit losses heat is sigma(D) (the
+    probability D gives "real"); for the others it is D's raw output."""
+    x0, x1, y0, y1 = bounds
+    xs, ys = np.linspace(x0, x1, res), np.linspace(y0, y1, res)
+    X, Y = np.meshgrid(xs, ys)
+    pts = torch.tensor(np.stack([X.ravel(), Y.ravel()], 1), dtype=torch.float32)
+    m = model.config.pack
+    with torch.no_grad():
+        out = model.D(pts.repeat(1, m)).squeeze(-1)
+    if loss in LOGIT_LOSSES:
+        out = torch.sigmoid(out)
+    return xs, ys, out.view(res, res).numpy()
+
+
+def fake_gradients(model: nn.Module, loss: str, z: torch.Tensor) -> np.ndarray:
+    """-dL_G/dx for the fakes G(z) (n, 2): the direction D's current surface pushes each sample."""
+    with torch.enable_grad():
+        x = model.G(z).detach().requires_grad_(True)
+        n = len(x) - len(x) % model.config.pack
+        lg = g_terms(loss, model.discriminate(x[:n])).sum()      # summed over D's inputs: per-sample gradients
+        (g,) = torch.autograd.grad(lg, x)
+    return -g[:n].numpy()
+
+
+def snapshot(model: nn.Module, loss: str, step: int, bounds, z: torch.Tensor, n_arrows: int = 120,
+             res: int = 60) -> Snapshot:
+    """The layered view's arrays for ``model`` at ``step`` (fakes from the fixed noise ``z``)."""
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        fake = model.G(z).numpy()
+        c = model.config
+        lines = noise_grid_lines(c.noise, c.noise_dim)
+        warp = model.G(lines.view(-1, c.noise_dim)).view(lines.shape[0], lines.shape[1], 2).numpy()
+    xs, ys, heat = decision_surface(model, loss, bounds, res)
+    k = n_arrows - n_arrows % c.pack
+    arrows = fake_gradients(model, loss, z[:k])
+    model.train(was)
+    return Snapshot(step, fake, heat.astype(np.float32), xs, ys, warp, arrows)
+
+
+def snapshot_fn(loss: str, data: Dataset2D, n: int = 500, seed: int = 1):
+    """A ``snapshot_fn(model, step)`` for the Trainer: the same noise at every step."""
+    bounds = data.bounds()
+    cache: dict = {}
+
+    def fn(model: nn.Module, step: int) -> Snapshot:
+        if "z" not in cache:
+            cache["z"] = model.noise(n, torch.Generator().manual_seed(seed)).cpu()
+        return snapshot(model, loss, step, bounds, cache["z"])
+
+    return fn
+
+
+def arrow_segments(points: np.ndarray, vecs: np.ndarray, length: float) -> tuple[np.ndarray, np.ndarray]:
+    """Arrows as line segments (x, y with NaN breaks), each scaled so the longest is ``length``."""
+    norms = np.linalg.norm(vecs, axis=1)
+    scale = length / norms.max() if len(norms) and norms.max() > 0 else 0.0
+    ends = points + vecs * scale
+    seg = np.full((len(points), 3, 2), np.nan)
+    seg[:, 0], seg[:, 1] = points, ends
+    return seg[..., 0].ravel(), seg[..., 1].ravel()
+
+
+def thumbnail() -> np.ndarray:
+    """The 5x5 grid (blue) and a collapsed generator's samples (orange) on a dark D surface, 120 x 240."""
+    from dlviz.gans.data import grid
+
+    rng = np.random.default_rng(0)
+    H, W = 120, 240
+    img = np.zeros((H, W, 3), np.float32)
+    yy, xx = np.mgrid[0:H, 0:W]
+    u, v = (xx - W / 2) / (H / 2) * 5.5, (yy - H / 2) / (H / 2) * 5.5       # data coordinates
+    modes = grid().modes
+    d2 = ((np.stack([u, v], -1)[..., None, :] - modes) ** 2).sum(-1).min(-1)
+    surf = np.exp(-d2 / 1.5)
+    img[..., 0], img[..., 1], img[..., 2] = 0.10 + 0.25 * surf, 0.10 + 0.15 * surf, 0.22 + 0.35 * surf
+
+    def dot(px, py, col, r=1.6):
+        i, j = int(round(py / 5.5 * H / 2 + H / 2)), int(round(px / 5.5 * H / 2 + W / 2))
+        for di in range(-2, 3):
+            for dj in range(-2, 3):
+                if di * di + dj * dj <= r * r and 0 <= i + di < H and 0 <= j + dj < W:
+                    img[i + di, j + dj] = col
+
+    for mx, my in modes:
+        for _ in range(6):
+            dot(mx + rng.normal(0, 0.12), my + rng.normal(0, 0.12), (0.35, 0.65, 1.0))
+    for mx, my in modes[[6, 8, 12, 16, 18]]:                               # 5 of 25 modes: a collapsed G
+        for _ in range(10):
+            dot(mx + rng.normal(0, 0.2), my + rng.normal(0, 0.2), (1.0, 0.55, 0.1), r=1.3)
+    return quantize(img)                                                    # (H, W, 3) uint8
+
+
+# ------------------------------------------------------------------ the image GAN
+def mosaic(images: torch.Tensor, ncol: int = 8, scale: int = 1) -> np.ndarray:
+    """Images (N, C, H, W) in [0, 1] as an (H', W', 3) uint8 mosaic, each pixel ``scale`` x ``scale``."""
+    from dlviz.vae.core import tile
+
+    m = tile(images.detach().cpu(), ncol=ncol)
+    return np.kron(m, np.ones((scale, scale, 1), np.uint8)) if scale > 1 else m
+
+
+def image_snapshot_fn(n: int = 32, seed: int = 3):
+    """A ``snapshot_fn(model, step)``: the mosaic of G's images for the same ``n`` noise vectors at every step."""
+    def fn(model: nn.Module, step: int) -> np.ndarray:
+        from dlviz.gans.images import generate
+
+        was = model.training
+        out = mosaic(generate(model, n, seed=seed), ncol=8)
+        model.train(was)
+        return out
+
+    return fn

@@ -1,0 +1,151 @@
+"""GAN players, each registered as one module that holds both: ``model.G`` (noise -> sample) and
+``model.D`` (sample -> one real number, a logit for the minimax / non-saturating losses).
+
+* ``gan_mlp`` -- MLPs for 2-D data (Goodfellow et al. 2014). With ``pack = m`` D reads m samples side by
+  side, (B, m * 2) (PacGAN, Lin et al. 2018).
+* ``dcgan`` -- the DCGAN of Radford et al. 2016 at 16x16 or 32x32: transposed convolutions with batch
+  norm in G, strided convolutions with LeakyReLU in D (no batch norm in D, so the gradient penalty of
+  WGAN-GP stays per-sample). With ``num_classes > 0`` it is conditional: G reads a class embedding beside z
+  and D adds a projection term <embed(y), h> (Miyato & Koyama 2018).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from dlviz.models import register_model
+
+
+def _mlp(sizes: list[int], act: str) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.LeakyReLU(0.2) if act == "leaky_relu" else nn.ReLU() if act == "relu" else nn.Tanh())
+    return nn.Sequential(*layers)
+
+
+def noise(n: int, dim: int, kind: str = "gaussian", generator: torch.Generator | None = None,
+          device: torch.device | str | None = None) -> torch.Tensor:
+    """``n`` noise vectors (n, dim): standard normal, or uniform on [-1, 1]."""
+    if kind == "uniform":
+        return 2 * torch.rand(n, dim, generator=generator, device=device) - 1
+    return torch.randn(n, dim, generator=generator, device=device)
+
+
+@register_model("gan_mlp")
+class GAN2D(nn.Module):
+    """A generator and a discriminator MLP for 2-D data."""
+
+    @dataclass
+    class Config:
+        data_dim: int = 2
+        noise_dim: int = 2
+        noise: str = "gaussian"          # gaussian | uniform
+        g_width: int = 128
+        g_depth: int = 3                 # hidden layers
+        d_width: int = 128
+        d_depth: int = 3
+        pack: int = 1                    # PacGAN's m
+        activation: str = "leaky_relu"   # leaky_relu | relu | tanh
+
+    def __init__(self, config: Config) -> None:
+        super().__init__()
+        self.config = c = config
+        self.G = _mlp([c.noise_dim] + [c.g_width] * c.g_depth + [c.data_dim], c.activation)
+        self.D = _mlp([c.data_dim * c.pack] + [c.d_width] * c.d_depth + [1], c.activation)
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return noise(n, self.config.noise_dim, self.config.noise, generator, next(self.parameters()).device)
+
+    def generate(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.G(self.noise(n, generator))                      # (n, 2)
+
+    def discriminate(self, x: torch.Tensor) -> torch.Tensor:
+        """D's output for samples ``x`` (B*m, 2) packed m at a time: (B,)."""
+        return self.D(x.reshape(len(x) // self.config.pack, -1)).squeeze(-1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.G(z)
+
+
+class _DCGenerator(nn.Module):
+    def __init__(self, c) -> None:
+        super().__init__()
+        w = c.g_width
+        self.embed = nn.Embedding(c.num_classes, c.noise_dim) if c.num_classes else None
+        n_up = {16: 2, 32: 3}[c.image_size]
+        chans = [w * 2 ** (n_up - i) for i in range(n_up + 1)]        # e.g. 4w, 2w, w for 16x16
+        self.fc = nn.Sequential(nn.Linear(c.noise_dim * (2 if c.num_classes else 1), chans[0] * 16),
+                                nn.BatchNorm1d(chans[0] * 16), nn.ReLU())
+        ups = []
+        for a, b in zip(chans[:-1], chans[1:]):
+            ups += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU()]
+        self.up = nn.Sequential(*ups, nn.Conv2d(chans[-1], c.channels, 3, padding=1), nn.Sigmoid())
+        self.c0 = chans[0]
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(y)], 1)
+        return self.up(self.fc(z).view(len(z), self.c0, 4, 4))        # (B, C, S, S) in [0, 1]
+
+
+class _DCDiscriminator(nn.Module):
+    def __init__(self, c) -> None:
+        super().__init__()
+        w = c.d_width
+        n_down = {16: 2, 32: 3}[c.image_size]
+        chans = [c.channels] + [w * 2 ** i for i in range(n_down)]   # e.g. C, w, 2w for 16x16
+        layers = []
+        for a, b in zip(chans[:-1], chans[1:]):
+            layers += [nn.Conv2d(a, b, 4, 2, 1), nn.LeakyReLU(0.2)]
+        self.body = nn.Sequential(*layers, nn.Flatten())
+        feat = chans[-1] * (c.image_size // 2 ** n_down) ** 2
+        self.out = nn.Linear(feat, 1)
+        self.embed = nn.Embedding(c.num_classes, feat) if c.num_classes else None
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.body(x)                                               # (B, F)
+        out = self.out(h).squeeze(-1)
+        if self.embed is not None:
+            out = out + (self.embed(y) * h).sum(1)                     # projection discriminator
+        return out                                                     # (B,)
+
+
+@register_model("dcgan")
+class DCGAN(nn.Module):
+    """A DCGAN generator and discriminator for 16x16 or 32x32 images in [0, 1]."""
+
+    @dataclass
+    class Config:
+        image_size: int = 16             # 16 | 32
+        channels: int = 1
+        noise_dim: int = 32
+        g_width: int = 32
+        d_width: int = 32
+        num_classes: int = 0             # > 0: conditional on the class
+        noise: str = "gaussian"
+
+    def __init__(self, config: Config) -> None:
+        super().__init__()
+        if config.image_size not in (16, 32):
+            raise ValueError("the DCGAN is built for 16x16 or 32x32 images")
+        self.config = config
+        self.G = _DCGenerator(config)
+        self.D = _DCDiscriminator(config)
+
+    def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return noise(n, self.config.noise_dim, self.config.noise, generator, next(self.parameters()).device)
+
+    def generate(self, n: int, generator: torch.Generator | None = None, labels: torch.Tensor | None = None
+                 ) -> torch.Tensor:
+        z = self.noise(n, generator)
+        if self.config.num_classes and labels is None:
+            labels = torch.randint(self.config.num_classes, (n,), generator=generator).to(z.device)
+        return self.G(z, labels if self.config.num_classes else None)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.G(z, y)

@@ -303,13 +303,7 @@ def model_picker(key: str, shipped: dict[str, str] | list[str] | None = None, *,
     if st.session_state.get(wkey) not in labels:
         st.session_state.pop(wkey, None)
 
-    def fmt(lab: str) -> str:
-        kind, what = options[lab]
-        if kind == "trained":
-            return f"{lab} (step {run.trainers[what].step:,})"
-        return lab
-
-    choice = where.selectbox(label, labels, key=wkey, format_func=fmt)
+    choice = where.selectbox(label, labels, key=wkey)         # labels stay fixed while a run trains
     kind, what = options[choice]
     if kind == "shipped":
         model, card = load_shipped(what, expected_arch=expected_arch)
@@ -320,7 +314,9 @@ def model_picker(key: str, shipped: dict[str, str] | list[str] | None = None, *,
         model = t.model_copy()
         card = {**run.card, "steps": step, "summary": f"trained live in this session ({step:,} steps)",
                 "metrics": {k: t.latest(k) for k in t.history()}}
-        picked = Picked(model, card, "trained", f"run:{run.id}:{what}@{step}", fmt(choice))
+        where.caption(f"Your run at step {step:,} of {t.total:,}" + (" (still training: the views show the "
+                      "weights of that step)" if t.status in ("running", "paused") else "") + ".")
+        picked = Picked(model, card, "trained", f"run:{run.id}:{what}@{step}", f"{choice} (step {step:,})")
         download_model(picked, key, container=where)
         return picked
     f = where.file_uploader("Checkpoint (.pt)", type=["pt", "pth"], key=f"{key}-upload")

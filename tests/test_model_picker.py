@@ -44,10 +44,11 @@ def test_shipped_then_trained_then_upload_prompt():
     assert not at.exception
     at.run()
     box = at.sidebar.selectbox(key="pick-model")
-    assert box.options[-2:] == ["my trained model (step 3)", "upload a checkpoint"]
+    assert box.options[-2:] == ["my trained model", "upload a checkpoint"]
     assert box.value == "my trained model"           # a new run is shown as soon as it exists
     text = at.markdown[-1].value
     assert "SRC=trained" in text and "DATA=random 8x8" in text and text.split("|")[0].endswith("@3")
+    assert any("step 3 of 3" in c.value for c in at.sidebar.caption)
     assert at.sidebar.get("download_button")                 # the trained model can be kept as a file
     box.select("upload a checkpoint").run()
     assert not at.exception

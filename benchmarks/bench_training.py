@@ -40,6 +40,7 @@ def rows() -> list[dict]:
     from dlviz.batchnorm import core as bnm
     from dlviz.batchnorm import domain_shift as bs
     from dlviz.resnet_gradients import core as gf
+    from dlviz.resnet_gradients import training as gt
     from dlviz.resnet_gradients import loss_landscape as ll
     from dlviz.checkpoints import load_shipped
     from dlviz.models.deep_nets import DeepNet
@@ -106,7 +107,7 @@ def rows() -> list[dict]:
 
     # ---- Residual page: training and the landscape
     bn_cfg = DeepNet.Config(width=64, norm="batch", input_mean=data.mean, input_std=data.std)
-    nets = gf.make_trainers(gf.degradation_nets(bn_cfg, (2, 10)), data.x_train, data.y_train, lr=0.1, steps=600,
+    nets = gt.make_trainers(gf.degradation_nets(bn_cfg, (2, 10)), data.x_train, data.y_train, lr=0.1, steps=600,
                             batch_size=64, optimizer="SGD + momentum", eval_every=20, record_every=5)
     wall = _wall({k: n.trainer for k, n in nets.items()})
     row(rg_area, "Train: 4 nets (plain/residual x 2/10 blocks, BatchNorm), 600 steps", wall, "s", "< 60 s")

@@ -332,7 +332,7 @@ def largest_trainable_lr(rows: Sequence[SweepRow], variants: Sequence[str]) -> d
 def thumbnail() -> np.ndarray:
     """Landing-page card: density of a deep unit's input at init, no norm (blue) vs BatchNorm (orange),
     the colours the page gives the two variants."""
-    from dlviz.resnet_gradients.core import polyline_image
+    from dlviz.resnet_gradients.views import polyline_image
 
     g = torch.Generator().manual_seed(0)
     x = torch.rand(256, 1, 8, 8, generator=g)

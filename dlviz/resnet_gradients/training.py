@@ -28,6 +28,22 @@ class Net:
     config: DeepNet.Config
 
 
+def same_start_trainer(cfg: DeepNet.Config, x: torch.Tensor, y: torch.Tensor, *, seed: int, optimizer: str,
+                       lr: float, weight_decay: float, steps: int, batch_size: int, device: str, name: str,
+                       snapshot_of=None, **trainer_kw) -> tuple[Trainer, torch.optim.Optimizer]:
+    """A fresh ``build(cfg, seed)`` net and its cross-entropy Trainer on the seed's batch stream of ``(x, y)``:
+    nets built with the same seed share their initial weights and batches (the side-by-side runs here and on
+    the BatchNorm page). ``snapshot_of(optimizer)`` makes the snapshot_fn when it needs the optimiser. Returns the
+    optimiser too, for recorders that need it."""
+    model = build(cfg, seed).to(device)
+    opt = make_optimizer(optimizer, model.parameters(), lr, weight_decay)
+    if snapshot_of is not None:
+        trainer_kw["snapshot_fn"] = snapshot_of(opt)
+    tr = Trainer(model, loss_fn=classification_loss, optimizer=opt, steps=steps, device=device, name=name,
+                 batches=batches(x, y, batch_size=batch_size, seed=seed), **trainer_kw)
+    return tr, opt
+
+
 def make_trainers(configs: dict[str, DeepNet.Config], x: torch.Tensor, y: torch.Tensor, *, lr: float,
                   steps: int, batch_size: int, optimizer: str = "SGD", weight_decay: float = 0.0,
                   seed: int = 0, eval_every: int = 25, record_every: int = 5, eval_n: int = 512,
@@ -46,11 +62,8 @@ def make_trainers(configs: dict[str, DeepNet.Config], x: torch.Tensor, y: torch.
 
     nets = {}
     for name, cfg in configs.items():
-        model = build(cfg, seed).to(device)
-        opt = make_optimizer(optimizer, model.parameters(), lr, weight_decay)
-        rec = GradNormRecorder(model, opt, record_every)
-        tr = Trainer(model, loss_fn=classification_loss, optimizer=opt, steps=steps, device=device,
-                     batches=batches(x, y, batch_size=batch_size, seed=seed), eval_fn=evaluate,
-                     eval_every=eval_every, name=name)
-        nets[name] = Net(tr, rec, cfg)
+        tr, opt = same_start_trainer(cfg, x, y, seed=seed, optimizer=optimizer, lr=lr, weight_decay=weight_decay,
+                                     steps=steps, batch_size=batch_size, device=device, name=name,
+                                     eval_fn=evaluate, eval_every=eval_every)
+        nets[name] = Net(tr, GradNormRecorder(tr.model, opt, record_every), cfg)
     return nets

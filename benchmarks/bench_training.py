@@ -39,7 +39,9 @@ def rows() -> list[dict]:
 
     from dlviz.batchnorm import core as bnm
     from dlviz.batchnorm import domain_shift as bs
+    from dlviz.batchnorm import training as bt
     from dlviz.resnet_gradients import core as gf
+    from dlviz.resnet_gradients import training as gt
     from dlviz.resnet_gradients import loss_landscape as ll
     from dlviz.checkpoints import load_shipped
     from dlviz.models.deep_nets import DeepNet
@@ -73,7 +75,7 @@ def rows() -> list[dict]:
         _ms(lambda: bnm.Probe(xp, yp, lr=0.05, optimizer=opt)(m, 0)), "ms", "")
 
     # ---- BatchNorm page: training (the Train and Run-the-sweep buttons)
-    runs = bnm.make_runs(pair, data, lr=0.05, steps=600, batch_size=64, snapshot_every=25, eval_every=30, probe_n=128)
+    runs = bt.make_runs(pair, data, lr=0.05, steps=600, batch_size=64, snapshot_every=25, eval_every=30, probe_n=128)
     wall = _wall(runs)
     row(bn_area, "Train: no norm + BatchNorm side by side, 600 steps, to the end", wall, "s", "< 30 s")
     first = {}
@@ -83,7 +85,7 @@ def rows() -> list[dict]:
         first[n] = next(s for s, a in zip(steps, acc) if a >= best - 0.01)
     row(bn_area, "  ... steps to reach the accuracy plateau (within 1 pt of best), slower net", max(first.values()),
         "steps", "of 600")
-    sweep = bnm.LRSweep(pair, data, [0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30], steps=150)
+    sweep = bt.LRSweep(pair, data, [0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30], steps=150)
     t0 = time.perf_counter()
     sweep.trainer().run()
     row(bn_area, "Run the sweep: 8 learning rates x 2 variants x 150 steps", time.perf_counter() - t0, "s", "< 30 s")
@@ -106,7 +108,7 @@ def rows() -> list[dict]:
 
     # ---- Residual page: training and the landscape
     bn_cfg = DeepNet.Config(width=64, norm="batch", input_mean=data.mean, input_std=data.std)
-    nets = gf.make_trainers(gf.degradation_nets(bn_cfg, (2, 10)), data.x_train, data.y_train, lr=0.1, steps=600,
+    nets = gt.make_trainers(gf.degradation_nets(bn_cfg, (2, 10)), data.x_train, data.y_train, lr=0.1, steps=600,
                             batch_size=64, optimizer="SGD + momentum", eval_every=20, record_every=5)
     wall = _wall({k: n.trainer for k, n in nets.items()})
     row(rg_area, "Train: 4 nets (plain/residual x 2/10 blocks, BatchNorm), 600 steps", wall, "s", "< 60 s")

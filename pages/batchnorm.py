@@ -13,6 +13,7 @@ import ui
 from dlviz.batchnorm import core as bnm
 from dlviz.batchnorm import domain_shift as bs
 from dlviz.batchnorm import plots as bp
+from dlviz.batchnorm import training as bt
 from dlviz.plotting import image_figure
 
 PAGE_INFO = {
@@ -63,11 +64,10 @@ hp = ui.hyperparameters("bn", lr=0.05, steps=600, batch_size=64, optimizer="SGD 
 
 
 def start_training():
-    runs = bnm.make_runs(configs, data, lr=hp.lr, steps=hp.steps, batch_size=hp.batch_size, optimizer=hp.optimizer,
+    runs = bt.make_runs(configs, data, lr=hp.lr, steps=hp.steps, batch_size=hp.batch_size, optimizer=hp.optimizer,
                          weight_decay=hp.weight_decay, seed=sess.seed, snapshot_every=max(5, hp.steps // 24),
                          eval_every=max(10, hp.steps // 20), probe_n=128)
-    st.session_state["bn-run-data"] = dataset
-    return runs
+    return runs, {"dataset": dataset, "seed": sess.seed, "configs": {n: vars(c) for n, c in configs.items()}}
 
 
 run = ui.training_panel("bn", start_training)
@@ -203,7 +203,7 @@ lrs = [v for v in lr_grid if lo <= v <= hi]
 
 
 def start_sweep():
-    sw = bnm.LRSweep(configs, data, lrs, steps=int(sweep_steps), batch_size=hp.batch_size, optimizer=hp.optimizer,
+    sw = bt.LRSweep(configs, data, lrs, steps=int(sweep_steps), batch_size=hp.batch_size, optimizer=hp.optimizer,
                      seed=sess.seed)
     st.session_state["bn-sweep-obj"] = sw
     return sw.trainer()
@@ -256,7 +256,7 @@ if source.startswith("shipped"):
     mdata, mkey = get_data("digits", 0), "shipped"
 else:
     models = {n: t.model_copy() for n, t in trainers.items()}
-    mdata = get_data(st.session_state.get("bn-run-data", dataset), sess.seed)
+    mdata = get_data(run.card.get("dataset", dataset), sess.seed)
     mkey = "run-" + "-".join(f"{id(t)}:{t.step}" for t in trainers.values())
 bn_models = {n: m for n, m in models.items() if bs.has_bn(m)}
 BATCHES = [2, 4, 16, 64, 256]

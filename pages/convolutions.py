@@ -9,6 +9,7 @@ import torch
 import ui
 
 from dlviz.convolutions import core as conv
+from dlviz.convolutions import training
 from dlviz.plotting import grid_figure, heatmap_figure, image_figure
 
 PAGE_INFO = {
@@ -17,7 +18,7 @@ PAGE_INFO = {
     "section": "CNNs",
     "order": 10,
     "question": "What does sliding a small kernel over an image compute, and what kernels does a CNN learn?",
-    "thumbnail": "dlviz.convolutions.core:thumbnail",
+    "thumbnail": "dlviz.convolutions.views:thumbnail",
 }
 
 ui.page_header(PAGE_INFO, (
@@ -25,153 +26,159 @@ ui.page_header(PAGE_INFO, (
     "product per position into a **feature map**. Stride, padding and dilation decide how many positions "
     "there are; training decides what the weights are."))
 
-# ---------------------------------------------------------------- sidebar: input image
-st.sidebar.header("Input")
-img_name, image = ui.image_input("conv", size=160)
 
-# ---------------------------------------------------------------- 1. a hand-picked kernel
-st.header("1 · Slide a kernel over a photo")
-c_ctrl, c_kernel = st.columns([1, 1])
-with c_ctrl:
-    preset = st.selectbox("Kernel", list(conv.KERNELS) + ["custom 3×3", "custom 5×5"], index=3, key="conv-kernel")
-    mode = st.radio("Channels", ["gray", "per channel"], horizontal=True, key="conv-mode",
-                    help="gray: one map of the luminance; per channel: the kernel applied to R, G and B separately.")
-    s1, s2, s3 = st.columns(3)
-    stride = s1.slider("Stride", 1, 8, 1, key="conv-stride")
-    padding = s2.slider("Padding", 0, 8, 1, key="conv-pad")
-    dilation = s3.slider("Dilation", 1, 6, 1, key="conv-dil")
-    pad_mode = st.selectbox("Padding fills with", ["zeros", "reflect", "replicate", "circular"], key="conv-padmode")
-with c_kernel:
-    if preset.startswith("custom"):
-        k = 3 if "3" in preset else 5
-        start = np.zeros((k, k))
-        start[k // 2, k // 2] = 1.0
-        edited = st.data_editor(pd.DataFrame(start, columns=[str(i) for i in range(k)]), key=f"conv-custom-{k}",
-                                use_container_width=True, hide_index=True)
-        kernel = np.nan_to_num(edited.to_numpy(dtype=float))
-        st.caption("Edit the cells: this is your kernel (the identity to start with).")
-    else:
-        kernel = conv.KERNELS[preset]
-    ui.show(heatmap_figure(kernel, "kernel weights", annotate=True, height=260), key="conv-kernel-fig")
+def input_image():
+    """Sidebar: the photo every kernel slides over."""
+    st.sidebar.header("Input")
+    return ui.image_input("conv", size=160)
 
-try:
-    res = conv.convolve(image, kernel, stride=stride, padding=padding, dilation=dilation, mode=mode,
-                        padding_mode=pad_mode)
-except ValueError as e:
-    st.error(f"{e}. Lower the dilation or stride, or add padding.", icon=":material/error:")
-    st.stop()
 
-out = res.output
-h, w = res.input.shape[1:]
-oh, ow = out.shape[1:]
-c_in, c_out = st.columns(2)
-with c_in:
-    ui.show(image_figure(res.input, f"input: {img_name} ({h}×{w})", height=380), key="conv-in")
-with c_out:
-    if mode == "gray":
-        fig = heatmap_figure(out[0], f"feature map ({oh}×{ow})", colorscale="RdBu_r", height=380, robust=True)
-    else:
-        lo, hi = float(out.min()), float(out.max())
-        fig = image_figure((out - lo) / (hi - lo + 1e-8), f"feature map per channel ({oh}×{ow})", height=380)
-    ui.show(fig, key="conv-out")
+def slide_kernel(img_name: str, image: torch.Tensor) -> None:
+    """1 · A hand-picked kernel, its feature map, and the output-size formula evaluated live."""
+    st.header("1 · Slide a kernel over a photo")
+    c_ctrl, c_kernel = st.columns([1, 1])
+    with c_ctrl:
+        preset = st.selectbox("Kernel", list(conv.KERNELS) + ["custom 3×3", "custom 5×5"], index=3,
+                              key="conv-kernel")
+        mode = st.radio("Channels", ["gray", "per channel"], horizontal=True, key="conv-mode",
+                        help="gray: one map of the luminance; per channel: the kernel applied to R, G and B "
+                             "separately.")
+        s1, s2, s3 = st.columns(3)
+        stride = s1.slider("Stride", 1, 8, 1, key="conv-stride")
+        padding = s2.slider("Padding", 0, 8, 1, key="conv-pad")
+        dilation = s3.slider("Dilation", 1, 6, 1, key="conv-dil")
+        pad_mode = st.selectbox("Padding fills with", ["zeros", "reflect", "replicate", "circular"],
+                                key="conv-padmode")
+    with c_kernel:
+        if preset.startswith("custom"):
+            k = 3 if "3" in preset else 5
+            start = np.zeros((k, k))
+            start[k // 2, k // 2] = 1.0
+            edited = st.data_editor(pd.DataFrame(start, columns=[str(i) for i in range(k)]),
+                                    key=f"conv-custom-{k}", use_container_width=True, hide_index=True)
+            kernel = np.nan_to_num(edited.to_numpy(dtype=float))
+            st.caption("Edit the cells: this is your kernel (the identity to start with).")
+        else:
+            kernel = conv.KERNELS[preset]
+        ui.show(heatmap_figure(kernel, "kernel weights", annotate=True, height=260), key="conv-kernel-fig")
 
-kk = kernel.shape[0]
-m1, m2, m3 = st.columns(3)
-m1.metric("Output size", f"{oh} × {ow}", help="Measured from the feature map torch computed.")
-m2.metric("Kernel span with dilation", f"{dilation * (kk - 1) + 1} px")
-m3.metric("Multiply–adds", f"{conv.macs(oh, ow, kk, out.shape[0]):,}")
-st.markdown("**Output size formula** (height), evaluated live: "
-            f"$\\lfloor (n + 2p - d(k-1) - 1)/s \\rfloor + 1$ = `{res.formula_h}`")
-if conv.output_size(h, kk, stride, padding, dilation) != oh:  # the formula must agree with torch
-    st.error("The formula disagrees with the computed map: please report this.")
+    try:
+        res = conv.convolve(image, kernel, stride=stride, padding=padding, dilation=dilation, mode=mode,
+                            padding_mode=pad_mode)
+    except ValueError as e:
+        st.error(f"{e}. Lower the dilation or stride, or add padding.", icon=":material/error:")
+        st.stop()
 
-# ---------------------------------------------------------------- 2. a CNN that learns its kernels
-st.header("2 · What a small CNN learns on handwritten digits")
-st.markdown("A two-layer CNN (8 then 16 filters of 3×3) on scikit-learn's 8×8 digits, upsampled to 16×16. "
-            "The shipped model is loaded; **Train** in the sidebar starts a fresh one and you can watch "
-            "its first-layer filters form.")
+    out = res.output
+    h, w = res.input.shape[1:]
+    oh, ow = out.shape[1:]
+    c_in, c_out = st.columns(2)
+    with c_in:
+        ui.show(image_figure(res.input, f"input: {img_name} ({h}×{w})", height=380), key="conv-in")
+    with c_out:
+        if mode == "gray":
+            fig = heatmap_figure(out[0], f"feature map ({oh}×{ow})", colorscale="RdBu_r", height=380, robust=True)
+        else:
+            lo, hi = float(out.min()), float(out.max())
+            fig = image_figure((out - lo) / (hi - lo + 1e-8), f"feature map per channel ({oh}×{ow})", height=380)
+        ui.show(fig, key="conv-out")
+
+    kk = kernel.shape[0]
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Output size", f"{oh} × {ow}", help="Measured from the feature map torch computed.")
+    m2.metric("Kernel span with dilation", f"{dilation * (kk - 1) + 1} px")
+    m3.metric("Multiply–adds", f"{conv.macs(oh, ow, kk, out.shape[0]):,}")
+    st.markdown("**Output size formula** (height), evaluated live: "
+                f"$\\lfloor (n + 2p - d(k-1) - 1)/s \\rfloor + 1$ = `{res.formula_h}`")
+    if conv.output_size(h, kk, stride, padding, dilation) != oh:  # the formula must agree with torch
+        st.error("The formula disagrees with the computed map: please report this.")
 
 
 @st.cache_data(show_spinner=False)
-def digits_data():
-    from dlviz.data import digits
-
-    tr = digits("train", seed=0, size=16)
-    te = digits("test", seed=0, size=16)
-    return tr.images, tr.labels, te.images, te.labels
+def digits_data() -> training.DigitsData:
+    return training.digits_data()
 
 
-xtr, ytr, xte, yte = digits_data()
-shipped, card = ui.load_shipped("digits_cnn", expected_arch="small_cnn")
-
-st.sidebar.header("Train a digits CNN")
-hp = ui.hyperparameters("conv", lr=3e-3, steps=600, batch_size=64)
+def filters_figure(filt: torch.Tensor):
+    return grid_figure(filt, [f"filter {i}" for i in range(len(filt))], cols=8, colorscale="RdBu", symmetric=True,
+                       height_per_row=120)
 
 
-def start_training():
-    from dlviz.data import batches
-    from dlviz.metrics import accuracy, classification_loss
-    from dlviz.models import build_model
-    from dlviz.convolutions.recipes import digits_cnn_config
-    from dlviz.train import Trainer, make_optimizer
+def train_cnn(data: training.DigitsData) -> None:
+    """2 · Sidebar: train a fresh digits CNN in the background and watch its first-layer filters form."""
+    st.header("2 · What a small CNN learns on handwritten digits")
+    st.markdown("A two-layer CNN (8 then 16 filters of 3×3) on scikit-learn's 8×8 digits, upsampled to 16×16. "
+                "The shipped model is loaded; **Train** in the sidebar starts a fresh one and you can watch "
+                "its first-layer filters form.")
+    st.sidebar.header("Train a digits CNN")
+    hp = ui.hyperparameters("conv", lr=3e-3, steps=600, batch_size=64)
 
-    torch.manual_seed(ui.session().seed)
-    model = build_model("small_cnn", digits_cnn_config())
-    return Trainer(model, loss_fn=classification_loss,
-                   optimizer=make_optimizer(hp.optimizer, model.parameters(), hp.lr, hp.weight_decay),
-                   batches=batches(xtr, ytr, batch_size=hp.batch_size, seed=ui.session().seed), steps=hp.steps,
-                   eval_fn=lambda m: {"test_acc": accuracy(m, xte, yte)}, eval_every=100,
-                   snapshot_fn=lambda m, step: conv.first_layer_filters(m), snapshot_every=25, name="digits")
+    def start_training():
+        seed = ui.session().seed
+        trainer = training.digits_trainer(
+            training.new_digits_cnn(seed), data, steps=hp.steps, lr=hp.lr, batch_size=hp.batch_size,
+            optimizer=hp.optimizer, weight_decay=hp.weight_decay, seed=seed, eval_every=100,
+            snapshot_fn=lambda m, step: conv.first_layer_filters(m), snapshot_every=25)
+        return trainer, {"arch": "small_cnn", "config": training.digits_cnn_config(),
+                         "dataset": training.DIGITS_DATASET, "optimizer": f"{hp.optimizer} lr={hp.lr:g}",
+                         "batch_size": hp.batch_size, "seed": seed}
+
+    ui.training_panel("conv", start_training)
+
+    def live_filters(r) -> None:
+        t = r.trainer
+        if t.snapshots:
+            step, filt = t.snapshots[-1]
+            ui.show(filters_figure(filt), key="conv-live-filters")
+            st.caption(f"First-layer filters at step {step}.")
+
+    ui.training_monitor("conv", metrics=("loss", "acc", "test_acc"), live=live_filters)
 
 
-run = ui.training_panel("conv", start_training)
+def inspect_model(data: training.DigitsData) -> None:
+    """The shipped or trained CNN: accuracy, one prediction, its filters and feature maps."""
+    from dlviz.metrics import accuracy, predict
+
+    picked = ui.model_picker("conv", {"shipped checkpoint": "digits_cnn"}, run_key="conv",
+                             expected_arch="small_cnn", label="Model to inspect", container=st)
+    if picked is None:
+        return
+    model, xte, yte = picked.model, data.xte, data.yte
+    acc = accuracy(model, xte, yte)
+    idx = st.slider("Test digit", 0, len(xte) - 1, 0, key="conv-digit")
+    x = xte[idx:idx + 1]
+    probs = torch.softmax(predict(model, x), 1)[0]
+    maps = model.feature_maps(x)
+
+    a1, a2, a3 = st.columns(3)
+    a1.metric("Test accuracy", f"{acc:.1%}", help=f"On {len(xte)} held-out digits.")
+    a2.metric("Prediction", f"{int(probs.argmax())}", f"true label {int(yte[idx])}", delta_color="off")
+    a3.metric("Confidence", f"{float(probs.max()):.1%}")
+
+    f1, f2 = st.columns([1, 2])
+    with f1:
+        ui.show(image_figure(x[0], "input digit", height=260), key="conv-digit-img")
+    with f2:
+        ui.show(filters_figure(conv.first_layer_filters(model)), key="conv-filters")
+    layer = st.selectbox("Feature maps of layer", list(maps), key="conv-layer")
+    fm = maps[layer][0]
+    ui.show(grid_figure(fm, [f"ch {i}" for i in range(len(fm))], cols=8, colorscale="Viridis", height_per_row=110),
+            key="conv-maps")
 
 
-def live_filters(r) -> None:
-    t = r.trainer
-    if t.snapshots:
-        step, filt = t.snapshots[-1]
-        ui.show(grid_figure(filt, [f"filter {i}" for i in range(len(filt))], cols=8, colorscale="RdBu",
-                            symmetric=True, height_per_row=120), key="conv-live-filters")
-        st.caption(f"First-layer filters at step {step}.")
+def try_this() -> None:
+    ui.try_this([
+        "Set **dilation** to 3 with a 3×3 kernel: the span becomes 7 px but the kernel still has 9 weights.",
+        "Pick *Sobel x* on the astronaut, then *Sobel y*: which edges survive in each map?",
+        "Stride 4 with no padding: check the formula against the output size before you look.",
+        "Train with learning rate 3 and plain SGD: watch the run diverge, stop, and keep its last good weights.",
+        "Compare the shipped filters with a model trained for only 50 steps: do edge detectors appear early?",
+    ])
 
 
-ui.training_monitor("conv", metrics=("loss", "acc", "test_acc"), live=live_filters)
-
-use_trained = run is not None and run.trainer.step > 0
-source = st.radio("Model to inspect", ["shipped checkpoint", "my trained model"] if use_trained else ["shipped checkpoint"],
-                  horizontal=True, index=1 if use_trained else 0, key="conv-source")
-model = run.trainer.model_copy() if source == "my trained model" else shipped
-
-from dlviz.metrics import accuracy, predict
-
-acc = accuracy(model, xte, yte)
-idx = st.slider("Test digit", 0, len(xte) - 1, 0, key="conv-digit")
-x = xte[idx:idx + 1]
-probs = torch.softmax(predict(model, x), 1)[0]
-maps = model.feature_maps(x)
-
-a1, a2, a3 = st.columns(3)
-a1.metric("Test accuracy", f"{acc:.1%}", help=f"On {len(xte)} held-out digits.")
-a2.metric("Prediction", f"{int(probs.argmax())}", f"true label {int(yte[idx])}", delta_color="off")
-a3.metric("Confidence", f"{float(probs.max()):.1%}")
-
-f1, f2 = st.columns([1, 2])
-with f1:
-    ui.show(image_figure(x[0], "input digit", height=260), key="conv-digit-img")
-with f2:
-    filt = conv.first_layer_filters(model)
-    ui.show(grid_figure(filt, [f"filter {i}" for i in range(len(filt))], cols=8, colorscale="RdBu", symmetric=True,
-                        height_per_row=120), key="conv-filters")
-layer = st.selectbox("Feature maps of layer", list(maps), key="conv-layer")
-fm = maps[layer][0]
-ui.show(grid_figure(fm, [f"ch {i}" for i in range(len(fm))], cols=8, colorscale="Viridis", height_per_row=110),
-        key="conv-maps")
-
-ui.try_this([
-    "Set **dilation** to 3 with a 3×3 kernel: the span becomes 7 px but the kernel still has 9 weights.",
-    "Pick *Sobel x* on the astronaut, then *Sobel y*: which edges survive in each map?",
-    "Stride 4 with no padding: check the formula against the output size before you look.",
-    "Train with learning rate 3 and plain SGD: watch the run diverge, stop, and keep its last good weights.",
-    "Compare the shipped filters with a model trained for only 50 steps: do edge detectors appear early?",
-])
+img_name, image = input_image()
+slide_kernel(img_name, image)
+data = digits_data()
+train_cnn(data)
+inspect_model(data)
+try_this()

@@ -16,6 +16,7 @@ from dlviz.resnet_gradients import loss_landscape as ll
 from dlviz.batchnorm.core import load_data
 from dlviz.models.deep_nets import DeepNet
 from dlviz.resnet_gradients import plots as gp
+from dlviz.resnet_gradients.training import make_trainers
 
 PAGE_INFO = {
     "title": "Residual connections & gradient flow",
@@ -23,7 +24,7 @@ PAGE_INFO = {
     "section": "Training deep nets",
     "order": 20,
     "question": "Why do deep plain nets train worse than shallow ones, and what do skip connections change?",
-    "thumbnail": "dlviz.resnet_gradients.core:thumbnail",
+    "thumbnail": "dlviz.resnet_gradients.views:thumbnail",
 }
 
 ui.page_header(PAGE_INFO, (
@@ -32,22 +33,6 @@ ui.page_header(PAGE_INFO, (
     "during training, and in the shape of the loss around the trained weights."))
 sess = ui.session()
 
-# ---------------------------------------------------------------- sidebar: the network
-st.sidebar.header("Network")
-dataset = st.sidebar.selectbox("Data", ["digits", "food_shapes"], key="rg-data",
-                               format_func=lambda s: {"digits": "digits (8×8)", "food_shapes": "food shapes (16×16 RGB)"}[s])
-kind = st.sidebar.radio("Layers", ["mlp", "cnn"], horizontal=True, key="rg-kind",
-                        format_func=lambda s: {"mlp": "MLP", "cnn": "CNN (3×3 conv)"}[s])
-width = st.sidebar.select_slider("Width", [8, 16, 32, 64, 128], value=64 if kind == "mlp" else 16, key=f"rg-width-{kind}")
-norm = st.sidebar.selectbox("Normalisation", ["none", "batch", "layer", "group"], key="rg-norm",
-                            format_func=lambda s: {"none": "none", "batch": "BatchNorm", "layer": "LayerNorm",
-                                                   "group": "GroupNorm"}[s])
-init = st.sidebar.selectbox("Initialisation", ["default", "kaiming", "kaiming + zero last", "xavier"], key="rg-init",
-                            help="default: PyTorch's (weight variance 1/(3·fan_in)); Kaiming: 2/fan_in (He et al., 2015); "
-                                 "zero last: the last BN scale of each block (or, without BN, its last layer) starts "
-                                 "at 0, so each residual block starts as the identity (Goyal et al., 2017).")
-activation = st.sidebar.selectbox("Activation", ["relu", "tanh", "gelu"], key="rg-act")
-
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def data_arrays(name: str, seed: int):
@@ -55,18 +40,12 @@ def data_arrays(name: str, seed: int):
     return d.x_train, d.y_train, d.mean, d.std, d.shape
 
 
-xtr, ytr, mean, std, shape = data_arrays(dataset, sess.seed)
-base = DeepNet.Config(kind=kind, in_channels=shape[0], image_size=shape[1], width=width, norm=norm,
-                      init="kaiming" if init.startswith("kaiming") else init, zero_init_last=init.endswith("zero last"),
-                      activation=activation, input_mean=mean, input_std=std)
-
-
 @st.cache_data(show_spinner="Measuring gradients at initialisation...", max_entries=32)
-def profiles(cfg: dict, depth: int, seed: int, n: int):
+def profiles(cfg: dict, depth: int, seed: int, n: int, data_key: tuple, _x, _y):
     c = DeepNet.Config(**{**cfg, "depth": depth})
     g = torch.Generator().manual_seed(seed)
-    idx = torch.randperm(len(xtr), generator=g)[:n]
-    return [gf.init_profile(v, (xtr[idx], ytr[idx]), seed=seed, name=k) for k, v in gf.plain_and_residual(c).items()]
+    idx = torch.randperm(len(_x), generator=g)[:n]
+    return [gf.init_profile(v, (_x[idx], _y[idx]), seed=seed, name=k) for k, v in gf.plain_and_residual(c).items()]
 
 
 def fmt(r: float) -> str:
@@ -79,111 +58,141 @@ def verdict(r: float) -> str:
             "dead": "no gradient (0/0)"}[d]
 
 
-# ---------------------------------------------------------------- 1. at initialisation
-st.header("1 · At initialisation: where does the gradient go?")
-depth = st.slider("Depth (blocks of 2 layers)", 2, 60, 20, key="rg-depth",
-                  help="The net has a stem layer, this many blocks of two layers, and a linear head.")
-n_probe = 128 if kind == "mlp" else 32
-plain, res = profiles(asdict(base), depth, sess.seed, n_probe)
-ui.show(gp.init_profile_figure([plain, res]), key="rg-init-profile")
-c1, c2, c3, c4 = st.columns(4)
-c1.metric("Plain: first/last ‖∂L/∂W‖", f"{plain.ratio:.2g}", verdict(plain.ratio), delta_color="off", delta_arrow="off",
-          help="Gradient norm of the stem's weights divided by that of the head's, on one batch in train mode.")
-c2.metric("Residual: first/last ‖∂L/∂W‖", f"{res.ratio:.2g}", verdict(res.ratio), delta_color="off", delta_arrow="off")
-c3.metric("Plain: variance after last block", f"{plain.act_var[-1]:.2g}")
-c4.metric("Residual: variance after last block", f"{res.act_var[-1]:.2g}")
-
-lines = []
-for p in (plain, res):
-    d = gf.diagnose(p.ratio)
-    lines.append(f"In the **{p.name}** net ({2 * depth + 2} weight layers) the first layer's gradient is "
-                 f"**{p.ratio:.2g}×** the head's: " + {
-                     "vanishing": "the gradient **vanishes** on its way to the input.",
-                     "exploding": "the gradient **grows** on its way to the input.",
-                     "healthy": f"within a factor {gf.HEALTHY:g} — no vanishing or exploding by this measure.",
-                     "dead": "no gradient reaches either layer."}[d])
-st.markdown("  \n".join(lines))
-if max(res.act_var[-1], plain.act_var[-1]) > 1e4:
-    st.markdown(f"The forward signal is another matter: the variance after the last block is "
-                f"{plain.act_var[-1]:.2g} (plain) and {res.act_var[-1]:.2g} (residual). A first/last ratio near 1 "
-                "only says that the layers' gradients are alike, not that they are of a useful size.")
-with st.expander("Why: what the initialisation does per layer"):
-    st.markdown(
-        "For a ReLU layer with weights of variance σ²/fan_in, the variance of the back-propagated signal is "
-        "multiplied by about σ²/2 per layer (He et al., 2015, for equal fan-in and fan-out). PyTorch's default "
-        "init has σ² = 1/3, so about ×1/6 per layer: with no normalisation a plain net's gradient shrinks "
-        "geometrically with depth. Kaiming init (σ² = 2) keeps it near ×1. A skip connection adds an identity "
-        "path: the Jacobian of x + F(x) is I + ∂F/∂x (then the ReLU after the addition), so the gradient reaches "
-        "early blocks without passing through every layer's weights — but without normalisation the residual stream's variance grows with each block "
-        "(look at the right panel with Kaiming init). With BatchNorm, deep *plain* nets at initialisation can "
-        "have gradients that *grow* toward the input (Yang et al., 2019); measure it with the selector.")
-if st.toggle("Show the ratio at every depth", key="rg-sweep"):
-    depths = [2, 5, 10, 20, 30, 40, 50, 60]
-    rows = {"plain": [], "residual": []}
-    for d in depths:
-        for p in profiles(asdict(base), d, sess.seed, n_probe):
-            rows[p.name].append(p.ratio)
-    ui.show(gp.ratio_figure({k: (np.array(depths), np.array(v)) for k, v in rows.items()}, gf.HEALTHY)
-            .update_layout(xaxis_title="depth (blocks)"), key="rg-depth-sweep")
-
-# ---------------------------------------------------------------- 2. training: the degradation problem
-st.header("2 · Training: shallow vs deep, plain vs residual")
-st.sidebar.header("Training")
-cs1, cs2 = st.sidebar.columns(2)
-shallow = cs1.number_input("Shallow (blocks)", 1, 20, 2, key="rg-shallow")
-deep = cs2.number_input("Deep (blocks)", 2, 40, 10, key="rg-deep")
-hp = ui.hyperparameters("rg", lr=0.1, steps=600, batch_size=64, optimizer="SGD + momentum", max_steps=5000)
-st.markdown(f"Four nets — plain and residual, {shallow} and {deep} blocks — train on the same batches from the same "
-            "seed with the optimiser settings in the sidebar. He et al. (2016) call it **degradation** when the "
-            "deeper plain net reaches a *higher training loss* than the shallower one. That is not overfitting: "
-            "an overfitting net has a *lower* training loss and a higher test loss.")
+def network():
+    """Sidebar: the network every section measures; returns its config and the training data."""
+    st.sidebar.header("Network")
+    dataset = st.sidebar.selectbox("Data", ["digits", "food_shapes"], key="rg-data",
+                                   format_func=lambda s: {"digits": "digits (8×8)", "food_shapes": "food shapes (16×16 RGB)"}[s])
+    kind = st.sidebar.radio("Layers", ["mlp", "cnn"], horizontal=True, key="rg-kind",
+                            format_func=lambda s: {"mlp": "MLP", "cnn": "CNN (3×3 conv)"}[s])
+    width = st.sidebar.select_slider("Width", [8, 16, 32, 64, 128], value=64 if kind == "mlp" else 16, key=f"rg-width-{kind}")
+    norm = st.sidebar.selectbox("Normalisation", ["none", "batch", "layer", "group"], key="rg-norm",
+                                format_func=lambda s: {"none": "none", "batch": "BatchNorm", "layer": "LayerNorm",
+                                                       "group": "GroupNorm"}[s])
+    init = st.sidebar.selectbox("Initialisation", ["default", "kaiming", "kaiming + zero last", "xavier"], key="rg-init",
+                                help="default: PyTorch's (weight variance 1/(3·fan_in)); Kaiming: 2/fan_in (He et al., 2015); "
+                                     "zero last: the last BN scale of each block (or, without BN, its last layer) starts "
+                                     "at 0, so each residual block starts as the identity (Goyal et al., 2017).")
+    activation = st.sidebar.selectbox("Activation", ["relu", "tanh", "gelu"], key="rg-act")
 
 
-def start_training():
-    if deep <= shallow:
-        raise ValueError("the deep net needs more blocks than the shallow one")
-    nets = gf.make_trainers(gf.degradation_nets(base, (int(shallow), int(deep))), xtr, ytr, lr=hp.lr, steps=hp.steps,
-                            batch_size=hp.batch_size, optimizer=hp.optimizer, weight_decay=hp.weight_decay,
-                            seed=sess.seed, eval_every=max(10, hp.steps // 30), record_every=max(1, hp.steps // 120))
-    st.session_state["rg-nets"] = nets
-    st.session_state["rg-depths"] = (int(shallow), int(deep))
-    st.session_state.pop("rg-landscape", None)
-    return {k: n.trainer for k, n in nets.items()}
+    xtr, ytr, mean, std, shape = data_arrays(dataset, sess.seed)
+    base = DeepNet.Config(kind=kind, in_channels=shape[0], image_size=shape[1], width=width, norm=norm,
+                          init="kaiming" if init.startswith("kaiming") else init, zero_init_last=init.endswith("zero last"),
+                          activation=activation, input_mean=mean, input_std=std)
+    return base, (dataset, sess.seed), xtr, ytr
 
 
-run = ui.training_panel("rg", start_training)
+def at_initialisation(base: DeepNet.Config, data_key: tuple, xtr: torch.Tensor, ytr: torch.Tensor) -> None:
+    """1 · Where the gradient goes at initialisation, plain vs residual."""
+    st.header("1 · At initialisation: where does the gradient go?")
+    depth = st.slider("Depth (blocks of 2 layers)", 2, 60, 20, key="rg-depth",
+                      help="The net has a stem layer, this many blocks of two layers, and a linear head.")
+    n_probe = 128 if base.kind == "mlp" else 32
+    plain, res = profiles(asdict(base), depth, sess.seed, n_probe, data_key, xtr, ytr)
+    ui.show(gp.init_profile_figure([plain, res]), key="rg-init-profile")
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Plain: first/last ‖∂L/∂W‖", f"{plain.ratio:.2g}", verdict(plain.ratio), delta_color="off", delta_arrow="off",
+              help="Gradient norm of the stem's weights divided by that of the head's, on one batch in train mode.")
+    c2.metric("Residual: first/last ‖∂L/∂W‖", f"{res.ratio:.2g}", verdict(res.ratio), delta_color="off", delta_arrow="off")
+    c3.metric("Plain: variance after last block", f"{plain.act_var[-1]:.2g}")
+    c4.metric("Residual: variance after last block", f"{res.act_var[-1]:.2g}")
+
+    lines = []
+    for p in (plain, res):
+        d = gf.diagnose(p.ratio)
+        lines.append(f"In the **{p.name}** net ({2 * depth + 2} weight layers) the first layer's gradient is "
+                     f"**{p.ratio:.2g}×** the head's: " + {
+                         "vanishing": "the gradient **vanishes** on its way to the input.",
+                         "exploding": "the gradient **grows** on its way to the input.",
+                         "healthy": f"within a factor {gf.HEALTHY:g} — no vanishing or exploding by this measure.",
+                         "dead": "no gradient reaches either layer."}[d])
+    st.markdown("  \n".join(lines))
+    if max(res.act_var[-1], plain.act_var[-1]) > 1e4:
+        st.markdown(f"The forward signal is another matter: the variance after the last block is "
+                    f"{plain.act_var[-1]:.2g} (plain) and {res.act_var[-1]:.2g} (residual). A first/last ratio near 1 "
+                    "only says that the layers' gradients are alike, not that they are of a useful size.")
+    with st.expander("Why: what the initialisation does per layer"):
+        st.markdown(
+            "For a ReLU layer with weights of variance σ²/fan_in, the variance of the back-propagated signal is "
+            "multiplied by about σ²/2 per layer (He et al., 2015, for equal fan-in and fan-out). PyTorch's default "
+            "init has σ² = 1/3, so about ×1/6 per layer: with no normalisation a plain net's gradient shrinks "
+            "geometrically with depth. Kaiming init (σ² = 2) keeps it near ×1. A skip connection adds an identity "
+            "path: the Jacobian of x + F(x) is I + ∂F/∂x (then the ReLU after the addition), so the gradient reaches "
+            "early blocks without passing through every layer's weights — but without normalisation the residual stream's variance grows with each block "
+            "(look at the right panel with Kaiming init). With BatchNorm, deep *plain* nets at initialisation can "
+            "have gradients that *grow* toward the input (Yang et al., 2019); measure it with the selector.")
+    if st.toggle("Show the ratio at every depth", key="rg-sweep"):
+        depths = [2, 5, 10, 20, 30, 40, 50, 60]
+        rows = {"plain": [], "residual": []}
+        for d in depths:
+            for p in profiles(asdict(base), d, sess.seed, n_probe, data_key, xtr, ytr):
+                rows[p.name].append(p.ratio)
+        ui.show(gp.ratio_figure({k: (np.array(depths), np.array(v)) for k, v in rows.items()}, gf.HEALTHY)
+                .update_layout(xaxis_title="depth (blocks)"), key="rg-depth-sweep")
+
+def train_nets(base: DeepNet.Config, data_key: tuple, xtr: torch.Tensor, ytr: torch.Tensor):
+    """2 · Sidebar: train shallow and deep, plain and residual nets side by side; returns the run once it has ended."""
+    st.header("2 · Training: shallow vs deep, plain vs residual")
+    st.sidebar.header("Training")
+    cs1, cs2 = st.sidebar.columns(2)
+    shallow = cs1.number_input("Shallow (blocks)", 1, 20, 2, key="rg-shallow")
+    deep = cs2.number_input("Deep (blocks)", 2, 40, 10, key="rg-deep")
+    hp = ui.hyperparameters("rg", lr=0.1, steps=600, batch_size=64, optimizer="SGD + momentum", max_steps=5000)
+    st.markdown(f"Four nets — plain and residual, {shallow} and {deep} blocks — train on the same batches from the same "
+                "seed with the optimiser settings in the sidebar. He et al. (2016) call it **degradation** when the "
+                "deeper plain net reaches a *higher training loss* than the shallower one. That is not overfitting: "
+                "an overfitting net has a *lower* training loss and a higher test loss.")
 
 
-def live(r) -> None:
-    if not r.active:
-        return
-    nets = st.session_state.get("rg-nets", {})
-    ui.show(gp.curves_figure({k: n.trainer.history() for k, n in nets.items()}, max_points=200), key="rg-live-curves")
-    st.caption("The gradient heatmap, the verdicts and the loss landscape appear when the four runs have ended.")
+    def start_training():
+        if deep <= shallow:
+            raise ValueError("the deep net needs more blocks than the shallow one")
+        depths = (int(shallow), int(deep))
+        nets = make_trainers(gf.degradation_nets(base, depths), xtr, ytr, lr=hp.lr, steps=hp.steps,
+                             batch_size=hp.batch_size, optimizer=hp.optimizer, weight_decay=hp.weight_decay,
+                             seed=sess.seed, eval_every=max(10, hp.steps // 30), record_every=max(1, hp.steps // 120))
+        # the card says what the four nets are; their gradient recorders travel with it (read by the sections below)
+        card = {"dataset": data_key[0], "seed": sess.seed, "depths": depths,
+                "configs": {k: asdict(n.config) for k, n in nets.items()}, "recorders": {k: n.recorder for k, n in nets.items()}}
+        return {k: n.trainer for k, n in nets.items()}, card
+
+    run = ui.training_panel("rg", start_training)
 
 
-# poll once a second: drawing competes with the four training threads for the GIL
-ui.training_monitor("rg", metrics=("train_acc",), live=live, every=1.0)
-nets = st.session_state.get("rg-nets") if run is not None else None
-if not nets:
-    st.info("Press **Train** in the sidebar to train the four nets (10–30 s on 2 CPU cores with the defaults).",
-            icon=":material/play_arrow:")
-elif not run.active:
-    finals = {k: gf.final_train_loss(n.trainer) for k, n in nets.items()}
+    def live(r) -> None:
+        if not r.active:
+            return
+        ui.show(gp.curves_figure({k: t.history() for k, t in r.trainers.items()}, max_points=200), key="rg-live-curves")
+        st.caption("The gradient heatmap, the verdicts and the loss landscape appear when the four runs have ended.")
+
+    # poll once a second: drawing competes with the four training threads for the GIL
+    ui.training_monitor("rg", metrics=("train_acc",), live=live, every=1.0)
+    if run is None or "recorders" not in run.card:
+        st.info("Press **Train** in the sidebar to train the four nets (10–30 s on 2 CPU cores with the defaults).",
+                icon=":material/play_arrow:")
+        return None
+    return None if run.active else run
+
+
+def degradation(run) -> None:
+    """2 · The verdict on the ended run: final training losses, gradient ratios, where the gradient went."""
+    trainers, recorders = run.trainers, run.card["recorders"]
+    finals = {k: gf.final_train_loss(t) for k, t in trainers.items()}
     verdicts = gf.degradation_verdict(finals)
     cols = st.columns(len(finals))
     for col, (k, v) in zip(cols, finals.items()):
-        st_ = nets[k].trainer.status
+        st_ = trainers[k].status
         col.metric(f"{k}: final training loss", "diverged" if st_ == "diverged" else f"{v:.3g}",
                    help="Mean minibatch loss over the last 10% of the steps run.")
-    ratios = {k: gf.ratio_series(n.recorder.table()) for k, n in nets.items()}
+    ratios = {k: gf.ratio_series(rec.table()) for k, rec in recorders.items()}
     def late(r: np.ndarray) -> float:
         tail = r[-max(1, len(r) // 5):]
         tail = tail[np.isfinite(tail)]
         return float(np.median(tail)) if len(tail) else math.nan
 
     end_ratio = {k: late(r) for k, (_, r) in ratios.items()}
-    d_lo, d_hi = st.session_state["rg-depths"]
+    d_lo, d_hi = run.card["depths"]
     ps_, pd_, rs_, rd_ = f"plain-{d_lo}", f"plain-{d_hi}", f"residual-{d_lo}", f"residual-{d_hi}"
     text = [(f"**Plain:** {verdicts['plain']} ({finals[ps_]:.3g} → {finals[pd_]:.3g} from {d_lo} to {d_hi} blocks). "
             f"**Residual:** {verdicts['residual']} ({finals[rs_]:.3g} → {finals[rd_]:.3g}).")]
@@ -208,23 +217,26 @@ elif not run.active:
     st.markdown(" ".join(text))
     st.caption(f"'Worse'/'better' means a difference of more than max(25% of the larger loss, 0.05 nats); "
                f"gradient ratios outside [1/{gf.HEALTHY:g}, {gf.HEALTHY:g}] are called vanishing / exploding.")
-    ui.show(gp.curves_figure({k: n.trainer.history() for k, n in nets.items()}), key="rg-curves")
-    ui.show(gp.curves_figure({k: n.trainer.history() for k, n in nets.items()}, metric="train_loss"),
+    ui.show(gp.curves_figure({k: t.history() for k, t in trainers.items()}), key="rg-curves")
+    ui.show(gp.curves_figure({k: t.history() for k, t in trainers.items()}, metric="train_loss"),
             key="rg-curves-eval")
 
     st.subheader("Where the gradient goes, step by step")
     st.caption("‖∂L/∂W‖ of every layer at every recorded training step, just before the optimiser's update. "
                "Blank: exactly zero gradient (e.g. every ReLU in a layer dead).")
-    ui.show(gp.grad_heatmaps_figure({k: (*n.recorder.table(), n.recorder.layers) for k, n in nets.items()}),
+    ui.show(gp.grad_heatmaps_figure({k: (*rec.table(), rec.layers) for k, rec in recorders.items()}),
             key="rg-heatmap")
     ui.show(gp.ratio_figure(ratios, gf.HEALTHY), key="rg-ratio")
 
-    # ------------------------------------------------------------ 3. loss landscape
+
+def loss_landscape(run, xtr: torch.Tensor, ytr: torch.Tensor) -> None:
+    """3 · Loss-landscape slices around the trained weights (Li et al., 2018)."""
     st.header("3 · The loss landscape around the trained weights")
     st.markdown("Li et al. (2018): slice the training loss along random directions in which every filter (a row "
                 "of a linear layer) is rescaled to the norm of the trained filter, so that nets of different "
                 "depth are comparable. Evaluated in eval mode on 512 training images.")
-    which = st.multiselect("Nets", list(nets), default=[pd_, rd_], key="rg-ls-nets")
+    d_lo, d_hi = run.card["depths"]
+    which = st.multiselect("Nets", list(run.trainers), default=[f"plain-{d_hi}", f"residual-{d_hi}"], key="rg-ls-nets")
     span = st.slider("Range of α, β", 0.2, 2.0, 1.0, 0.1, key="rg-ls-span")
     if st.button("Compute slices", key="rg-ls-go", icon=":material/landscape:") and which:
         xb, yb = xtr[:512], ytr[:512]
@@ -233,15 +245,15 @@ elif not run.active:
         out1, out2 = {}, {}
         with st.spinner("Evaluating the loss on the grid..."):
             for k in which:
-                m = nets[k].trainer.model_copy()
+                m = run.trainers[k].model_copy()
                 d1 = ll.filter_normalized_direction(m, seed=sess.seed)
                 d2 = ll.filter_normalized_direction(m, seed=sess.seed + 1)
                 out1[k] = ll.slice_1d(m, (xb, yb), d1, a)
                 out2[k] = ll.slice_2d(m, (xb, yb), d1, d2, g2, g2)
-        st.session_state["rg-landscape"] = (a, g2, out1, out2, span)
+        st.session_state["rg-landscape"] = (run.id, a, g2, out1, out2, span)
     ls = st.session_state.get("rg-landscape")
-    if ls:
-        a, g2, out1, out2, span = ls
+    if ls and ls[0] == run.id:       # slices of this run's nets only
+        _, a, g2, out1, out2, span = ls
         ui.show(gp.slice_1d_figure(a, out1), key="rg-slice1")
         ui.show(gp.slice_2d_figure(g2, g2, out2), key="rg-slice2")
         cols = st.columns(len(out1))
@@ -255,12 +267,23 @@ elif not run.active:
                    "near-convex around the minimum while deep plain nets become chaotic; these slices are of your "
                    "nets, at this depth, on 512 images — read them against that claim, not as a proof of it.")
 
-ui.try_this([
-    ("At depth 20 with no normalisation and the default init, compare the two ratios; then pick **Kaiming**: "
-    "the plain net's ratio comes back within 100×, but look at the residual net's activation variance."),
-    "Switch to **BatchNorm** and depth 50: does the plain net's gradient vanish — or grow toward the input?",
-    ("With BatchNorm, train 2 vs 10 blocks: is the deeper plain net worse on the *training* loss? Read its "
-    "gradient ratio in the heatmap before you blame vanishing gradients."),
-    "Choose **Kaiming + zero last** and a residual depth of 40: every block starts as the identity.",
-    "Raise the learning rate to 1 with no normalisation: which nets diverge, and which silently stop learning?",
-])
+
+def try_this() -> None:
+    ui.try_this([
+        ("At depth 20 with no normalisation and the default init, compare the two ratios; then pick **Kaiming**: "
+        "the plain net's ratio comes back within 100×, but look at the residual net's activation variance."),
+        "Switch to **BatchNorm** and depth 50: does the plain net's gradient vanish — or grow toward the input?",
+        ("With BatchNorm, train 2 vs 10 blocks: is the deeper plain net worse on the *training* loss? Read its "
+        "gradient ratio in the heatmap before you blame vanishing gradients."),
+        "Choose **Kaiming + zero last** and a residual depth of 40: every block starts as the identity.",
+        "Raise the learning rate to 1 with no normalisation: which nets diverge, and which silently stop learning?",
+    ])
+
+
+base, data_key, xtr, ytr = network()
+at_initialisation(base, data_key, xtr, ytr)
+run = train_nets(base, data_key, xtr, ytr)
+if run is not None:
+    degradation(run)
+    loss_landscape(run, xtr, ytr)
+try_this()

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from dlviz.batchnorm import core as bnm
 from dlviz.batchnorm import domain_shift as bs
+from dlviz.batchnorm.training import LRSweep, make_runs
 from dlviz.checkpoints import load_shipped
 from dlviz.data import DataError
 from dlviz.resnet_gradients.core import build
@@ -110,7 +111,7 @@ def test_gradient_shift_matches_a_manual_computation(data, configs):
 
 
 def test_runs_share_batches_and_record_snapshots(data, configs):
-    runs = bnm.make_runs({k: configs[k] for k in ("no norm", "BatchNorm")}, data, lr=0.05, steps=20,
+    runs = make_runs({k: configs[k] for k in ("no norm", "BatchNorm")}, data, lr=0.05, steps=20,
                          batch_size=32, snapshot_every=10, eval_every=10, probe_n=64)
     for t in runs.values():
         t.run()
@@ -133,7 +134,7 @@ def test_trained_criterion():
 
 
 def test_sweep_detects_divergence_without_crashing(data, configs):
-    sweep = bnm.LRSweep({"no norm": configs["no norm"]}, data, [0.05, 1e4], steps=60, batch_size=32)
+    sweep = LRSweep({"no norm": configs["no norm"]}, data, [0.05, 1e4], steps=60, batch_size=32)
     t = sweep.trainer().run()
     assert t.status == "finished" and t.step == 2
     rows = {r.lr: r for r in sweep.rows}

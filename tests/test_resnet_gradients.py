@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from dlviz.resnet_gradients import core as gf
 from dlviz.resnet_gradients import loss_landscape as ll
+from dlviz.resnet_gradients.training import make_trainers
 from dlviz.data import batches, digits
 from dlviz.models import build_model
 from dlviz.models.deep_nets import DeepNet
@@ -167,7 +168,7 @@ def test_ratio_and_diagnosis():
 # ---------------------------------------------------------------------------------------- training
 def test_recorder_sees_the_training_gradients(batch):
     d = digits("train", seed=0)
-    nets = gf.make_trainers({"a": cfg(norm="batch")}, d.images, d.labels, lr=0.05, steps=11, batch_size=32,
+    nets = make_trainers({"a": cfg(norm="batch")}, d.images, d.labels, lr=0.05, steps=11, batch_size=32,
                             record_every=5, seed=0)
     net = nets["a"]
     first = next(iter(batches(d.images, d.labels, batch_size=32, seed=0)))
@@ -181,7 +182,7 @@ def test_recorder_sees_the_training_gradients(batch):
 
 def test_a_diverging_run_is_reported_not_raised():
     d = digits("train", seed=0)
-    nets = gf.make_trainers({"deep": cfg(init="kaiming", depth=8, residual=True)}, d.images, d.labels,
+    nets = make_trainers({"deep": cfg(init="kaiming", depth=8, residual=True)}, d.images, d.labels,
                             lr=50.0, steps=40, batch_size=32)
     t = nets["deep"].trainer.run()
     assert t.status == "diverged" and "diverged" in t.message

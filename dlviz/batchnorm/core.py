@@ -10,7 +10,8 @@ before it, ``||G - G'||`` (their Def. 2.1), and argue that BN's benefit is a smo
 
 This module builds the variants (no norm, BN before/after the activation, LayerNorm, GroupNorm) from one
 config, trains them on the same batches (:func:`make_runs`), records what the page plots through a
-:class:`Probe` snapshot every few steps, and sweeps the learning rate (:class:`LRSweep`). Train vs eval
+:class:`Probe` snapshot every few steps; :mod:`dlviz.batchnorm.training` trains them (``make_runs``) and sweeps
+the learning rate (``LRSweep``). Train vs eval
 mode and test-time adaptation to a shifted domain live in :mod:`dlviz.batchnorm.domain_shift`.
 """
 
@@ -18,20 +19,17 @@ from __future__ import annotations
 
 import copy
 import math
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from dlviz.data import DataError, batches, image_dataset
+from dlviz.data import DataError, image_dataset
 from dlviz.resnet_gradients.core import build
 from dlviz.resnet_gradients.loss_landscape import _grad, cross_entropy_loss, frozen_stats, loss_along_gradient
 from dlviz.models.deep_nets import DeepNet
-from dlviz.train import Trainer, make_optimizer
 
 VARIANTS: dict[str, dict] = {
     "no norm": {"norm": "none"},
@@ -205,42 +203,6 @@ class Probe:
         return snap
 
 
-def make_runs(configs: dict[str, DeepNet.Config], data: Data, *, lr: float, steps: int, batch_size: int,
-              optimizer: str = "SGD + momentum", weight_decay: float = 0.0, seed: int = 0,
-              snapshot_every: int = 20, eval_every: int = 50, probe_n: int = 256,
-              device: str = "cpu") -> dict[str, Trainer]:
-    """One Trainer per variant: same init seed (equal Linear/Conv weights), same batches, same optimiser.
-
-    Records minibatch ``loss``/``acc`` every step, ``test_loss``/``test_acc`` every ``eval_every`` steps,
-    and a :class:`Probe` snapshot every ``snapshot_every`` steps (step 0 included).
-    """
-    g = torch.Generator().manual_seed(seed + 1)
-    pick = torch.randperm(len(data.x_train), generator=g)[:probe_n]
-    xp, yp = data.x_train[pick].to(device), data.y_train[pick].to(device)
-    xt, yt = data.x_test.to(device), data.y_test.to(device)
-
-    def evaluate(m: nn.Module) -> dict[str, float]:
-        logits = m(xt)
-        return {"test_loss": float(F.cross_entropy(logits, yt)),
-                "test_acc": float((logits.argmax(1) == yt).float().mean())}
-
-    runs = {}
-    for name, cfg in configs.items():
-        model = build(cfg, seed).to(device)
-        opt = make_optimizer(optimizer, model.parameters(), lr, weight_decay)
-        runs[name] = Trainer(model, loss_fn=_loss_acc, optimizer=opt, steps=steps, device=device, name=name,
-                             batches=batches(data.x_train, data.y_train, batch_size=batch_size, seed=seed),
-                             eval_fn=evaluate, eval_every=eval_every, snapshot_every=snapshot_every,
-                             snapshot_fn=Probe(xp, yp, lr, optimizer=opt, seed=seed))
-    return runs
-
-
-def _loss_acc(model: nn.Module, batch):
-    x, y = batch
-    logits = model(x)
-    return F.cross_entropy(logits, y), {"acc": float((logits.argmax(1) == y).float().mean())}
-
-
 def series(snapshots: list[tuple[int, dict]], key: str) -> tuple[np.ndarray, np.ndarray]:
     """``(steps (S,), values (S, ...))`` of one scalar-per-layer key (``shift``, ``ics_diff``, ``ics_cos``)."""
     rows = [(s, d[key]) for s, d in snapshots if key in d]
@@ -274,53 +236,6 @@ def trained(first_loss: float, final_loss: float, diverged: bool) -> str:
     return "trained" if math.isfinite(final_loss) and final_loss < 0.5 * first_loss else "did not train"
 
 
-class LRSweep:
-    """Short runs of every variant at every learning rate, one after another.
-
-    :meth:`trainer` returns a Trainer whose every step is one whole short run (so the page's Stop button
-    and progress bar work); rows appear in :attr:`rows` as runs finish. Divergence is detected by each
-    run's own Trainer (status ``diverged``) and recorded, never raised.
-    """
-
-    def __init__(self, configs: dict[str, DeepNet.Config], data: Data, lrs: Sequence[float], *, steps: int = 150,
-                 batch_size: int = 64, optimizer: str = "SGD + momentum", seed: int = 0, device: str = "cpu"):
-        self.configs, self.data, self.lrs = configs, data, sorted(float(v) for v in lrs)
-        self.steps, self.batch_size, self.optimizer, self.seed, self.device = steps, batch_size, optimizer, seed, device
-        self.jobs = [(lr, name) for lr in self.lrs for name in configs]
-        self.rows: list[SweepRow] = []
-        self._lock = threading.Lock()
-
-    def run_one(self, lr: float, name: str) -> SweepRow:
-        model = build(self.configs[name], self.seed).to(self.device)
-        d = self.data
-        t = Trainer(model, loss_fn=cross_entropy_loss, steps=self.steps, device=self.device,
-                    optimizer=make_optimizer(self.optimizer, model.parameters(), lr),
-                    batches=batches(d.x_train, d.y_train, batch_size=self.batch_size, seed=self.seed)).run()
-        _, losses = t.history("loss")
-        first = losses[0] if losses else math.nan
-        k = max(1, len(losses) // 10)
-        final = float(np.mean(losses[-k:])) if losses and t.status != "diverged" else math.nan
-        return SweepRow(name, lr, trained(first, final, t.status == "diverged"), first, final, t.step, t.message)
-
-    def _step(self, _batch) -> dict[str, float]:
-        with self._lock:
-            lr, name = self.jobs[len(self.rows)]
-        row = self.run_one(lr, name)
-        with self._lock:
-            self.rows.append(row)
-        return {"lr": lr, "trained": float(row.status == "trained")}
-
-    def trainer(self) -> Trainer:
-        return Trainer(nn.Linear(1, 1), step_fn=self._step, batches=iter(lambda: None, 1), steps=len(self.jobs),
-                       name="learning-rate sweep")
-
-    def largest_lr(self) -> dict[str, float | None]:
-        """Per variant, the largest learning rate whose run ``trained`` (None if none did yet)."""
-        with self._lock:
-            rows = list(self.rows)
-        return largest_trainable_lr(rows, list(self.configs))
-
-
 def largest_trainable_lr(rows: Sequence[SweepRow], variants: Sequence[str]) -> dict[str, float | None]:
     out: dict[str, float | None] = {v: None for v in variants}
     for r in rows:
@@ -332,7 +247,7 @@ def largest_trainable_lr(rows: Sequence[SweepRow], variants: Sequence[str]) -> d
 def thumbnail() -> np.ndarray:
     """Landing-page card: density of a deep unit's input at init, no norm (blue) vs BatchNorm (orange),
     the colours the page gives the two variants."""
-    from dlviz.resnet_gradients.core import polyline_image
+    from dlviz.resnet_gradients.views import polyline_image
 
     g = torch.Generator().manual_seed(0)
     x = torch.rand(256, 1, 8, 8, generator=g)

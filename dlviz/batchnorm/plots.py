@@ -179,6 +179,8 @@ def shift_curve_figure(curves: dict[str, list], height: int = 330) -> go.Figure:
     return fig
 
 
+# Same as dlviz.imaging.tile, except it returns float (3, H', W') for plotting.image_figure, upscales each
+# image, and puts a white gap after every image and row (its test pins this layout):
 def mosaic(rows: list[np.ndarray], scale: int = 6, gap: int = 2) -> np.ndarray:
     """Rows of ``(N, C, H, W)`` images in [0, 1] as one ``(3, H', W')`` image (nearest upscaling, white gaps)."""
     out_rows = []

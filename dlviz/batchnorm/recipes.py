@@ -7,11 +7,10 @@ and the covariate-shift sections have a pair to compare on load, before anything
 from __future__ import annotations
 
 from dlviz.batchnorm.core import load_data, net_config, variant_configs
-from dlviz.data import batches
+from dlviz.batchnorm.training import train_shipped
 from dlviz.metrics import accuracy
 from dlviz.models import build_model
 from dlviz.recipes import Recipe, register_recipe
-from dlviz.train import Trainer, make_optimizer
 
 STEPS, BATCH, LR, OPTIMIZER = 800, 64, 0.05, "SGD + momentum"
 SHIPPED = {"digits_mlp_bn": "BatchNorm", "digits_mlp_plain": "no norm"}
@@ -23,12 +22,8 @@ def mlp_config(variant: str):
 
 
 def _train(model, device: str) -> dict:
-    from dlviz.resnet_gradients.loss_landscape import cross_entropy_loss
-
-    data = load_data("digits", seed=0)
-    Trainer(model, loss_fn=cross_entropy_loss, optimizer=make_optimizer(OPTIMIZER, model.parameters(), LR),
-            batches=batches(data.x_train, data.y_train, batch_size=BATCH, seed=0), steps=STEPS,
-            device=device).run()
+    train_shipped(model, load_data("digits", seed=0), steps=STEPS, batch_size=BATCH, lr=LR, optimizer=OPTIMIZER,
+                  device=device)
     return {"dataset": "digits (train split, seed 0, 8x8)", "steps": STEPS, "batch_size": BATCH,
             "optimizer": f"{OPTIMIZER} lr={LR}"}
 

@@ -104,18 +104,6 @@ def first_layer_filters(model: torch.nn.Module) -> torch.Tensor:
     raise ValueError("the model has no Conv2d layer")
 
 
-def thumbnail() -> np.ndarray:
-    """Landing-page card: a photo beside its Sobel-x feature map, ``(H, 2W, 3)`` uint8."""
-    from dlviz.data import photo
-
-    x = photo("chelsea the cat", 96)
-    y = convolve(x, KERNELS["Sobel x (vertical edges)"], padding=1).output[0]
-    y = (y - y.min()) / (y.max() - y.min() + 1e-8)
-    left = (x.permute(1, 2, 0).numpy() * 255).astype(np.uint8)
-    right = (np.repeat(y.numpy()[..., None], 3, axis=-1) * 255).astype(np.uint8)
-    return np.concatenate([left, right], axis=1)
-
-
 def macs(out_h: int, out_w: int, k: int, channels: int = 1) -> int:
     """Multiply-adds of one k x k depthwise filter over ``channels`` maps of ``out_h x out_w``."""
     return out_h * out_w * k * k * channels

@@ -3,5 +3,5 @@ meaningful?"): in high dimension distances concentrate, volume moves to the corn
 and nearest-neighbour methods stop working -- unless the model is told where the structure is, which
 is what a convolution does for images (weight sharing and locality).
 
-The page: ``pages/curse_of_dimensionality.py``. Modules: ``core``, ``plots``.
+The page: ``pages/curse_of_dimensionality.py``. Modules: ``core``, ``views``, ``plots``.
 """

@@ -188,24 +188,3 @@ def layer_parameters(height: int, width: int, channels: int, hidden: int, kernel
 def grid_points(dim: int, per_axis: int = 10) -> float:
     """Samples needed to cover ``[0, 1]^dim`` with ``per_axis`` points per axis: ``per_axis^dim``."""
     return float(per_axis) ** dim
-
-
-def thumbnail() -> np.ndarray:
-    """Landing-page card: histograms of pairwise distances / mean distance in 2 and in 100 dimensions
-    (the second collapses to a spike at 1)."""
-    h, w = 150, 300
-    img = np.full((h, w, 3), 255, dtype=np.uint8)
-    bins = np.linspace(0, 2.2, 56)
-    colors = [(76, 120, 168), (228, 87, 86)]
-    for dim, color in zip((2, 100), colors):
-        s = distance_stats(dim, 120, seed=0)
-        counts, _ = np.histogram(s.distances / s.mean, bins=bins, density=True)
-        counts = counts / counts.max() * (h - 20)
-        for b, c in enumerate(counts):
-            x0 = 10 + b * (w - 20) // len(counts)
-            x1 = 10 + (b + 1) * (w - 20) // len(counts) - 1
-            top = h - 10 - int(c)
-            region = img[top:h - 10, x0:x1]
-            region[:] = (region * 0.45 + np.array(color) * 0.55).astype(np.uint8)
-    img[h - 10, 10:w - 10] = 60
-    return img

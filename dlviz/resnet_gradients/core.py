@@ -25,11 +25,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from dlviz.data import batches
 from dlviz.resnet_gradients.loss_landscape import cross_entropy_loss, frozen_stats
 from dlviz.models import build_model
 from dlviz.models.deep_nets import DeepNet
-from dlviz.train import Trainer, make_optimizer
+from dlviz.train import Trainer
 
 # a first/last gradient ratio outside [1/100, 100] is called vanishing / exploding on the page
 HEALTHY = 100.0
@@ -203,15 +202,6 @@ def ratio_series(table: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.n
     return steps, np.array([first_last_ratio(dict(enumerate(row))) for row in norms])
 
 
-@dataclass
-class Net:
-    """One net of a side-by-side run: its trainer and its gradient recorder."""
-
-    trainer: Trainer
-    recorder: GradNormRecorder
-    config: DeepNet.Config
-
-
 def degradation_nets(config: DeepNet.Config, depths: tuple[int, int]) -> dict[str, DeepNet.Config]:
     """``plain-d``, ``residual-d`` for the shallow and the deep depth (all else equal)."""
     out = {}
@@ -219,41 +209,6 @@ def degradation_nets(config: DeepNet.Config, depths: tuple[int, int]) -> dict[st
         for d in depths:
             out[f"{'residual' if residual else 'plain'}-{d}"] = replace(config, depth=d, residual=residual)
     return out
-
-
-def make_trainers(configs: dict[str, DeepNet.Config], x: torch.Tensor, y: torch.Tensor, *, lr: float,
-                  steps: int, batch_size: int, optimizer: str = "SGD", weight_decay: float = 0.0,
-                  seed: int = 0, eval_every: int = 25, record_every: int = 5, eval_n: int = 512,
-                  device: str = "cpu") -> dict[str, Net]:
-    """One Trainer per config: same init seed, same batch stream, same optimiser settings.
-
-    Each records the minibatch loss every step, the training-set loss and accuracy (on the first
-    ``eval_n`` training images, eval mode) every ``eval_every`` steps as ``train_loss`` / ``train_acc``,
-    and per-layer gradient norms every ``record_every`` steps.
-    """
-    xe, ye = x[:eval_n].to(device), y[:eval_n].to(device)
-
-    def evaluate(m: nn.Module) -> dict[str, float]:
-        logits = m(xe)
-        return {"train_loss": float(nn.functional.cross_entropy(logits, ye)),
-                "train_acc": float((logits.argmax(1) == ye).float().mean())}
-
-    nets = {}
-    for name, cfg in configs.items():
-        model = build(cfg, seed).to(device)
-        opt = make_optimizer(optimizer, model.parameters(), lr, weight_decay)
-        rec = GradNormRecorder(model, opt, record_every)
-        tr = Trainer(model, loss_fn=_loss_with_acc, optimizer=opt, steps=steps, device=device,
-                     batches=batches(x, y, batch_size=batch_size, seed=seed), eval_fn=evaluate,
-                     eval_every=eval_every, name=name)
-        nets[name] = Net(tr, rec, cfg)
-    return nets
-
-
-def _loss_with_acc(model: nn.Module, batch):
-    x, y = batch
-    logits = model(x)
-    return nn.functional.cross_entropy(logits, y), {"acc": float((logits.argmax(1) == y).float().mean())}
 
 
 def final_train_loss(trainer: Trainer, tail: float = 0.1) -> float:
@@ -286,30 +241,3 @@ def degradation_verdict(losses: dict[str, float], rel: float = 0.25, tol: float 
         out[fam] = ("deeper is worse" if deep > shallow + margin else
                     "deeper is better" if deep < shallow - margin else "about equal")
     return out
-
-
-def polyline_image(curves: list[tuple[np.ndarray, np.ndarray, tuple[int, int, int]]], h: int = 120,
-                   w: int = 240) -> np.ndarray:
-    """A small white ``(h, w, 3)`` uint8 image with each ``(x, y, rgb)`` curve drawn thick (for thumbnails)."""
-    img = np.full((h, w, 3), 255, np.uint8)
-    xs_all = np.concatenate([c[0] for c in curves])
-    ys_all = np.concatenate([c[1] for c in curves])
-    x0, x1, y0, y1 = xs_all.min(), xs_all.max(), ys_all.min(), ys_all.max()
-    for x, y, rgb in curves:
-        px = 8 + (x - x0) / max(x1 - x0, 1e-12) * (w - 16)
-        py = (h - 8) - (y - y0) / max(y1 - y0, 1e-12) * (h - 16)
-        for i in range(len(x) - 1):
-            for t in np.linspace(0, 1, 40):
-                cx, cy = int(px[i] + t * (px[i + 1] - px[i])), int(py[i] + t * (py[i + 1] - py[i]))
-                img[max(0, cy - 2):cy + 2, max(0, cx - 1):cx + 2] = rgb
-    return img
-
-
-def thumbnail() -> np.ndarray:
-    """Landing-page card: log gradient norm per layer at init, plain (red) vs residual (blue), depth 12."""
-    g = torch.Generator().manual_seed(0)
-    x, y = torch.randn(64, 1, 8, 8, generator=g), torch.randint(0, 10, (64,), generator=g)
-    cfg = DeepNet.Config(width=32, depth=12)
-    profs = [init_profile(c, (x, y), seed=0, name=k) for k, c in plain_and_residual(cfg).items()]
-    return polyline_image([(np.arange(len(p.grad_norms), dtype=float), np.log10(np.clip(p.grad_norms, 1e-30, None)), c)
-                           for p, c in zip(profs, [(228, 87, 86), (76, 120, 168)])])

@@ -29,6 +29,8 @@ LossFn = Callable[[nn.Module, object], torch.Tensor]
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)
 
 
+# Same as dlviz.metrics.classification_loss, except it returns the loss alone (a LossFn for the functional
+# calls below, which differentiate it; no accuracy):
 def cross_entropy_loss(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
     """Mean cross-entropy of ``model`` on an ``(images, labels)`` batch."""
     x, y = batch

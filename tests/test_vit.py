@@ -195,3 +195,40 @@ def test_model_rejects_bad_configs_and_inputs():
         _vit(heads=3)
     with pytest.raises(ValueError, match="expects"):
         _vit()(torch.zeros(1, 3, 8, 8))
+
+
+# ------------------------------------------------------------------ the data-efficiency measurement
+def test_subsets_are_nested_and_class_balanced():
+    from dlviz.vit.training import load_data, subset_per_class
+
+    train = load_data("digits", "train")
+    small, big = subset_per_class(train, 50), subset_per_class(train, 200)
+    assert len(small) == 50 and len(big) == 200
+    assert torch.bincount(small.labels, minlength=10).tolist() == [5] * 10
+    rows = {tuple(x.flatten().tolist()) for x in big.images}
+    assert all(tuple(x.flatten().tolist()) in rows for x in small.images)    # a smaller subset is inside a larger
+
+
+def test_the_shipped_curve_matches_todays_models_and_a_re_measured_point():
+    from dlviz.vit import efficiency as E
+    from dlviz.vit.training import build_cnn, build_vit, n_params
+
+    curve = E.load()
+    if curve is None:
+        pytest.skip("vit_vs_cnn_digits.npz is not shipped")
+    assert curve.meta["vit_params"] == n_params(build_vit("digits"))
+    assert curve.meta["cnn_params"] == n_params(build_cnn("digits"))
+    assert abs(curve.meta["vit_params"] / curve.meta["cnn_params"] - 1) < 0.15        # a matched budget
+    assert curve.vit.shape == curve.cnn.shape == (len(curve.meta["seeds"]), len(curve.sizes))
+    torch.set_num_threads(1)
+    got = E.measure_point("cnn", int(curve.sizes[0]), curve.meta["seeds"][0], steps=curve.meta["steps"])
+    assert got == pytest.approx(curve.cnn[0, 0], abs=0.03)
+
+
+def test_crossover_reads_the_curve():
+    from dlviz.vit.efficiency import Curve
+
+    c = Curve(np.array([10, 100, 1000]), np.array([[0.2, 0.8, 0.97]]), np.array([[0.5, 0.9, 0.96]]), {})
+    assert c.crossover() == 1000
+    c = Curve(np.array([10, 100]), np.array([[0.2, 0.8]]), np.array([[0.5, 0.9]]), {})
+    assert c.crossover() is None

@@ -275,17 +275,30 @@ def equivariance() -> None:
     n = min(128, len(test))
     err = shift_errors(mkey, shifts, n, model, test)
     ui.show(P.equivariance_figure(err, p), key=f"{K}-equi")
-    c = st.columns(len(shifts))
-    for col, s in zip(c, shifts):
-        col.metric(f"Logits change, {s}-px shift", f"{err[s]['logits']:.3f}",
+    cnn = None
+    if dkey == "digits" and "digits_cnn" in AVAILABLE:         # the Convolutions page's CNN, same images
+        cnn_model, _ = ui.load_shipped("digits_cnn", expected_arch="small_cnn")
+        cnn = shift_errors("digits_cnn", (1, p), n, cnn_model, test)
+    cols = st.columns(len(shifts) + (cnn is not None))
+    for col, s_ in zip(cols, shifts):
+        col.metric(f"ViT logits change, {s_}-px shift", f"{err[s_]['logits']:.3f}",
                    help="The invariance error ‖f(Tx) − f(x)‖ / ‖f(x)‖ of the logits.")
+    if cnn is not None:
+        cols[-1].metric(f"CNN logits change, 1 px / {p} px", f"{cnn[1]['logits']:.3f} / {cnn[p]['logits']:.3f}",
+                        help="The same measure on the shipped digits CNN (digits_cnn, dlviz/models/cnn.py).")
+    e1, ep = err[1], err[p]
+    more = "more" if ep["logits"] > e1["logits"] else "less"
     st.caption(
         f"The Equivariance page's measure, ‖f(Tx) − T′f(x)‖ / ‖f(x)‖, on {n} test images shifted right "
-        f"circularly. The patch tokens form a {model.grid}×{model.grid} map with stride {p}, so for a shift by a "
-        f"multiple of {p} px T′ moves the tokens by whole cells, and the patch embedding is exactly equivariant (0); "
-        f"for any other shift no token shift matches: the patches now cut the strokes elsewhere. Adding the position "
-        f"embeddings breaks even the patch-size case -- unless there are none (train one with *Position embeddings: "
-        f"none*: the transformer is then a bag of patches, and its logits ignore a {p}-px circular shift).")
+        f"circularly (what leaves on the right re-enters on the left). The patch tokens form a "
+        f"{model.grid}×{model.grid} map with stride {p}: for a shift by a multiple of {p} px, T′ moves the tokens by "
+        f"whole cells and the patch embedding is exactly equivariant (error {ep['patch embedding']:.1e}); for a "
+        f"1-px shift no token shift matches -- the patches cut the strokes elsewhere (error "
+        f"{e1['patch embedding']:.2f}). Adding the position embeddings breaks even the {p}-px case (error "
+        f"{ep['+ positions']:.2f}). At the logits a {p}-px shift changes this model's output {more} than a 1-px "
+        f"shift ({ep['logits']:.3f} vs {e1['logits']:.3f}): what it tolerates is what it was trained on (the "
+        "shipped models saw random 1-px shifts), not a built-in symmetry. Without position embeddings (train one "
+        f"with *Position embeddings: none*) the ViT is a bag of patches and its logits ignore a {p}-px circular shift.")
 
 
 patches()

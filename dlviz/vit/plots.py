@@ -34,20 +34,23 @@ def tokens_figure(z: np.ndarray, title: str = "", height: int = 300) -> go.Figur
     return fig
 
 
-def filters_figure(imgs: np.ndarray, var: np.ndarray, height: int = 160) -> go.Figure:
-    """Principal components ``(k, p, p, 3)`` of the embedding filters in one row, variance in the hover."""
+def filters_figure(imgs: np.ndarray, var: np.ndarray, cols: int = 6, height: int = 260) -> go.Figure:
+    """Principal components ``(k, p, p, 3)`` of the embedding filters on a grid of ``cols`` columns, each
+    labelled with the share of variance it holds."""
     k, p = imgs.shape[:2]
-    gap = max(1, p // 4)
-    row = np.full((p, k * (p + gap) - gap, 3), 1.0)
+    gap = max(1, p // 3)
+    rows = -(-k // cols)
+    lab = max(2, p // 2)                                   # room under each tile for its label
+    canvas = np.full((rows * (p + gap + lab), cols * (p + gap) - gap, 3), 1.0)
+    fig = go.Figure()
     for i in range(k):
-        row[:, i * (p + gap):i * (p + gap) + p] = imgs[i]
-    fig = go.Figure(go.Image(z=(row * 255).astype(np.uint8), hoverinfo="skip"))
-    for i in range(k):
-        fig.add_annotation(x=i * (p + gap) + (p - 1) / 2, y=p - 0.5, yanchor="top", text=f"{var[i]:.0%}",
-                           showarrow=False, font=dict(size=10))
-    fig = _bare(fig, height)
-    fig.update_layout(margin=dict(l=4, r=4, t=4, b=24))
-    return fig
+        r, c = divmod(i, cols)
+        y, x = r * (p + gap + lab), c * (p + gap)
+        canvas[y:y + p, x:x + p] = imgs[i]
+        fig.add_annotation(x=x + (p - 1) / 2, y=y + p - 0.3, yanchor="top", text=f"{var[i]:.0%}", showarrow=False,
+                           font=dict(size=10))
+    fig.add_trace(go.Image(z=(canvas * 255).astype(np.uint8), hoverinfo="skip"))
+    return _bare(fig, height)
 
 
 def mosaic_figure(m: np.ndarray, row_labels: list[str], col_labels: list[str], tile: int, gap: int = 1,

@@ -244,8 +244,8 @@ def vit_vs_cnn() -> None:
         ui.show(P.efficiency_figure(curve.sizes, curve.vit, curve.cnn, f"ViT ({mt['vit_params']:,} parameters)",
                                     f"CNN ({mt['cnn_params']:,} parameters)"), key=f"{K}-eff")
     v, c = curve.vit.mean(0), curve.cnn.mean(0)
-    b.metric(f"At {curve.sizes[0]} images", f"CNN {c[0]:.0%} · ViT {v[0]:.0%}")
-    b.metric(f"At {curve.sizes[-1]:,} images", f"CNN {c[-1]:.0%} · ViT {v[-1]:.0%}")
+    b.metric(f"{curve.sizes[0]} images: CNN / ViT", f"{c[0]:.0%} / {v[0]:.0%}")
+    b.metric(f"{curve.sizes[-1]:,} images: CNN / ViT", f"{c[-1]:.0%} / {v[-1]:.0%}")
     gap = c - v
     b.metric("Largest CNN lead", f"{gap.max():+.1%}", help=f"at {curve.sizes[int(gap.argmax())]} training images")
     vc, cc = mt["vit_config"], mt["cnn_config"]
@@ -268,6 +268,11 @@ def shift_errors(mk: str, shifts: tuple[int, ...], n: int, _model, _test) -> dic
     return V.patch_shift_errors(_model, _test.images[:n], list(shifts))
 
 
+@st.cache_data(show_spinner=False, max_entries=4)
+def logit_errors(mk: str, shifts: tuple[int, ...], n: int, _model, _test) -> dict:
+    return V.logit_shift_errors(_model, _test.images[:n], list(shifts))
+
+
 def equivariance() -> None:
     st.header("5 · Shifts: a patch-size shift vs a one-pixel shift")
     p = cfg.patch_size
@@ -275,16 +280,17 @@ def equivariance() -> None:
     n = min(128, len(test))
     err = shift_errors(mkey, shifts, n, model, test)
     ui.show(P.equivariance_figure(err, p), key=f"{K}-equi")
+    st.markdown("**How much the logits change** (‖f(Tx) − f(x)‖ / ‖f(x)‖):")
     cnn = None
     if dkey == "digits" and "digits_cnn" in AVAILABLE:         # the Convolutions page's CNN, same images
         cnn_model, _ = ui.load_shipped("digits_cnn", expected_arch="small_cnn")
-        cnn = shift_errors("digits_cnn", (1, p), n, cnn_model, test)
+        cnn = logit_errors("digits_cnn", (1, p), n, cnn_model, test)
     cols = st.columns(len(shifts) + (cnn is not None))
     for col, s_ in zip(cols, shifts):
-        col.metric(f"ViT logits change, {s_}-px shift", f"{err[s_]['logits']:.3f}",
+        col.metric(f"ViT logits · {s_} px", f"{err[s_]['logits']:.3f}",
                    help="The invariance error ‖f(Tx) − f(x)‖ / ‖f(x)‖ of the logits.")
     if cnn is not None:
-        cols[-1].metric(f"CNN logits change, 1 px / {p} px", f"{cnn[1]['logits']:.3f} / {cnn[p]['logits']:.3f}",
+        cols[-1].metric(f"CNN logits · 1 / {p} px", f"{cnn[1]:.3f} / {cnn[p]:.3f}",
                         help="The same measure on the shipped digits CNN (digits_cnn, dlviz/models/cnn.py).")
     e1, ep = err[1], err[p]
     more = "more" if ep["logits"] > e1["logits"] else "less"

@@ -232,3 +232,13 @@ def test_crossover_reads_the_curve():
     assert c.crossover() == 1000
     c = Curve(np.array([10, 100]), np.array([[0.2, 0.8]]), np.array([[0.5, 0.9]]), {})
     assert c.crossover() is None
+
+
+def test_logit_shift_errors_agree_with_the_stage_measure_on_a_vit():
+    m = _vit()
+    x = torch.rand(3, 1, 8, 8)
+    full = C.patch_shift_errors(m, x, [1, 2])
+    only = C.logit_shift_errors(m, x, [1, 2])
+    for s in (1, 2):
+        want = float((m(torch.roll(x, s, -1)) - m(x)).norm() / m(x).norm())
+        assert only[s] == pytest.approx(want, rel=1e-4) and full[s]["logits"] == pytest.approx(want, rel=1e-4)

@@ -175,3 +175,12 @@ def patch_shift_errors(model: nn.Module, x: torch.Tensor, shifts: list[int]) -> 
     from dlviz.equivariance import Transform, equivariance_error
 
     return {s: {r.name: r.error for r in equivariance_error(model, x, Transform("shift", 0, s))} for s in shifts}
+
+
+def logit_shift_errors(model: nn.Module, x: torch.Tensor, shifts: list[int]) -> dict[int, float]:
+    """The same measure on the logits only (the invariance error), for any classifier -- e.g. a CNN whose
+    ``feature_maps`` stop before its head."""
+    from dlviz.equivariance import Transform, equivariance_error
+
+    logits_only = nn.Sequential(model)                 # no feature_maps: the measure sees model(x)
+    return {s: equivariance_error(logits_only, x, Transform("shift", 0, s))[0].error for s in shifts}

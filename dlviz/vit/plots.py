@@ -81,7 +81,8 @@ def efficiency_figure(sizes: np.ndarray, vit: np.ndarray, cnn: np.ndarray, vit_l
         fig.add_trace(go.Scatter(x=sizes, y=mean, mode="lines+markers", name=name, line=dict(color=colour),
                                  hovertemplate="%{x} images: %{y:.1%}<extra>" + name.split(" (")[0] + "</extra>"))
     fig.update_xaxes(type="log", title="training images", tickvals=list(sizes))
-    fig.update_yaxes(title="test accuracy", tickformat=".0%", range=[0, 1.02])
+    lo = float(min(vit.min(), cnn.min()))
+    fig.update_yaxes(title="test accuracy", tickformat=".0%", range=[max(0.0, lo - 0.05), 1.005])
     fig.update_layout(height=height, margin=dict(l=4, r=4, t=10, b=4), legend=dict(x=0.45, y=0.08))
     return fig
 

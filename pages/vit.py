@@ -118,7 +118,7 @@ def patches() -> None:
     def _body() -> None:
         size = img.shape[-1]
         opts = [p for p in range(1, size + 1) if size % p == 0]
-        p = st.select_slider("Patch size p", opts, cfg.patch_size, key=f"{K}-patch")
+        p = st.select_slider("Patch size p", opts, cfg.patch_size, key=f"{K}-patch-{size}")
         g = size // p
         c1, c2, c3 = st.columns(3)
         c1.metric("Tokens", f"{g * g} + [CLS]", help=f"A {g}×{g} grid of patches.")
@@ -198,7 +198,7 @@ def attention() -> None:
         fusion = c1.radio("Fuse heads by", V.HEAD_FUSIONS, horizontal=True, key=f"{K}-fusion",
                           help="mean: Abnar & Zuidema's rollout; max / min: variants that keep the strongest "
                                "(weakest) head per pair of tokens.")
-        start = c2.select_slider("Roll out from layer", list(range(1, cfg.depth + 1)), 1, key=f"{K}-start")
+        start = c2.select_slider("Roll out from layer", list(range(1, cfg.depth + 1)), 1, key=f"{K}-start-{cfg.depth}")
         alpha = c3.slider("Overlay opacity", 0.0, 1.0, 0.6, 0.05, key=f"{K}-alpha")
         roll = res.rollout_map(0, head_fusion=fusion, start_layer=start - 1)    # (g, g), sums to 1
         a, b = st.columns([2, 3])

@@ -44,7 +44,7 @@ def test_default_view_states_its_measurements(at):
 def test_random_legal_widget_values_render(at):
     rng = random.Random(0)
     for trial in range(4):
-        for key in ("vit-patch", "vit-start"):
+        for key in ("vit-patch-16", "vit-start-3"):
             s = at.select_slider(key=key)
             s.set_value(rng.choice([s.options[0], s.options[-1], rng.choice(s.options)]))
         at.radio(key="vit-fusion").set_value(rng.choice(["mean", "max", "min"]))

@@ -277,7 +277,7 @@ def equivariance() -> None:
     st.header("5 · Shifts: a patch-size shift vs a one-pixel shift")
     p = cfg.patch_size
     shifts = tuple(sorted({1, max(1, p // 2), p, 2 * p} - {0}))
-    n = min(128, len(test))
+    n = min(128 if model.grid ** 2 <= 16 else 32, len(test))        # 65 tokens cost ~16x more per image
     err = shift_errors(mkey, shifts, n, model, test)
     ui.show(P.equivariance_figure(err, p), key=f"{K}-equi")
     st.markdown("**How much the logits change** (‖f(Tx) − f(x)‖ / ‖f(x)‖):")

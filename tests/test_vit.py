@@ -209,17 +209,31 @@ def test_subsets_are_nested_and_class_balanced():
     assert all(tuple(x.flatten().tolist()) in rows for x in small.images)    # a smaller subset is inside a larger
 
 
-def test_the_shipped_curve_matches_todays_models_and_a_re_measured_point():
+def _curve():
     from dlviz.vit import efficiency as E
-    from dlviz.vit.training import build_cnn, build_vit, n_params
 
     curve = E.load()
     if curve is None:
         pytest.skip("vit_vs_cnn_digits.npz is not shipped")
+    return curve
+
+
+def test_the_shipped_curve_matches_todays_models():
+    from dlviz.vit.training import build_cnn, build_vit, n_params
+
+    curve = _curve()
     assert curve.meta["vit_params"] == n_params(build_vit("digits"))
     assert curve.meta["cnn_params"] == n_params(build_cnn("digits"))
     assert abs(curve.meta["vit_params"] / curve.meta["cnn_params"] - 1) < 0.15        # a matched budget
     assert curve.vit.shape == curve.cnn.shape == (len(curve.meta["seeds"]), len(curve.sizes))
+    assert ((curve.vit > 0.1) & (curve.vit <= 1) & (curve.cnn > 0.1) & (curve.cnn <= 1)).all()
+
+
+@pytest.mark.slow
+def test_a_point_of_the_shipped_curve_re_measures():
+    from dlviz.vit import efficiency as E
+
+    curve = _curve()
     torch.set_num_threads(1)
     got = E.measure_point("cnn", int(curve.sizes[0]), curve.meta["seeds"][0], steps=curve.meta["steps"])
     assert got == pytest.approx(curve.cnn[0, 0], abs=0.03)

@@ -28,7 +28,6 @@ def rows() -> list[dict]:
     from dlviz.ddpm import core as D
     from dlviz.checkpoints import load_shipped
     from dlviz.data import food_shapes
-    from dlviz.ddpm.training import schedule_for
     from dlviz.ddpm.views import forward_view, trajectory_rows
     from dlviz.ddpm import plots as P
 
@@ -42,16 +41,13 @@ def rows() -> list[dict]:
                     "unit": unit, "budget": budget})
 
     food, _ = load_shipped("ddpm_food", expected_arch="unet")
-    sched = schedule_for(food)
     hot = torch.zeros(16, dtype=torch.long)
-    x16 = D.initial_noise(16, (3, 32, 32), 0)
-    D.sample(food, sched, x16[:2], num_steps=2, labels=hot[:2])                       # warm-up
-    w, c, _ = _timed(lambda: D.sample(food, sched, x16, num_steps=50, labels=hot, guidance=1.0), repeat=2)
+    D.generate(food, num_steps=2, labels=hot[:2])                                     # warm-up
+    w, c, _ = _timed(lambda: D.generate(food, num_steps=50, labels=hot, guidance=1.0), repeat=2)
     row("page: ddpm", "DDIM 50 steps, 16 food images 32x32 (w = 1)", w, c, "s", "< 3 s")
-    w, c, _ = _timed(lambda: D.sample(food, sched, x16, num_steps=50, labels=hot, guidance=2.0))
+    w, c, _ = _timed(lambda: D.generate(food, num_steps=50, labels=hot, guidance=2.0))
     row("page: ddpm", "DDIM 50 steps, 16 food images, guidance w = 2 (2 passes)", w, c, "s", "-")
-    w, c, traj = _timed(lambda: D.sample(food, sched, x16[:8], sampler="ddpm", labels=hot[:8], guidance=2.0,
-                                         generator=torch.Generator().manual_seed(1)))
+    w, c, traj = _timed(lambda: D.generate(food, sampler="ddpm", labels=hot[:8], guidance=2.0))
     row("page: ddpm", "DDPM 1000 steps, 8 food images, w = 2 (on demand)", w, c, "s", "< 60 s")
 
     def scrub():                       # what a trajectory-slider move computes: frame -> montage -> figure
@@ -67,18 +63,13 @@ def rows() -> list[dict]:
         "< 150 ms", 1000)
 
     from dlviz.data import digits
-    from dlviz.ddpm.training import make_trainer
-    from dlviz.models import build_model
-    from dlviz.ddpm.recipes import DIGITS
+    from dlviz.ddpm.training import DIGITS, fresh_model, make_trainer, sample_scorer
 
-    from dlviz.metrics import classify
-
-    torch.manual_seed(0)
-    m = build_model("unet", {**DIGITS.config, "half_storage": False})
+    m = fresh_model(DIGITS, seed=0)
     dclf, _ = load_shipped("digits_cnn")
     live_steps = int(os.environ.get("DDPM_BENCH_LIVE_STEPS", "600"))
     trainer, _ = make_trainer(m, digits("train", size=16), steps=live_steps, batch_size=32, snapshot_every=200,
-                              score_fn=lambda x, y: float((classify(dclf, x)[1] == y.numpy()).mean()))
+                              score_fn=sample_scorer(dclf))
     w, c, _ = _timed(lambda: trainer.run())
     row("train: ddpm digits", "live training, page defaults (batch 32, 16-32-32 U-Net, incl. snapshots)",
         w / live_steps, c / live_steps, "ms/step", "-", 1000)

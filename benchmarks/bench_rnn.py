@@ -81,7 +81,7 @@ def interaction_rows() -> list[dict]:
 
 def training_rows(target: float = 0.99, max_steps: int = 1500) -> list[dict]:
     """The page's default live run: a 32-unit LSTM on bracket depth, until held-out accuracy >= target."""
-    from dlviz.rnn_hidden_states.recipes import Setup, build, make_trainer
+    from dlviz.rnn_hidden_states.training import Setup, build, make_trainer
 
     model = build(Setup("bracket_depth", "lstm", hidden_size=32, embed_dim=16, seed=0))
     trainer = make_trainer(model, lr=3e-3, steps=50, batch_size=64, eval_every=0, seed=0)

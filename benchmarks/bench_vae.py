@@ -22,7 +22,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT)]
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 
@@ -50,6 +49,7 @@ def model_rows(name: str, key: str) -> list[dict]:
 
     from dlviz import vae as V
     from dlviz.checkpoints import load_shipped
+    from dlviz.imaging import gif_bytes, tile, to_uint8, upscale
     from dlviz.vae import plots as P
     from dlviz.vae import embed, views
 
@@ -77,7 +77,7 @@ def model_rows(name: str, key: str) -> list[dict]:
     def slider_move():
         z[0] += 0.05
         img = V.decode(model, z[None])
-        big = np.kron(V.to_uint8(img[0]), np.ones((7, 7, 1), np.uint8))
+        big = upscale(to_uint8(img[0]), 7)
         Image.fromarray(big).save(io.BytesIO(), format="PNG")          # what st.image sends
         star = views.place_on_map(z[None].numpy(), "pca", proj)[0]
         small.data[-1].update(x=[float(star[0])], y=[float(star[1])])
@@ -89,15 +89,15 @@ def model_rows(name: str, key: str) -> list[dict]:
         za, zb = torch.from_numpy(mu[0]), torch.from_numpy(mu[1])
         paths = {m: V.interpolate(za, zb, 9, m) for m in V.INTERPOLATIONS}
         frames = {m: V.decode(model, p) for m, p in paths.items()}
-        fig = P.strips_figure({m: V.tile(f, ncol=9) for m, f in frames.items()}, 9)
+        fig = P.strips_figure({m: tile(f, ncol=9) for m, f in frames.items()}, 9)
         _figure_json(fig)
-        V.gif_bytes(frames["spherical"], scale=4)
+        gif_bytes(frames["spherical"], scale=4, bounce=True)
     out.append(dict(area=area, what=f"interpolation: 2 paths x 9 codes, strips, GIF ({name}), uncached",
                     value=_best(interpolation, 3), unit="ms", budget="< 300 ms"))
 
     def grid():
         imgs, _, _ = V.manifold(model, (0, 1), 15)
-        _figure_json(P.mosaic_figure(V.tile(imgs, pad=0), height=620))
+        _figure_json(P.mosaic_figure(tile(imgs, pad=0), height=620))
     out.append(dict(area=area, what=f"manifold 15x15 decoded + drawn ({name}), uncached",
                     value=_best(grid, 3), unit="ms", budget="< 500 ms"))
 

@@ -76,12 +76,15 @@ def png_bytes(pixels: np.ndarray, scale: int = 1) -> bytes:
 
 def gif_bytes(frames: Sequence[np.ndarray] | np.ndarray, scale: int = 1, frame_ms: int = 120,
               bounce: bool = False, hold_last_ms: int = 0) -> bytes:
-    """An animated, looping GIF of uint8 ``frames`` (each ``(H, W, 3)``). ``bounce`` plays forward then
-    back so the loop has no jump; ``hold_last_ms`` keeps the last frame on screen longer."""
+    """An animated, looping GIF of uint8 ``frames`` (each ``(H, W, 3)``), or of images ``(T, C, H, W)`` in
+    [0, 1] (a float tensor or array, converted by :func:`to_uint8`). ``bounce`` plays forward then back so
+    the loop has no jump; ``hold_last_ms`` keeps the last frame on screen longer."""
     from PIL import Image
 
     if len(frames) == 0:
         raise ValueError("no frames to animate")
+    if isinstance(frames, torch.Tensor) or (isinstance(frames, np.ndarray) and frames.dtype != np.uint8):
+        frames = to_uint8(frames)                                              # (T, H, W, 3)
     ims = [Image.fromarray(upscale(np.asarray(f), scale)) for f in frames]
     durations = [frame_ms] * len(ims)
     if bounce and len(ims) > 2:

@@ -106,7 +106,7 @@ hp = ui.hyperparameters(f"rnn-{learn}", lr=3e-3, steps=DEFAULT_STEPS[learn], bat
 
 
 def start_training():
-    from dlviz.rnn_hidden_states import recipes as RR
+    from dlviz.rnn_hidden_states import training as RR
 
     setup = RR.Setup(data=learn, cell=cell, hidden_size=hidden, embed_dim=32 if learn == "code" else 16,
                      seed=sess.seed)
@@ -399,7 +399,7 @@ with tabs[5]:
         if truth.min() < 0 or truth.max() > top_class:
             st.warning(f"Your text leaves the range the model was trained on (0 to {top_class}); it can only "
                        "answer with a class it knows.", icon=":material/warning:")
-        from dlviz.rnn_hidden_states.recipes import task_accuracy
+        from dlviz.rnn_hidden_states.training import task_accuracy
 
         m1, m2 = st.columns(2)
         m1.metric("Right on your text", f"{np.mean(pred == truth):.0%}")

@@ -15,6 +15,7 @@ import ui
 from dlviz import vae as V
 from dlviz.checkpoints import shipped
 from dlviz.data import DataError
+from dlviz.imaging import tile, to_uint8, upscale
 from dlviz.vae import plots as P
 from dlviz.vae import embed, views
 from dlviz.vae.training import DATASETS, LIVE_DEFAULTS
@@ -71,9 +72,7 @@ def start_training():
                        make_optimizer=lambda p: make_optimizer(hp.optimizer, p, hp.lr, hp.weight_decay),
                        seed=ui.session().seed, steps=hp.steps, warmup=int(warmup), batch_size=hp.batch_size,
                        eval_every=max(50, hp.steps // 20))
-    for t in runs.values():
-        t.vae_data = ds, root, folder                   # what the views load for this run
-    return runs
+    return runs, {"data": (ds, root, folder)}         # the run's card: what the views load for it
 
 
 run = ui.training_panel(K, start_training)
@@ -85,7 +84,7 @@ def live_view(r) -> None:
         if msg:
             st.warning(f"{name}: {msg}" if len(r.trainers) > 1 else msg, icon=":material/trending_up:")
     t = r.trainer
-    k, r_, f_ = t.vae_data
+    k, r_, f_ = r.card["data"]
     snap = st.session_state.get(f"{K}-live-snap")     # redraw at most every 2 s: the poll runs twice a second
     if snap is None or snap[0] != id(t) or (snap[2] != t.step and (time.time() - snap[1] > 2.0 or not r.active)):
         mosaic, fig = views.live_snapshot(t.model_copy(), data(k, "test", r_, f_))
@@ -124,7 +123,7 @@ try:
     else:
         tr = run.trainers[src[5:]]
         model, card = tr.model_copy(), {}
-        dkey, droot, dfolder = tr.vae_data
+        dkey, droot, dfolder = run.card["data"]
         mkey = f"live-{id(tr)}-{tr.step}"
     test = data(dkey, "test", droot, dfolder)
 except DataError as e:
@@ -289,7 +288,7 @@ with tabs[1]:
         sel = st.session_state.get(f"{K}-last-click")
         if sel and sel[0] == ck:
             i = int(sel[1][0])
-            st.image(V.tile(torch.cat([test.images[i:i + 1], V.reconstruct(model, test.images[i:i + 1])]), ncol=2),
+            st.image(tile(torch.cat([test.images[i:i + 1], V.reconstruct(model, test.images[i:i + 1])]), ncol=2),
                      width=160, caption=f"clicked #{i} ({names[labels[i]]}, ELBO {A['elbo'][i]:.1f}): "
                                         "image and reconstruction")
 
@@ -359,7 +358,7 @@ with tabs[3]:
         with c_img:
             img = V.decode(model, z[None])
             big = max(4, 224 // test.shape[1])
-            st.image(np.kron(V.to_uint8(img[0]), np.ones((big, big, 1), np.uint8)), width=224)
+            st.image(upscale(to_uint8(img[0]), big), width=224)
             logp = V.prior_log_prob(z)
             cap = st.empty()
             star = views.place_on_map(z[None].numpy(), method, A["proj"], A["mu"], emb_xy)[0]
@@ -409,9 +408,9 @@ with tabs[4]:
         sc = AVAILABLE.get("vae_digits16")
         if dkey == "digits" and sc is not None:
             points += [{**p, "source": "shipped sweep (digits, 16-D)"} for p in sc.card.get("beta_sweep", [])]
-        if run is not None:
+        if run is not None and run.card.get("data", (None,))[0] == dkey:
             for name, t in run.trainers.items():
-                if np.isfinite(t.latest("test_kl")) and getattr(t, "vae_data", (None,))[0] == dkey:
+                if np.isfinite(t.latest("test_kl")):
                     b = float(name.split("=")[1]) if "=" in name else float("nan")
                     points.append({"beta": b, "kl": t.latest("test_kl"), "recon": t.latest("test_recon"),
                                    "source": "your runs"})

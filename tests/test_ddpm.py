@@ -372,7 +372,9 @@ def test_plots_and_thumbnail():
 
     from PIL import Image
 
-    gif = Image.open(io.BytesIO(P.gif_bytes([P.montage(f) for f in frames])))
+    from dlviz.imaging import gif_bytes
+
+    gif = Image.open(io.BytesIO(gif_bytes([P.montage(f) for f in frames])))
     assert gif.n_frames == 4
     fig = P.animation_figure([P.montage(f) for f in frames], [f"t={t}" for t in ts], row_labels=["a", "b", "c", "d"])
     assert len(fig.frames) == 4

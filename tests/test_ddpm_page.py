@@ -20,7 +20,7 @@ PAGE = ROOT / "pages" / "ddpm.py"
 
 @pytest.mark.parametrize("name, size, channels", [("ddpm_digits", 16, 1), ("ddpm_food", 32, 3)])
 def test_shipped_ddpms_load_strictly_and_are_small(name, size, channels):
-    from dlviz.ddpm.training import schedule_for
+    from dlviz.ddpm.core import schedule_for
 
     model, card = load_shipped(name, expected_arch="unet")       # strict load_state_dict inside
     c = model.config
@@ -66,7 +66,7 @@ def test_page_controls():
     at.slider(key="ddpm-fwd-t").set_value(1000).run()
     at.radio(key="ddpm-src").set_value("digit").run()
     _ok(at)
-    at.selectbox(key="ddpm-gen").set_value("digits").run()
+    at.selectbox(key="ddpm-gen-model").set_value("digits").run()
     at.selectbox(key="ddpm-cls-digits").set_value("one of each").run()
     at.toggle(key="ddpm-animate").set_value(True).run()
     _ok(at)
@@ -78,7 +78,7 @@ def test_page_controls():
 @pytest.mark.slow
 def test_page_ddpm_beside_ddim_and_live_training():
     at = _app()
-    at.selectbox(key="ddpm-gen").set_value("digits")
+    at.selectbox(key="ddpm-gen-model").set_value("digits")
     at.slider(key="ddpm-n").set_value(2).run()
     at.toggle(key="ddpm-run-ddpm").set_value(True).run()
     _ok(at)
@@ -98,6 +98,6 @@ def test_page_ddpm_beside_ddim_and_live_training():
     assert run.trainer.status == "finished", run.trainer.message
     at.run()
     _ok(at)
-    assert "my trained model" in at.selectbox(key="ddpm-gen").options
-    at.selectbox(key="ddpm-gen").set_value("my trained model").run()
+    assert "my trained model" in at.selectbox(key="ddpm-gen-model").options
+    at.selectbox(key="ddpm-gen-model").set_value("my trained model").run()
     _ok(at)

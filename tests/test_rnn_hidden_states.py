@@ -314,7 +314,7 @@ def test_known_word_rate():
 
 # ---------------------------------------------------------------------- training
 def test_text_batches_continue_each_lane_and_the_loss_carries_state():
-    from dlviz.rnn_hidden_states.recipes import TextLoss, text_batches
+    from dlviz.rnn_hidden_states.training import TextLoss, text_batches
 
     ids = torch.arange(2000) % 90 + 1
     it = text_batches(ids, 10, 4, seed=0)
@@ -332,7 +332,7 @@ def test_text_batches_continue_each_lane_and_the_loss_carries_state():
 
 
 def test_a_bracket_depth_lstm_learns_live():
-    from dlviz.rnn_hidden_states.recipes import Setup, build, make_trainer, task_accuracy
+    from dlviz.rnn_hidden_states.training import Setup, build, make_trainer, task_accuracy
 
     model = build(Setup("bracket_depth", "lstm", hidden_size=32, embed_dim=16, seed=0))
     trainer = make_trainer(model, lr=3e-3, steps=600, batch_size=64, eval_every=0, seed=0)

@@ -13,19 +13,18 @@ import pytest
 import torch
 from torch import nn
 
+from dlviz.imaging import gif_bytes, tile
 from dlviz.models import build_model
 from dlviz.vae import (
     decode,
     elbo,
     encode,
     gaussian_kl,
-    gif_bytes,
     interpolate,
     iwae_bound,
     latent_stats,
     manifold,
     prior_quantile_grid,
-    tile,
     vae_loss,
 )
 from dlviz.vae import embed

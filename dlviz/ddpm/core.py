@@ -16,6 +16,7 @@ Images live in ``[-1, 1]`` (``to_model_space`` / ``to_image_space`` convert from
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 import time
@@ -24,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
+
+from dlviz.imaging import quantize
 
 SCHEDULES = ("linear", "cosine", "quadratic")
 
@@ -245,8 +248,8 @@ def eps_to_display(eps: torch.Tensor) -> torch.Tensor:
 
 
 def _u8(x01: torch.Tensor) -> np.ndarray:
-    """``(B, C, H, W)`` in [0, 1] -> ``(B, H, W, C)`` uint8."""
-    return (x01.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    """``(B, C, H, W)`` in [0, 1] -> ``(B, H, W, C)`` uint8 (channels kept: greyscale stays one channel)."""
+    return quantize(x01.permute(0, 2, 3, 1))
 
 
 @dataclass
@@ -325,21 +328,66 @@ def initial_noise(n: int, shape: tuple[int, int, int], seed: int) -> torch.Tenso
     return torch.randn((n, *shape), generator=g)
 
 
+def schedule_for(model: nn.Module) -> NoiseSchedule:
+    """The noise schedule a U-Net was trained with (recorded in its config)."""
+    c = model.config
+    return NoiseSchedule(c.num_timesteps, c.schedule)
+
+
+def _cat(trajs: list[Trajectory]) -> Trajectory:
+    """Batches of one run (same sampler, same timesteps) as one trajectory, images side by side."""
+    if len(trajs) == 1:
+        return trajs[0]
+    first = trajs[0]
+    frames = {k: (np.concatenate([getattr(tr, k) for tr in trajs], axis=1) if getattr(first, k).size else getattr(first, k))
+              for k in ("xt", "eps", "x0")}
+    labels = None if first.labels is None else torch.cat([tr.labels for tr in trajs])
+    return Trajectory(first.sampler, first.num_steps, first.eta, first.timesteps, frames["xt"], frames["eps"],
+                      frames["x0"], torch.cat([tr.samples for tr in trajs]), labels, sum(tr.seconds for tr in trajs))
+
+
 @torch.no_grad()
+def generate(model: nn.Module, *, schedule: NoiseSchedule | None = None, sampler: str = "ddim", num_steps: int = 50,
+             eta: float = 0.0, labels: torch.Tensor | None = None, guidance: float = 1.0,
+             noise: torch.Tensor | None = None, n: int | None = None, seed: int = 0, clip: bool = True,
+             record: bool = True, max_frames: int = 101, batch_size: int | None = None,
+             device: str | torch.device | None = None) -> Trajectory:
+    """The one way dlviz draws images from a diffusion model (like a ``diffusers`` pipeline's ``__call__``).
+
+    ``schedule`` defaults to the one the model was trained with (:func:`schedule_for`). The start x_T is
+    ``noise`` ``(B, C, H, W)``, or else ``initial_noise(B, shape, seed)`` with B = ``len(labels)`` (or
+    ``n``, default 1) and the shape from ``model.config``; the per-step noise of DDPM / DDIM with eta > 0
+    comes from a CPU generator seeded ``seed + 1``, so a run is reproducible from ``seed``. ``labels`` and
+    ``guidance`` condition the samples (classifier-free guidance, :func:`predict_noise`); ``record`` keeps
+    up to ``max_frames`` frames of the trajectory; ``batch_size`` splits a large set into batches that draw
+    from the same generator one after another. The model runs on its own device unless ``device`` is
+    given (then a copy is moved there).
+    """
+    if device is not None and torch.device(device) != next(model.parameters()).device:
+        model = copy.deepcopy(model).to(device)
+    dev = next(model.parameters()).device
+    schedule = schedule or schedule_for(model)
+    if noise is None:
+        c = model.config
+        count = len(labels) if labels is not None else int(n or 1)
+        noise = initial_noise(count, (c.in_channels, c.image_size, c.image_size), seed)
+    g = torch.Generator().manual_seed(int(seed) + 1)
+    B = len(noise)
+    step = int(batch_size or B) or 1
+    parts = []
+    for i in range(0, B, step):
+        y = None if labels is None else labels[i:i + step].to(dev)
+        parts.append(sample(model, schedule, noise[i:i + step].to(dev), sampler=sampler, num_steps=num_steps,
+                            eta=eta, labels=y, guidance=guidance, clip=clip, generator=g, max_frames=max_frames,
+                            record=record))
+    return _cat(parts)
+
+
 def generate_per_class(model: nn.Module, n_per_class: int, *, num_steps: int = 25, guidance: float = 2.0,
                        eta: float = 0.0, seed: int = 0, batch_size: int = 250) -> tuple[torch.Tensor, torch.Tensor]:
     """``n_per_class`` DDIM samples of every class: ``(images (N, C, H, W) in [0, 1], labels (N,))``."""
-    from dlviz.ddpm.training import schedule_for
-
     c = model.config
-    K = max(1, c.num_classes)
-    labels = torch.arange(K).repeat_interleave(n_per_class)
-    noise = initial_noise(len(labels), (c.in_channels, c.image_size, c.image_size), seed)
-    g = torch.Generator().manual_seed(seed + 1)
-    sched, dev = schedule_for(model), next(model.parameters()).device
-    out = []
-    for i in range(0, len(labels), batch_size):
-        y = labels[i:i + batch_size].to(dev) if c.num_classes else None
-        out.append(sample(model, sched, noise[i:i + batch_size].to(dev), sampler="ddim", num_steps=num_steps,
-                          eta=eta, labels=y, guidance=guidance, generator=g, record=False).samples)
-    return torch.cat(out), labels
+    labels = torch.arange(max(1, c.num_classes)).repeat_interleave(n_per_class)
+    traj = generate(model, num_steps=num_steps, eta=eta, labels=labels if c.num_classes else None,
+                    n=len(labels), guidance=guidance, seed=seed, record=False, batch_size=batch_size)
+    return traj.samples, labels

@@ -1,5 +1,5 @@
 """Figures for the DDPM page: schedules (beta_t, alpha_bar_t, SNR), image strips of x_t / ε̂ / x̂_0, an
-animated trajectory with a play button, a GIF of it, the loss per timestep bucket, per-class accuracy
+animated trajectory with a play button, the loss per timestep bucket, per-class accuracy
 and the samples a live run draws as it trains.
 
 Image figures embed one PNG (``go.Image(source=...)``): one small payload per slider move instead of a
@@ -9,12 +9,12 @@ JSON array of every pixel, and pixel-crisp because images are upscaled (nearest)
 from __future__ import annotations
 
 import base64
-import io
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dlviz.imaging import png_bytes
 from dlviz.plotting import PALETTE
 
 SCHEDULE_COLORS = {"linear": PALETTE[0], "cosine": PALETTE[1], "quadratic": PALETTE[2]}
@@ -22,11 +22,7 @@ SCHEDULE_COLORS = {"linear": PALETTE[0], "cosine": PALETTE[1], "quadratic": PALE
 
 def _png(arr: np.ndarray) -> str:
     """``(H, W, 3)`` uint8 -> a PNG data URI."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="PNG", compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return "data:image/png;base64," + base64.b64encode(png_bytes(arr)).decode()
 
 
 def montage(rows: list[np.ndarray], scale: int = 3, gap: int = 2, bg: int = 255) -> np.ndarray:
@@ -117,18 +113,6 @@ def animation_figure(pics: list[np.ndarray], labels: list[str], title: str = "",
                   "steps": [{"label": lab, "method": "animate", "args": [[lab], stop]} for lab in labels]}])
     fig.update_layout(height=(fig.layout.height or 300) + 70, margin={"l": 0, "r": 0, "t": 30, "b": 60})
     return fig
-
-
-def gif_bytes(pics: list[np.ndarray], frame_ms: int = 80, hold_last_ms: int = 1500) -> bytes:
-    """An animated GIF of the montages (looping; the last frame is held)."""
-    from PIL import Image
-
-    frames = [Image.fromarray(p) for p in pics]
-    buf = io.BytesIO()
-    durations = [frame_ms] * (len(frames) - 1) + [hold_last_ms]
-    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0,
-                   optimize=False)
-    return buf.getvalue()
 
 
 def bucket_loss_figure(names: list[str], values: list[float], height: int = 260, title: str = "") -> go.Figure:

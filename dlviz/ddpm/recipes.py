@@ -11,57 +11,16 @@ between two sets of real images (``fd_real_floor``, what a perfect generator wou
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import torch
 
+from dlviz.ddpm.training import DIGITS, FOOD, DDPMSpec, make_trainer, training_data
 from dlviz.models import build_model
 from dlviz.recipes import Recipe, register_recipe
 
 
-@dataclass(frozen=True)
-class DDPMSpec:
-    dataset: str                 # digits | food_shapes
-    config: dict                 # the U-Net config
-    steps: int
-    lr: float = 2e-3
-    batch_size: int = 64
-    ema_decay: float = 0.995
-    warmup: int = 200
-    hflip: bool = False
-    n_train: int = 0             # food shapes only: how many training images to draw
-    eval_per_class: int = 15
-    eval_steps: int = 10
-    eval_guidance: float = 2.0
-
-
-DIGITS = DDPMSpec(
-    dataset="digits",
-    config={"in_channels": 1, "image_size": 16, "base_channels": 16, "channel_mults": (1, 2, 2),
-            "num_res_blocks": 1, "attention_resolutions": (4,), "num_classes": 10, "schedule": "cosine",
-            "num_timesteps": 1000, "half_storage": True},
-    steps=3000, batch_size=32, eval_per_class=20)
-
-FOOD = DDPMSpec(
-    dataset="food_shapes",
-    config={"in_channels": 3, "image_size": 32, "base_channels": 16, "channel_mults": (1, 2, 2),
-            "num_res_blocks": 1, "attention_resolutions": (8,), "num_classes": 10, "schedule": "cosine",
-            "num_timesteps": 1000, "half_storage": True},
-    steps=4000, batch_size=32, hflip=True, n_train=10000, eval_guidance=4.0)
-
-
-def training_data(spec: DDPMSpec):
-    from dlviz.data import digits, food_shapes
-
-    if spec.dataset == "digits":
-        return digits("train", seed=0, size=16)
-    return food_shapes(spec.n_train, seed=100)
-
-
 def _trainer(spec: DDPMSpec):
     def train(model, device: str) -> dict:
-        from dlviz.ddpm.training import make_trainer
-
         data = training_data(spec)
         trainer, ema = make_trainer(model, data, steps=spec.steps, lr=spec.lr, batch_size=spec.batch_size,
                                     ema_decay=spec.ema_decay, warmup=spec.warmup, hflip=spec.hflip, grad_clip=1.0,

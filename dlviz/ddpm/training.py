@@ -13,16 +13,98 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlviz.data import ImageData, batches
-from dlviz.ddpm.core import NoiseSchedule, initial_noise, sample, to_model_space
+from dlviz.ddpm.core import NoiseSchedule, generate, initial_noise, schedule_for, to_model_space
 from dlviz.train import Trainer
 
 NUM_BUCKETS = 10
 
 
-def schedule_for(model: nn.Module) -> NoiseSchedule:
-    """The noise schedule a U-Net was trained with (recorded in its config)."""
+@dataclass(frozen=True)
+class DDPMSpec:
+    """What a shipped DDPM is trained on and how (the recipes' and the page's live run's starting point)."""
+
+    dataset: str                 # digits | food_shapes
+    config: dict                 # the U-Net config
+    steps: int
+    lr: float = 2e-3
+    batch_size: int = 64
+    ema_decay: float = 0.995
+    warmup: int = 200
+    hflip: bool = False
+    n_train: int = 0             # food shapes only: how many training images to draw
+    eval_per_class: int = 15
+    eval_steps: int = 10
+    eval_guidance: float = 2.0
+
+
+DIGITS = DDPMSpec(
+    dataset="digits",
+    config={"in_channels": 1, "image_size": 16, "base_channels": 16, "channel_mults": (1, 2, 2),
+            "num_res_blocks": 1, "attention_resolutions": (4,), "num_classes": 10, "schedule": "cosine",
+            "num_timesteps": 1000, "half_storage": True},
+    steps=3000, batch_size=32, eval_per_class=20)
+
+FOOD = DDPMSpec(
+    dataset="food_shapes",
+    config={"in_channels": 3, "image_size": 32, "base_channels": 16, "channel_mults": (1, 2, 2),
+            "num_res_blocks": 1, "attention_resolutions": (8,), "num_classes": 10, "schedule": "cosine",
+            "num_timesteps": 1000, "half_storage": True},
+    steps=4000, batch_size=32, hflip=True, n_train=10000, eval_guidance=4.0)
+
+
+SPECS = {"digits": DIGITS, "food_shapes": FOOD}
+
+
+def training_data(spec: DDPMSpec) -> ImageData:
+    """The training images of a spec: the digits train split at 16x16, or ``n_train`` food shapes."""
+    from dlviz.data import digits, food_shapes
+
+    if spec.dataset == "digits":
+        return digits("train", seed=0, size=16)
+    return food_shapes(spec.n_train, seed=100)
+
+
+def fresh_model(spec: DDPMSpec, base_channels: int | None = None, schedule: str | None = None,
+                seed: int = 0) -> nn.Module:
+    """A new (float32) U-Net of a spec's architecture, optionally narrower/wider or with another schedule."""
+    from dlviz.models import build_model
+
+    torch.manual_seed(seed)
+    cfg = {**spec.config, "half_storage": False}
+    if base_channels is not None:
+        cfg["base_channels"] = base_channels
+    if schedule is not None:
+        cfg["schedule"] = schedule
+    return build_model("unet", cfg)
+
+
+def sample_scorer(classifier: nn.Module):
+    """``score_fn(images, labels)`` for :func:`make_trainer`: the fraction ``classifier`` recognises."""
+    from dlviz.metrics import classify
+
+    return lambda x, y: float((classify(classifier, x)[1] == y.numpy()).mean())
+
+
+def dataset_of(model: nn.Module) -> str | None:
+    """The dataset whose images a U-Net makes (by channels and size), or None for one no spec matches."""
     c = model.config
-    return NoiseSchedule(c.num_timesteps, c.schedule)
+    for name, spec in SPECS.items():
+        if (c.in_channels, c.image_size) == (spec.config["in_channels"], spec.config["image_size"]):
+            return name
+    return None
+
+
+def ema_step(trainer: Trainer) -> int | None:
+    """The step of the last snapshot of a :func:`make_trainer` run's EMA (None before the first)."""
+    ema = trainer.scheduler
+    return ema.latest[0] if isinstance(ema, EMA) and ema.latest is not None else None
+
+
+def trained_model(trainer: Trainer) -> tuple[nn.Module | None, int]:
+    """The EMA model of a :func:`make_trainer` run as of its last snapshot, and that snapshot's step
+    (``(None, 0)`` before the first snapshot)."""
+    step = ema_step(trainer)
+    return (None, 0) if step is None else (trainer.scheduler.model_at_latest(), step)
 
 
 def bucket_name(k: int, T: int, buckets: int = NUM_BUCKETS) -> str:
@@ -146,9 +228,8 @@ def make_trainer(model: nn.Module, data: ImageData, *, steps: int, lr: float = 2
         if last and last[-1].step == step:          # the Trainer's final call repeats the last periodic one
             return last[-1]
         ema.latest = (step, {k: v.detach().clone() for k, v in ema.shadow.state_dict().items()})
-        traj = sample(ema.shadow, schedule, snap_noise.to(device), sampler="ddim", num_steps=snapshot_steps,
-                      labels=None if snap_labels is None else snap_labels.to(device),
-                      guidance=snapshot_guidance, record=False)
+        traj = generate(ema.shadow, schedule=schedule, noise=snap_noise, num_steps=snapshot_steps,
+                        labels=snap_labels, guidance=snapshot_guidance, record=False)
         if score_fn is not None:
             trainer.record("sample_acc", score_fn(traj.samples, snap_labels), step)
         last[:] = [Snapshot(step, traj.samples, snap_labels)]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from dlviz.imaging import to_uint8
 from dlviz.ddpm.core import SCHEDULES, NoiseSchedule, Trajectory, to_image_space, to_model_space
 
 
@@ -105,5 +106,5 @@ def thumbnail() -> np.ndarray:
     eps = torch.randn(img.shape, generator=torch.Generator().manual_seed(0))
     x0 = to_model_space(img)
     cols = [to_image_space(s.add_noise(x0, eps, t)) for t in (0, 50, 100, 200, 300, 400, 550, 1000)]
-    imgs = (torch.stack(cols).permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy()  # (8, 32, 32, 3)
+    imgs = to_uint8(torch.stack(cols))                                                    # (8, 32, 32, 3)
     return montage([imgs[:4], imgs[4:]], scale=2, gap=3)                                  # 2 x 4, like the card

@@ -4,7 +4,7 @@ unit activity -- and the data and Trainer for live training.
 
 Public API: :func:`encode`, :func:`decode`, :func:`elbo` (returns :class:`ElboTerms`),
 :func:`interpolate` ``(z0, z1, steps, mode)``, :func:`latent_stats`, :func:`manifold`,
-:func:`iwae_bound`, :func:`gif_bytes`; maps in :mod:`dlviz.vae.embed`; data and training in
+:func:`iwae_bound`; images (pixels, grids, GIFs) go through :mod:`dlviz.imaging`; maps in :mod:`dlviz.vae.embed`; data and training in
 :mod:`dlviz.vae.training`.
 """
 
@@ -22,7 +22,6 @@ from dlviz.vae.core import (
     evaluate,
     farthest_other_class,
     gaussian_kl,
-    gif_bytes,
     interpolate,
     iwae_bound,
     latent_stats,
@@ -32,8 +31,6 @@ from dlviz.vae.core import (
     recon_mse,
     reconstruct,
     sample_prior,
-    tile,
-    to_uint8,
     vae_loss,
 )
 from dlviz.vae.training import (
@@ -61,7 +58,6 @@ __all__ = [
     "encode",
     "evaluate",
     "gaussian_kl",
-    "gif_bytes",
     "interpolate",
     "iwae_bound",
     "latent_stats",
@@ -74,7 +70,5 @@ __all__ = [
     "recon_mse",
     "reconstruct",
     "sample_prior",
-    "tile",
-    "to_uint8",
     "vae_loss",
 ]

@@ -61,7 +61,8 @@ def thumbnail() -> np.ndarray:
     """The landing-page card, ``(160, 320, 3)`` uint8: the decoded manifold of the shipped 2-D digits VAE
     beside 25 samples from the prior of the hotdog VAE."""
     from dlviz.checkpoints import load_shipped
-    from dlviz.vae.core import manifold, sample_prior, tile
+    from dlviz.imaging import tile
+    from dlviz.vae.core import manifold, sample_prior
 
     digits, _ = load_shipped("vae_digits2", expected_arch="conv_vae")
     left = tile(manifold(digits, (0, 1), n=10)[0], pad=0)                             # (160, 160, 3)
@@ -80,7 +81,8 @@ AXES = {"identity": ("z₀", "z₁"), "pca": ("PC 1", "PC 2"), "umap": ("UMAP 1"
 def reconstruction_view(model, data, idx: list[int], elbos: np.ndarray):
     """Originals over ``decode(encode(x))`` for images ``idx`` of ``data``, labelled with class and ELBO."""
     from dlviz.vae.plots import reconstruction_figure
-    from dlviz.vae.core import reconstruct, tile
+    from dlviz.imaging import tile
+    from dlviz.vae.core import reconstruct
 
     x = data.images[idx]
     mos = tile(torch.cat([x, reconstruct(model, x)]), ncol=len(idx))
@@ -93,7 +95,8 @@ def interpolation_view(model, mu: np.ndarray, ia: int, ib: int, steps: int, meth
     """Both interpolations between the codes of images ``ia`` and ``ib``: their map positions, the strips,
     the norm profiles, a GIF of each, and the midpoint norms."""
     from dlviz.vae.plots import norm_profile_figure, strips_figure
-    from dlviz.vae.core import INTERPOLATIONS, decode, gif_bytes, interpolate, tile
+    from dlviz.imaging import gif_bytes, tile
+    from dlviz.vae.core import INTERPOLATIONS, decode, interpolate
 
     za, zb = torch.from_numpy(mu[ia]), torch.from_numpy(mu[ib])
     paths = {m: interpolate(za, zb, steps, m) for m in INTERPOLATIONS}
@@ -102,7 +105,7 @@ def interpolation_view(model, mu: np.ndarray, ia: int, ib: int, steps: int, meth
     return {"on_map": {m: place_on_map(p.numpy(), method, projection, mu, embedding) for m, p in paths.items()},
             "strips": strips_figure({m: tile(f, ncol=steps) for m, f in frames.items()}, steps, height=200),
             "norms": norm_profile_figure(np.linspace(0, 1, steps), norms, float(np.sqrt(mu.shape[1])), height=230),
-            "gifs": {m: gif_bytes(f, scale=gif_scale) for m, f in frames.items()},
+            "gifs": {m: gif_bytes(f, scale=gif_scale, bounce=True) for m, f in frames.items()},
             "mid": {m: float(n[steps // 2]) for m, n in norms.items()}}
 
 
@@ -111,7 +114,7 @@ def map_view(data, xy: np.ndarray, method: str, hover: list[str], elbos: np.ndar
     """The latent map: the codes, coloured by class (or by ELBO when ``elbos`` is given), the paths and
     their endpoints A and B, and optionally ~150 images drawn at their points."""
     from dlviz.vae.plots import latent_map_figure
-    from dlviz.vae.core import to_uint8
+    from dlviz.imaging import to_uint8
 
     thumbs, size = None, 0.0
     if thumbnails:
@@ -125,7 +128,8 @@ def map_view(data, xy: np.ndarray, method: str, hover: list[str], elbos: np.ndar
 def manifold_view(model, dims: tuple[int, int], n: int, coverage: float, base: torch.Tensor | None):
     """The decoded grid over two latent dimensions at prior quantiles, with the z values on the axes."""
     from dlviz.vae.plots import mosaic_figure
-    from dlviz.vae.core import manifold, prior_quantile_grid, tile
+    from dlviz.imaging import tile
+    from dlviz.vae.core import manifold, prior_quantile_grid
 
     g = prior_quantile_grid(n, coverage)
     imgs, rows, cols = manifold(model, dims, n, base=base, values=(g, g))
@@ -140,7 +144,8 @@ def live_snapshot(model, data, n_map: int = 600):
     """What the page shows while a run trains: a mosaic of 8 test images, their reconstructions and 8
     prior samples, and a small map of the test codes (exact for a 2-D latent, PCA above)."""
     from dlviz.vae.plots import latent_map_figure
-    from dlviz.vae.core import encode, reconstruct, sample_prior, tile
+    from dlviz.imaging import tile
+    from dlviz.vae.core import encode, reconstruct, sample_prior
     from dlviz.vae.embed import pca_projection
 
     x = data.images[:8]

@@ -63,7 +63,7 @@ def activation_rows() -> list[dict]:
     from dlviz.activations_losses import core as act
     from dlviz.checkpoints import load_shipped
     from dlviz.data import digits
-    from dlviz.activations_losses.recipes import make_trainer
+    from dlviz.activations_losses.training import make_trainer
 
     area = "page: activations_losses"
 

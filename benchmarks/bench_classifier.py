@@ -40,10 +40,11 @@ def _row(area: str, what: str, value: float, unit: str, budget: str) -> dict:
 def train_rows() -> list[dict]:
     """Time for the default set-up (SmallCNN, Adam one-cycle 3e-3, batch 64) to reach 95 % validation accuracy."""
     from dlviz.classifier import core as clf
+    from dlviz.classifier.training import make_trainer
 
     t_data, data = _timed(lambda: clf.load_data("food shapes", n_train=4000, n_val=1000, seed=0))
     setup = clf.Setup(steps=800, eval_every=25)
-    trainer = clf.make_trainer(setup, data)
+    trainer = make_trainer(setup, data)
     inner, reached = trainer.eval_fn, {}
     t0 = time.perf_counter()
     c0 = time.process_time()

@@ -39,15 +39,7 @@ def analysis(name: str, size: int | None) -> arch.Analysis:
 @st.cache_data(show_spinner=False, max_entries=64)
 def independent_check(name: str, size: int | None) -> tuple[int, int]:
     """sum(p.numel()) and PyTorch's own FlopCounterMode (aten-level, no hooks) / 2."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    model = arch.build(name)
-    c, h, w = ZOO[name].input_size
-    counter = FlopCounterMode(display=False)
-    with counter:
-        model(torch.zeros(1, c, size or h, size or w, device="meta"))
-    return sum(p.numel() for p in model.parameters()), counter.get_total_flops() // 2
+    return arch.independent_counts(name, size)
 
 
 @st.cache_data(show_spinner="Tracing the block…", max_entries=64)
@@ -60,12 +52,17 @@ def block_names(name: str) -> list[str]:
     return blocks.find_blocks(arch.build(name))
 
 
-view = st.segmented_control("View", ["One architecture", "Building blocks", "Side by side"],
-                            default="One architecture", key="arch-view", label_visibility="collapsed")
-view = view or "One architecture"
+VIEWS = ["One architecture", "Building blocks", "Side by side"]
+
+
+def choose_view() -> str:
+    view = st.segmented_control("View", VIEWS, default="One architecture", key="arch-view",
+                                label_visibility="collapsed")
+    return view or "One architecture"
+
 
 # ---------------------------------------------------------------- 1. one architecture, layer by layer
-if view == "One architecture":
+def one_architecture() -> None:
     st.sidebar.header("Architecture")
     name = st.sidebar.selectbox("Model", NAMES, index=NAMES.index("ResNet-18"), key="arch-model",
                                 help="torchvision definitions (no weights) and the app's small 32×32 models.")
@@ -126,7 +123,7 @@ if view == "One architecture":
                "`dlviz.receptive_fields.core`.")
 
 # ---------------------------------------------------------------- 2. building blocks
-elif view == "Building blocks":
+def building_blocks() -> None:
     st.header("2 · The Inception module and the residual block")
     st.markdown("Each drawing is traced from the model's own code with `torch.fx`: the branches, the "
                 "concatenation and the skip connection are read from the forward pass, and each box shows the "
@@ -157,7 +154,7 @@ elif view == "Building blocks":
         st.divider()
 
 # ---------------------------------------------------------------- 3. side by side
-else:
+def side_by_side() -> None:
     st.header("3 · All architectures side by side")
     default = [n for n in NAMES if ZOO[n].family != "app"]
     chosen = st.multiselect("Architectures", NAMES, default=default, key="arch-compare")
@@ -167,10 +164,9 @@ else:
     progress = st.progress(0.0, text="Measuring…")
     rows = []
     for i, n in enumerate(chosen):
-        a = analysis(n, None)
-        e = ZOO[n]
-        rows.append({"name": n, "family": e.family, "year": e.year, "depth": a.depth, "params": a.total_params,
-                     "macs": a.total_macs, "rf": a.rf, "input": "×".join(map(str, a.input_size))})
+        row = arch.compare([n])[0]
+        rows.append({**{k: row[k] for k in ("name", "family", "year", "depth", "params", "macs", "rf")},
+                     "input": row["input"].replace("x", "×")})
         progress.progress((i + 1) / len(chosen), text=f"Measured {n}")
     progress.empty()
     unit = st.radio("Count compute as", ["multiply-adds (MACs)", "FLOPs (= 2 × MACs)"], horizontal=True,
@@ -186,15 +182,22 @@ else:
     st.caption(f"Each at its design resolution. Cheapest per layer of depth: **{best['name']}** "
                f"({arch.human(best['macs'] / max(1, best['depth']))} MACs per weight layer).")
 
-ui.try_this([
-    ("**VGG-16**: what share of the parameters sits in the three fully connected layers, and what share of the "
-     "multiply-adds do they do? (the bar under the profile)"),
-    ("**ResNet-18** at 224 and then at 32 pixels: parameters stay put, MACs fall by almost (224/32)² = 49. Why not "
-     "exactly 49?"),
-    "Side by side: GoogLeNet is deeper than VGG-16 yet has 20× fewer parameters. Find the layers VGG spends them on.",
-    "Building blocks: how much compute do the 1×1 reductions save in **inception3a**, and in a later module?",
-    ("Does the depth metric match the number in the name for ResNet-50? Count the 1×1 shortcut convolutions: "
-     "are they on the longest path?"),
-    ("Which has the larger receptive field at its last layer, ResNet-50 or ResNet-18, and why is the deeper one "
-     "not larger? (bottlenecks have one 3×3 convolution each)"),
-])
+
+def try_this() -> None:
+    ui.try_this([
+        ("**VGG-16**: what share of the parameters sits in the three fully connected layers, and what share of the "
+         "multiply-adds do they do? (the bar under the profile)"),
+        ("**ResNet-18** at 224 and then at 32 pixels: parameters stay put, MACs fall by almost (224/32)² = 49. Why not "
+         "exactly 49?"),
+        "Side by side: GoogLeNet is deeper than VGG-16 yet has 20× fewer parameters. Find the layers VGG spends them on.",
+        "Building blocks: how much compute do the 1×1 reductions save in **inception3a**, and in a later module?",
+        ("Does the depth metric match the number in the name for ResNet-50? Count the 1×1 shortcut convolutions: "
+         "are they on the longest path?"),
+        ("Which has the larger receptive field at its last layer, ResNet-50 or ResNet-18, and why is the deeper one "
+         "not larger? (bottlenecks have one 3×3 convolution each)"),
+    ])
+
+
+SECTIONS = {"One architecture": one_architecture, "Building blocks": building_blocks, "Side by side": side_by_side}
+SECTIONS[choose_view()]()
+try_this()

@@ -35,16 +35,6 @@ sess = ui.session()
 # ---------------------------------------------------------------- sidebar: model
 SHIPPED = {"food_cnn": ("food shapes", FOOD_CLASSES), "food_lenet5": ("food shapes", FOOD_CLASSES),
            "digits_cnn": ("digits", [str(i) for i in range(10)])}
-st.sidebar.header("Model")
-clf_run = ui.get_run("clf")
-trained_on = st.session_state.get("clf-trained-on")
-choices = list(SHIPPED)
-if clf_run is not None and clf_run.trainer.step > 0 and trained_on:
-    choices.append("my model (Train a classifier page)")
-choices.append("upload a checkpoint")
-choice = st.sidebar.selectbox("Classifier", choices, key="attr-model",
-                              help="food_cnn: 99.9% accurate. food_lenet5: stopped early, 69%. Or the model you "
-                                   "trained on the Train a classifier page in this session.")
 
 
 @st.cache_resource(show_spinner="Loading validation images...", max_entries=3)
@@ -58,25 +48,20 @@ def validation_images(dataset: str, size: int, channels: int):
     return digits("test", seed=0, size=size)
 
 
-val = None
-if choice in SHIPPED:
-    model, card = ui.load_shipped(choice)
-    model_key, (dataset, names) = choice, SHIPPED[choice]
-elif choice == "upload a checkpoint":
-    got = ui.checkpoint_upload("attr")
-    if got is None:
-        st.info("Upload a dlviz checkpoint (.pt) of an image classifier in the sidebar.", icon=":material/upload:")
-        st.stop()
-    model, card = got
-    fingerprint = float(sum(p.detach().double().abs().sum() for p in model.parameters()))
-    model_key, dataset, names = f"upload-{card.get('arch')}-{fingerprint:.10e}", None, None
+st.sidebar.header("Model")
+picked = ui.model_picker("attr", list(SHIPPED), run_key="clf", label="Classifier", prefer_run=False)
+if picked is None:
+    st.info("Upload a dlviz checkpoint (.pt) of an image classifier in the sidebar.", icon=":material/upload:")
+    st.stop()
+model, card, model_key = picked.model, picked.card, picked.key
+if picked.source == "shipped":
+    dataset, names = SHIPPED[picked.label]
+elif picked.source == "trained":   # the Train a classifier page's run: its card says what it learned
+    names = list(card.get("class_names", []))
+    dataset = "food shapes" if card.get("dataset") == "food shapes" else None
 else:
-    t = clf_run.trainer
-    model, card = t.model_copy(), {"summary": f"your {trained_on['setup'].arch}, step {t.step}"}
-    model_key, names = f"run-{id(t)}-{t.step}", list(trained_on["names"])
-    dataset = "food shapes" if trained_on["key"][0] == "food shapes" else None
-    if trained_on["key"][0] == "food shapes":
-        val = validation_images("food shapes", 32, 3)
+    dataset, names = None, None
+val = None
 
 cfg = getattr(model, "config", None)
 cfg = dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else card.get("config", {})

@@ -11,10 +11,11 @@ import torch
 
 import ui
 from dlviz.augmentation import core as augm
-from dlviz.classifier import core as clf
 from dlviz.augmentation.core import AUGMENTATIONS, Aug
+from dlviz.classifier import core as clf
 from dlviz.classifier import plots as cplots
-from dlviz.plotting import to_hwc
+from dlviz.classifier.training import make_trainer
+from dlviz.imaging import to_uint8, upscale
 
 PAGE_INFO = {
     "title": "Data augmentation",
@@ -32,47 +33,6 @@ ui.page_header(PAGE_INFO, (
     "the same initial weights and the same batches, trained with and without the pipeline."))
 sess = ui.session()
 
-# ---------------------------------------------------------------- sidebar: the pipeline
-st.sidebar.header("Pipeline")
-order = st.sidebar.multiselect("Augmentations, applied in this order", list(AUGMENTATIONS),
-                               default=["crop", "hflip", "color_jitter"], key="aug-names",
-                               format_func=lambda n: AUGMENTATIONS[n].label,
-                               help="Per-image transforms draw fresh random parameters for every image; "
-                                    "MixUp/CutMix then mix the batch (with both, one is picked per batch).")
-spec: list[Aug] = []
-for name in order:
-    info = AUGMENTATIONS[name]
-    if not info.params:
-        spec.append(Aug(name))
-        continue
-    with st.sidebar.expander(info.label, expanded=False):
-        st.caption(info.help)
-        vals = {}
-        for p in info.params:
-            is_int = float(p.step).is_integer() and float(p.lo).is_integer()
-            if is_int:
-                vals[p.key] = st.slider(p.label, int(p.lo), int(p.hi), int(p.default), int(p.step), key=f"aug-{name}-{p.key}")
-            else:
-                vals[p.key] = st.slider(p.label, float(p.lo), float(p.hi), float(p.default), float(p.step),
-                                        key=f"aug-{name}-{p.key}")
-    spec.append(augm.aug(name, **vals))
-spec_t = tuple(spec)
-st.session_state["aug-spec"] = spec_t  # the Train a classifier page offers this pipeline too
-st.sidebar.caption(f"**Pipeline:** {augm.describe(spec_t)}")
-
-# ---------------------------------------------------------------- 1. preview
-st.header("1 · What the pipeline does")
-p1, p2, p3 = st.columns([2, 1, 1])
-source = p1.radio("Preview on", ["food shapes", "digits", "a photo"], horizontal=True, key="aug-src")
-n_variants = p2.slider("Variants per image", 3, 10, 7, key="aug-nv")
-if "aug-seed" not in st.session_state:
-    st.session_state["aug-seed"] = sess.seed
-p3.number_input("Preview seed", 0, 10**6, key="aug-seed", help="The same seed draws the same variants.")
-p3.button("New draw", icon=":material/casino:", key="aug-redraw",
-          on_click=lambda: st.session_state.update({"aug-seed": int(st.session_state["aug-seed"]) + 1}))
-seed = int(st.session_state["aug-seed"])
-
-
 @st.cache_resource(show_spinner=False)
 def preview_inputs(source: str):
     from dlviz.data import digits, food_shapes
@@ -86,44 +46,9 @@ def preview_inputs(source: str):
     return d.images[pick], d.labels[pick], d.class_names
 
 
-if source == "a photo":
-    img_name, img = ui.image_input("aug", size=128, container=st.container())
-    images, labels, names = img[None], None, [img_name]
-else:
-    images, labels, names = preview_inputs(source)
-
-
 @st.cache_data(show_spinner=False, max_entries=16)
 def make_preview(source: str, image_id: str, spec: tuple, n_variants: int, seed: int, _images, _labels, _names):
     return augm.preview(_images, _labels, spec, n_variants=n_variants, seed=seed, class_names=_names)
-
-
-image_id = source if source != "a photo" else f"{names[0]}-{hash(images.numpy().tobytes())}"
-try:
-    prev = make_preview(source, image_id, spec_t, n_variants, seed, images, labels, names)
-except (ValueError, RuntimeError) as e:
-    st.error(f"This pipeline cannot run on these images: {e}", icon=":material/error:")
-    st.stop()
-scale = max(1, 96 // images.shape[-1])
-for r in range(prev.images.shape[0]):
-    pics = [np.repeat(np.repeat(to_hwc(im), scale, 0), scale, 1) for im in prev.images[r]]
-    caps = ["original"] + [augm.label_text(lab, prev.class_names) if labels is not None else f"variant {v}"
-                           for v, lab in enumerate(prev.labels[r, 1:], 1)]
-    st.image(pics, caption=caps, width=96 if images.shape[-1] <= 96 else 128)
-with torch.no_grad():
-    change = (prev.images[:, 1:] - prev.images[:, :1]).abs().mean()
-st.caption(f"Column 1 is the original; the others are independent draws. Mean absolute pixel change "
-           f"{float(change):.3f} (on a 0-1 scale). MixUp/CutMix captions give the mixed label.")
-
-# ---------------------------------------------------------------- 2. the measured effect
-st.header("2 · Does it help? Train with and without")
-st.sidebar.header("Experiment")
-exp_source = st.sidebar.selectbox("Data", ["food shapes", "digits"], key="aug-exp-data")
-n_train = st.sidebar.select_slider("Training images", [100, 250, 500, 1000, 2000, 4000], 500, key="aug-exp-n",
-                                   disabled=exp_source != "food shapes",
-                                   help="Augmentation matters most when images are few.")
-arch = st.sidebar.selectbox("Architecture", list(clf.ARCHS), key="aug-exp-arch")
-hp = ui.hyperparameters("aug", lr=3e-3, steps=600, batch_size=64, optimizer="Adam")
 
 
 @st.cache_resource(show_spinner="Loading images...", max_entries=4)
@@ -131,26 +56,104 @@ def exp_data(source: str, n_train: int, seed: int) -> clf.DataSplit:
     return clf.load_data(source, n_train=n_train, n_val=1000, seed=seed)
 
 
-def start_experiment():
-    data = exp_data(exp_source, n_train, sess.seed)
-    base = clf.Setup(arch=arch, optimizer=hp.optimizer, lr=hp.lr, weight_decay=hp.weight_decay, steps=hp.steps,
-                     batch_size=hp.batch_size, seed=sess.seed, eval_every=max(10, hp.steps // 20))
-    with_aug = dataclasses.replace(base, augment=spec_t)
-    st.session_state["aug-exp"] = {"spec": augm.describe(spec_t), "data": (exp_source, n_train), "arch": arch}
-    # the same seed: identical initial weights and identical batches -- only the augmentation differs
-    return {"without": clf.make_trainer(base, data, device=sess.device, name="without"),
-            "with": clf.make_trainer(with_aug, data, device=sess.device, name="with")}
+# ---------------------------------------------------------------- sidebar: the pipeline
+def pipeline() -> tuple[Aug, ...]:
+    st.sidebar.header("Pipeline")
+    order = st.sidebar.multiselect("Augmentations, applied in this order", list(AUGMENTATIONS),
+                                   default=["crop", "hflip", "color_jitter"], key="aug-names",
+                                   format_func=lambda n: AUGMENTATIONS[n].label,
+                                   help="Per-image transforms draw fresh random parameters for every image; "
+                                        "MixUp/CutMix then mix the batch (with both, one is picked per batch).")
+    spec: list[Aug] = []
+    for name in order:
+        info = AUGMENTATIONS[name]
+        if not info.params:
+            spec.append(Aug(name))
+            continue
+        with st.sidebar.expander(info.label, expanded=False):
+            st.caption(info.help)
+            vals = {}
+            for p in info.params:
+                is_int = float(p.step).is_integer() and float(p.lo).is_integer()
+                if is_int:
+                    vals[p.key] = st.slider(p.label, int(p.lo), int(p.hi), int(p.default), int(p.step),
+                                            key=f"aug-{name}-{p.key}")
+                else:
+                    vals[p.key] = st.slider(p.label, float(p.lo), float(p.hi), float(p.default), float(p.step),
+                                            key=f"aug-{name}-{p.key}")
+        spec.append(augm.aug(name, **vals))
+    spec_t = tuple(spec)
+    st.session_state["aug-spec"] = spec_t  # the Train a classifier page offers this pipeline too
+    st.sidebar.caption(f"**Pipeline:** {augm.describe(spec_t)}")
+    return spec_t
 
 
-run = ui.training_panel("aug", start_experiment, label="Train both")
-ui.training_monitor("aug", metrics=("val_acc", "train_acc", "loss"), log_y=False)
+# ---------------------------------------------------------------- 1. preview
+def what_it_does(spec_t: tuple[Aug, ...]) -> None:
+    st.header("1 · What the pipeline does")
+    p1, p2, p3 = st.columns([2, 1, 1])
+    source = p1.radio("Preview on", ["food shapes", "digits", "a photo"], horizontal=True, key="aug-src")
+    n_variants = p2.slider("Variants per image", 3, 10, 7, key="aug-nv")
+    if "aug-seed" not in st.session_state:
+        st.session_state["aug-seed"] = sess.seed
+    p3.number_input("Preview seed", 0, 10**6, key="aug-seed", help="The same seed draws the same variants.")
+    p3.button("New draw", icon=":material/casino:", key="aug-redraw",
+              on_click=lambda: st.session_state.update({"aug-seed": int(st.session_state["aug-seed"]) + 1}))
+    seed = int(st.session_state["aug-seed"])
+    if source == "a photo":
+        img_name, img = ui.image_input("aug", size=128, container=st.container())
+        images, labels, names = img[None], None, [img_name]
+    else:
+        images, labels, names = preview_inputs(source)
+    image_id = source if source != "a photo" else f"{names[0]}-{hash(images.numpy().tobytes())}"
+    try:
+        prev = make_preview(source, image_id, spec_t, n_variants, seed, images, labels, names)
+    except (ValueError, RuntimeError) as e:
+        st.error(f"This pipeline cannot run on these images: {e}", icon=":material/error:")
+        st.stop()
+    scale = max(1, 96 // images.shape[-1])
+    for r in range(prev.images.shape[0]):
+        pics = [upscale(px, scale) for px in to_uint8(prev.images[r])]         # (H*s, W*s, 3) uint8 each
+        caps = ["original"] + [augm.label_text(lab, prev.class_names) if labels is not None else f"variant {v}"
+                               for v, lab in enumerate(prev.labels[r, 1:], 1)]
+        st.image(pics, caption=caps, width=96 if images.shape[-1] <= 96 else 128)
+    with torch.no_grad():
+        change = (prev.images[:, 1:] - prev.images[:, :1]).abs().mean()
+    st.caption(f"Column 1 is the original; the others are independent draws. Mean absolute pixel change "
+               f"{float(change):.3f} (on a 0-1 scale). MixUp/CutMix captions give the mixed label.")
 
-exp = st.session_state.get("aug-exp")
-if run is None or exp is None:
-    st.info(f"**Train both** (sidebar) trains a {arch} twice on {n_train if exp_source == 'food shapes' else 1437} "
-            f"{exp_source} images: once plain, once with *{augm.describe(spec_t)}*. Both start from the same weights "
-            "and see the same batches; only the augmentation differs.", icon=":material/science:")
-else:
+
+# ---------------------------------------------------------------- 2. the measured effect
+def does_it_help(spec_t: tuple[Aug, ...]) -> None:
+    st.header("2 · Does it help? Train with and without")
+    st.sidebar.header("Experiment")
+    exp_source = st.sidebar.selectbox("Data", ["food shapes", "digits"], key="aug-exp-data")
+    n_train = st.sidebar.select_slider("Training images", [100, 250, 500, 1000, 2000, 4000], 500, key="aug-exp-n",
+                                       disabled=exp_source != "food shapes",
+                                       help="Augmentation matters most when images are few.")
+    arch = st.sidebar.selectbox("Architecture", list(clf.ARCHS), key="aug-exp-arch")
+    hp = ui.hyperparameters("aug", lr=3e-3, steps=600, batch_size=64, optimizer="Adam")
+
+    def start_experiment():
+        data = exp_data(exp_source, n_train, sess.seed)
+        base = clf.Setup(arch=arch, optimizer=hp.optimizer, lr=hp.lr, weight_decay=hp.weight_decay,
+                         steps=hp.steps, batch_size=hp.batch_size, seed=sess.seed,
+                         eval_every=max(10, hp.steps // 20))
+        with_aug = dataclasses.replace(base, augment=spec_t)
+        card = {"spec": augm.describe(spec_t), "data": (exp_source, n_train), "arch": arch}
+        # the same seed: identical initial weights and identical batches -- only the augmentation differs
+        return {"without": make_trainer(base, data, device=sess.device, name="without"),
+                "with": make_trainer(with_aug, data, device=sess.device, name="with")}, card
+
+    run = ui.training_panel("aug", start_experiment, label="Train both")
+    ui.training_monitor("aug", metrics=("val_acc", "train_acc", "loss"), log_y=False)
+
+    if run is None:
+        st.info(f"**Train both** (sidebar) trains a {arch} twice on {n_train if exp_source == 'food shapes' else 1437} "
+                f"{exp_source} images: once plain, once with *{augm.describe(spec_t)}*. Both start from the same "
+                "weights and see the same batches; only the augmentation differs.", icon=":material/science:")
+        return
+    exp = run.card
     hist = {name: t.history() for name, t in run.trainers.items()}
     final = {name: t.latest("val_acc") for name, t in run.trainers.items()}
     gap = {name: t.latest("train_acc") - t.latest("val_acc") for name, t in run.trainers.items()}
@@ -159,8 +162,9 @@ else:
     if all(np.isfinite(v) for v in final.values()):
         e1, e2, e3 = st.columns(3)
         e1.metric("Validation accuracy, without", f"{final['without']:.1%}")
-        e2.metric("Validation accuracy, with", f"{final['with']:.1%}", f"{100 * (final['with'] - final['without']):+.1f} "
-                  "points", help="Positive: the augmentation helped on held-out images.")
+        e2.metric("Validation accuracy, with", f"{final['with']:.1%}",
+                  f"{100 * (final['with'] - final['without']):+.1f} points",
+                  help="Positive: the augmentation helped on held-out images.")
         e3.metric("Train − validation gap (with / without)", f"{gap['with']:.1%} / {gap['without']:.1%}",
                   help="Training accuracy is measured on un-augmented training images. A smaller gap is less "
                        "over-fitting.")
@@ -172,11 +176,19 @@ else:
         st.caption("One run each: differences of a point or two can be noise -- change the global seed and train "
                    "again before you believe them.")
 
-ui.try_this([
-    "With **100** training images, train with *Random resized crop + Horizontal flip*: how many points of validation "
-    "accuracy does it buy, and what happens to the train-validation gap?",
-    "Add **Vertical flip** and **Rotation 180°**: ice cream cones and tacos have an 'up'. Does accuracy drop?",
-    "Turn **Colour jitter** hue to 0.5 on food shapes: a blue watermelon is still a watermelon -- or is it?",
-    "Preview **MixUp** with alpha 2 and read the captions: what is a '55% donut + 45% taco' supposed to teach?",
-    "Use **4000** images: is augmentation still worth its training time?",
-])
+
+def try_this() -> None:
+    ui.try_this([
+        "With **100** training images, train with *Random resized crop + Horizontal flip*: how many points of validation "
+        "accuracy does it buy, and what happens to the train-validation gap?",
+        "Add **Vertical flip** and **Rotation 180°**: ice cream cones and tacos have an 'up'. Does accuracy drop?",
+        "Turn **Colour jitter** hue to 0.5 on food shapes: a blue watermelon is still a watermelon -- or is it?",
+        "Preview **MixUp** with alpha 2 and read the captions: what is a '55% donut + 45% taco' supposed to teach?",
+        "Use **4000** images: is augmentation still worth its training time?",
+    ])
+
+
+spec = pipeline()
+what_it_does(spec)
+does_it_help(spec)
+try_this()

@@ -4,16 +4,21 @@ feature embedding of what the model learned."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import streamlit as st
 import torch
 
 import ui
-from dlviz.classifier import core as clf
 from dlviz.augmentation.core import AUGMENTATIONS, Aug, describe
-from dlviz.data import DataError
-from dlviz.models.cnn import ACTIVATIONS
+from dlviz.classifier import core as clf
 from dlviz.classifier import plots as cplots
+from dlviz.classifier.training import make_trainer
+from dlviz.data import DataError
+from dlviz.imaging import png_bytes, to_uint8
+from dlviz.metrics import predict
+from dlviz.models.cnn import ACTIVATIONS
 from dlviz.plotting import to_hwc
 
 PAGE_INFO = {
@@ -31,23 +36,16 @@ ui.page_header(PAGE_INFO, (
     "matrix** (click a cell to see its images), the most **confidently wrong** images, and a map of the "
     "**penultimate-layer features** -- the space the final linear layer has to cut into classes."))
 sess = ui.session()
+SHIPPED = {"shipped food_lenet5 (mid-training)": "food_lenet5", "shipped food_cnn (fully trained)": "food_cnn"}
 
-# ---------------------------------------------------------------- sidebar: data
-st.sidebar.header("Data")
-local_sets = clf.local_torchvision_sets("data")
-sources = ["food shapes", "digits", *local_sets, "image folder"]
-source = st.sidebar.selectbox("Dataset", sources, key="clf-source",
-                              help="MNIST, FashionMNIST and CIFAR10 appear when they are in ./data (never downloaded).")
-n_train, folder, upload, val_fraction = 4000, "", None, 0.2
-if source == "food shapes":
-    n_train = st.sidebar.select_slider("Training images", [250, 500, 1000, 2000, 4000, 8000], 4000, key="clf-n")
-elif source in local_sets:
-    n_train = st.sidebar.select_slider("Training images", [1000, 2000, 5000, 10000, 20000], 5000, key="clf-n")
-elif source == "image folder":
-    folder = st.sidebar.text_input("Folder (one sub-folder per class)", key="clf-folder",
-                                   placeholder="~/Pictures/food", help="e.g. food/hotdog/*.jpg, food/pizza/*.jpg")
-    upload = st.sidebar.file_uploader("...or upload the folder as a .zip", type=["zip"], key="clf-zip")
-    val_fraction = st.sidebar.slider("Validation fraction", 0.1, 0.5, 0.2, 0.05, key="clf-valfrac")
+@dataclass
+class Data:
+    """The chosen data set: ``split`` is None (with ``error`` saying why) until it can be loaded."""
+
+    source: str
+    key: tuple
+    split: clf.DataSplit | None
+    error: str | None
 
 
 @st.cache_resource(show_spinner="Loading images...", max_entries=4)
@@ -60,77 +58,9 @@ def get_data(source: str, n_train: int, seed: int, folder: str, zip_id: str, val
     return clf.load_data(source, n_train=n_train, n_val=1000, seed=seed, folder=folder, val_fraction=val_fraction)
 
 
-zip_id = f"{upload.name}:{upload.size}:{upload.file_id}" if upload is not None else ""
-data_key = (source, n_train, sess.seed, folder.strip(), zip_id, val_fraction)
-data, data_error = None, None
-if source == "image folder" and not folder.strip() and upload is None:
-    data_error = "Enter the path of a folder with one sub-folder per class, or upload it as a .zip."
-else:
-    try:
-        data = get_data(*data_key, upload.getvalue() if upload is not None else None)
-    except DataError as e:
-        data_error = str(e)
-
-# ---------------------------------------------------------------- sidebar: model, loss, optimisation
-st.sidebar.header("Model")
-arch = st.sidebar.selectbox("Architecture", list(clf.ARCHS), key="clf-arch",
-                            help="All take 32x32 inputs; see the Architectures page for their layer tables.")
-activation = st.sidebar.selectbox("Activation", list(ACTIVATIONS), key="clf-act")
-st.sidebar.header("Loss")
-loss = st.sidebar.selectbox("Loss", clf.LOSSES, key="clf-loss")
-smoothing = st.sidebar.slider("Label smoothing eps", 0.0, 0.5, 0.1, 0.05, key="clf-eps") if loss == "label smoothing" else 0.1
-gamma = st.sidebar.slider("Focal gamma", 0.0, 5.0, 2.0, 0.5, key="clf-gamma") if loss == "focal" else 2.0
-st.sidebar.header("Optimisation")
-hp = ui.hyperparameters("clf", lr=3e-3, steps=800, batch_size=64, optimizer="Adam")
-schedule = st.sidebar.selectbox("Schedule", clf.SCHEDULES, index=clf.SCHEDULES.index("one-cycle"), key="clf-sched")
-st.sidebar.header("Augmentation")
-page_spec: tuple[Aug, ...] | None = st.session_state.get("aug-spec")
-use_page = page_spec is not None and st.sidebar.toggle(
-    "Use the pipeline from *Data augmentation*", key="clf-use-aug-page", help=describe(page_spec or ()))
-if use_page:
-    augment = page_spec
-    st.sidebar.caption(describe(augment))
-else:
-    picked = st.sidebar.multiselect("Augmentations (default settings)", list(AUGMENTATIONS), key="clf-aug",
-                                    format_func=lambda n: AUGMENTATIONS[n].label,
-                                    help="Tune each one on the Data augmentation page.")
-    augment = tuple(Aug(n) for n in picked)
-
-setup = clf.Setup(arch=arch, activation=activation, loss=loss, smoothing=smoothing, gamma=gamma,
-                  optimizer=hp.optimizer, lr=hp.lr, weight_decay=hp.weight_decay, schedule=schedule,
-                  steps=hp.steps, batch_size=hp.batch_size, augment=augment, seed=sess.seed,
-                  eval_every=max(10, hp.steps // 20))
-
-
-def start_training():
-    if data is None:
-        raise DataError(data_error or "no data")
-    st.session_state["clf-trained-on"] = {"key": data_key, "setup": setup, "names": data.class_names}
-    st.session_state["clf-show-mine"] = True  # switch the results to this run once it has a step
-    return clf.make_trainer(setup, data, device=sess.device, name=arch)
-
-
-run = ui.training_panel("clf", start_training)
-
-if data is None:
-    st.error(data_error, icon=":material/folder_off:")
-    st.stop()
-
-
-
 @st.cache_resource(show_spinner=False, max_entries=24)
 def _pngs(key: tuple, _images: torch.Tensor, scale: int) -> list[bytes]:
-    import io
-
-    from PIL import Image
-
-    out = []
-    for im in _images:
-        arr = (np.repeat(np.repeat(to_hwc(im), scale, 0), scale, 1) * 255).astype(np.uint8)
-        buf = io.BytesIO()
-        Image.fromarray(arr).save(buf, format="PNG")
-        out.append(buf.getvalue())
-    return out
+    return [png_bytes(to_uint8(im), scale) for im in _images]
 
 
 def image_strip(key: tuple, images: torch.Tensor, captions: list[str], scale: int = 3, width: int = 84) -> None:
@@ -146,59 +76,9 @@ def cached_figure(kind: str, key: tuple, _build):
     return _build()
 
 
-# ---------------------------------------------------------------- the data and the set-up
-c, h, _ = data.train.shape
-classes_note = "" if "classes" in data.note else f" · {data.train.num_classes} classes"
-st.caption(f"**{data.train.name or source}**: {data.note}{classes_note} · images {c}x{h}x{h}. Validation images are "
-           "never trained on.")
-with st.expander("Data, schedule and augmentation", icon=":material/tune:"):
-    d1, d2 = st.columns([3, 2])
-    with d1:
-        first = [int(torch.nonzero(data.val.labels == k)[0]) for k in range(data.val.num_classes)
-                 if (data.val.labels == k).any()][:20]
-        image_strip(("samples", data_key), data.val.images[first],
-                    [data.class_names[int(data.val.labels[i])] for i in first], width=80)
-    with d2:
-        ui.show(cplots.schedule_figure(clf.lr_curve(schedule, hp.steps, hp.lr), f"{schedule} schedule, peak "
-                                       f"lr {hp.lr:g}"), key="clf-schedule")
-        st.caption(f"Augmentation: {describe(augment)}. Loss: {loss}.")
-
-ui.training_monitor("clf", metrics=("loss", "acc", "val_acc"))
-
-# ---------------------------------------------------------------- which model to read
-trained_on = st.session_state.get("clf-trained-on", {})
-have_run = run is not None and run.trainer.step > 0
-SHIPPED = {"shipped food_lenet5 (mid-training)": "food_lenet5", "shipped food_cnn (fully trained)": "food_cnn"}
-options = []
-if source == "food shapes" and data.train.shape == (3, 32, 32):
-    options += list(SHIPPED)
-if have_run and trained_on.get("key") == data_key:
-    options.append("my trained model")
-elif have_run:
-    st.caption(f"Your last run was trained on another data set ({trained_on.get('key', ('?',))[0]}); choose it "
-               "again to read its results.")
-st.header("What the model gets wrong")
-if not options:
-    st.info("Train a model in the sidebar to see its confusion matrix, mistakes and features here.",
-            icon=":material/play_arrow:")
-    st.stop()
-if "my trained model" in options and st.session_state.pop("clf-show-mine", False):
-    st.session_state["clf-which"] = "my trained model"
-which = st.radio("Results of", options, index=len(options) - 1 if "my trained model" in options else 0,
-                 horizontal=True, key="clf-which")
-if which == "my trained model":
-    t = run.trainer
-    model, model_key = t.model_copy(), f"run-{id(t)}-{t.step}"
-    model_note = f"your {trained_on['setup'].arch} at step {t.step} of {t.total}"
-else:
-    model_key = SHIPPED[which]
-    model, card = ui.load_shipped(model_key)
-    model_note = f"shipped `{model_key}`: {card.get('summary', '')}"
-
-
 @st.cache_data(show_spinner="Evaluating on the validation images...", max_entries=6)
-def evaluate(_model, model_key: str, data_key: tuple) -> clf.Results:
-    return clf.evaluate(_model, data.val)
+def evaluate(_model, model_key: str, data_key: tuple, _val) -> clf.Results:
+    return clf.evaluate(_model, _val)
 
 
 @st.cache_data(show_spinner=False, max_entries=6)
@@ -211,139 +91,293 @@ def agreement(model_key: str, data_key: tuple, kind: str, _points, _labels) -> f
     return clf.neighbour_agreement(_points, _labels)
 
 
-res = evaluate(model, model_key, data_key)
-names = res.class_names
-pcc = res.per_class_accuracy
-worst = int(torch.nan_to_num(pcc, nan=2.0).argmin())
-m1, m2, m3, m4 = st.columns(4)
-m1.metric("Validation accuracy", f"{res.accuracy:.1%}", help=f"{len(res.labels)} validation images; {model_note}.")
-m2.metric("Mean per-class accuracy", f"{float(np.nanmean(pcc.numpy())):.1%}",
-          help="Balanced accuracy: every class counts the same, however many images it has.")
-m3.metric("Worst class", names[worst], f"{float(pcc[worst]):.1%} correct", delta_color="off", delta_arrow="off")
-m4.metric("Wrong predictions", f"{int((res.preds != res.labels).sum())}",
-          f"{float(res.confidence[res.preds != res.labels].mean()) if (res.preds != res.labels).any() else 0:.0%} "
-          "mean confidence", delta_color="off", delta_arrow="off")
-st.caption(f"Model: {model_note}.")
-
-if which == "my trained model":
-    ui.show(cplots.curves_figure({"": run.trainer.history()}), key="clf-curves")
-    st.caption("Dashed: accuracy/loss on a fixed subset of the (un-augmented) training images; solid: validation. "
-               "A widening gap is over-fitting.")
-
-# ---------------------------------------------------------------- confusion matrix, per class
-cm_col, pc_col = st.columns([3, 2])
-off = res.confusion.clone().fill_diagonal_(0)
-default_cell = tuple(int(v) for v in np.unravel_index(int(off.argmax()), off.shape)) if off.sum() else (0, 0)
-cell_key = f"clf-cell-{model_key}"
-cell = st.session_state.get(cell_key, default_cell)
-with cm_col:
-    normalise = st.toggle("Colour by row rate (else by count)", True, key="clf-cm-norm")
-    cm_fig = cached_figure("cm", (model_key, data_key, normalise, cell),
-                           lambda: cplots.confusion_figure(res.confusion, names, normalise, selected=cell))
-    event = ui.show(cm_fig, key=f"clf-cm-{model_key}",
-                    on_select="rerun", selection_mode="points")
-    pts = (event.selection.points if event is not None and event.selection else []) or []
-    if pts:
-        new = (int(round(pts[0]["y"])), int(round(pts[0]["x"])))
-        if new != cell:
-            st.session_state[cell_key] = cell = new
-            st.rerun()
-with pc_col:
-    ui.show(cached_figure("perclass", (model_key, data_key),
-                          lambda: cplots.per_class_figure(pcc, names, height=max(260, 28 * len(names) + 60))),
-            key="clf-perclass")
-    tops = res.top_confusions(3)
-    if tops:
-        st.markdown("**Most confused:** " + "; ".join(f"{a} → {b} ({n})" for a, b, n in tops))
-
-true_c, pred_c = cell
-idx = res.cell(true_c, pred_c)
-kind = "correct" if true_c == pred_c else "mistakes"
-st.subheader(f"Cell: true *{names[true_c]}*, predicted *{names[pred_c]}* — {len(idx)} images ({kind})")
-if len(idx):
-    show_idx = idx[:20]
-    image_strip(("cell", model_key, data_key, cell), data.val.images[show_idx],
-                [f"{float(res.probs[i, pred_c]):.0%}" for i in show_idx])
-    st.caption("Most confident first; the number is the probability the model gave the predicted class. "
-               "Click another cell of the matrix to look there.")
-else:
-    st.caption("No validation image falls in this cell. Click a cell with a count.")
-
-st.subheader("Most confidently wrong")
-wrong = res.confidently_wrong(20)
-if len(wrong):
-    image_strip(("wrong", model_key, data_key), data.val.images[wrong],
-                [f"{names[int(res.labels[i])]} → {names[int(res.preds[i])]} ({float(res.confidence[i]):.0%})"
-                 for i in wrong], width=96)
-    st.caption("true → predicted, and the confidence in the wrong answer. Confident mistakes are often label noise, "
-               "ambiguous images -- or a shortcut the model learned. Ask *why* on the Attribution page.")
-else:
-    st.success("No validation image is misclassified.", icon=":material/check_circle:")
-
-# ---------------------------------------------------------------- feature embedding
-st.subheader("Penultimate-layer features")
-method = st.radio("Embedding", ["PCA", "UMAP"], horizontal=True, key="clf-emb",
-                  help="PCA is instant and linear. UMAP (McInnes et al. 2018) keeps neighbourhoods; it runs in the "
-                       "background -- the first run compiles numba code and can take half a minute.")
-points_pca = pca(model_key, data_key, res.features)
+# ---------------------------------------------------------------- 1. sidebar: data
+def choose_data() -> Data:
+    st.sidebar.header("Data")
+    local_sets = clf.local_torchvision_sets("data")
+    sources = ["food shapes", "digits", *local_sets, "image folder"]
+    source = st.sidebar.selectbox("Dataset", sources, key="clf-source",
+                                  help="MNIST, FashionMNIST and CIFAR10 appear when they are in ./data (never "
+                                       "downloaded).")
+    n_train, folder, upload, val_fraction = 4000, "", None, 0.2
+    if source == "food shapes":
+        n_train = st.sidebar.select_slider("Training images", [250, 500, 1000, 2000, 4000, 8000], 4000, key="clf-n")
+    elif source in local_sets:
+        n_train = st.sidebar.select_slider("Training images", [1000, 2000, 5000, 10000, 20000], 5000, key="clf-n")
+    elif source == "image folder":
+        folder = st.sidebar.text_input("Folder (one sub-folder per class)", key="clf-folder",
+                                       placeholder="~/Pictures/food",
+                                       help="e.g. food/hotdog/*.jpg, food/pizza/*.jpg")
+        upload = st.sidebar.file_uploader("...or upload the folder as a .zip", type=["zip"], key="clf-zip")
+        val_fraction = st.sidebar.slider("Validation fraction", 0.1, 0.5, 0.2, 0.05, key="clf-valfrac")
+    zip_id = f"{upload.name}:{upload.size}:{upload.file_id}" if upload is not None else ""
+    key = (source, n_train, sess.seed, folder.strip(), zip_id, val_fraction)
+    if source == "image folder" and not folder.strip() and upload is None:
+        return Data(source, key, None, "Enter the path of a folder with one sub-folder per class, or upload it as "
+                                       "a .zip.")
+    try:
+        return Data(source, key, get_data(*key, upload.getvalue() if upload is not None else None), None)
+    except DataError as e:
+        return Data(source, key, None, str(e))
 
 
-umap_job = None
-if method == "UMAP":
-    job_key = (model_key, data_key, sess.seed)
-    held = st.session_state.get("clf-umap-job")
-    if held is None or held[0] != job_key:
-        held = (job_key, clf.UmapJob(res.features.numpy(), seed=sess.seed).start())
-        st.session_state["clf-umap-job"] = held
-    umap_job = held[1]
-pending = umap_job is not None and not umap_job.done
+# ---------------------------------------------------------------- 2. sidebar: model, loss, optimisation
+def choose_setup() -> clf.Setup:
+    st.sidebar.header("Model")
+    arch = st.sidebar.selectbox("Architecture", list(clf.ARCHS), key="clf-arch",
+                                help="All take 32x32 inputs; see the Architectures page for their layer tables.")
+    activation = st.sidebar.selectbox("Activation", list(ACTIVATIONS), key="clf-act")
+    st.sidebar.header("Loss")
+    loss = st.sidebar.selectbox("Loss", clf.LOSSES, key="clf-loss")
+    smoothing = (st.sidebar.slider("Label smoothing eps", 0.0, 0.5, 0.1, 0.05, key="clf-eps")
+                 if loss == "label smoothing" else 0.1)
+    gamma = st.sidebar.slider("Focal gamma", 0.0, 5.0, 2.0, 0.5, key="clf-gamma") if loss == "focal" else 2.0
+    st.sidebar.header("Optimisation")
+    hp = ui.hyperparameters("clf", lr=3e-3, steps=800, batch_size=64, optimizer="Adam")
+    schedule = st.sidebar.selectbox("Schedule", clf.SCHEDULES, index=clf.SCHEDULES.index("one-cycle"),
+                                    key="clf-sched")
+    st.sidebar.header("Augmentation")
+    page_spec: tuple[Aug, ...] | None = st.session_state.get("aug-spec")  # the Data augmentation page's pipeline
+    use_page = page_spec is not None and st.sidebar.toggle(
+        "Use the pipeline from *Data augmentation*", key="clf-use-aug-page", help=describe(page_spec or ()))
+    if use_page:
+        augment = page_spec
+        st.sidebar.caption(describe(augment))
+    else:
+        picked = st.sidebar.multiselect("Augmentations (default settings)", list(AUGMENTATIONS), key="clf-aug",
+                                        format_func=lambda n: AUGMENTATIONS[n].label,
+                                        help="Tune each one on the Data augmentation page.")
+        augment = tuple(Aug(n) for n in picked)
+    return clf.Setup(arch=arch, activation=activation, loss=loss, smoothing=smoothing, gamma=gamma,
+                     optimizer=hp.optimizer, lr=hp.lr, weight_decay=hp.weight_decay, schedule=schedule,
+                     steps=hp.steps, batch_size=hp.batch_size, augment=augment, seed=sess.seed,
+                     eval_every=max(10, hp.steps // 20))
 
 
-@st.fragment(run_every=1.0 if pending else None)
-def embedding_view() -> None:
-    pts2, label = points_pca, "PCA"
-    if umap_job is not None:
-        if umap_job.error:
-            st.warning(f"UMAP failed ({umap_job.error}); showing PCA.", icon=":material/warning:")
-        elif not umap_job.done:
-            st.info("UMAP is computing in the background; PCA is shown until it is ready.",
-                    icon=":material/hourglass_top:")
-        else:
-            pts2, label = umap_job.result, "UMAP"
-    emb_fig = cached_figure("embedding", (model_key, data_key, label, sess.seed),
-                            lambda: cplots.embedding_figure(pts2, res.labels, res.preds, res.confidence, names, label))
-    ev = ui.show(emb_fig,
-                 key=f"clf-embedding-{label}", on_select="rerun", selection_mode="points")
-    a_2d = agreement(model_key, data_key, label, pts2, res.labels.numpy())
-    a_full = agreement(model_key, data_key, "features", res.features.numpy(), res.labels.numpy())
-    e1, e2, e3 = st.columns([1, 1, 2])
-    e1.metric(f"10-NN agreement, {label} map", f"{a_2d:.1%}",
-              help="Average fraction of each image's 10 nearest neighbours (in the 2-D map) that share its class.")
-    e2.metric(f"10-NN agreement, all {res.features.shape[1]} dims", f"{a_full:.1%}",
-              help="The same in the full penultimate feature space: what the 2-D picture loses or distorts.")
-    sel = (ev.selection.points if ev is not None and ev.selection else []) or []
-    with e3:
-        if sel and "customdata" in sel[0]:
-            i = int(sel[0]["customdata"][0])
-            st.image(to_hwc(data.val.images[i]), width=96,
-                     caption=f"#{i}: true {names[int(res.labels[i])]}, predicted {names[int(res.preds[i])]} "
-                             f"({float(res.confidence[i]):.0%})")
-        else:
-            st.caption(f"Click a point to see its image. Chance agreement is about 1/K = {1 / len(names):.0%}.")
-    if pending and umap_job.done:  # ready: redraw the page once so the polling stops
-        st.rerun(scope="app")
+# ---------------------------------------------------------------- 3. sidebar: train
+def train(setup: clf.Setup, data: Data) -> None:
+    def start_training():
+        if data.split is None:
+            raise DataError(data.error or "no data")
+        card = {"dataset": data.source, "data_key": data.key, "arch": setup.arch,
+                "class_names": list(data.split.class_names)}
+        return make_trainer(setup, data.split, device=sess.device, name=setup.arch), card
+
+    ui.training_panel("clf", start_training)
+    if data.split is None:
+        st.error(data.error, icon=":material/folder_off:")
+        st.stop()
 
 
-embedding_view()
+# ---------------------------------------------------------------- 4. the data and the set-up
+def data_and_setup(setup: clf.Setup, data: Data) -> None:
+    split = data.split
+    c, h, _ = split.train.shape
+    classes_note = "" if "classes" in split.note else f" · {split.train.num_classes} classes"
+    st.caption(f"**{split.train.name or data.source}**: {split.note}{classes_note} · images {c}x{h}x{h}. "
+               "Validation images are never trained on.")
+    with st.expander("Data, schedule and augmentation", icon=":material/tune:"):
+        d1, d2 = st.columns([3, 2])
+        with d1:
+            first = [int(torch.nonzero(split.val.labels == k)[0]) for k in range(split.val.num_classes)
+                     if (split.val.labels == k).any()][:20]
+            image_strip(("samples", data.key), split.val.images[first],
+                        [split.class_names[int(split.val.labels[i])] for i in first], width=80)
+        with d2:
+            ui.show(cplots.schedule_figure(clf.lr_curve(setup.schedule, setup.steps, setup.lr),
+                                           f"{setup.schedule} schedule, peak lr {setup.lr:g}"), key="clf-schedule")
+            st.caption(f"Augmentation: {describe(setup.augment)}. Loss: {setup.loss}.")
+    ui.training_monitor("clf", metrics=("loss", "acc", "val_acc"))
 
-ui.try_this([
-    "Train **LeNet-5** with the **sigmoid** activation and plain **SGD**: how long until validation accuracy moves? "
-    "Now switch to ReLU.",
-    "Use only **250** training images and watch the dashed (train) and solid (validation) curves part; then add "
-    "*Random resized crop* and *Horizontal flip* and train again.",
-    "Compare **ResNet-14** and **Plain-14** (the same net without skip connections) at learning rate 0.01.",
-    "Set the learning rate to **3** with SGD: the run diverges, stops and restores its last good weights.",
-    "Train with **label smoothing 0.3**: the accuracy barely changes, but what happens to the confidence of the "
-    "mistakes?",
-    "Open the UMAP: are the misclassified crosses between two clusters, or deep inside the wrong one?",
-])
+
+# ---------------------------------------------------------------- 5. which model to read
+def choose_model(data: Data) -> ui.Picked:
+    split = data.split
+    shipped = SHIPPED if data.source == "food shapes" and split.train.shape == (3, 32, 32) else {}
+    run = ui.get_run("clf")
+    if run is not None and run.trainer.step > 0 and run.card.get("data_key") != data.key:
+        st.caption(f"Your last run was trained on another data set ({run.card.get('dataset', '?')}); choose it "
+                   "again to read its results.")
+    st.header("What the model gets wrong")
+    picked = ui.model_picker("clf", shipped, run_key="clf", label="Results of", container=st.container(),
+                             accept_run=lambda r: r.card.get("data_key") == data.key)
+    if picked is None:
+        st.info("Train a model in the sidebar to see its confusion matrix, mistakes and features here.",
+                icon=":material/play_arrow:")
+        st.stop()
+    c, h, w = split.val.shape
+    try:
+        k = predict(picked.model, split.val.images[:2]).shape[1]
+    except Exception as e:  # noqa: BLE001 - an uploaded model for other images must not crash the page
+        st.error(f"This model cannot classify {c}x{h}x{w} images: {e}", icon=":material/error:")
+        st.stop()
+    if k != split.val.num_classes:
+        st.error(f"This model has {k} outputs; the data has {split.val.num_classes} classes.", icon=":material/error:")
+        st.stop()
+    return picked
+
+
+# ---------------------------------------------------------------- 6. the numbers
+def headline(picked: ui.Picked, data: Data) -> clf.Results:
+    res = evaluate(picked.model, picked.key, data.key, data.split.val)
+    names, pcc = res.class_names, res.per_class_accuracy
+    worst = int(torch.nan_to_num(pcc, nan=2.0).argmin())
+    if picked.source == "trained":
+        model_note = f"your {picked.card.get('arch', 'model')}, {picked.card['summary']}"
+    else:
+        name = SHIPPED.get(picked.label, picked.label)
+        model_note = f"{picked.source} `{name}`: {picked.card.get('summary', '')}"
+    wrong = res.preds != res.labels
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Validation accuracy", f"{res.accuracy:.1%}", help=f"{len(res.labels)} validation images; {model_note}.")
+    m2.metric("Mean per-class accuracy", f"{float(np.nanmean(pcc.numpy())):.1%}",
+              help="Balanced accuracy: every class counts the same, however many images it has.")
+    m3.metric("Worst class", names[worst], f"{float(pcc[worst]):.1%} correct", delta_color="off", delta_arrow="off")
+    m4.metric("Wrong predictions", f"{int(wrong.sum())}",
+              f"{float(res.confidence[wrong].mean()) if wrong.any() else 0:.0%} mean confidence",
+              delta_color="off", delta_arrow="off")
+    st.caption(f"Model: {model_note}.")
+    if picked.source == "trained":
+        ui.show(cplots.curves_figure({"": ui.get_run("clf").trainer.history()}), key="clf-curves")
+        st.caption("Dashed: accuracy/loss on a fixed subset of the (un-augmented) training images; solid: "
+                   "validation. A widening gap is over-fitting.")
+    return res
+
+
+# ---------------------------------------------------------------- 7. confusion matrix, per class
+def confusion(picked: ui.Picked, data: Data, res: clf.Results) -> None:
+    names, model_key = res.class_names, picked.key
+    cm_col, pc_col = st.columns([3, 2])
+    off = res.confusion.clone().fill_diagonal_(0)
+    default_cell = tuple(int(v) for v in np.unravel_index(int(off.argmax()), off.shape)) if off.sum() else (0, 0)
+    cell_key = f"clf-cell-{model_key}"
+    cell = st.session_state.get(cell_key, default_cell)
+    with cm_col:
+        normalise = st.toggle("Colour by row rate (else by count)", True, key="clf-cm-norm")
+        cm_fig = cached_figure("cm", (model_key, data.key, normalise, cell),
+                               lambda: cplots.confusion_figure(res.confusion, names, normalise, selected=cell))
+        event = ui.show(cm_fig, key=f"clf-cm-{model_key}", on_select="rerun", selection_mode="points")
+        pts = (event.selection.points if event is not None and event.selection else []) or []
+        if pts:
+            new = (int(round(pts[0]["y"])), int(round(pts[0]["x"])))
+            if new != cell:
+                st.session_state[cell_key] = cell = new
+                st.rerun()
+    with pc_col:
+        ui.show(cached_figure("perclass", (model_key, data.key),
+                              lambda: cplots.per_class_figure(res.per_class_accuracy, names,
+                                                              height=max(260, 28 * len(names) + 60))),
+                key="clf-perclass")
+        tops = res.top_confusions(3)
+        if tops:
+            st.markdown("**Most confused:** " + "; ".join(f"{a} → {b} ({n})" for a, b, n in tops))
+
+    true_c, pred_c = cell
+    idx = res.cell(true_c, pred_c)
+    kind = "correct" if true_c == pred_c else "mistakes"
+    st.subheader(f"Cell: true *{names[true_c]}*, predicted *{names[pred_c]}* — {len(idx)} images ({kind})")
+    if len(idx):
+        show_idx = idx[:20]
+        image_strip(("cell", model_key, data.key, cell), data.split.val.images[show_idx],
+                    [f"{float(res.probs[i, pred_c]):.0%}" for i in show_idx])
+        st.caption("Most confident first; the number is the probability the model gave the predicted class. "
+                   "Click another cell of the matrix to look there.")
+    else:
+        st.caption("No validation image falls in this cell. Click a cell with a count.")
+
+
+# ---------------------------------------------------------------- 8. the most confident mistakes
+def confident_mistakes(picked: ui.Picked, data: Data, res: clf.Results) -> None:
+    names = res.class_names
+    st.subheader("Most confidently wrong")
+    wrong = res.confidently_wrong(20)
+    if len(wrong):
+        image_strip(("wrong", picked.key, data.key), data.split.val.images[wrong],
+                    [f"{names[int(res.labels[i])]} → {names[int(res.preds[i])]} ({float(res.confidence[i]):.0%})"
+                     for i in wrong], width=96)
+        st.caption("true → predicted, and the confidence in the wrong answer. Confident mistakes are often label "
+                   "noise, ambiguous images -- or a shortcut the model learned. Ask *why* on the Attribution page.")
+    else:
+        st.success("No validation image is misclassified.", icon=":material/check_circle:")
+
+
+# ---------------------------------------------------------------- 9. feature embedding
+def feature_embedding(picked: ui.Picked, data: Data, res: clf.Results) -> None:
+    names, model_key, val = res.class_names, picked.key, data.split.val
+    st.subheader("Penultimate-layer features")
+    method = st.radio("Embedding", ["PCA", "UMAP"], horizontal=True, key="clf-emb",
+                      help="PCA is instant and linear. UMAP (McInnes et al. 2018) keeps neighbourhoods; it runs in "
+                           "the background -- the first run compiles numba code and can take half a minute.")
+    points_pca = pca(model_key, data.key, res.features)
+    umap_job = None
+    if method == "UMAP":
+        job_key = (model_key, data.key, sess.seed)
+        held = st.session_state.get("clf-umap-job")
+        if held is None or held[0] != job_key:
+            held = (job_key, clf.UmapJob(res.features.numpy(), seed=sess.seed).start())
+            st.session_state["clf-umap-job"] = held
+        umap_job = held[1]
+    pending = umap_job is not None and not umap_job.done
+
+    @st.fragment(run_every=1.0 if pending else None)
+    def embedding_view() -> None:
+        pts2, label = points_pca, "PCA"
+        if umap_job is not None:
+            if umap_job.error:
+                st.warning(f"UMAP failed ({umap_job.error}); showing PCA.", icon=":material/warning:")
+            elif not umap_job.done:
+                st.info("UMAP is computing in the background; PCA is shown until it is ready.",
+                        icon=":material/hourglass_top:")
+            else:
+                pts2, label = umap_job.result, "UMAP"
+        emb_fig = cached_figure("embedding", (model_key, data.key, label, sess.seed),
+                                lambda: cplots.embedding_figure(pts2, res.labels, res.preds, res.confidence, names,
+                                                                label))
+        ev = ui.show(emb_fig, key=f"clf-embedding-{label}", on_select="rerun", selection_mode="points")
+        a_2d = agreement(model_key, data.key, label, pts2, res.labels.numpy())
+        a_full = agreement(model_key, data.key, "features", res.features.numpy(), res.labels.numpy())
+        e1, e2, e3 = st.columns([1, 1, 2])
+        e1.metric(f"10-NN agreement, {label} map", f"{a_2d:.1%}",
+                  help="Average fraction of each image's 10 nearest neighbours (in the 2-D map) that share its "
+                       "class.")
+        e2.metric(f"10-NN agreement, all {res.features.shape[1]} dims", f"{a_full:.1%}",
+                  help="The same in the full penultimate feature space: what the 2-D picture loses or distorts.")
+        sel = (ev.selection.points if ev is not None and ev.selection else []) or []
+        with e3:
+            if sel and "customdata" in sel[0]:
+                i = int(sel[0]["customdata"][0])
+                st.image(to_hwc(val.images[i]), width=96,
+                         caption=f"#{i}: true {names[int(res.labels[i])]}, predicted {names[int(res.preds[i])]} "
+                                 f"({float(res.confidence[i]):.0%})")
+            else:
+                st.caption(f"Click a point to see its image. Chance agreement is about 1/K = {1 / len(names):.0%}.")
+        if pending and umap_job.done:  # ready: redraw the page once so the polling stops
+            st.rerun(scope="app")
+
+    embedding_view()
+
+
+def try_this() -> None:
+    ui.try_this([
+        "Train **LeNet-5** with the **sigmoid** activation and plain **SGD**: how long until validation accuracy moves? "
+        "Now switch to ReLU.",
+        "Use only **250** training images and watch the dashed (train) and solid (validation) curves part; then add "
+        "*Random resized crop* and *Horizontal flip* and train again.",
+        "Compare **ResNet-14** and **Plain-14** (the same net without skip connections) at learning rate 0.01.",
+        "Set the learning rate to **3** with SGD: the run diverges, stops and restores its last good weights.",
+        "Train with **label smoothing 0.3**: the accuracy barely changes, but what happens to the confidence of the "
+        "mistakes?",
+        "Open the UMAP: are the misclassified crosses between two clusters, or deep inside the wrong one?",
+    ])
+
+
+data = choose_data()
+setup = choose_setup()
+train(setup, data)
+data_and_setup(setup, data)
+picked = choose_model(data)
+results = headline(picked, data)
+confusion(picked, data, results)
+confident_mistakes(picked, data, results)
+feature_embedding(picked, data, results)
+try_this()

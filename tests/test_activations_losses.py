@@ -261,7 +261,7 @@ def test_relu_activity_brute_force_mlp_and_conv():
 
 
 def test_too_large_learning_rate_kills_relus():
-    from dlviz.activations_losses.recipes import make_trainer
+    from dlviz.activations_losses.training import make_trainer
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)            # tiny model: one thread is fastest (and immune to a busy machine)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlviz.classifier import core as C
+from dlviz.classifier.training import make_trainer
 from dlviz.data import DataError, ImageData
 from dlviz.models import build_model
 from dlviz.models.classic import CLASSIC_ARCHS, BasicBlock, InceptionModule
@@ -290,7 +291,7 @@ def test_trainer_records_curves_follows_the_schedule_and_trains_with_mixup() -> 
     data = C.load_data("food shapes", n_train=128, n_val=64)
     setup = C.Setup(arch="LeNet-5", steps=12, batch_size=16, lr=1e-2, schedule="cosine", eval_every=6,
                     loss="focal", augment=(aug("hflip"), aug("mixup", alpha=0.4)))
-    t = C.make_trainer(setup, data).run()
+    t = make_trainer(setup, data).run()
     assert t.progress().status == "finished", t.message
     hist = t.history()
     for k in ("loss", "acc", "lr", "train_acc", "val_acc", "val_loss"):
@@ -302,5 +303,5 @@ def test_trainer_records_curves_follows_the_schedule_and_trains_with_mixup() -> 
 @pytest.mark.slow
 def test_default_setup_reaches_95_percent_on_food_shapes() -> None:
     data = C.load_data("food shapes", n_train=4000, n_val=1000)
-    t = C.make_trainer(C.Setup(), data).run()
+    t = make_trainer(C.Setup(), data).run()
     assert t.latest("val_acc") >= 0.95

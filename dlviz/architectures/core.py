@@ -386,6 +386,19 @@ def compare(names: list[str]) -> list[dict]:
     return rows
 
 
+def independent_counts(name: str, image_size: int | None = None) -> tuple[int, int]:
+    """``(sum(p.numel()), MACs)`` of a zoo model counted without hooks: PyTorch's own ``FlopCounterMode``
+    (aten-level) / 2, the check of :func:`analyse`'s per-layer sums."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = build(name)
+    c, h, w = zoo()[name].input_size
+    counter = FlopCounterMode(display=False)
+    with counter:
+        model(torch.zeros(1, c, image_size or h, image_size or w, device="meta"))
+    return sum(p.numel() for p in model.parameters()), counter.get_total_flops() // 2
+
+
 def human(n: float, unit: str = "") -> str:
     """``11689512 -> '11.7 M'``."""
     for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dlviz.imaging import to_uint8
+
 METHODS = ("Saliency", "Integrated Gradients", "SmoothGrad", "Grad-CAM", "Occlusion")
 SIGNED = {"Saliency": False, "Integrated Gradients": True, "SmoothGrad": False, "Grad-CAM": False, "Occlusion": True}
 BASELINES = ("black", "blurred", "mean colour", "white")
@@ -281,5 +283,4 @@ def thumbnail() -> np.ndarray:
     sal = x.grad.abs().sum(1).mean(0)                                  # (32, 32)
     sal = (sal / (sal.max() + 1e-12)).clamp(0, 1)                     # (32, 32) in [0, 1]
     heat = torch.stack([sal.sqrt(), sal ** 1.5, 0.3 * sal])            # a black-red-yellow ramp
-    grid = torch.cat([img[0], heat], dim=2).permute(1, 2, 0)          # (32, 64, 3)
-    return (grid.numpy() * 255).astype(np.uint8)
+    return to_uint8(torch.cat([img[0], heat], dim=2))                 # (32, 64, 3)

@@ -7,7 +7,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dlviz.plotting import PALETTE, to_hwc, to_numpy
+from dlviz.imaging import to_uint8
+from dlviz.plotting import PALETTE, to_numpy
 
 # Inferno, except its first colour: Streamlit's plotly theme uses "#000001".."#0000NN" as placeholders that
 # its frontend swaps for theme colours, so Inferno's "#000004" would be drawn pink.
@@ -33,7 +34,7 @@ def maps_figure(image, maps: dict[str, np.ndarray], signed: dict[str, bool], ove
     logit, blue: lowers it); magnitudes use Inferno. ``overlay`` > 0 blends the image under each map."""
     names = list(maps)
     fig = make_subplots(rows=1, cols=len(names) + 1, subplot_titles=["input"] + names, horizontal_spacing=0.012)
-    img = (to_hwc(image) * 255).astype(np.uint8)
+    img = to_uint8(image)
     fig.add_trace(go.Image(z=img), 1, 1)
     for i, name in enumerate(names, 2):
         m = to_numpy(maps[name]).astype(np.float64)

@@ -25,6 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dlviz.imaging import tile
+
 
 @dataclass(frozen=True)
 class Param:
@@ -242,5 +244,4 @@ def thumbnail() -> np.ndarray:
     x = food_shapes(1, seed=4).images                                     # (1, 3, 32, 32)
     spec = (aug("crop", scale_min=0.5), aug("hflip"), aug("rotation", degrees=30), aug("color_jitter"))
     p = preview(x, None, spec, n_variants=6, seed=1).images[0]            # (6, 3, 32, 32)
-    grid = p.permute(2, 0, 3, 1).reshape(32, 6 * 32, 3)
-    return (grid.numpy() * 255).astype(np.uint8)
+    return tile(p, ncol=6, pad=0)

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlviz.augmentation.core import Aug, augment_batch, build
+from dlviz.augmentation.core import Aug
 from dlviz.classifier.data import (  # noqa: F401 - re-exported: the lab's one import
     IMAGE_SIZE,
     SOURCES,
@@ -35,6 +35,7 @@ from dlviz.classifier.data import (  # noqa: F401 - re-exported: the lab's one i
     local_torchvision_sets,
 )
 from dlviz.data import ImageData
+from dlviz.imaging import tile
 from dlviz.models import build_model
 
 # display name -> (registered model, config overrides)
@@ -140,64 +141,6 @@ def build_classifier(arch: str, num_classes: int, in_channels: int = 3, image_si
     name, overrides = ARCHS.get(arch, (arch, {}))
     return build_model(name, in_channels=in_channels, image_size=image_size, num_classes=num_classes,
                        activation=activation, **overrides)
-
-
-@torch.no_grad()
-def _eval_metrics(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> tuple[float, float]:
-    """(cross-entropy, accuracy) of ``model`` on ``x, y``."""
-    dev = next(model.parameters()).device
-    loss, correct = 0.0, 0
-    for i in range(0, len(x), batch_size):
-        logits = model(x[i:i + batch_size].to(dev)).float().cpu()
-        yy = y[i:i + batch_size]
-        loss += float(F.cross_entropy(logits, yy, reduction="sum"))
-        correct += int((logits.argmax(1) == yy).sum())
-    return loss / len(x), correct / len(x)
-
-
-def make_trainer(setup: Setup, data: DataSplit, device: str = "cpu", model: nn.Module | None = None,
-                 max_eval: int = 1000, name: str = "run"):
-    """A :class:`dlviz.train.Trainer` for ``setup`` on ``data`` (not started).
-
-    It records ``loss``, ``acc`` and ``lr`` every step (on the augmented batch) and, every ``eval_every``
-    steps, ``train_acc``/``train_loss`` on a fixed un-augmented subset of the training images and
-    ``val_acc``/``val_loss`` (cross-entropy, whatever the training loss) on the validation images.
-    """
-    from dlviz.data import batches
-    from dlviz.train import Trainer, make_optimizer
-
-    tr, va = data.train, data.val
-    c, h, _ = tr.shape
-    torch.manual_seed(setup.seed)
-    if model is None:
-        model = build_classifier(setup.arch, tr.num_classes, c, h, setup.activation)
-    model = model.to(device)
-    opt = make_optimizer(setup.optimizer, model.parameters(), setup.lr, setup.weight_decay)
-    sched = make_scheduler(setup.schedule, opt, setup.steps)
-    criterion = make_criterion(setup.loss, setup.smoothing, setup.gamma)
-    per_image, batch_tf = build(setup.augment, size=h, num_classes=tr.num_classes, channels=c)
-
-    def loss_fn(m: nn.Module, batch):
-        x, y = batch
-        x, y = augment_batch(x, y, per_image, batch_tf)
-        logits = m(x)                                       # (B, K)
-        hard = y if y.ndim == 1 else y.argmax(1)
-        acc = (logits.argmax(1) == hard).float().mean()
-        return criterion(logits, y), {"acc": float(acc), "lr": opt.param_groups[0]["lr"]}
-
-    g = torch.Generator().manual_seed(setup.seed)
-    sub = torch.randperm(len(tr), generator=g)[:max_eval]
-    xs, ys = tr.images[sub], tr.labels[sub]
-    xv, yv = va.images[:max_eval], va.labels[:max_eval]
-
-    def eval_fn(m: nn.Module) -> dict[str, float]:
-        tl, ta = _eval_metrics(m, xs, ys)
-        vl, vacc = _eval_metrics(m, xv, yv)
-        return {"train_loss": tl, "train_acc": ta, "val_loss": vl, "val_acc": vacc}
-
-    return Trainer(model, loss_fn=loss_fn, optimizer=opt, scheduler=sched,
-                   batches=batches(tr.images, tr.labels, batch_size=setup.batch_size, seed=setup.seed),
-                   steps=setup.steps, eval_fn=eval_fn, eval_every=setup.eval_every, device=device, name=name)
 
 
 # ------------------------------------------------------------------------------------------- results
@@ -366,5 +309,4 @@ def thumbnail() -> np.ndarray:
 
     d = food_shapes(10, seed=3)
     imgs = d.images[torch.argsort(d.labels)]                              # (10, 3, 32, 32)
-    grid = imgs.view(2, 5, 3, 32, 32).permute(0, 3, 1, 4, 2).reshape(64, 160, 3)
-    return (grid.numpy() * 255).astype(np.uint8)
+    return tile(imgs, ncol=5, pad=0)

@@ -28,7 +28,8 @@ def _build():
 def _train(model, device: str) -> dict:
     import time
 
-    from dlviz.classifier.core import Setup, make_trainer
+    from dlviz.classifier.core import Setup
+    from dlviz.classifier.training import make_trainer
 
     setup = Setup(arch="LeNet-5", steps=STEPS, lr=3e-3, schedule="one-cycle", batch_size=64, eval_every=100)
     cpu0 = time.process_time()

@@ -49,6 +49,7 @@ def register_recipe(recipe: Recipe) -> Recipe:
 def all_recipes() -> dict[str, Recipe]:
     for mod in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{mod.name}")
+    importlib.import_module("dlviz.seq2seq.recipes")   # until the lead's move discovers dlviz/<concept>/recipes.py
     return dict(_RECIPES)
 
 

@@ -91,10 +91,10 @@ def tokenize(spec: TaskSpec, text: str) -> list[str]:
     known = set(spec.src_tokens)
     bad = [t for t in dict.fromkeys(toks) if t not in known]
     if bad:
-        what = "words" if spec.word_level else "characters"
+        what = ("word" if spec.word_level else "character") + ("s" if len(bad) > 1 else "")
         allowed = " ".join(spec.src_tokens) if spec.word_level else "".join(spec.src_tokens)
-        raise DataError(f"The {what} {', '.join(repr(b) for b in bad[:8])} are not in this task's vocabulary "
-                        f"({allowed!r}).")
+        raise DataError(f"The {what} {', '.join(repr(b) for b in bad[:8])} {'are' if len(bad) > 1 else 'is'} "
+                        f"not in this task's vocabulary ({allowed!r}).")
     if len(toks) > spec.max_src_len:
         raise DataError(f"The input has {len(toks)} {'words' if spec.word_level else 'characters'}; this model "
                         f"reads at most {spec.max_src_len}.")

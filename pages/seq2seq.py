@@ -13,7 +13,7 @@ import ui
 
 from dlviz.checkpoints import shipped
 from dlviz.data import DataError
-from dlviz.data.seq2seq_tasks import TASK_NAMES, detokenize, target_and_alignment, task_spec, tokenize
+from dlviz.data.seq2seq_tasks import TASK_NAMES, NotInGrammar, detokenize, target_and_alignment, task_spec, tokenize
 from dlviz.seq2seq import core as C
 from dlviz.seq2seq import plots as P
 from dlviz.seq2seq import views as V
@@ -125,7 +125,7 @@ def typed_input() -> None:
         return
     try:
         true_t, true_a = target_and_alignment(task, toks)
-    except (ValueError, IndexError, StopIteration, KeyError):
+    except NotInGrammar:
         true_t, true_a = [], []
     if src is None:
         if true_t:

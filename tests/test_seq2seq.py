@@ -258,3 +258,15 @@ def test_a_short_run_learns_short_reversals():
     steps, losses = tr.history("loss")
     assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:10])
     assert tr.latest("exact_match") > 0.5
+
+
+@pytest.mark.parametrize("name,text", [
+    ("dates", "march march"), ("dates", "3/13/1998"), ("dates", "31st of february 2001"), ("dates", "3 march 98"),
+    ("numbers", "two two"), ("numbers", "hundred"), ("translate", "cat cat"), ("translate", "the cat sees"),
+    ("translate", "the cat sees a dog the"),
+])
+def test_inputs_outside_the_grammar_have_no_true_target(name, text):
+    from dlviz.data.seq2seq_tasks import NotInGrammar
+
+    with pytest.raises(NotInGrammar, match="grammar"):
+        target_and_alignment(name, tokenize(task_spec(name), text))

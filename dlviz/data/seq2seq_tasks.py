@@ -144,6 +144,8 @@ def date_target(chars: list[str]) -> tuple[list[str], list[list[int]]]:
         day = (_day_value(names[di]), list(range(words[di][1], words[di][1] + len(names[di]))))
         month = (mnum, list(range(words[mi][1], words[mi][1] + len(mname))))
         y_pos = list(range(ys, ys + 4))
+    if not (len(year) == 4 and year.isdigit()) or max(y_pos) >= len(chars):
+        raise ValueError("a date needs a four-digit year")
     tgt = list(f"{year}-{month[0]:02d}-{day[0]:02d}")
     align = [[p] for p in y_pos] + [[]] + [month[1], month[1]] + [[]] + [day[1], day[1]]
     return tgt, align
@@ -219,8 +221,62 @@ def translate_target(words: list[str]) -> tuple[list[str], list[list[int]]]:
     return [w for w, _ in out], [[j] for _, j in out]
 
 
+class NotInGrammar(DataError):
+    """The source is made of known tokens but is not a sentence the task's grammar makes."""
+
+
 def target_and_alignment(name: str, source: list[str]) -> tuple[list[str], list[list[int]]]:
-    """The target of ``source`` under task ``name``, and its true alignment."""
+    """The target of ``source`` under task ``name``, and its true alignment; raises :class:`NotInGrammar` for a
+    source the task's grammar cannot make (e.g. "march march", "two two", "3/13/1998")."""
+    try:
+        tgt, align = _target_and_alignment(name, source)
+        if name != "reverse" and _source_text(name, source) != _canonical(name, tgt, source):
+            raise ValueError("the parse did not read every token")
+    except (ValueError, IndexError, StopIteration, KeyError) as e:
+        raise NotInGrammar(f"{_source_text(name, source)!r} is not an input the {name} task's grammar makes, "
+                           "so it has no right answer.") from e
+    return tgt, align
+
+
+def _source_text(name: str, source: list[str]) -> str:
+    return " ".join(source) if name == "translate" else "".join(source)
+
+
+def _canonical(name: str, tgt: list[str], source: list[str]) -> str:
+    """The source text again, regenerated from the target where the grammar allows only one (a check that the
+    parse read every token): numbers -> their words; dates -> a valid date; translate -> well-formed phrases."""
+    text = _source_text(name, source)
+    if name == "numbers":
+        return number_words(int("".join(tgt)))
+    if name == "dates":
+        import datetime
+
+        y, m, d = "".join(tgt).split("-")
+        datetime.date(int(y), int(m), int(d))                   # raises for 1998-13-03
+        if not (len(y) == 4 and y.isdigit()):
+            raise ValueError("year")
+        return text
+    if name == "translate":
+        ok = _well_formed(source)
+        if not ok:
+            raise ValueError("not a sentence")
+    return text
+
+
+def _well_formed(words: list[str]) -> bool:
+    """det adj* noun verb det adj* noun [prep det adj* noun], adjectives distinct within a phrase."""
+    def np_ok(ws: list[str]) -> bool:
+        return len(ws) >= 2 and ws[0] in LEX_DET and ws[-1] in LEX_NOUN and all(w in LEX_ADJ for w in ws[1:-1])
+
+    verbs = [i for i, w in enumerate(words) if w in LEX_VERB]
+    preps = [i for i, w in enumerate(words) if w in LEX_PREP]
+    if len(verbs) != 1 or len(preps) > 1 or (preps and preps[0] < verbs[0]):
+        return False
+    v, p = verbs[0], (preps[0] if preps else len(words))
+    return np_ok(words[:v]) and np_ok(words[v + 1:p]) and (not preps or np_ok(words[p + 1:]))
+
+
+def _target_and_alignment(name: str, source: list[str]) -> tuple[list[str], list[list[int]]]:
     if name == "reverse":
         n = len(source)
         return source[::-1], [[n - 1 - i] for i in range(n)]

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from dlviz.data.core import DataError
-from dlviz.data.seq2seq_tasks import Example, Seq2SeqTask, TaskSpec, detokenize, seq2seq_task, task_spec, \
-    target_and_alignment, tokenize
+from dlviz.data.seq2seq_tasks import Example, NotInGrammar, Seq2SeqTask, TaskSpec, detokenize, seq2seq_task, \
+    target_and_alignment, task_spec, tokenize
 from dlviz.models.seq2seq import EOS, PAD, SOS, Seq2Seq
 
 TEST_SEED = 10_001          # held-out examples: a seed no training run uses
@@ -78,7 +78,7 @@ def decode(model: Seq2Seq, text: str, beam_width: int = 1) -> Decoded:
     src = tokenize(spec, text)
     try:
         true_t, true_a = target_and_alignment(spec.name, src)
-    except (ValueError, IndexError, StopIteration, KeyError):
+    except NotInGrammar:
         true_t, true_a = [], []                                  # not a sentence of the task's grammar
     model = model.eval()
     x = source_tensor(model, [src])

@@ -79,23 +79,31 @@ ui.training_monitor(K, metrics=("loss", "exact_match"))
 
 # ---------------------------------------------------------------- which models
 AVAILABLE = shipped()
-SHIPPED = {n: p for n, p in PLANS.items() if p[0] == task and n in AVAILABLE}
-live = {f"live:{n}": t for n, t in (run.trainers.items() if run is not None else [])
-        if getattr(t, "s2s_task", None) == task and t.step > 0}
+
+
+def models_for(t: str) -> tuple[dict, dict]:
+    """``(shipped {name: plan}, live {"live:name": trainer})`` of task ``t``."""
+    ship = {n: p for n, p in PLANS.items() if p[0] == t and n in AVAILABLE}
+    lv = {f"live:{n}": tr for n, tr in (run.trainers.items() if run is not None else [])
+          if getattr(tr, "s2s_task", None) == t and tr.step > 0}
+    return ship, lv
+
+
+SHIPPED, live = models_for(task)
 sources = list(SHIPPED) + list(live)
 
 
 def source_label(s: str) -> str:
-    if s in SHIPPED:
-        return f"shipped · {ATT_LABEL[SHIPPED[s][1]]}"
+    if s in PLANS:
+        return f"shipped · {ATT_LABEL[PLANS[s][1]]}"
     return f"my run · {s[5:]}"
 
 
 def load(s: str):
     """``(model, key)``: a shipped model (shared: never mutated) or a copy of a live run at its current step."""
-    if s in SHIPPED:
+    if s in PLANS:
         return ui.load_shipped(s, expected_arch="seq2seq")[0], s
-    t = live[s]
+    t = run.trainers[s[5:]]
     return t.model_copy(), f"{s}-{id(t)}-{t.step}"
 
 
@@ -168,11 +176,16 @@ def typed_input() -> None:
 # ---------------------------------------------------------------- 2. accuracy against input length
 def accuracy_vs_length() -> None:
     st.subheader("2 · Exact match against input length (Bahdanau et al. Fig. 2 in miniature)")
-    if not sources:
+    with_models = [t for t in TASK_NAMES if any(models_for(t))]
+    if not with_models:
         st.info("Train a model (tick *side by side* to get both curves) to see this chart.", icon=":material/show_chart:")
         return
+    default = "reverse" if "reverse" in with_models else with_models[0]
+    t = st.selectbox("Task for the chart", with_models, index=with_models.index(default), key=f"{K}-curve-task",
+                     format_func=lambda x: task_spec(x).label)
+    ship, lv = models_for(t)
     curves = {}
-    for s in sources:
+    for s in [*ship, *lv]:
         model, key = load(s)
         curves[source_label(s)] = length_curve(key, model)
     ui.show(P.length_curve_figure(curves), key=f"{K}-length")
@@ -182,8 +195,9 @@ def accuracy_vs_length() -> None:
         col.metric(name, f"{c.overall:.1%}", f"{longest[1]:.0%} on length {longest[0]}", delta_color="off",
                    help=f"Exact match of greedy decoding on {int(c.counts.sum())} held-out examples; "
                         "the small number: on the longest inputs.")
-    st.caption("Each point: the share of held-out inputs of that length decoded exactly right (greedy). The models "
-               "of one task have the same size and training budget; only the attention differs.")
+    st.caption("Each point: the share of held-out inputs of that length decoded exactly right (greedy decoding). "
+               "The shipped models of a task have the same size and training budget; only the attention differs. "
+               "Your runs join the chart when they train on the chart's task.")
 
 
 typed_input()

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dlviz.checkpoints import shipped
 from dlviz.data.seq2seq_tasks import TASK_NAMES
+from dlviz.seq2seq.recipes import PLANS
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "seq2seq.py")
 
@@ -64,9 +66,14 @@ def test_random_legal_widget_values_render():
         app.slider(key="s2s-beam").set_value(rng.choice([1, 2, 8])).run()
         assert not _errors(app), (task, _errors(app))
         radios = [r for r in app.radio if r.key.startswith("s2s-src")]
-        for r in radios:
-            r.set_value(rng.choice(r.options)).run()
+        names = [n for n, p in PLANS.items() if p[0] == task and n in shipped()]
+        for r in radios:                                   # the radio's raw values are checkpoint names
+            r.set_value(rng.choice(names)).run()
             assert not _errors(app), (task, _errors(app))
+    curve = app.selectbox(key="s2s-curve-task")
+    curve.set_value(rng.choice([t for t in TASK_NAMES if any(PLANS[n][0] == t for n in shipped() if n in PLANS)]))
+    app.run()
+    assert not _errors(app), _errors(app)
     for key, value in (("s2s-tf", 0.0), ("s2s-hidden", 16), ("s2s-att", "none"), ("s2s-cell", "lstm")):
         w = next(x for x in [*app.sidebar.slider, *app.sidebar.select_slider, *app.sidebar.radio,
                              *app.sidebar.selectbox] if x.key == key)

@@ -21,13 +21,13 @@ HIDDEN, EMBED, BATCH = 64, 32, 64
 PLANS = {
     "s2s_dates_attn": ("dates", "additive", 600, 3e-3),
     "s2s_dates_plain": ("dates", "none", 600, 3e-3),
-    "s2s_reverse_attn": ("reverse", "additive", 1500, 3e-3),
-    "s2s_reverse_plain": ("reverse", "none", 1500, 3e-3),
+    "s2s_reverse_attn": ("reverse", "additive", 900, 3e-3),
+    "s2s_reverse_plain": ("reverse", "none", 900, 3e-3),
 }
 # what each card promises (re-measured by tests/test_checkpoints.py)
 CLAIMS: dict[str, dict[str, tuple[str, float]]] = {
-    "s2s_dates_attn": {"exact_match": (">=", 0.95)},
-    "s2s_dates_plain": {"exact_match": (">=", 0.3)},
+    "s2s_dates_attn": {"exact_match": (">=", 0.98)},
+    "s2s_dates_plain": {"exact_match": (">=", 0.95)},
     "s2s_reverse_attn": {"exact_match": (">=", 0.9), "em_longest": (">=", 0.8)},
     "s2s_reverse_plain": {"em_longest": ("<=", 0.5)},
 }

@@ -23,12 +23,16 @@ def alignment_figure(v: AttentionView, height: int | None = None) -> go.Figure:
         z = np.asarray(z)
         if not len(rows):
             continue
-        fig.add_trace(go.Heatmap(z=z, x=v.src_labels, y=rows, zmin=0, zmax=1, colorscale="Blues",
+        ys = [r.replace("\u200b", "") for r in rows]                     # numeric axes: repeats may stay
+        xs = [c.replace("\u200b", "") for c in v.src_labels]
+        hover = [[f"output {i} '{ys[i]}' ← source {j} '{xs[j]}'" for j in range(S)] for i in range(len(ys))]
+        fig.add_trace(go.Heatmap(z=z, zmin=0, zmax=1, colorscale="Blues", text=hover,
                                  showscale=col == 1, colorbar=dict(title="weight", len=0.8),
-                                 hovertemplate="output %{y} ← source %{x}: %{z:.3f}<extra></extra>"),
-                      1, col)
-        fig.update_yaxes(autorange="reversed", type="category", row=1, col=col, tickfont=dict(size=12))
-        fig.update_xaxes(type="category", tickangle=0 if S <= 16 else -90, row=1, col=col, tickfont=dict(size=12))
+                                 hovertemplate="%{text}: %{z:.3f}<extra></extra>"), 1, col)
+        fig.update_yaxes(autorange="reversed", tickmode="array", tickvals=list(range(len(ys))), ticktext=ys,
+                         row=1, col=col, tickfont=dict(size=12))
+        fig.update_xaxes(tickmode="array", tickvals=list(range(S)), ticktext=xs, tickangle=0,
+                         row=1, col=col, tickfont=dict(size=12 if S <= 24 else 9))
     fig.update_xaxes(title_text="source token", row=1, col=1)
     fig.update_yaxes(title_text="output token", row=1, col=1)
     fig.update_layout(height=h, margin=dict(l=8, r=8, t=40, b=8))

@@ -28,8 +28,8 @@ PLANS = {
 CLAIMS: dict[str, dict[str, tuple[str, float]]] = {
     "s2s_dates_attn": {"exact_match": (">=", 0.98)},
     "s2s_dates_plain": {"exact_match": (">=", 0.95)},
-    "s2s_reverse_attn": {"exact_match": (">=", 0.9), "em_longest": (">=", 0.8)},
-    "s2s_reverse_plain": {"em_longest": ("<=", 0.5)},
+    "s2s_reverse_attn": {"exact_match": (">=", 0.97), "em_longest": (">=", 0.95)},
+    "s2s_reverse_plain": {"em_len_4_7": (">=", 0.8), "em_longest": ("<=", 0.1)},
 }
 TEST_N = 600
 

@@ -36,7 +36,7 @@ class AttentionView:
 
 def attention_view(d: Decoded) -> AttentionView:
     S = len(d.source)
-    out = [token_label(t) for t in d.output] + (["</s>"] if len(d.alpha) > len(d.output) else [])
+    out = [token_label(t) for t in d.output] + (["⟨end⟩"] if len(d.alpha) > len(d.output) else [])
     return AttentionView(np.asarray(d.alpha)[:, :S], alignment_matrix(d.true_alignment, S),
                          _unique([token_label(t) for t in d.source]), _unique(out),
                          _unique([token_label(t) for t in d.true_target]))

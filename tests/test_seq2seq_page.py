@@ -105,7 +105,7 @@ def test_a_live_run_trains_and_becomes_a_model_to_explore():
         app.run()
         assert not _errors(app), _errors(app)
         radios = [r for r in app.radio if r.key.startswith("s2s-src")]
-        assert radios and any(o.startswith("live:") for o in radios[0].options)
+        assert radios and any(o.startswith("my run") for o in radios[0].options)   # labels of live:NAME
         assert len([m for m in app.metric if m.label.startswith("my run")]) == 2
     finally:
         _stop_runs(app)

@@ -42,7 +42,7 @@ def live_rows(threads: int = 2) -> list[dict]:
         t.eval_fn = timed
         t0, c0 = time.perf_counter(), time.process_time()
         t.run()
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        wall, _cpu = time.perf_counter() - t0, time.process_time() - c0
     finally:
         torch.set_num_threads(before)
     steps, accs = t.history("test_acc")
@@ -78,7 +78,7 @@ def view_rows() -> list[dict]:
         n_eq = 128 if model.grid ** 2 <= 16 else 32     # as the page
         area = "page: vit"
 
-        def attention():
+        def attention(model=model, img=img):
             res = V.analyse(model, img)
             res.rollout_map(0)
             res.head_maps(0)
@@ -87,10 +87,10 @@ def view_rows() -> list[dict]:
         out.append(dict(area=area, what=f"attention of every head + rollout + overlay, one image ({name})",
                         value=1000 * best_of(attention, 5), unit="ms", budget="< 100 ms"))
         out.append(dict(area=area, what=f"position-similarity map and locality ({name})",
-                        value=1000 * best_of(lambda: V.position_locality(V.position_similarity(model)), 5),
+                        value=1000 * best_of(lambda model=model: V.position_locality(V.position_similarity(model)), 5),
                         unit="ms", budget="< 100 ms"))
         out.append(dict(area=area, what=f"shift measure, 4 shifts x {n_eq} test images ({name}), uncached",
-                        value=1000 * best_of(lambda: V.patch_shift_errors(model, test.images[:n_eq], [1, 2, 4, 8]), 3),
+                        value=1000 * best_of(lambda model=model, test=test, n_eq=n_eq: V.patch_shift_errors(model, test.images[:n_eq], [1, 2, 4, 8]), 3),
                         unit="ms", budget="< 1000 ms"))
     out.append(dict(area="page: vit", what="landing thumbnail", value=1000 * best_of(views.thumbnail, 5),
                     unit="ms", budget="< 500 ms"))

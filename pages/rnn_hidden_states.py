@@ -371,6 +371,9 @@ with tabs[5]:
                          help="Logits are divided by T before the softmax: T→0 is greedy, large T is uniform.")
         n = c3.number_input("Characters", 20, 1000, 300, 20, key="rnn-n")
         try:
+            note = G.check_prompt(model, prompt)
+            if note:
+                st.warning(note, icon=":material/keyboard:")
             out = sample_of(key, prompt, int(n), float(temp), sess.seed, model)
             p_t = G.next_char_distribution(model, prompt or "\n", temp)
             p_1 = G.next_char_distribution(model, prompt or "\n", 1.0)

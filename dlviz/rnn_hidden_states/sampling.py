@@ -91,6 +91,25 @@ def sample(model: CharRNN, prompt: str, n: int = 300, temperature: float = 1.0, 
     return model.decode(out)
 
 
+MAX_PROMPT = 2000
+
+
+def check_prompt(model: CharRNN, prompt: str, max_chars: int = MAX_PROMPT) -> str | None:
+    """What the sampler will do differently from what was typed, in words (None when it reads the prompt as
+    typed). Raises :class:`DataError` for a prompt over ``max_chars`` characters."""
+    if len(prompt) > max_chars:
+        raise DataError(f"The prompt has {len(prompt):,} characters; the sampler reads at most {max_chars:,}.")
+    if not prompt:
+        return "The prompt is empty: sampling starts from a newline."
+    _, unknown = encode_text(model, prompt)
+    if unknown:
+        shown = ", ".join(repr(c) for c in unknown[:8]) + (" ..." if len(unknown) > 8 else "")
+        return (f"The model never saw {shown} in training: it reads "
+                f"{'each of them' if len(unknown) > 1 else 'it'} as an unknown character, so what follows is "
+                "a guess from the rest of the prompt.")
+    return None
+
+
 def known_word_rate(sample_text: str, known: set[str]) -> float:
     """Share of the identifier-like words in ``sample_text`` that occur in ``known`` (nan if none)."""
     import re

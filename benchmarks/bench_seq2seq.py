@@ -1,0 +1,88 @@
+"""Seq2seq rows: the server-side work behind the page's interactions (decode a typed date greedily and
+by beam search, the accuracy-vs-length curve of a shipped model) and the issue's live-training budget --
+the default task (dates, additive attention, the page's default settings) to >= 95 % exact match, timed
+on 2 torch threads from the Train click (the training pool is built inside the timed span).
+
+    python benchmarks/bench_seq2seq.py             # these rows only
+    python benchmarks/run.py --only rows           # with every other module's rows
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torch  # noqa: E402
+from timing import best_of  # noqa: E402
+
+AREA = "page: seq2seq"
+
+
+def _row(what: str, value: float, unit: str, budget: str, area: str = AREA) -> dict:
+    return {"area": area, "what": what, "value": value, "unit": unit, "budget": budget}
+
+
+def interaction_rows() -> list[dict]:
+    from dlviz.checkpoints import load_shipped, shipped
+    from dlviz.seq2seq import core as C
+    from dlviz.seq2seq import plots as P
+    from dlviz.seq2seq import views as V
+
+    if "s2s_dates_attn" not in shipped():
+        return []
+    model, _ = load_shipped("s2s_dates_attn", expected_arch="seq2seq")
+    text = "21st of september 1998"
+
+    def typed(width: int):
+        return lambda: P.alignment_figure(V.attention_view(C.decode(model, text, beam_width=width)))
+
+    test = C.test_set(C.spec_of(model), 600)
+    return [_row("type a date: greedy decode + attention figure", 1000 * best_of(typed(1)), "ms", "< 100 ms"),
+            _row("the same, beam width 8", 1000 * best_of(typed(8)), "ms", "< 300 ms"),
+            _row("accuracy vs length: 600 held-out greedy decodes", best_of(lambda: C.exact_match_by_length(model, test),
+                                                                            1), "s", "< 3 s")]
+
+
+def training_rows(target: float = 0.95, threads: int = 2, max_steps: int = 1200) -> list[dict]:
+    from dlviz.seq2seq.training import LIVE_DEFAULTS, _pool, make_trainer, new_model
+    from dlviz.train import make_optimizer
+
+    torch.set_num_threads(threads)
+    _pool.cache_clear()
+    torch.manual_seed(0)
+    t0, c0 = time.perf_counter(), time.process_time()
+    model = new_model("dates", "additive")
+    opt = make_optimizer("Adam", model.parameters(), LIVE_DEFAULTS["lr"])
+    tr = make_trainer(model, steps=25, batch_size=LIVE_DEFAULTS["batch_size"], optimizer=opt, eval_every=25)
+    reached = None
+    while True:
+        tr.run()
+        if tr.latest("exact_match") >= target:
+            reached = tr.step
+            break
+        if tr.step >= max_steps or tr.status != "finished":
+            break
+        tr.extend(25)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    area = "train: seq2seq dates (default)"
+    what = f"live training to {target:.0%} exact match, {threads} threads" + (
+        f" ({reached} steps, held-out {tr.latest('exact_match'):.1%})" if reached else " (NOT reached)")
+    load = os.getloadavg()[0]
+    return [_row(what, wall, "s", "<= 90 s", area),
+            _row("  the same, CPU seconds of the process", cpu, "s", "-", area),
+            _row(f"  machine load average during the run (on {os.cpu_count()} cores)", load, "", "-", area)]
+
+
+def rows() -> list[dict]:
+    return interaction_rows() + training_rows()
+
+
+if __name__ == "__main__":
+    for r in rows():
+        print(f"{r['area']:<34} {r['what']:<70} {r['value']:>9.3g} {r['unit']:<4} {r['budget']}")

@@ -131,8 +131,9 @@ def live_filters(r) -> None:
     t = r.trainer
     if t.snapshots:
         step, filt = t.snapshots[-1]
-        ui.show(grid_figure(filt, [f"filter {i}" for i in range(len(filt))], cols=8, colorscale="RdBu",
-                            symmetric=True, height_per_row=120), key="conv-live-filters")
+        ui.show(ui.live_cached("conv-filters", step, lambda: grid_figure(
+            filt, [f"filter {i}" for i in range(len(filt))], cols=8, colorscale="RdBu", symmetric=True,
+            height_per_row=120)), key="conv-live-filters")
         st.caption(f"First-layer filters at step {step}.")
 
 

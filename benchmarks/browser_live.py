@@ -39,7 +39,7 @@ PAGES = {
     "classifier": ("clf", "classifier"),
     "ddpm": ("ddpm", "ddpm"),
 }
-STEP_RE = re.compile(r"step ([\d,]+)\s*/\s*([\d,]+)")
+STEP_RE = re.compile(r"step ([\d,]+)")      # "step 123/2,000 · ..." or "finished at step 600 (...)"
 
 
 @dataclass
@@ -55,7 +55,7 @@ class Tab:
         return time.perf_counter() - t0
 
     def train(self) -> None:
-        self.page.locator(f".st-key-{self.key}-train button").click()
+        self.page.locator(f".st-key-{self.key}-train button").click(timeout=180_000)
 
     def stop(self) -> None:
         btn = self.page.locator(f".st-key-{self.key}-stop button")

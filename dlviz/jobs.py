@@ -11,7 +11,8 @@ page finds its run again. The registry
 * stops a job whose owner is gone -- no heartbeat (and, in the app, no connected browser session) for
   ``grace_s`` seconds -- so a closed tab does not burn a core for the rest of the run.
 
-The limit comes from ``DLVIZ_MAX_RUNS`` (default: ``max(1, cores // 2)`` on CPU, at least 1), the grace
+The limit comes from ``DLVIZ_MAX_RUNS`` (default ``max(2, cores // 2)``: two runs of one thread each on a
+2-core laptop, eight of two threads on 16 cores), the grace
 period from ``DLVIZ_RUN_GRACE_S`` (default 120 s). A TA serving a class sets them per server; see
 docs/live-training.md for measured capacities. No streamlit here: the app passes a session probe.
 """
@@ -33,7 +34,7 @@ def default_limit() -> int:
     env = os.environ.get("DLVIZ_MAX_RUNS", "").strip()
     if env:
         return max(1, int(env))
-    return max(1, (os.cpu_count() or 1) // 2)
+    return max(2, (os.cpu_count() or 1) // 2)
 
 
 def default_grace() -> float:
@@ -134,9 +135,7 @@ class Registry:
                     t.status = "stopped"
                     t.message = reason or "Stopped before it started (it was waiting for a free slot)."
                 else:
-                    t.stop(wait=False)
-                    if reason:
-                        t.message = reason
+                    t.stop(wait=False, reason=reason)
             self._pump()
 
     def running(self) -> list[Job]:
@@ -188,7 +187,7 @@ class Registry:
                         pass
                 if job.state != DONE and now - job.last_seen > self.grace_s:
                     self.stop(job, f"Stopped: the browser session that started it was gone for more than "
-                                   f"{self.grace_s:.0f} s.")
+                                   f"{self.grace_s:g} s.")
                     stopped.append(job)
                 elif job.state == DONE and now - job.last_seen > self.keep_done_s:
                     del self._jobs[job.id]

@@ -132,6 +132,7 @@ class Trainer:
         self._lock = threading.RLock()          # held during a step: readers see step boundaries
         self._metrics_lock = threading.Lock()
         self._stop = threading.Event()
+        self._stop_reason = ""
         self._running = threading.Event()
         self._running.set()
         self._thread: threading.Thread | None = None
@@ -163,8 +164,10 @@ class Trainer:
         self._loop()
         return self
 
-    def stop(self, wait: bool = True, timeout: float = 10.0) -> None:
-        """Ask the run to stop after the current step; the model keeps the weights of that step."""
+    def stop(self, wait: bool = True, timeout: float = 10.0, reason: str = "") -> None:
+        """Ask the run to stop after the current step; the model keeps the weights of that step.
+        ``reason`` (e.g. who stopped it) starts the status message."""
+        self._stop_reason = reason
         self._stop.set()
         self._running.set()
         if wait and self._thread is not None and self._thread is not threading.current_thread():
@@ -368,7 +371,8 @@ class Trainer:
                     self._periodic(final=True)
             self.status = "finished" if self.step >= self.total else "stopped"
             if self.status == "stopped":
-                self.message = f"Stopped at step {self.step}; the model keeps the weights of that step."
+                self.message = (f"{self._stop_reason} " if self._stop_reason else "") + \
+                    f"Stopped at step {self.step}; the model keeps the weights of that step."
         except Exception as e:  # noqa: BLE001 - reported to the page, never raised into it
             self.status = "failed"
             self.error = traceback.format_exc()

@@ -224,8 +224,12 @@ def test_healthy_runs_are_not_flagged():
 
 
 def test_live_budget_skips_costly_periodic_calls():
+    longest = [0.0]
+
     def slow_snapshot(m, step):
+        t0 = time.perf_counter()
         time.sleep(0.02)
+        longest[0] = max(longest[0], time.perf_counter() - t0)
         return step
 
     free = _trainer(steps=200, snapshot_fn=slow_snapshot, snapshot_every=1).run()
@@ -234,5 +238,5 @@ def test_live_budget_skips_costly_periodic_calls():
     assert capped.status == "finished" and capped.snapshots[0][0] == 0 and capped.snapshots[-1][0] == 200
     tm = capped.timing
     assert tm["periodic_skipped"] > 0 and len(capped.snapshots) < 201
-    # one call may overshoot the budget (it is checked before each call): <= 10 % + one call
-    assert tm["periodic_s"] <= 0.1 * tm["step_s"] + 2 * 0.02 + 0.02
+    # a call may overshoot the budget (checked before each call), as may step 0's and the final one
+    assert tm["periodic_s"] <= 0.1 * tm["step_s"] + 3 * longest[0]

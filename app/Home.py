@@ -17,6 +17,12 @@ import sys
 from pathlib import Path
 
 import streamlit as st
+from streamlit import config as _st_config
+
+# Also when started from another folder (no .streamlit/config.toml): no full gc.collect after every
+# script and fragment run -- it holds the GIL and stalls live training (docs/live-training.md).
+if _st_config.get_option("runner.postScriptGC"):
+    _st_config.set_option("runner.postScriptGC", False)
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # dlviz works even when not pip-installed

@@ -13,11 +13,13 @@ import math
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
+
+from dlviz.jobs import Job
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES_DIR = ROOT / "pages"
@@ -378,40 +380,86 @@ def hyperparameters(key: str, lr: float = 1e-3, steps: int = 500, batch_size: in
     return Hyper(float(lr_v), int(steps_v), int(bs_v), opt_v, float(wd_v))
 
 
-@dataclass
-class Run:
-    """The trainers one Train click started (one, or several side by side), and a card saying what they
-    were trained on (set by the page's start function; the model picker and checkpoint exports read it)."""
-
-    trainers: dict = field(default_factory=dict)
-    card: dict = field(default_factory=dict)
-    id: str = field(default_factory=lambda: __import__("uuid").uuid4().hex)
-
-    @property
-    def trainer(self):
-        return next(iter(self.trainers.values()))
-
-    @property
-    def active(self) -> bool:
-        return any(t.status in ("running", "paused") for t in self.trainers.values())
-
-    def stop(self) -> None:
-        for t in self.trainers.values():
-            t.stop(wait=False)
+# A Train click becomes a job in the server-wide registry (dlviz.jobs): a run limit with a queue, the CPU
+# split between runs, and the run's id in the URL so a reload reattaches. Ids per key: ?run-<key>=<id>.
+Run = Job
+LIVE_BUDGET = 0.10          # periodic snapshots/evaluations of a live run: at most this share of its time
+_STATS = os.environ.get("DLVIZ_LIVE_STATS")   # benchmarks: append live-view timings here (JSON lines)
 
 
 def _run_key(key: str) -> str:
     return f"dlviz-run-{key}"
 
 
+def _session_id() -> str:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else ""
+
+
+def _session_alive(session_id: str) -> bool:
+    from streamlit.runtime import Runtime
+
+    return Runtime.instance().is_active_session(session_id)
+
+
+def _registry():
+    from dlviz.jobs import registry
+
+    reg = registry()
+    if reg.session_alive is None:
+        try:
+            from streamlit.runtime import Runtime
+
+            if Runtime.exists():
+                reg.session_alive = _session_alive
+        except ImportError:  # pragma: no cover - older streamlit: heartbeats alone keep runs alive
+            pass
+    return reg
+
+
 def get_run(key: str) -> Run | None:
-    return st.session_state.get(_run_key(key))
+    """This session's run under ``key``, or -- after a reload -- the run whose id is in the URL."""
+    ss = st.session_state
+    run = ss.get(_run_key(key))
+    if run is None:
+        rid = st.query_params.get(f"run-{key}")
+        run = _registry().get(rid) if rid else None
+        if run is not None:                      # reattach: this session now owns the run
+            _registry().claim(run, _session_id())
+            for k, v in run.extras.items():      # page state its start() had set (e.g. the DDPM's EMA)
+                ss.setdefault(k, v)
+            ss[_run_key(key)] = run
+    return run
+
+
+def _start_run(key: str, start: Callable[[], object], where) -> Run | None:
+    ss = st.session_state
+    before = {k: id(v) for k, v in ss.items()}
+    try:
+        made = start()
+    except Exception as e:  # noqa: BLE001 - a bad setting must not crash the page
+        where.error(f"Could not start training: {e}", icon=":material/error:")
+        return None
+    made, card = made if isinstance(made, tuple) else (made, {})
+    trainers = made if isinstance(made, dict) else {"": made}
+    for t in trainers.values():
+        if getattr(t, "live_budget", 0) is None:
+            t.live_budget = LIVE_BUDGET
+    extras = {k: v for k, v in ss.items() if before.get(k) != id(v) and not str(k).startswith("dlviz-")}
+    run = _registry().submit(trainers, owner=_session_id(), key=key, extras=extras)
+    run.card = dict(card)
+    ss[_run_key(key)] = run
+    st.query_params[f"run-{key}"] = run.id
+    return run
 
 
 def training_panel(key: str, start: Callable[[], object], label: str = "Train", container=None) -> Run | None:
-    """Train / Stop / Pause buttons. ``start()`` builds a Trainer (or ``{name: Trainer}``), optionally with a
-    card, ``(trainers, {"dataset": ...})``, and is called only on a Train click; the trainers run in background
-    threads owned by this browser session. Stopping keeps the weights of the last finished step."""
+    """Train / Pause / Stop buttons and, right under them, the progress (bar, steps/s, ETA, or the queue
+    position and estimated wait). ``start()`` builds a Trainer (or ``{name: Trainer}``), optionally with a card,
+    ``(trainers, {"dataset": ...})`` (kept as ``Run.card``), and is called only on a Train click; the run joins the server-wide registry (run limit, queue) and trains in background
+    threads. Stopping keeps the weights of the last finished step and frees the slot at once."""
     where = container or st.sidebar
     run = get_run(key)
     active = run is not None and run.active
@@ -419,30 +467,22 @@ def training_panel(key: str, start: Callable[[], object], label: str = "Train", 
                     use_container_width=True):
         if run is not None:
             run.stop()
-        try:
-            made = start()
-        except Exception as e:  # noqa: BLE001 - a bad setting must not crash the page
-            where.error(f"Could not start training: {e}", icon=":material/error:")
-            return run
-        made, card = made if isinstance(made, tuple) else (made, {})
-        trainers = made if isinstance(made, dict) else {"": made}
-        run = Run(trainers, dict(card))
-        st.session_state[_run_key(key)] = run
-        for t in trainers.values():
-            t.start()
-        active = True
+        made = _start_run(key, start, where)
+        run = made or run
+        active = made is not None
     c2, c3 = where.columns(2)
-    paused = active and all(t.status == "paused" for t in run.trainers.values())
-    if c2.button("Resume" if paused else "Pause", key=f"{key}-pause", disabled=not active,
+    paused = active and not run.queued and all(t.status == "paused" for t in run.trainers.values())
+    if c2.button("Resume" if paused else "Pause", key=f"{key}-pause", disabled=not active or run.queued,
                  icon=":material/play_circle:" if paused else ":material/pause:", use_container_width=True):
         for t in run.trainers.values():
             t.resume() if paused else t.pause()
         st.rerun()
     if c3.button("Stop", key=f"{key}-stop", icon=":material/stop:", disabled=not active, use_container_width=True):
         run.stop()
-        for t in run.trainers.values():
-            t.join(5)
         st.rerun()
+    if run is not None:
+        with where:
+            _progress(key, active)
     return run
 
 
@@ -452,21 +492,19 @@ def _fmt_eta(s: float) -> str:
     return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min"
 
 
-def training_monitor(key: str, metrics: tuple[str, ...] = ("loss",), live: Callable[[Run], None] | None = None,
-                     every: float = 0.5, log_y: bool = True) -> None:
-    """Progress, messages and a live metric chart for the run under ``key``; polls while it trains,
-    and reruns the whole page once when it ends (so the page can show the final model)."""
-    run = get_run(key)
-    if run is None:
-        return
-    active = run.active
-
-    @st.fragment(run_every=every if active else None)
-    def _monitor() -> None:
-        from dlviz.plotting import metrics_figure
+def _progress(key: str, active: bool) -> None:
+    @st.fragment(run_every=0.5 if active else None)
+    def _bar() -> None:
+        from dlviz.jobs import describe_wait
 
         r = get_run(key)
         if r is None:
+            return
+        r.heartbeat()
+        if r.queued:
+            reg = _registry()
+            st.progress(0.0, text=f"queued: number {reg.position(r)} in line for one of {reg.limit} training "
+                                  f"slot(s) · wait {describe_wait(reg.wait_estimate(r))}")
             return
         for name, t in r.trainers.items():
             p = t.progress()
@@ -480,13 +518,67 @@ def training_monitor(key: str, metrics: tuple[str, ...] = ("loss",), live: Calla
                 st.error(p.message, icon=":material/error:")
             elif p.status == "stopped":
                 st.info(p.message, icon=":material/stop_circle:")
-        hist = {name: t.history() for name, t in r.trainers.items()}
-        fig = metrics_figure(hist, metrics, log_y=log_y)
+        if active and not r.active:  # just ended: redraw the page with the final state
+            st.rerun(scope="app")
+
+    _bar()
+
+
+def live_cached(name: str, version, build: Callable[[], object], min_interval: float = 1.0):
+    """``build()`` once per ``version`` for a live view, and at most every ``max(min_interval, 10 x its
+    cost)`` seconds (so rebuilding costs <= ~10 % of the time): between rebuilds the last result is
+    reused. Pages wrap the figures of their ``training_monitor(live=...)`` callback in it."""
+    import time
+
+    cache = st.session_state.setdefault("dlviz-live-cache", {})
+    now = time.perf_counter()
+    hit = cache.get(name)
+    throttle = st.session_state.get("dlviz-live-throttle", True)   # off once the run has ended
+    if hit is not None and (hit[0] == version or (throttle and now - hit[2] < max(min_interval, 10 * hit[3]))):
+        return hit[1]
+    obj = build()
+    cache[name] = (version, obj, now, time.perf_counter() - now)
+    return obj
+
+
+def training_monitor(key: str, metrics: tuple[str, ...] = ("loss",), live: Callable[[Run], None] | None = None,
+                     every: float = 1.0, log_y: bool = True) -> None:
+    """The live metric chart (and the page's ``live`` view) of the run under ``key``: redrawn every
+    ``max(every, 1)`` s while it trains, figures rebuilt only when their data changed and within the
+    live-view budget (:func:`live_cached`). Progress and messages sit with the buttons (training_panel)."""
+    run = get_run(key)
+    if run is None:
+        return
+    active = run.active
+
+    @st.fragment(run_every=max(1.0, every) if active else None)
+    def _monitor() -> None:
+        import time
+
+        from dlviz.plotting import metrics_figure
+
+        t0 = time.perf_counter()
+        r = get_run(key)
+        if r is None:
+            return
+        if r.queued:
+            st.info("Your run is waiting for a training slot; its progress is shown under the Train button.",
+                    icon=":material/hourglass_top:")
+            return
+        st.session_state["dlviz-live-throttle"] = r.active
+        version = tuple(t.step for t in r.trainers.values())
+        fig = live_cached(f"{key}-metrics", version, lambda: metrics_figure(
+            {name: t.history() for name, t in r.trainers.items()}, metrics, log_y=log_y))
         show(fig, key=f"{key}-metrics")
         if live is not None:
             live(r)
-        if active and not r.active:  # just ended: redraw the page with the final state
-            st.rerun(scope="app")
+        if _STATS:
+            import json
+
+            with open(_STATS, "a", encoding="utf-8") as f:
+                f.write(json.dumps({"key": key, "run": r.id, "views_s": time.perf_counter() - t0,
+                                    "trainers": {n: {**t.timing, "step": t.step} for n, t in r.trainers.items()}})
+                        + "\n")
 
     _monitor()
 

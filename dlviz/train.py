@@ -3,8 +3,15 @@
 A Trainer runs steps over an endless batch stream, in the caller's thread (:meth:`Trainer.run`) or in a
 background thread (:meth:`Trainer.start`) that a page polls. It records metrics (loss, throughput, any
 scalars the step returns), periodic evaluations and snapshots; it can be paused, resumed and stopped
-at any step; it detects divergence (a non-finite loss), stops, and restores the last good weights; and it
-never writes a half-finished checkpoint (files are written to a temporary name, then renamed).
+at any step; it detects divergence -- a non-finite loss, or an *explosion*: the smoothed loss far above its
+early level, or stuck far above its best for a long window -- stops, and restores the last good weights
+(kept only while the loss looked healthy); and it never writes a half-finished checkpoint (files are
+written to a temporary name, then renamed).
+
+Live runs (the app) set ``live_budget``: periodic snapshots/evaluations that would push their share of
+the training time above it are skipped, so a costly snapshot (a DDPM sample) adapts its interval to its
+cost. ``timing`` holds the seconds spent in steps and in periodic work; ``threads`` (optional) sets the
+intra-op thread count of the training thread only (OpenMP thread counts are per thread).
 
 Each browser session owns its Trainer (and its own copy of the model), so many runs can go at once.
 
@@ -101,7 +108,8 @@ class Trainer:
                  eval_fn: Callable[[nn.Module], dict[str, float]] | None = None, eval_every: int = 0,
                  snapshot_fn: Callable[[nn.Module, int], Any] | None = None, snapshot_every: int = 0,
                  good_state_every: int = 25, device: str | torch.device | None = None,
-                 name: str = "run") -> None:
+                 name: str = "run", explode_factor: float | None = 100.0, explode_window: int = 100,
+                 live_budget: float | None = None, threads: int | None = None) -> None:
         if (loss_fn is None) == (step_fn is None):
             raise ValueError("give exactly one of loss_fn (with optimizer) or step_fn")
         if loss_fn is not None and optimizer is None:
@@ -124,6 +132,7 @@ class Trainer:
         self._lock = threading.RLock()          # held during a step: readers see step boundaries
         self._metrics_lock = threading.Lock()
         self._stop = threading.Event()
+        self._stop_reason = ""
         self._running = threading.Event()
         self._running.set()
         self._thread: threading.Thread | None = None
@@ -134,6 +143,10 @@ class Trainer:
         self._t_start = 0.0
         self._good: tuple[int, dict, dict | None] | None = None
         self._last_eval = -1
+        self.explode_factor, self.explode_window = explode_factor, max(1, int(explode_window))
+        self._watch = ExplosionWatch(explode_factor, self.explode_window)
+        self.live_budget, self.threads = live_budget, threads
+        self.timing = {"step_s": 0.0, "periodic_s": 0.0, "periodic_runs": 0, "periodic_skipped": 0}
 
     # ------------------------------------------------------------------ control
     def start(self) -> Trainer:
@@ -151,8 +164,10 @@ class Trainer:
         self._loop()
         return self
 
-    def stop(self, wait: bool = True, timeout: float = 10.0) -> None:
-        """Ask the run to stop after the current step; the model keeps the weights of that step."""
+    def stop(self, wait: bool = True, timeout: float = 10.0, reason: str = "") -> None:
+        """Ask the run to stop after the current step; the model keeps the weights of that step.
+        ``reason`` (e.g. who stopped it) starts the status message."""
+        self._stop_reason = reason
         self._stop.set()
         self._running.set()
         if wait and self._thread is not None and self._thread is not threading.current_thread():
@@ -266,7 +281,27 @@ class Trainer:
             self.scheduler.step()
         return {"loss": float(loss.detach()), **{k: float(v) for k, v in extra.items()}}
 
+    def _within_budget(self, final: bool) -> bool:
+        """Whether a due periodic call fits ``live_budget`` (always at step 0 and at the end)."""
+        if final or self.live_budget is None or self.step == 0:
+            return True
+        tm = self.timing
+        if tm["periodic_s"] <= self.live_budget * tm["step_s"]:
+            return True
+        tm["periodic_skipped"] += 1
+        return False
+
     def _periodic(self, final: bool = False) -> None:
+        eval_due = self.eval_fn is not None and (final or (self.eval_every and self.step % self.eval_every == 0))
+        snap_due = self.snapshot_fn is not None and (final or (self.snapshot_every and self.step % self.snapshot_every == 0))
+        if not (eval_due or snap_due) or not self._within_budget(final):
+            return
+        t0 = time.perf_counter()
+        self._periodic_now(final)
+        self.timing["periodic_s"] += time.perf_counter() - t0
+        self.timing["periodic_runs"] += 1
+
+    def _periodic_now(self, final: bool) -> None:
         due = final or (self.eval_every and self.step % self.eval_every == 0)
         if self.eval_fn is not None and due and self._last_eval != self.step:
             self._last_eval = self.step
@@ -289,6 +324,8 @@ class Trainer:
 
     def _loop(self) -> None:
         self._t_start = time.perf_counter()
+        if self.threads:
+            torch.set_num_threads(int(self.threads))   # this thread's OpenMP team only
         try:
             if self.step == 0:
                 with self._lock:
@@ -302,21 +339,26 @@ class Trainer:
                     self._t_start = time.perf_counter()
                     self._times.clear()
                     continue
+                t0 = time.perf_counter()
                 batch = _to(next(self._batches), self.device)
                 with self._lock:
                     metrics = self._one_step(batch)
                     loss = metrics.get("loss", 0.0)
-                    if not math.isfinite(loss):
+                    why = (f"the loss became {loss}" if not math.isfinite(loss)
+                           else self._watch.update(loss))
+                    if why:
                         good = self._restore_good()
+                        self._watch = ExplosionWatch(self.explode_factor, self.explode_window)
                         self.status = "diverged"
-                        self.message = (f"Training diverged at step {self.step + 1}: the loss became {loss}. "
+                        self.message = (f"Training diverged at step {self.step + 1}: {why}. "
                                         f"The learning rate is probably too high. The weights from step {good} "
                                         f"(the last good state) were restored.")
                         self.step = good
                         return
                     self.step += 1
                     self._times.append(time.perf_counter())
-                    if self.step % self.good_state_every == 0:
+                    self.timing["step_s"] += self._times[-1] - t0
+                    if self.step % self.good_state_every == 0 and self._watch.healthy:
                         self._keep_good()
                     self._periodic()
                 with self._metrics_lock:
@@ -329,7 +371,8 @@ class Trainer:
                     self._periodic(final=True)
             self.status = "finished" if self.step >= self.total else "stopped"
             if self.status == "stopped":
-                self.message = f"Stopped at step {self.step}; the model keeps the weights of that step."
+                self.message = (f"{self._stop_reason} " if self._stop_reason else "") + \
+                    f"Stopped at step {self.step}; the model keeps the weights of that step."
         except Exception as e:  # noqa: BLE001 - reported to the page, never raised into it
             self.status = "failed"
             self.error = traceback.format_exc()
@@ -337,6 +380,59 @@ class Trainer:
         finally:
             self._elapsed += time.perf_counter() - self._t_start
             self._t_start = time.perf_counter()
+
+
+class ExplosionWatch:
+    """Flags a loss that explodes while staying finite (issue 16: diverging runs must be caught early).
+
+    The loss is smoothed with an exponential moving average (``alpha``). Its *early level* is the mean
+    of the first ``early`` losses. A run has exploded when
+
+    * the smoothed loss exceeds ``factor`` x the early level (no healthy run ends 100x above its start), or
+    * for ``window`` consecutive steps the smoothed loss stayed above 2x the early level *and* 10x its best
+      value so far (training has undone itself and is not coming back).
+
+    ``healthy`` is False while the smoothed loss is more than 3x its best: the Trainer keeps no "good"
+    weights then, so a rollback goes to weights from before the trouble began. Only positive losses are
+    watched (a GAN's or an ELBO's sign conventions vary); ``factor=None`` switches the watch off.
+    """
+
+    def __init__(self, factor: float | None = 100.0, window: int = 100, early: int = 10, alpha: float = 0.1) -> None:
+        self.factor, self.window, self.early, self.alpha = factor, window, early, alpha
+        self.n, self.early_sum = 0, 0.0
+        self.smooth: float | None = None
+        self.best = math.inf
+        self.bad_run = 0
+
+    @property
+    def early_level(self) -> float:
+        return self.early_sum / min(self.n, self.early) if self.n else math.nan
+
+    @property
+    def healthy(self) -> bool:
+        return self.smooth is None or not (self.smooth > 3.0 * self.best)
+
+    def update(self, loss: float) -> str:
+        """Feed one finite loss; returns a reason when the run has exploded, else ``""``."""
+        if self.factor is None or loss < 0:
+            return ""
+        self.n += 1
+        if self.n <= self.early:
+            self.early_sum += loss
+        self.smooth = loss if self.smooth is None else (1 - self.alpha) * self.smooth + self.alpha * loss
+        if self.n <= self.early:
+            self.best = min(self.best, self.smooth)
+            return ""
+        early = self.early_level
+        if early > 0 and self.smooth > self.factor * early:
+            return (f"the loss exploded (smoothed {self.smooth:.3g}, {self.smooth / early:.0f}x its early "
+                    f"level {early:.3g})")
+        self.bad_run = self.bad_run + 1 if (self.smooth > 2.0 * early and self.smooth > 10.0 * self.best) else 0
+        self.best = min(self.best, self.smooth)
+        if self.bad_run >= self.window:
+            return (f"the loss rose and stayed up (smoothed {self.smooth:.3g} for {self.window} steps, above "
+                    f"twice its early level {early:.3g} and 10x its best {self.best:.3g})")
+        return ""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -129,7 +129,7 @@ def train_cnn(data: training.DigitsData) -> None:
         t = r.trainer
         if t.snapshots:
             step, filt = t.snapshots[-1]
-            ui.show(filters_figure(filt), key="conv-live-filters")
+            ui.show(ui.live_cached("conv-filters", step, lambda: filters_figure(filt)), key="conv-live-filters")
             st.caption(f"First-layer filters at step {step}.")
 
     ui.training_monitor("conv", metrics=("loss", "acc", "test_acc"), live=live_filters)

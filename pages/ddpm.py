@@ -296,17 +296,19 @@ def training_controls() -> None:
 
 def live_view(r) -> None:
     tr = r.trainer
-    names, vals = TR.bucket_losses(tr)
+    names, vals = ui.live_cached("ddpm-buckets-data", tr.step, lambda: TR.bucket_losses(tr))
     if names:
-        ui.show(P.bucket_loss_figure(names, vals, title="ε-prediction loss by timestep (last 300 steps)"),
-                key="ddpm-live-buckets")
+        ui.show(ui.live_cached("ddpm-buckets", tuple(vals), lambda: P.bucket_loss_figure(
+            names, vals, title="ε-prediction loss by timestep (last 300 steps)")), key="ddpm-live-buckets")
     snaps = tr.snapshots[-6:]
     if snaps:
-        rows = [to_uint8(s.images) for _, s in snaps]
-        ui.show(P.picture_figure(P.montage(rows, scale=3 if rows[0].shape[1] >= 32 else 4),
-                                 "samples during training (one per class, same noise)",
-                                 [f"step {st_}" for st_, _ in snaps], height=80 + 70 * len(rows)),
-                key="ddpm-live-snaps")
+        def snap_figure():
+            rows = [to_uint8(s.images) for _, s in snaps]
+            return P.picture_figure(P.montage(rows, scale=3 if rows[0].shape[1] >= 32 else 4),
+                                    "samples during training (one per class, same noise)",
+                                    [f"step {st_}" for st_, _ in snaps], height=80 + 70 * len(rows))
+
+        ui.show(ui.live_cached("ddpm-snaps", snaps[-1][0], snap_figure), key="ddpm-live-snaps")
 
 
 def live_training() -> None:

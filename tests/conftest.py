@@ -15,6 +15,9 @@ os.environ.setdefault("DLVIZ_DEVICE", "cpu")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as app/Home.py sets it: background training threads
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+# AppTest sessions send no heartbeats and many page tests train: no per-server run limit / queue in tests
+# (tests/test_jobs.py tests the limit on registries of its own).
+os.environ.setdefault("DLVIZ_MAX_RUNS", "64")
 
 
 import pytest  # noqa: E402

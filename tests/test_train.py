@@ -172,3 +172,71 @@ def test_trainer_argument_errors():
         Trainer(model, batches=iter([]), steps=1, loss_fn=_mse)
     with pytest.raises(ValueError):
         make_optimizer("Adagrad-ish", model.parameters(), 0.1)
+
+
+# ---------------------------------------------------------------- explosion (finite but runaway losses)
+def _scripted(losses, **kw):
+    """A Trainer whose step_fn replays ``losses`` and nudges a weight, so rollbacks are visible."""
+    model = nn.Linear(1, 1, bias=False)
+    nn.init.zeros_(model.weight)
+    seq = iter(losses)
+
+    def step(_batch):
+        with torch.no_grad():
+            model.weight += 1.0
+        return {"loss": next(seq)}
+
+    return Trainer(model, step_fn=step, batches=iter(lambda: 0, 1), steps=len(losses), **kw)
+
+
+def test_explosion_of_a_finite_loss_is_caught_and_rolled_back():
+    losses = [1.0] * 50 + [1.0 * 3 ** k for k in range(1, 40)]      # finite, but x3 per step from step 51
+    t = _scripted(losses, good_state_every=10).run()
+    assert t.status == "diverged" and "exploded" in t.message and "learning rate" in t.message
+    # the smoothed loss passes 100x the early level (1.0) a few steps after 51; rollback goes to a state
+    # saved while the loss was healthy (<= 3x its best), i.e. at or before step 50
+    assert t.step <= 50 and t.step % 10 == 0
+    assert float(t.model.weight.detach()) == t.step                              # the weights of that step
+
+
+def test_a_loss_that_rises_and_stays_up_is_caught():
+    from dlviz.train import ExplosionWatch
+
+    w = ExplosionWatch(factor=100.0, window=30)
+    reasons = [w.update(v) for v in [2.0] * 10 + [0.05] * 100 + [8.0] * 60]
+    first = next(i for i, r in enumerate(reasons) if r)
+    assert "stayed up" in reasons[first]
+    # smoothed loss crosses both 2x early (4.0) and 10x best (0.5) a few steps after index 110, then 30 more
+    assert 110 + 30 <= first <= 110 + 30 + 10
+
+
+def test_healthy_runs_are_not_flagged():
+    from dlviz.train import ExplosionWatch
+
+    g = torch.Generator().manual_seed(0)
+    decay = [2.3 * 0.99 ** i + 0.05 * float(torch.rand(1, generator=g)) for i in range(2000)]   # noisy descent
+    spiky = [1.0 if i % 97 else 60.0 for i in range(2000)]                                      # rare spikes
+    rising = [0.5 + i / 2000 for i in range(2000)]          # e.g. a KL term warming up: 3x, not 100x
+    for series in (decay, spiky, rising, [-5.0 - i for i in range(500)]):
+        w = ExplosionWatch()
+        assert not any(w.update(v) for v in series)
+    assert _trainer(steps=300).run().status == "finished"    # the regression problem at a sane lr
+
+
+def test_live_budget_skips_costly_periodic_calls():
+    longest = [0.0]
+
+    def slow_snapshot(m, step):
+        t0 = time.perf_counter()
+        time.sleep(0.02)
+        longest[0] = max(longest[0], time.perf_counter() - t0)
+        return step
+
+    free = _trainer(steps=200, snapshot_fn=slow_snapshot, snapshot_every=1).run()
+    capped = _trainer(steps=200, snapshot_fn=slow_snapshot, snapshot_every=1, live_budget=0.1).run()
+    assert len(free.snapshots) == 201
+    assert capped.status == "finished" and capped.snapshots[0][0] == 0 and capped.snapshots[-1][0] == 200
+    tm = capped.timing
+    assert tm["periodic_skipped"] > 0 and len(capped.snapshots) < 201
+    # a call may overshoot the budget (checked before each call), as may step 0's and the final one
+    assert tm["periodic_s"] <= 0.1 * tm["step_s"] + 3 * longest[0]

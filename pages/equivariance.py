@@ -12,7 +12,7 @@ import ui
 from dlviz.equivariance import core as eq
 from dlviz.equivariance import plots as plots
 from dlviz.plotting import image_figure
-from dlviz.equivariance.recipes import CANVAS, VARIANTS, make_trainer
+from dlviz.equivariance.training import CANVAS, VARIANTS, make_trainer
 
 PAGE_INFO = {
     "title": "Equivariance & invariance",

@@ -172,3 +172,13 @@ def test_too_high_a_learning_rate_is_flagged_even_without_nans():
     t = make_trainer(m, load_data("digits", "train"), steps=40, optimizer=torch.optim.Adam(m.parameters(), 10.0)).run()
     assert t.status == "finished"                                  # the NaN guard sees nothing wrong...
     assert "exploded" in loss_health(t.history("loss")[1])          # ...this one does
+
+
+def test_umap_cache_tolerates_last_bit_differences_but_not_other_codes(tmp_path):
+    rng = np.random.default_rng(0)
+    codes = rng.normal(size=(100, 16)).astype(np.float32)
+    path = embed.save_cache(tmp_path / "c.npz", codes, rng.normal(size=(100, 2)))
+    assert embed.load_cache(path, codes) is not None
+    assert embed.load_cache(path, codes + np.float32(3e-5)) is not None       # another CPU's rounding
+    assert embed.load_cache(path, codes + np.float32(0.05)) is None           # a retrained model's codes
+    assert embed.load_cache(path, codes[:50]) is None                          # other data

@@ -144,7 +144,7 @@ def thumbnail() -> np.ndarray:
 # ------------------------------------------------------------------ the image GAN
 def mosaic(images: torch.Tensor, ncol: int = 8, scale: int = 1) -> np.ndarray:
     """Images (N, C, H, W) in [0, 1] as an (H', W', 3) uint8 mosaic, each pixel ``scale`` x ``scale``."""
-    from dlviz.vae.core import tile
+    from dlviz.imaging import tile
 
     m = tile(images.detach().cpu(), ncol=ncol)
     return np.kron(m, np.ones((scale, scale, 1), np.uint8)) if scale > 1 else m

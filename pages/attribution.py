@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
@@ -22,7 +23,7 @@ PAGE_INFO = {
     "section": "Classifier lab",
     "order": 50,
     "question": "Which pixels made the classifier decide -- and would the map look the same for a random model?",
-    "thumbnail": "dlviz.attribution.core:thumbnail",
+    "thumbnail": "dlviz.attribution.views:thumbnail",
 }
 
 ui.page_header(PAGE_INFO, (
@@ -48,83 +49,11 @@ def validation_images(dataset: str, size: int, channels: int):
     return digits("test", seed=0, size=size)
 
 
-st.sidebar.header("Model")
-picked = ui.model_picker("attr", list(SHIPPED), run_key="clf", label="Classifier", prefer_run=False)
-if picked is None:
-    st.info("Upload a dlviz checkpoint (.pt) of an image classifier in the sidebar.", icon=":material/upload:")
-    st.stop()
-model, card, model_key = picked.model, picked.card, picked.key
-if picked.source == "shipped":
-    dataset, names = SHIPPED[picked.label]
-elif picked.source == "trained":   # the Train a classifier page's run: its card says what it learned
-    names = list(card.get("class_names", []))
-    dataset = "food shapes" if card.get("dataset") == "food shapes" else None
-else:
-    dataset, names = None, None
-val = None
+@st.cache_data(show_spinner=False, max_entries=8)
+def predictions(model_key: str, dataset: str, _net, _x) -> np.ndarray:
+    from dlviz.metrics import predict
 
-cfg = getattr(model, "config", None)
-cfg = dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else card.get("config", {})
-channels, size = int(cfg.get("in_channels", 3)), int(cfg.get("image_size", 32))
-try:
-    with torch.no_grad():
-        k = model(torch.zeros(1, channels, size, size)).shape[1]
-except Exception as e:  # noqa: BLE001 - an unusable uploaded model must not crash the page
-    st.error(f"This model cannot classify {channels}x{size}x{size} images: {e}", icon=":material/error:")
-    st.stop()
-names = names if names and len(names) == k else [f"class {i}" for i in range(k)]
-if dataset is not None and val is None:
-    val = validation_images(dataset, size, channels)
-net = ui.copy_model(model).eval()  # captum adds hooks: never on the shared cached model
-
-# ---------------------------------------------------------------- sidebar: image
-st.sidebar.header("Image")
-sources = (["validation image"] if val is not None else []) + ["photo or upload"]
-src = st.sidebar.radio("Explain", sources, horizontal=True, key="attr-src")
-if src == "validation image":
-    only_wrong = st.sidebar.toggle("Only misclassified images", False, key="attr-wrong")
-
-    @st.cache_data(show_spinner=False, max_entries=8)
-    def predictions(model_key: str, dataset: str, _net, _x) -> np.ndarray:
-        from dlviz.metrics import predict
-
-        return predict(_net, _x).argmax(1).numpy()
-
-    preds = predictions(model_key, dataset or "", net, val.images)
-    pool = np.nonzero(preds != val.labels.numpy())[0] if only_wrong else np.arange(len(val))
-    if len(pool) == 0:
-        st.sidebar.success("No misclassified validation image: showing all.")
-        pool = np.arange(len(val))
-    pos = st.sidebar.slider("Image", 0, len(pool) - 1, 0, key=f"attr-idx-{only_wrong}")
-    idx = int(pool[pos])
-    x = val.images[idx:idx + 1]
-    true_label, image_key = int(val.labels[idx]), f"{dataset}-val-{idx}"
-    img_title = f"validation #{idx} (true: {names[true_label]})"
-else:
-    img_name, img = ui.image_input("attr", size=size, default="coffee")
-    x = (img.mean(0, keepdim=True) if channels == 1 else img)[None]     # (1, C, S, S)
-    idx, true_label, image_key = -1, None, f"photo-{img_name}-{hash(x.numpy().tobytes())}"
-    img_title = img_name
-
-# ---------------------------------------------------------------- prediction and target
-with torch.no_grad():
-    probs = torch.softmax(net(x), 1)[0]
-pred = int(probs.argmax())
-st.sidebar.header("Explain which class")
-target = st.sidebar.selectbox("Target class", list(range(k)), index=pred, key=f"attr-target-{image_key}",
-                              format_func=lambda i: f"{names[i]}{' (predicted)' if i == pred else ''}")
-
-with st.expander("Method settings", icon=":material/tune:"):
-    s1, s2, s3, s4 = st.columns(4)
-    ig_steps = s1.select_slider("IG steps", [4, 8, 16, 32, 50, 100, 200], 50, key="attr-igsteps")
-    baseline = s1.selectbox("Baseline x' (IG, Occlusion)", attr.BASELINES, key="attr-baseline")
-    sg_samples = s2.slider("SmoothGrad samples", 4, 64, 25, key="attr-sgn")
-    sg_noise = s2.slider("SmoothGrad noise (fraction of range)", 0.0, 0.5, 0.15, 0.05, key="attr-sgs")
-    occ_window = s3.slider("Occlusion patch", 2, max(2, size // 2), min(6, size // 2), key="attr-occw")
-    occ_stride = s3.slider("Occlusion stride", 1, max(1, size // 4), min(3, max(1, size // 4)), key="attr-occs")
-    overlay = s4.slider("Show the image under the maps", 0.0, 0.8, 0.0, 0.1, key="attr-overlay")
-params = attr.Params(ig_steps=ig_steps, baseline=baseline, sg_samples=sg_samples, sg_noise=sg_noise,
-                     occ_window=occ_window, occ_stride=occ_stride)
+    return predict(_net, _x).argmax(1).numpy()
 
 
 @st.cache_data(show_spinner="Computing attributions...", max_entries=32)
@@ -150,87 +79,209 @@ def cached_figure(kind: str, key: tuple, _build):
     return _build()
 
 
-maps, times = maps_for(model_key, image_key, target, params, sess.seed, net, x)
-comp = completeness(model_key, image_key, target, ig_steps, baseline, net, x)
-
-c_img, c_probs = st.columns([1, 2])
-with c_img:
-    st.image(np.repeat(np.repeat(to_hwc(x[0]), max(1, 160 // size), 0), max(1, 160 // size), 1),
-             caption=img_title, width=200)
-    st.caption(f"Model: {card.get('summary', model_key)}")
-with c_probs:
-    ui.show(cached_figure("probs", (model_key, image_key, target), lambda: aplots.probs_figure(probs, names, target)),
-            key="attr-probs")
-    verdict = "correct" if true_label is not None and pred == true_label else "wrong" if true_label is not None else ""
-    st.caption(f"Predicted **{names[pred]}** ({float(probs[pred]):.0%}){f', which is {verdict}' if verdict else ''}. "
-               f"Explaining the logit of **{names[target]}**.")
-
-ui.show(cached_figure("maps", (model_key, image_key, target, params, sess.seed, overlay),
-                      lambda: aplots.maps_figure(x[0], maps, attr.SIGNED, overlay=overlay, height=260)), key="attr-maps")
-st.caption("Red/blue (IG, Occlusion): the pixel raised/lowered the logit of the target class. Inferno (Saliency, "
-           "SmoothGrad, Grad-CAM): magnitude only. Each map is scaled to its own 99.5th percentile. "
-           + " · ".join(f"{m}: {1000 * s:.0f} ms" for m, s in times.items()))
-
-st.subheader("Integrated Gradients: completeness")
-q1, q2, q3, q4 = st.columns(4)
-q1.metric("Σ attributions", f"{comp.sum_attributions:.4f}", help="Sum of the IG scores over all pixels and channels.")
-q2.metric("f(x) − f(x')", f"{comp.difference:.4f}", help=f"Target logit on the image minus on the {baseline} baseline.")
-q3.metric("Gap", f"{comp.gap:+.4f}", help="Zero for the exact path integral; the Riemann/Gauss sum leaves an error.")
-q4.metric("Relative gap", f"{comp.relative_gap:.2%}", help=f"With {ig_steps} steps (Gauss-Legendre).")
-st.caption("Sundararajan et al. (2017): the attributions must add up to the change of the output between the baseline "
-           "and the image. Fewer steps approximate the integral worse -- try 4.")
-
-# ---------------------------------------------------------------- sanity check
-st.header("The sanity check: randomise the model, layer by layer")
-st.markdown("Following Adebayo et al. (2018), the layers are re-initialised **cumulatively from the output down**; "
-            "after each step every method is run again and its map compared with the original by **Spearman rank "
-            "correlation** (of magnitudes), averaged over this image and three more. A map that stays similar while "
-            "the model is destroyed is showing the *image* (edges, colours), not what the model computes.")
-n_layers = len(attr.randomisable_layers(net))
-run_check = st.toggle(f"Run the sanity check ({n_layers} layers, {len(attr.METHODS)} methods)", key="attr-sanity",
-                      help="Takes a few seconds the first time; cached afterwards.")
-
-
 @st.cache_data(show_spinner="Randomising layer by layer...", max_entries=8)
 def sanity(model_key: str, image_key: str, target: int, params: attr.Params, seed: int, _net, _xs, _targets):
     return attr.cascading_randomisation(_net, _xs, _targets, params, seed=seed)
 
 
-if run_check:
-    xs, targets = x, torch.tensor([target])
-    if val is not None:
-        others = [int(j) for j in np.random.default_rng(0).choice(len(val), 4, replace=False) if j != idx][:3]
-        extra = val.images[others]
-        with torch.no_grad():
-            extra_t = net(extra).argmax(1)
-        xs, targets = torch.cat([x, extra]), torch.cat([targets, extra_t])
-    res = sanity(model_key, image_key, target, params, sess.seed, net, xs, targets)
-    threshold = st.slider("Pass when the final rank correlation is below", 0.1, 0.9, 0.5, 0.05, key="attr-thr")
-    passes = attr.verdict(res, threshold)
-    cols = st.columns(len(attr.METHODS))
-    for col, m in zip(cols, attr.METHODS):
-        col.metric(m, f"{res.final(m):.2f}", "passes" if passes[m] else "fails",
-                   delta_color="normal" if passes[m] else "inverse", delta_arrow="off",
-                   help="Mean Spearman correlation with the original map once every layer is re-initialised.")
-    sanity_key = (model_key, image_key, target, params, sess.seed)
-    ui.show(cached_figure("curves", (*sanity_key, threshold),
-                          lambda: aplots.sanity_curves_figure(res.layers, res.correlation, threshold)),
-            key="attr-sanity-curves")
-    magnitudes = {m: False for m in attr.METHODS}  # the check compares magnitude maps
-    ui.show(cached_figure("grid", sanity_key, lambda: aplots.sanity_grid_figure(res.maps, res.layers, magnitudes)),
-            key="attr-sanity-grid")
-    st.caption("Rows: methods. Columns: the intact model, then one more layer re-initialised per column (left to "
-               "right, from the output towards the input). Grey: a constant map (Grad-CAM is all zero when no "
-               "channel has positive evidence left).")
-else:
-    st.caption("Switch the toggle on to run it.")
+@dataclass
+class Subject:
+    """The classifier to explain: a private copy (captum adds hooks), its cache key, card, class names, input
+    shape, and its validation set when the data it learned is known."""
+    net: torch.nn.Module
+    key: str
+    card: dict
+    names: list[str]
+    channels: int
+    size: int
+    dataset: str | None
+    val: object | None
 
-ui.try_this([
-    "Run the sanity check on **food_cnn**: which method's map barely changes when every weight is random? "
-    "(Hint: look at SmoothGrad and compare the last column with the image.)",
-    "Set **IG steps** to 4 and read the completeness gap; then 200.",
-    "Explain a class the model did *not* predict: does Grad-CAM find the hotdog in a donut image?",
-    "Switch to **food_lenet5** and tick *Only misclassified images*: do the maps show *why* it was wrong?",
-    "Change the IG baseline from black to blurred: which parts of the map survive?",
-    "Upload your own photo: the model only knows 10 foods at 32x32 -- what does it latch on to?",
-])
+
+@dataclass
+class Shown:
+    """The image being explained (a batch of one) and where it came from."""
+    x: torch.Tensor
+    idx: int
+    true_label: int | None
+    key: str
+    title: str
+
+
+def choose_model() -> Subject:
+    st.sidebar.header("Model")
+    picked = ui.model_picker("attr", list(SHIPPED), run_key="clf", label="Classifier", prefer_run=False)
+    if picked is None:
+        st.info("Upload a dlviz checkpoint (.pt) of an image classifier in the sidebar.", icon=":material/upload:")
+        st.stop()
+    model, card = picked.model, picked.card
+    if picked.source == "shipped":
+        dataset, names = SHIPPED[picked.label]
+    elif picked.source == "trained":   # the Train a classifier page's run: its card says what it learned
+        names = list(card.get("class_names", []))
+        dataset = "food shapes" if card.get("dataset") == "food shapes" else None
+    else:
+        dataset, names = None, None
+
+    cfg = getattr(model, "config", None)
+    cfg = dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else card.get("config", {})
+    channels, size = int(cfg.get("in_channels", 3)), int(cfg.get("image_size", 32))
+    try:
+        with torch.no_grad():
+            k = model(torch.zeros(1, channels, size, size)).shape[1]
+    except Exception as e:  # noqa: BLE001 - an unusable uploaded model must not crash the page
+        st.error(f"This model cannot classify {channels}x{size}x{size} images: {e}", icon=":material/error:")
+        st.stop()
+    names = names if names and len(names) == k else [f"class {i}" for i in range(k)]
+    val = validation_images(dataset, size, channels) if dataset is not None else None
+    net = ui.copy_model(model).eval()  # captum adds hooks: never on the shared cached model
+    return Subject(net, picked.key, card, names, channels, size, dataset, val)
+
+
+# ---------------------------------------------------------------- sidebar: image
+def choose_image(sub: Subject) -> Shown:
+    st.sidebar.header("Image")
+    val, names = sub.val, sub.names
+    sources = (["validation image"] if val is not None else []) + ["photo or upload"]
+    src = st.sidebar.radio("Explain", sources, horizontal=True, key="attr-src")
+    if src == "validation image":
+        only_wrong = st.sidebar.toggle("Only misclassified images", False, key="attr-wrong")
+        preds = predictions(sub.key, sub.dataset or "", sub.net, val.images)
+        pool = np.nonzero(preds != val.labels.numpy())[0] if only_wrong else np.arange(len(val))
+        if len(pool) == 0:
+            st.sidebar.success("No misclassified validation image: showing all.")
+            pool = np.arange(len(val))
+        pos = st.sidebar.slider("Image", 0, len(pool) - 1, 0, key=f"attr-idx-{only_wrong}")
+        idx = int(pool[pos])
+        true_label = int(val.labels[idx])
+        return Shown(val.images[idx:idx + 1], idx, true_label, f"{sub.dataset}-val-{idx}",
+                     f"validation #{idx} (true: {names[true_label]})")
+    img_name, img = ui.image_input("attr", size=sub.size, default="coffee")
+    x = (img.mean(0, keepdim=True) if sub.channels == 1 else img)[None]     # (1, C, S, S)
+    return Shown(x, -1, None, f"photo-{img_name}-{hash(x.numpy().tobytes())}", img_name)
+
+
+# ---------------------------------------------------------------- prediction, target and settings
+def choose_target(sub: Subject, shown: Shown) -> tuple[int, torch.Tensor, int]:
+    """``(target class, class probabilities, predicted class)``."""
+    with torch.no_grad():
+        probs = torch.softmax(sub.net(shown.x), 1)[0]
+    pred = int(probs.argmax())
+    st.sidebar.header("Explain which class")
+    names = sub.names
+    target = st.sidebar.selectbox("Target class", list(range(len(names))), index=pred,
+                                  key=f"attr-target-{shown.key}",
+                                  format_func=lambda i: f"{names[i]}{' (predicted)' if i == pred else ''}")
+    return target, probs, pred
+
+
+def method_settings(size: int) -> tuple[attr.Params, float]:
+    """The methods' parameters and the image opacity under the maps."""
+    with st.expander("Method settings", icon=":material/tune:"):
+        s1, s2, s3, s4 = st.columns(4)
+        ig_steps = s1.select_slider("IG steps", [4, 8, 16, 32, 50, 100, 200], 50, key="attr-igsteps")
+        baseline = s1.selectbox("Baseline x' (IG, Occlusion)", attr.BASELINES, key="attr-baseline")
+        sg_samples = s2.slider("SmoothGrad samples", 4, 64, 25, key="attr-sgn")
+        sg_noise = s2.slider("SmoothGrad noise (fraction of range)", 0.0, 0.5, 0.15, 0.05, key="attr-sgs")
+        occ_window = s3.slider("Occlusion patch", 2, max(2, size // 2), min(6, size // 2), key="attr-occw")
+        occ_stride = s3.slider("Occlusion stride", 1, max(1, size // 4), min(3, max(1, size // 4)), key="attr-occs")
+        overlay = s4.slider("Show the image under the maps", 0.0, 0.8, 0.0, 0.1, key="attr-overlay")
+    params = attr.Params(ig_steps=ig_steps, baseline=baseline, sg_samples=sg_samples, sg_noise=sg_noise,
+                         occ_window=occ_window, occ_stride=occ_stride)
+    return params, overlay
+
+
+# ---------------------------------------------------------------- the maps and IG's completeness
+def explain(sub: Subject, shown: Shown, target: int, probs: torch.Tensor, pred: int, params: attr.Params,
+            overlay: float) -> None:
+    maps, times = maps_for(sub.key, shown.key, target, params, sess.seed, sub.net, shown.x)
+    comp = completeness(sub.key, shown.key, target, params.ig_steps, params.baseline, sub.net, shown.x)
+
+    c_img, c_probs = st.columns([1, 2])
+    with c_img:
+        st.image(np.repeat(np.repeat(to_hwc(shown.x[0]), max(1, 160 // sub.size), 0), max(1, 160 // sub.size), 1),
+                 caption=shown.title, width=200)
+        st.caption(f"Model: {sub.card.get('summary', sub.key)}")
+    with c_probs:
+        ui.show(cached_figure("probs", (sub.key, shown.key, target), lambda: aplots.probs_figure(probs, sub.names, target)),
+                key="attr-probs")
+        verdict = "correct" if shown.true_label is not None and pred == shown.true_label else "wrong" if shown.true_label is not None else ""
+        st.caption(f"Predicted **{sub.names[pred]}** ({float(probs[pred]):.0%}){f', which is {verdict}' if verdict else ''}. "
+                   f"Explaining the logit of **{sub.names[target]}**.")
+
+    ui.show(cached_figure("maps", (sub.key, shown.key, target, params, sess.seed, overlay),
+                          lambda: aplots.maps_figure(shown.x[0], maps, attr.SIGNED, overlay=overlay, height=260)), key="attr-maps")
+    st.caption("Red/blue (IG, Occlusion): the pixel raised/lowered the logit of the target class. Inferno (Saliency, "
+               "SmoothGrad, Grad-CAM): magnitude only. Each map is scaled to its own 99.5th percentile. "
+               + " · ".join(f"{m}: {1000 * s:.0f} ms" for m, s in times.items()))
+
+    st.subheader("Integrated Gradients: completeness")
+    q1, q2, q3, q4 = st.columns(4)
+    q1.metric("Σ attributions", f"{comp.sum_attributions:.4f}", help="Sum of the IG scores over all pixels and channels.")
+    q2.metric("f(x) − f(x')", f"{comp.difference:.4f}", help=f"Target logit on the image minus on the {params.baseline} baseline.")
+    q3.metric("Gap", f"{comp.gap:+.4f}", help="Zero for the exact path integral; the Riemann/Gauss sum leaves an error.")
+    q4.metric("Relative gap", f"{comp.relative_gap:.2%}", help=f"With {params.ig_steps} steps (Gauss-Legendre).")
+    st.caption("Sundararajan et al. (2017): the attributions must add up to the change of the output between the baseline "
+               "and the image. Fewer steps approximate the integral worse -- try 4.")
+
+
+# ---------------------------------------------------------------- sanity check
+def sanity_check(sub: Subject, shown: Shown, target: int, params: attr.Params) -> None:
+    st.header("The sanity check: randomise the model, layer by layer")
+    st.markdown("Following Adebayo et al. (2018), the layers are re-initialised **cumulatively from the output down**; "
+                "after each step every method is run again and its map compared with the original by **Spearman rank "
+                "correlation** (of magnitudes), averaged over this image and three more. A map that stays similar while "
+                "the model is destroyed is showing the *image* (edges, colours), not what the model computes.")
+    n_layers = len(attr.randomisable_layers(sub.net))
+    run_check = st.toggle(f"Run the sanity check ({n_layers} layers, {len(attr.METHODS)} methods)", key="attr-sanity",
+                          help="Takes a few seconds the first time; cached afterwards.")
+    if run_check:
+        xs, targets = shown.x, torch.tensor([target])
+        val = sub.val
+        if val is not None:
+            others = [int(j) for j in np.random.default_rng(0).choice(len(val), 4, replace=False) if j != shown.idx][:3]
+            extra = val.images[others]
+            with torch.no_grad():
+                extra_t = sub.net(extra).argmax(1)
+            xs, targets = torch.cat([shown.x, extra]), torch.cat([targets, extra_t])
+        res = sanity(sub.key, shown.key, target, params, sess.seed, sub.net, xs, targets)
+        threshold = st.slider("Pass when the final rank correlation is below", 0.1, 0.9, 0.5, 0.05, key="attr-thr")
+        passes = attr.verdict(res, threshold)
+        cols = st.columns(len(attr.METHODS))
+        for col, m in zip(cols, attr.METHODS):
+            col.metric(m, f"{res.final(m):.2f}", "passes" if passes[m] else "fails",
+                       delta_color="normal" if passes[m] else "inverse", delta_arrow="off",
+                       help="Mean Spearman correlation with the original map once every layer is re-initialised.")
+        sanity_key = (sub.key, shown.key, target, params, sess.seed)
+        ui.show(cached_figure("curves", (*sanity_key, threshold),
+                              lambda: aplots.sanity_curves_figure(res.layers, res.correlation, threshold)),
+                key="attr-sanity-curves")
+        magnitudes = {m: False for m in attr.METHODS}  # the check compares magnitude maps
+        ui.show(cached_figure("grid", sanity_key, lambda: aplots.sanity_grid_figure(res.maps, res.layers, magnitudes)),
+                key="attr-sanity-grid")
+        st.caption("Rows: methods. Columns: the intact model, then one more layer re-initialised per column (left to "
+                   "right, from the output towards the input). Grey: a constant map (Grad-CAM is all zero when no "
+                   "channel has positive evidence left).")
+    else:
+        st.caption("Switch the toggle on to run it.")
+
+
+def try_this() -> None:
+    ui.try_this([
+        "Run the sanity check on **food_cnn**: which method's map barely changes when every weight is random? "
+        "(Hint: look at SmoothGrad and compare the last column with the image.)",
+        "Set **IG steps** to 4 and read the completeness gap; then 200.",
+        "Explain a class the model did *not* predict: does Grad-CAM find the hotdog in a donut image?",
+        "Switch to **food_lenet5** and tick *Only misclassified images*: do the maps show *why* it was wrong?",
+        "Change the IG baseline from black to blurred: which parts of the map survive?",
+        "Upload your own photo: the model only knows 10 foods at 32x32 -- what does it latch on to?",
+    ])
+
+
+subject = choose_model()
+shown = choose_image(subject)
+target, probs, pred = choose_target(subject, shown)
+params, overlay = method_settings(subject.size)
+explain(subject, shown, target, probs, pred, params, overlay)
+sanity_check(subject, shown, target, params)
+try_this()

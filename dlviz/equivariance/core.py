@@ -311,18 +311,3 @@ def augment(x: torch.Tensor, rotation: str = "none", max_shift: int = 0,
         x = torch.stack([torch.roll(x[i], (int(s[i, 0]), int(s[i, 1])), dims=(-2, -1)) for i in range(b)])
     return x
 
-
-def thumbnail() -> np.ndarray:
-    """Landing-page card: an asymmetric glyph "F", shifted, turned by 90 degrees and flipped."""
-    f = torch.zeros(20, 20)
-    f[3:17, 5:8] = 1.0              # stem
-    f[3:6, 5:15] = 1.0              # top bar
-    f[9:12, 5:12] = 1.0             # middle bar
-    tiles = [f, torch.roll(f, (2, 3), dims=(0, 1)), torch.rot90(f, 1), torch.flip(f, dims=(1,))]
-    gap = torch.zeros(20, 3)
-    row = torch.cat([torch.cat([t, gap], 1) for t in tiles], 1)[:, :-3]
-    img = np.full((*row.shape, 3), 255, dtype=np.uint8)
-    img[row.numpy() > 0] = (76, 120, 168)
-    sep = np.arange(row.shape[1]) % 23 >= 20
-    img[:, sep] = 235
-    return img

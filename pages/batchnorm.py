@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import streamlit as st
-import torch
 import ui
 
 from dlviz.batchnorm import core as bnm
@@ -22,7 +21,7 @@ PAGE_INFO = {
     "section": "Training deep nets",
     "order": 10,
     "question": "What does batch normalisation change inside a net, and what does it cost at test time?",
-    "thumbnail": "dlviz.batchnorm.core:thumbnail",
+    "thumbnail": "dlviz.batchnorm.views:thumbnail",
 }
 
 ui.page_header(PAGE_INFO, (
@@ -31,72 +30,13 @@ ui.page_header(PAGE_INFO, (
     "measure what changes: the distributions inside the net, the learning rates it survives, and what happens "
     "when the test images come from a shifted domain."))
 sess = ui.session()
-
-# ---------------------------------------------------------------- sidebar
-st.sidebar.header("Data & network")
-dataset = st.sidebar.selectbox("Data", list(bnm.DATA_SIZES), key="bn-data",
-                               format_func=lambda s: {"digits": "digits (8×8)", "food_shapes": "food shapes (16×16 RGB)"}[s])
-kind = st.sidebar.radio("Layers", ["mlp", "cnn"], horizontal=True, key="bn-kind",
-                        format_func=lambda s: {"mlp": "MLP", "cnn": "CNN (3×3 conv)"}[s])
-layers = st.sidebar.slider("Hidden layers", 2, 8, 4, key="bn-layers")
-width = st.sidebar.select_slider("Width", [8, 16, 32, 64, 128, 256], value=64 if kind == "mlp" else 16,
-                                 key=f"bn-width-{kind}")
-activation = st.sidebar.selectbox("Activation", ["relu", "sigmoid", "tanh"], key="bn-act",
-                                  help="Ioffe & Szegedy's Fig. 1 uses sigmoid units.")
-variants = st.sidebar.multiselect("Variants side by side", list(bnm.VARIANTS), default=["no norm", "BatchNorm"],
-                                  key="bn-variants", help="BN after activation: Linear → activation → BN instead of "
-                                                          "Linear → BN → activation.")
-if not variants:
-    st.warning("Pick at least one variant in the sidebar.", icon=":material/checklist:")
-    st.stop()
+BATCHES = [2, 4, 16, 64, 256]
+LR_GRID = [1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0]
 
 
 @st.cache_resource(show_spinner="Loading data...", max_entries=4)
 def get_data(name: str, seed: int) -> bnm.Data:
     return bnm.load_data(name, seed)
-
-
-data = get_data(dataset, sess.seed)
-base = bnm.net_config(data, kind=kind, hidden_layers=layers, width=width, activation=activation)
-configs = bnm.variant_configs(base, variants)
-st.sidebar.header("Training")
-hp = ui.hyperparameters("bn", lr=0.05, steps=600, batch_size=64, optimizer="SGD + momentum", max_steps=5000)
-
-
-def start_training():
-    runs = bt.make_runs(configs, data, lr=hp.lr, steps=hp.steps, batch_size=hp.batch_size, optimizer=hp.optimizer,
-                         weight_decay=hp.weight_decay, seed=sess.seed, snapshot_every=max(5, hp.steps // 24),
-                         eval_every=max(10, hp.steps // 20), probe_n=128)
-    return runs, {"dataset": dataset, "seed": sess.seed, "configs": {n: vars(c) for n, c in configs.items()}}
-
-
-run = ui.training_panel("bn", start_training)
-layer_names = [f"layer {i + 1}" for i in range(layers)]
-
-# ---------------------------------------------------------------- 1. side by side
-st.header("1 · Side by side: the same net, differing only in its normalisation")
-st.markdown(f"{len(variants)} copies of a {layers}-layer {kind.upper()} ({width} units per layer, {activation}) start "
-            "from the same weights and see the same batches. Distributions are measured every few steps on a fixed "
-            "probe batch of 128 training images, in train mode (batch statistics, as during training).")
-c1, c2, c3 = st.columns(3)
-layer_i = c1.selectbox("Layer", range(layers), index=layers - 1, format_func=lambda i: layer_names[i], key="bn-layer")
-unit = c2.number_input("Unit", 0, width - 1, 0, key="bn-unit", help="For a CNN: a channel (over all positions).")
-what = c3.radio("Histograms of", ["input to the nonlinearity", "layer output"], key="bn-what", horizontal=True)
-
-
-def live(r) -> None:
-    if not r.active:
-        return
-    series = {n: bnm.percentile_series(t.snapshots, layer_i, int(unit)) for n, t in r.trainers.items() if t.snapshots}
-    if series:
-        ui.show(bp.percentile_figure(series, f"{layer_names[layer_i]}, unit {unit}: 15th / 50th / 85th percentile of "
-                                             "its input to the nonlinearity"), key="bn-live-pct")
-
-
-ui.training_monitor("bn", metrics=("loss", "test_acc"), live=live, every=1.0)
-trainers = run.trainers if run is not None else {}
-active = run is not None and run.active
-snaps = {} if active else {n: list(t.snapshots) for n, t in trainers.items() if t.snapshots}
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -107,65 +47,145 @@ def figure(key: str, _build):
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def init_snapshot(cfg_items: tuple, name: str, seed: int, data_name: str):
-    from dlviz.resnet_gradients.core import build
-
-    cfg = dict(cfg_items)
-    g = torch.Generator().manual_seed(seed + 1)
-    pick = torch.randperm(len(data.x_train), generator=g)[:128]
-    probe = bnm.Probe(data.x_train[pick], data.y_train[pick], lr=hp.lr, seed=seed)
-    return probe(build(configs[name].__class__(**cfg), seed), 0)
+def init_snapshot(cfg_items: tuple, name: str, seed: int, data_name: str, _cls, _data, _lr):
+    return bnm.init_snapshot(_cls(**dict(cfg_items)), _data, _lr, seed)
 
 
-key = "pre" if what.startswith("input") else "post"
-if active:
-    st.info("Training: the percentile plot above is live; the histograms and section 2 appear when the runs end "
-            "(**Stop** keeps what was measured so far).", icon=":material/hourglass:")
-elif not snaps:
-    st.info("Press **Train** in the sidebar to train the variants side by side (a few seconds on 2 CPU cores with the defaults). "
-            "Until then, the histograms show the nets at initialisation.", icon=":material/play_arrow:")
-    items = {n: tuple(vars(c).items()) for n, c in configs.items()}
-    init = {n: init_snapshot(items[n], n, sess.seed, dataset) for n in configs}
-    ui.show(figure(f"init-{items}-{sess.seed}-{key}", lambda: bp.histograms_figure(
-        {n: s[key] for n, s in init.items()}, layer_names, f"{what} at initialisation")), key="bn-hist-init")
-else:
-    series = {n: bnm.percentile_series(s, layer_i, int(unit)) for n, s in snaps.items()}
-    ui.show(bp.percentile_figure(series, f"{layer_names[layer_i]}, unit {unit}: 15th / 50th / 85th percentile of its "
-                                         "input to the nonlinearity (Ioffe & Szegedy, Fig. 1)"), key="bn-pct")
-    cols = st.columns(len(series))
-    for col, (n, (_steps, pct)) in zip(cols, series.items()):
-        spread = max(float(np.median(pct[:, 2] - pct[:, 0])), 1e-12)
-        col.metric(f"{n}: drift of the median", f"{abs(pct[-1, 1] - pct[0, 1]) / spread:.2f}",
-                   help="|median at the last snapshot − median at step 0|, in units of the unit's typical "
-                        "15–85 percentile spread (its median over the snapshots).")
-    steps_all = sorted(set.intersection(*[{s for s, _ in v} for v in snaps.values()]))
-    if steps_all:
-        at = st.select_slider("Snapshot (step)", steps_all, value=steps_all[-1], key="bn-snap")
-        vals = {n: dict(s)[at][key] for n, s in snaps.items()}
-        run_id = "-".join(f"{id(t)}:{t.step}" for t in trainers.values())
-        ui.show(figure(f"hist-{run_id}-{at}-{key}", lambda: bp.histograms_figure(vals, layer_names, f"{what} at step {at}")),
-                key="bn-hist")
+@st.cache_data(show_spinner="Evaluating in train and eval mode...", max_entries=16)
+def modes(_models, key: str, names: tuple, seed: int, _mdata):
+    return {n: bs.mode_accuracy(_models[n], _mdata.x_test, _mdata.y_test, BATCHES, seed=seed) for n in names}
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def stats(_m, key: str, layer: str, seed: int, _mdata):
+    inputs = bs.bn_inputs(_m, layer, _mdata.x_train)
+    return [bs.batch_stats(_m, _mdata.x_train, layer, b, n_batches=64, seed=seed, inputs=inputs) for b in (2, 4, 16, 64)]
+
+
+@st.cache_data(show_spinner="Measuring accuracy under the shift...", max_entries=64)
+def shifted(_models, key: str, names: tuple, kind_: str, sev: float, seed: int, _mdata):
+    return {n: bs.shift_report(_models[n], _mdata.x_train, _mdata.x_test, _mdata.y_test, kind_, sev, seed)
+            for n in names}
+
+
+# ---------------------------------------------------------------- sidebar
+def sidebar():
+    """The data, the network and its variants, and the training knobs: (net, data, configs, hyperparameters)."""
+    st.sidebar.header("Data & network")
+    dataset = st.sidebar.selectbox("Data", list(bnm.DATA_SIZES), key="bn-data",
+                                   format_func=lambda s: {"digits": "digits (8×8)", "food_shapes": "food shapes (16×16 RGB)"}[s])
+    kind = st.sidebar.radio("Layers", ["mlp", "cnn"], horizontal=True, key="bn-kind",
+                            format_func=lambda s: {"mlp": "MLP", "cnn": "CNN (3×3 conv)"}[s])
+    layers = st.sidebar.slider("Hidden layers", 2, 8, 4, key="bn-layers")
+    width = st.sidebar.select_slider("Width", [8, 16, 32, 64, 128, 256], value=64 if kind == "mlp" else 16,
+                                     key=f"bn-width-{kind}")
+    activation = st.sidebar.selectbox("Activation", ["relu", "sigmoid", "tanh"], key="bn-act",
+                                      help="Ioffe & Szegedy's Fig. 1 uses sigmoid units.")
+    variants = st.sidebar.multiselect("Variants side by side", list(bnm.VARIANTS), default=["no norm", "BatchNorm"],
+                                      key="bn-variants", help="BN after activation: Linear → activation → BN instead of "
+                                                              "Linear → BN → activation.")
+    if not variants:
+        st.warning("Pick at least one variant in the sidebar.", icon=":material/checklist:")
+        st.stop()
+    data = get_data(dataset, sess.seed)
+    base = bnm.net_config(data, kind=kind, hidden_layers=layers, width=width, activation=activation)
+    configs = bnm.variant_configs(base, variants)
+    st.sidebar.header("Training")
+    hp = ui.hyperparameters("bn", lr=0.05, steps=600, batch_size=64, optimizer="SGD + momentum", max_steps=5000)
+    net = {"dataset": dataset, "kind": kind, "layers": layers, "width": width, "activation": activation}
+    return net, data, configs, hp
+
+
+def training(net: dict, data, configs: dict, hp):
+    def start_training():
+        runs = bt.make_runs(configs, data, lr=hp.lr, steps=hp.steps, batch_size=hp.batch_size, optimizer=hp.optimizer,
+                             weight_decay=hp.weight_decay, seed=sess.seed, snapshot_every=max(5, hp.steps // 24),
+                             eval_every=max(10, hp.steps // 20), probe_n=128)
+        return runs, {"dataset": net["dataset"], "seed": sess.seed, "configs": {n: vars(c) for n, c in configs.items()}}
+
+    return ui.training_panel("bn", start_training)
+
+
+# ---------------------------------------------------------------- 1. side by side
+def side_by_side(net: dict, data, configs: dict, hp, run):
+    """Percentiles and histograms of one unit per variant; returns (the chosen layer and unit, the snapshots)."""
+    layers, width, kind = net["layers"], net["width"], net["kind"]
+    layer_names = [f"layer {i + 1}" for i in range(layers)]
+    st.header("1 · Side by side: the same net, differing only in its normalisation")
+    st.markdown(f"{len(configs)} copies of a {layers}-layer {kind.upper()} ({width} units per layer, {net['activation']}) "
+                "start from the same weights and see the same batches. Distributions are measured every few steps on "
+                "a fixed probe batch of 128 training images, in train mode (batch statistics, as during training).")
+    c1, c2, c3 = st.columns(3)
+    layer_i = c1.selectbox("Layer", range(layers), index=layers - 1, format_func=lambda i: layer_names[i], key="bn-layer")
+    unit = c2.number_input("Unit", 0, width - 1, 0, key="bn-unit", help="For a CNN: a channel (over all positions).")
+    what = c3.radio("Histograms of", ["input to the nonlinearity", "layer output"], key="bn-what", horizontal=True)
+
+    def live(r) -> None:
+        if not r.active:
+            return
+        series = {n: bnm.percentile_series(t.snapshots, layer_i, int(unit)) for n, t in r.trainers.items() if t.snapshots}
+        if series:
+            ui.show(bp.percentile_figure(series, f"{layer_names[layer_i]}, unit {unit}: 15th / 50th / 85th percentile "
+                                                 "of its input to the nonlinearity"), key="bn-live-pct")
+
+    ui.training_monitor("bn", metrics=("loss", "test_acc"), live=live, every=1.0)
+    trainers = run.trainers if run is not None else {}
+    active = run is not None and run.active
+    snaps = {} if active else {n: list(t.snapshots) for n, t in trainers.items() if t.snapshots}
+    key = "pre" if what.startswith("input") else "post"
+    if active:
+        st.info("Training: the percentile plot above is live; the histograms and section 2 appear when the runs end "
+                "(**Stop** keeps what was measured so far).", icon=":material/hourglass:")
+    elif not snaps:
+        st.info("Press **Train** in the sidebar to train the variants side by side (a few seconds on 2 CPU cores with "
+                "the defaults). Until then, the histograms show the nets at initialisation.", icon=":material/play_arrow:")
+        items = {n: tuple(vars(c).items()) for n, c in configs.items()}
+        init = {n: init_snapshot(items[n], n, sess.seed, net["dataset"], configs[n].__class__, data, hp.lr)
+                for n in configs}
+        ui.show(figure(f"init-{items}-{sess.seed}-{key}", lambda: bp.histograms_figure(
+            {n: s[key] for n, s in init.items()}, layer_names, f"{what} at initialisation")), key="bn-hist-init")
+    else:
+        series = {n: bnm.percentile_series(s, layer_i, int(unit)) for n, s in snaps.items()}
+        ui.show(bp.percentile_figure(series, f"{layer_names[layer_i]}, unit {unit}: 15th / 50th / 85th percentile of "
+                                             "its input to the nonlinearity (Ioffe & Szegedy, Fig. 1)"), key="bn-pct")
+        cols = st.columns(len(series))
+        for col, (n, (_steps, pct)) in zip(cols, series.items()):
+            spread = max(float(np.median(pct[:, 2] - pct[:, 0])), 1e-12)
+            col.metric(f"{n}: drift of the median", f"{abs(pct[-1, 1] - pct[0, 1]) / spread:.2f}",
+                       help="|median at the last snapshot − median at step 0|, in units of the unit's typical "
+                            "15–85 percentile spread (its median over the snapshots).")
+        steps_all = sorted(set.intersection(*[{s for s, _ in v} for v in snaps.values()]))
+        if steps_all:
+            at = st.select_slider("Snapshot (step)", steps_all, value=steps_all[-1], key="bn-snap")
+            vals = {n: dict(s)[at][key] for n, s in snaps.items()}
+            run_id = "-".join(f"{id(t)}:{t.step}" for t in trainers.values())
+            ui.show(figure(f"hist-{run_id}-{at}-{key}",
+                           lambda: bp.histograms_figure(vals, layer_names, f"{what} at step {at}")), key="bn-hist")
+    return layer_i, int(unit), snaps
+
 
 # ---------------------------------------------------------------- 2. internal covariate shift, two ways
-st.header("2 · Internal covariate shift and smoothness, measured")
-st.markdown(
-    "Two measures of *internal covariate shift* between snapshots: **(a)** how far each layer's output "
-    "distribution moved (1-Wasserstein distance per unit, in units of the layer's standard deviation); "
-    "**(b)** Santurkar et al.'s (2018) definition: how much a layer's gradient ‖G − G′‖ changes when the "
-    "layers before it take their optimiser step. And their **smoothness** view: along the gradient direction, "
-    f"how much the loss varies and how fast the gradient changes (step sizes {', '.join(f'{m:g}' for m in bnm.PATH_MULTIPLES)} × the learning rate).")
-if not snaps:
-    st.info("These curves appear when a side-by-side run has ended.", icon=":material/timeline:")
-else:
+def covariate_shift_measures(snaps: dict, layer_i: int) -> None:
+    layer = f"layer {layer_i + 1}"
+    st.header("2 · Internal covariate shift and smoothness, measured")
+    st.markdown(
+        "Two measures of *internal covariate shift* between snapshots: **(a)** how far each layer's output "
+        "distribution moved (1-Wasserstein distance per unit, in units of the layer's standard deviation); "
+        "**(b)** Santurkar et al.'s (2018) definition: how much a layer's gradient ‖G − G′‖ changes when the "
+        "layers before it take their optimiser step. And their **smoothness** view: along the gradient direction, "
+        f"how much the loss varies and how fast the gradient changes (step sizes {', '.join(f'{m:g}' for m in bnm.PATH_MULTIPLES)} × the learning rate).")
+    if not snaps:
+        st.info("These curves appear when a side-by-side run has ended.", icon=":material/timeline:")
+        return
     shift = {n: bnm.series(s, "shift") for n, s in snaps.items()}
     ics = {n: bnm.series(s, "ics_diff") for n, s in snaps.items()}
     c1, c2 = st.columns(2)
     with c1:
         ui.show(bp.lines_figure({n: (st_, v[:, layer_i]) for n, (st_, v) in shift.items() if len(st_)},
-                                f"(a) distribution change of {layer_names[layer_i]}'s output", "W₁ / std"), key="bn-shift")
+                                f"(a) distribution change of {layer}'s output", "W₁ / std"), key="bn-shift")
     with c2:
         ui.show(bp.lines_figure({n: (st_, v[:, layer_i]) for n, (st_, v) in ics.items() if len(st_)},
-                                f"(b) ‖G − G′‖ of {layer_names[layer_i]} (Santurkar et al.)", "‖G − G′‖"), key="bn-ics")
+                                f"(b) ‖G − G′‖ of {layer} (Santurkar et al.)", "‖G − G′‖"), key="bn-ics")
     path = {n: (np.array([p for p, _ in s]), [d["path"] for _, d in s]) for n, s in snaps.items()}
     c3, c4 = st.columns(2)
     with c3:
@@ -174,6 +194,7 @@ else:
     with c4:
         ui.show(bp.lines_figure({n: (x, np.array([d["beta"] for d in ds])) for n, (x, ds) in path.items()},
                                 "effective β-smoothness: max ‖∇L(θ) − ∇L(θ − ηg)‖ / ‖ηg‖", "β"), key="bn-beta")
+
     def med(a) -> float:
         a = np.asarray(a, dtype=float)
         return float(np.nanmedian(a)) if a.size and np.isfinite(a).any() else math.nan
@@ -191,152 +212,146 @@ else:
                "while the loss and its gradient changed more gently along the gradient (smaller Δloss and β). "
                "Compare with what this run measured before drawing a conclusion.")
 
+
 # ---------------------------------------------------------------- 3. learning-rate tolerance
-st.header("3 · Learning-rate tolerance")
-lr_grid = [1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0]
-c1, c2, c3 = st.columns([2, 1, 1])
-lo, hi = c1.select_slider("Learning rates (log-spaced)", lr_grid, value=(0.01, 30.0), key="bn-sweep-range",
-                          format_func=lambda v: f"{v:g}")
-sweep_steps = c2.number_input("Steps per run", 20, 1000, 150, step=10, key="bn-sweep-steps")
-c3.markdown(f"{hp.optimizer}, batch {hp.batch_size}; the variants in the sidebar.")
-lrs = [v for v in lr_grid if lo <= v <= hi]
+def lr_tolerance(data, configs: dict, hp) -> None:
+    st.header("3 · Learning-rate tolerance")
+    c1, c2, c3 = st.columns([2, 1, 1])
+    lo, hi = c1.select_slider("Learning rates (log-spaced)", LR_GRID, value=(0.01, 30.0), key="bn-sweep-range",
+                              format_func=lambda v: f"{v:g}")
+    sweep_steps = c2.number_input("Steps per run", 20, 1000, 150, step=10, key="bn-sweep-steps")
+    c3.markdown(f"{hp.optimizer}, batch {hp.batch_size}; the variants in the sidebar.")
+    lrs = [v for v in LR_GRID if lo <= v <= hi]
+
+    def start_sweep():
+        sw = bt.LRSweep(configs, data, lrs, steps=int(sweep_steps), batch_size=hp.batch_size, optimizer=hp.optimizer,
+                         seed=sess.seed)
+        st.session_state["bn-sweep-obj"] = sw       # the sweep's rows, read by sweep_view (and by the tests)
+        return sw.trainer()
+
+    sweep_run = ui.training_panel("bn-sweep", start_sweep, label="Run the sweep", container=st.container())
+    sweep_active = sweep_run is not None and sweep_run.active
+
+    @st.fragment(run_every=0.7 if sweep_active else None)
+    def sweep_view() -> None:
+        sw = st.session_state.get("bn-sweep-obj")
+        r = ui.get_run("bn-sweep")
+        if sw is None or r is None:
+            st.info(f"Each run trains a fresh copy for {sweep_steps} steps. A run **trained** if it did not diverge and "
+                    "its final loss (mean of the last 10% of steps) is below half its first loss; a **diverged** run hit "
+                    "a non-finite loss, which the Trainer detects and stops.", icon=":material/speed:")
+            return
+        p = r.trainer.progress()
+        st.progress(p.fraction, text=f"{len(sw.rows)}/{len(sw.jobs)} runs" + (" · running" if p.active else f" · {p.status}"))
+        rows = list(sw.rows)
+        if rows:
+            largest = sw.largest_lr()
+            ui.show(bp.sweep_figure(rows, sw.lrs, largest), key="bn-sweep-fig")
+            cols = st.columns(len(largest))
+            for col, (n, v) in zip(cols, largest.items()):
+                col.metric(f"{n}: largest lr that trained", f"{v:g}" if v else "none")
+            with st.expander("Every run"):
+                st.dataframe([{"variant": x.variant, "lr": x.lr, "result": x.status, "first loss": x.first_loss,
+                               "final loss": x.final_loss, "steps": x.steps, "message": x.message} for x in rows],
+                             hide_index=True, use_container_width=True)
+        if not r.active and p.status != "finished" and r.trainer.message:
+            st.info(r.trainer.message)
+        if sweep_active and not r.active:      # just ended: stop polling
+            st.rerun(scope="app")
+
+    sweep_view()
 
 
-def start_sweep():
-    sw = bt.LRSweep(configs, data, lrs, steps=int(sweep_steps), batch_size=hp.batch_size, optimizer=hp.optimizer,
-                     seed=sess.seed)
-    st.session_state["bn-sweep-obj"] = sw
-    return sw.trainer()
+# ---------------------------------------------------------------- 4. train mode vs eval mode (trained models)
+def train_vs_eval(net: dict, run, unit: int):
+    """Accuracy in train and eval mode, and BN's batch statistics; returns the models (and their data and cache
+    key) that section 5 shifts."""
+    st.header("4 · Train mode vs eval mode")
+    trainers = run.trainers if run is not None else {}
+    have_trained = bool(trainers) and not run.active and all(t.step > 0 for t in trainers.values())
+    # Not ui.model_picker: this section compares a *pair* (or set) of models -- the shipped no-norm/BatchNorm
+    # pair, or every variant of the user's run -- and the picker chooses one model.
+    source = st.radio("Models", ["shipped: digits MLP, BatchNorm vs no norm"] + (["my trained variants"] if have_trained else []),
+                      horizontal=True, key="bn-source", index=1 if have_trained else 0)
+    if source.startswith("shipped"):
+        models = {"no norm": ui.load_shipped("digits_mlp_plain", "deep_net")[0],
+                  "BatchNorm": ui.load_shipped("digits_mlp_bn", "deep_net")[0]}
+        mdata, mkey = get_data("digits", 0), "shipped"
+    else:
+        models = {n: t.model_copy() for n, t in trainers.items()}
+        mdata = get_data(run.card.get("dataset", net["dataset"]), sess.seed)
+        mkey = "run-" + "-".join(f"{id(t)}:{t.step}" for t in trainers.values())
+    bn_models = {n: m for n, m in models.items() if bs.has_bn(m)}
+    acc = modes(models, mkey, tuple(models), sess.seed, mdata)
+    ui.show(bp.mode_figure(acc), key="bn-modes")
+    st.markdown("In **eval mode** BN divides by running averages collected during training; in **train mode** by the "
+                "statistics of the batch at hand, so a test image's prediction depends on the images it is batched "
+                "with. Models without BN give the same accuracy in every column (up to the order of a near-tie).")
+    if bn_models:
+        c1, c2 = st.columns([1, 3])
+        bn_name = c1.selectbox("Model", list(bn_models), key="bn-stat-model")
+        m = bn_models[bn_name]
+        lname = c1.selectbox("BN layer", list(bs.bn_layers(m)), key="bn-stat-layer")
+        n_units = len(bs.bn_layers(m)[lname].running_mean)
+        u = c1.number_input("Unit", 0, n_units - 1, min(int(unit), n_units - 1), key="bn-stat-unit")
+        st_list = stats(m, f"{mkey}-{bn_name}", lname, sess.seed, mdata)
+        with c2:
+            ui.show(figure(f"stats-{mkey}-{bn_name}-{lname}-{u}-{sess.seed}",
+                           lambda: bp.batch_stats_figure(st_list, int(u))), key="bn-batchstats")
+            st.caption("64 random batches per size; every layer before this one in eval mode. The batch mean scatters "
+                       "with std σ/√B; the (biased) batch variance BN divides by averages (B − 1)/B · σ², so small "
+                       "batches also normalise by too small a std.")
+        a = acc[bn_name]
+        m1, m2, m3, m4 = st.columns(4)
+        m1.metric("Eval mode", f"{a['eval']:.1%}")
+        m2.metric("Train mode, batch 2", f"{a['train, batch 2']:.1%}", f"{(a['train, batch 2'] - a['eval']) * 100:+.1f} pts")
+        m3.metric("Batch-mean error, B = 2", f"{st_list[0].mean_error():.2f} σ",
+                  help="Mean |batch mean − training-set mean| / training-set std, over batches and units of this layer.")
+        m4.metric("Batch-mean error, B = 64", f"{st_list[-1].mean_error():.2f} σ",
+                  f"ratio {st_list[0].mean_error() / max(st_list[-1].mean_error(), 1e-12):.1f} (√32 ≈ 5.7)",
+                  delta_color="off", delta_arrow="off")
+    return models, mdata, mkey
 
-
-sweep_run = ui.training_panel("bn-sweep", start_sweep, label="Run the sweep", container=st.container())
-
-
-sweep_active = sweep_run is not None and sweep_run.active
-
-
-@st.fragment(run_every=0.7 if sweep_active else None)
-def sweep_view() -> None:
-    sw = st.session_state.get("bn-sweep-obj")
-    r = ui.get_run("bn-sweep")
-    if sw is None or r is None:
-        st.info(f"Each run trains a fresh copy for {sweep_steps} steps. A run **trained** if it did not diverge and "
-                "its final loss (mean of the last 10% of steps) is below half its first loss; a **diverged** run hit a "
-                "non-finite loss, which the Trainer detects and stops.", icon=":material/speed:")
-        return
-    p = r.trainer.progress()
-    st.progress(p.fraction, text=f"{len(sw.rows)}/{len(sw.jobs)} runs" + (" · running" if p.active else f" · {p.status}"))
-    rows = list(sw.rows)
-    if rows:
-        largest = sw.largest_lr()
-        ui.show(bp.sweep_figure(rows, sw.lrs, largest), key="bn-sweep-fig")
-        cols = st.columns(len(largest))
-        for col, (n, v) in zip(cols, largest.items()):
-            col.metric(f"{n}: largest lr that trained", f"{v:g}" if v else "none")
-        with st.expander("Every run"):
-            st.dataframe([{"variant": x.variant, "lr": x.lr, "result": x.status, "first loss": x.first_loss,
-                           "final loss": x.final_loss, "steps": x.steps, "message": x.message} for x in rows],
-                         hide_index=True, use_container_width=True)
-    if not r.active and p.status != "finished" and r.trainer.message:
-        st.info(r.trainer.message)
-    if sweep_active and not r.active:      # just ended: stop polling
-        st.rerun(scope="app")
-
-
-sweep_view()
-
-# ---------------------------------------------------------------- 4 + 5 use trained models
-st.header("4 · Train mode vs eval mode")
-have_trained = bool(trainers) and not run.active and all(t.step > 0 for t in trainers.values())
-source = st.radio("Models", ["shipped: digits MLP, BatchNorm vs no norm"] + (["my trained variants"] if have_trained else []),
-                  horizontal=True, key="bn-source", index=1 if have_trained else 0)
-if source.startswith("shipped"):
-    models = {"no norm": ui.load_shipped("digits_mlp_plain", "deep_net")[0],
-              "BatchNorm": ui.load_shipped("digits_mlp_bn", "deep_net")[0]}
-    mdata, mkey = get_data("digits", 0), "shipped"
-else:
-    models = {n: t.model_copy() for n, t in trainers.items()}
-    mdata = get_data(run.card.get("dataset", dataset), sess.seed)
-    mkey = "run-" + "-".join(f"{id(t)}:{t.step}" for t in trainers.values())
-bn_models = {n: m for n, m in models.items() if bs.has_bn(m)}
-BATCHES = [2, 4, 16, 64, 256]
-
-
-@st.cache_data(show_spinner="Evaluating in train and eval mode...", max_entries=16)
-def modes(_models, key: str, names: tuple, seed: int):
-    return {n: bs.mode_accuracy(_models[n], mdata.x_test, mdata.y_test, BATCHES, seed=seed) for n in names}
-
-
-acc = modes(models, mkey, tuple(models), sess.seed)
-ui.show(bp.mode_figure(acc), key="bn-modes")
-st.markdown("In **eval mode** BN divides by running averages collected during training; in **train mode** by the "
-            "statistics of the batch at hand, so a test image's prediction depends on the images it is batched "
-            "with. Models without BN give the same accuracy in every column (up to the order of a near-tie).")
-if bn_models:
-    c1, c2 = st.columns([1, 3])
-    bn_name = c1.selectbox("Model", list(bn_models), key="bn-stat-model")
-    m = bn_models[bn_name]
-    lname = c1.selectbox("BN layer", list(bs.bn_layers(m)), key="bn-stat-layer")
-    n_units = len(bs.bn_layers(m)[lname].running_mean)
-    u = c1.number_input("Unit", 0, n_units - 1, min(int(unit), n_units - 1), key="bn-stat-unit")
-
-    @st.cache_data(show_spinner=False, max_entries=16)
-    def stats(_m, key: str, layer: str, seed: int):
-        inputs = bs.bn_inputs(_m, layer, mdata.x_train)
-        return [bs.batch_stats(_m, mdata.x_train, layer, b, n_batches=64, seed=seed, inputs=inputs) for b in (2, 4, 16, 64)]
-
-    st_list = stats(m, f"{mkey}-{bn_name}", lname, sess.seed)
-    with c2:
-        ui.show(figure(f"stats-{mkey}-{bn_name}-{lname}-{u}-{sess.seed}",
-                       lambda: bp.batch_stats_figure(st_list, int(u))), key="bn-batchstats")
-        st.caption("64 random batches per size; every layer before this one in eval mode. The batch mean scatters "
-                   "with std σ/√B; the (biased) batch variance BN divides by averages (B − 1)/B · σ², so small "
-                   "batches also normalise by too small a std.")
-    a = acc[bn_name]
-    m1, m2, m3, m4 = st.columns(4)
-    m1.metric("Eval mode", f"{a['eval']:.1%}")
-    m2.metric("Train mode, batch 2", f"{a['train, batch 2']:.1%}", f"{(a['train, batch 2'] - a['eval']) * 100:+.1f} pts")
-    m3.metric("Batch-mean error, B = 2", f"{st_list[0].mean_error():.2f} σ",
-              help="Mean |batch mean − training-set mean| / training-set std, over batches and units of this layer.")
-    m4.metric("Batch-mean error, B = 64", f"{st_list[-1].mean_error():.2f} σ",
-              f"ratio {st_list[0].mean_error() / max(st_list[-1].mean_error(), 1e-12):.1f} (√32 ≈ 5.7)", delta_color="off", delta_arrow="off")
 
 # ---------------------------------------------------------------- 5. covariate shift and AdaBN
-st.header("5 · Covariate shift between train and test, and AdaBN")
-kinds = [k for k in bs.SHIFTS if not (k == "colour" and mdata.shape[0] == 1)]
-c1, c2 = st.columns(2)
-shift_kind = c1.selectbox("Shift", kinds, key="bn-shift-kind", help="Colour needs RGB images (food shapes).")
-severity = c2.slider("Severity", 0.0, 1.0, 0.6, 0.05, key="bn-sev")
-xs = bs.shift_images(mdata.x_test[:8], shift_kind, severity, seed=sess.seed)
-ui.show(image_figure(bp.mosaic([mdata.x_test[:8].numpy(), xs.numpy()]), height=230), key="bn-shift-imgs")
-st.caption("Top: clean test images. Bottom: the same images shifted.")
+def domain_shift(models: dict, mdata, mkey: str) -> None:
+    st.header("5 · Covariate shift between train and test, and AdaBN")
+    kinds = [k for k in bs.SHIFTS if not (k == "colour" and mdata.shape[0] == 1)]
+    c1, c2 = st.columns(2)
+    shift_kind = c1.selectbox("Shift", kinds, key="bn-shift-kind", help="Colour needs RGB images (food shapes).")
+    severity = c2.slider("Severity", 0.0, 1.0, 0.6, 0.05, key="bn-sev")
+    xs = bs.shift_images(mdata.x_test[:8], shift_kind, severity, seed=sess.seed)
+    ui.show(image_figure(bp.mosaic([mdata.x_test[:8].numpy(), xs.numpy()]), height=230), key="bn-shift-imgs")
+    st.caption("Top: clean test images. Bottom: the same images shifted.")
+    res = shifted(models, mkey, tuple(models), shift_kind, float(severity), sess.seed, mdata)
+    cols = st.columns(len(res))
+    for col, (n, r) in zip(cols, res.items()):
+        col.markdown(f"**{n}**")
+        col.metric("clean", f"{r.clean:.1%}")
+        col.metric("shifted", f"{r.shifted:.1%}", f"{(r.shifted - r.clean) * 100:+.1f} pts")
+        if r.adapted is None:
+            col.caption("No BatchNorm: AdaBN does not apply.")
+        else:
+            col.metric("after AdaBN", f"{r.adapted:.1%}", f"{(r.adapted - r.shifted) * 100:+.1f} pts vs shifted")
+            if r.recovered is not None:
+                col.caption(f"AdaBN won back **{r.recovered:.0%}** of the drop.")
+    st.markdown("**AdaBN** (Li et al., 2016) keeps every weight and re-estimates each BN layer's mean and variance on "
+                "*unlabelled* images of the new domain — here the shifted training images, never the test images being "
+                "scored.")
+    if st.toggle("Accuracy against severity", key="bn-curve"):
+        sevs = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+        curves = {n: [shifted(models, mkey, tuple(models), shift_kind, s, sess.seed, mdata)[n] for s in sevs]
+                  for n in models}
+        ui.show(bp.shift_curve_figure(curves), key="bn-shift-curve")
 
 
-@st.cache_data(show_spinner="Measuring accuracy under the shift...", max_entries=64)
-def shifted(_models, key: str, names: tuple, kind_: str, sev: float, seed: int):
-    return {n: bs.shift_report(_models[n], mdata.x_train, mdata.x_test, mdata.y_test, kind_, sev, seed)
-            for n in names}
-
-
-res = shifted(models, mkey, tuple(models), shift_kind, float(severity), sess.seed)
-cols = st.columns(len(res))
-for col, (n, r) in zip(cols, res.items()):
-    col.markdown(f"**{n}**")
-    col.metric("clean", f"{r.clean:.1%}")
-    col.metric("shifted", f"{r.shifted:.1%}", f"{(r.shifted - r.clean) * 100:+.1f} pts")
-    if r.adapted is None:
-        col.caption("No BatchNorm: AdaBN does not apply.")
-    else:
-        col.metric("after AdaBN", f"{r.adapted:.1%}", f"{(r.adapted - r.shifted) * 100:+.1f} pts vs shifted")
-        if r.recovered is not None:
-            col.caption(f"AdaBN won back **{r.recovered:.0%}** of the drop.")
-st.markdown("**AdaBN** (Li et al., 2016) keeps every weight and re-estimates each BN layer's mean and variance on "
-            "*unlabelled* images of the new domain — here the shifted training images, never the test images being "
-            "scored.")
-if st.toggle("Accuracy against severity", key="bn-curve"):
-    sevs = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
-    curves = {n: [shifted(models, mkey, tuple(models), shift_kind, s, sess.seed)[n] for s in sevs] for n in models}
-    ui.show(bp.shift_curve_figure(curves), key="bn-shift-curve")
+net, data, configs, hp = sidebar()
+run = training(net, data, configs, hp)
+layer_i, unit, snaps = side_by_side(net, data, configs, hp, run)
+covariate_shift_measures(snaps, layer_i)
+lr_tolerance(data, configs, hp)
+models, mdata, mkey = train_vs_eval(net, run, unit)
+domain_shift(models, mdata, mkey)
 
 ui.try_this([
     ("Pick **sigmoid** units and train: in the percentile plot, does the no-norm unit's input drift while the BN one "

@@ -16,9 +16,11 @@ from dlviz import vae as V
 from dlviz.checkpoints import shipped
 from dlviz.data import DataError
 from dlviz.imaging import tile, to_uint8, upscale
-from dlviz.vae import plots as P
+from dlviz.train import make_optimizer
 from dlviz.vae import embed, views
+from dlviz.vae import plots as P
 from dlviz.vae.training import DATASETS, LIVE_DEFAULTS
+from dlviz.vae.views import Explored
 
 PAGE_INFO = {
     "title": "Variational autoencoders",
@@ -38,186 +40,20 @@ ui.page_header(PAGE_INFO, (
     "\\mathrm{KL}(q(z\\mid x)\\,\\|\\,\\mathcal N(0, I))$: reconstruct well, but keep every code close to the prior, "
     "so that decoding *any* $z \\sim \\mathcal N(0, I)$ gives a plausible image -- the first half of a hotdog generator."))
 
-explore = st.sidebar.container()       # filled below, once we know whether a live run exists
-# ---------------------------------------------------------------- sidebar: live training
-st.sidebar.header("Train a VAE")
-ds = st.sidebar.selectbox("Data", list(DATASETS), format_func=lambda k: DATASETS[k].label, key=f"{K}-data")
-root = folder = None
-if ds in ("mnist", "fashion"):
-    root = st.sidebar.text_input("Folder holding the torchvision data", "data", key=f"{K}-root")
-elif ds == "folder":
-    folder = st.sidebar.text_input("Image folder (flat, or one sub-folder per class)", key=f"{K}-folder",
-                                   placeholder="~/Pictures/hotdogs")
-c1, c2 = st.sidebar.columns(2)
-latent = c1.select_slider("Latent size", [2, 4, 8, 16, 32, 64], 16, key=f"{K}-latent")
-beta = c2.select_slider("β", [0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0], 1.0, key=f"{K}-beta",
-                        help="β > 1 pushes codes toward the prior (β-VAE): a smaller KL, blurrier reconstructions.")
-warmup = st.sidebar.number_input("KL warm-up steps (β ramps up from 0)", 0, 10_000, 0, step=100, key=f"{K}-warm")
-decoder = st.sidebar.selectbox("Decoder p(x|z)", ["auto", "bernoulli", "gaussian"], key=f"{K}-dec",
-                               help="auto: Bernoulli for grey images, Gaussian with a learned σ for colour.")
-sweep = st.sidebar.toggle("β sweep: four runs side by side (β = 0.25, 1, 4, 16)", key=f"{K}-sweep")
-hp = ui.hyperparameters(K, **LIVE_DEFAULTS)
-
 
 @st.cache_resource(show_spinner="Loading data...", max_entries=8)
 def data(key: str, split: str, root: str | None, folder: str | None):
     return V.load_data(key, split, root=root or "data", folder=folder)
 
 
-def start_training():
-    from dlviz.train import make_optimizer
-
-    runs = V.make_runs(data(ds, "train", root, folder), data(ds, "test", root, folder), ds, latent,
-                       (0.25, 1.0, 4.0, 16.0) if sweep else (beta,), likelihood=None if decoder == "auto" else decoder,
-                       make_optimizer=lambda p: make_optimizer(hp.optimizer, p, hp.lr, hp.weight_decay),
-                       seed=ui.session().seed, steps=hp.steps, warmup=int(warmup), batch_size=hp.batch_size,
-                       eval_every=max(50, hp.steps // 20))
-    return runs, {"data": (ds, root, folder)}         # the run's card: what the views load for it
-
-
-run = ui.training_panel(K, start_training)
-
-
-def live_view(r) -> None:
-    for name, tr_ in r.trainers.items():        # a VAE's loss saturates instead of turning NaN: look for it
-        msg = V.loss_health(tr_.history("loss")[1])
-        if msg:
-            st.warning(f"{name}: {msg}" if len(r.trainers) > 1 else msg, icon=":material/trending_up:")
-    t = r.trainer
-    k, r_, f_ = r.card["data"]
-    snap = st.session_state.get(f"{K}-live-snap")     # redraw at most every 2 s: the poll runs twice a second
-    if snap is None or snap[0] != id(t) or (snap[2] != t.step and (time.time() - snap[1] > 2.0 or not r.active)):
-        mosaic, fig = views.live_snapshot(t.model_copy(), data(k, "test", r_, f_))
-        mos_fig = P.mosaic_figure(mosaic, None, height=300, row_labels=["test", "recon.", "prior"], nrows=3)
-        snap = (id(t), time.time(), t.step, mos_fig, fig)
-        st.session_state[f"{K}-live-snap"] = snap
-    mos_fig, fig = snap[3], snap[4]
-    c_img, c_map = st.columns([3, 2])
-    with c_img:                                     # a PNG inside the figure: no media file for a fragment to lose
-        ui.show(mos_fig, key=f"{K}-live-images")
-        st.caption(f"{t.name} at step {snap[2]}: test images, their reconstructions, and samples from the prior.")
-    with c_map:
-        ui.show(fig, key=f"{K}-live-map")
-        st.caption("The test codes now (posterior means).")
-
-
-ui.training_monitor(K, metrics=("recon", "kl", "test_elbo"), live=live_view)
-
-# ---------------------------------------------------------------- which model
-explore.header("Explore")
-AVAILABLE = shipped()
-sources = [s for s in SHIPPED if s in AVAILABLE] + ([f"live:{n}" for n in run.trainers] if run is not None and run.trainer.step > 0 else [])
-n_shipped = sum(s in SHIPPED for s in sources)
-default = n_shipped if len(sources) > n_shipped else 0
-if not sources:
-    st.error("No VAE checkpoint is shipped here and no run has trained yet: press **Train** in the sidebar, or "
-             "reproduce one with `python -m dlviz.train vae_digits2`.", icon=":material/error:")
-    st.stop()
-src = explore.radio("Model", sources, index=default, key=f"{K}-src-{zlib.crc32('|'.join(sources).encode())}",
-                       format_func=lambda s: SHIPPED[s][1] if s in SHIPPED else f"my run · {s[5:] or 'live'}")
-try:
-    if src in SHIPPED:
-        model, card = ui.load_shipped(src, expected_arch="conv_vae")
-        dkey, droot, dfolder = SHIPPED[src][0], None, None
-        mkey = src
-    else:
-        tr = run.trainers[src[5:]]
-        model, card = tr.model_copy(), {}
-        dkey, droot, dfolder = run.card["data"]
-        mkey = f"live-{id(tr)}-{tr.step}"
-    test = data(dkey, "test", droot, dfolder)
-except DataError as e:
-    st.error(str(e), icon=":material/error:")
-    st.stop()
-D = model.config.latent_dim
-
-
 @st.cache_resource(show_spinner="Encoding the test set...", max_entries=6)
 def analyse(ck: str, _model, _test) -> dict:
-    ev = V.evaluate(_model, _test.images, generator=torch.Generator().manual_seed(0))
-    terms, st_ = ev.terms, ev.stats
-    mu = st_.mu.numpy()
-    proj = embed.pca_projection(mu)
-    el = terms.elbo.numpy()
-    hover = [f"#{i} · {_test.class_names[c]} · ELBO {e:.1f}" for i, (c, e) in enumerate(zip(_test.labels.tolist(), el))]
-    return {"elbo": el, "recon": terms.recon.numpy(), "kl": terms.kl.numpy(), "mu": mu, "stats": st_, "proj": proj,
-            "xy": proj(mu), "mse": ev.recon_mse, "hover": hover}
+    return views.analysis(_model, _test)
 
 
-ck = f"{mkey}|{dkey}|{droot}|{dfolder}"        # identifies the model and the data every cached view uses
-A = analyse(ck, model, test)
-stats: V.LatentStats = A["stats"]
-n_pix = int(np.prod(test.shape))
-m1, m2, m3, m4, m5 = st.columns(5)
-m1.metric("Test ELBO", f"{A['elbo'].mean():.1f} nats", help=f"Mean over {len(test)} held-out images, one sample each; "
-          f"{A['elbo'].mean() / n_pix:.3f} nats per pixel value. Higher is better.")
-m2.metric("Reconstruction term", f"{A['recon'].mean():.1f} nats", help="E_q[log p(x|z)] (for the Gaussian decoder a "
-          "log-density, so it can be positive).")
-m3.metric("KL to the prior", f"{A['kl'].mean():.1f} nats", help="Closed form: the information the code carries, "
-          f"about {A['kl'].mean() / np.log(2):.0f} bits per image.")
-m4.metric("Active units", f"{stats.n_active} / {D}", help="Units with Var_x E_q[z_d] > 0.01 (Burda et al. 2016).")
-m5.metric("Reconstruction MSE", f"{A['mse']:.4f}", help="Mean squared pixel error of decode(encode(x)), mean code.")
-if card.get("metrics"):
-    st.caption(f"Card of `{src}`: test ELBO {card['metrics']['test_elbo']:.1f} nats; trained {card.get('steps')} steps "
-               f"in {card.get('wall_time_s')} s; reproduce with `{card.get('reproduce')}`.")
-elif src not in SHIPPED:
-    st.caption(f"Your run at step {run.trainers[src[5:]].step}: the views show its weights at that step.")
-
-labels = test.labels.numpy()
-names = test.class_names
-tabs = st.tabs(["Reconstructions", "Latent map & interpolation", "Manifold", "Latent sliders", "Diagnostics"])
-
-
-# ---------------------------------------------------------------- 1. reconstructions
 @st.cache_resource(max_entries=32, show_spinner=False)
 def recon_fig(ck: str, idx: tuple[int, ...], _model, _test, _elbo):
     return views.reconstruction_view(_model, _test, list(idx), _elbo)
-
-
-with tabs[0]:
-    c1, c2 = st.columns([2, 1])
-    how = c1.radio("Show", views.SELECTIONS, horizontal=True, key=f"{K}-show")
-    n_show = c2.slider("Images", 4, 16, 12, key=f"{K}-nshow")
-    idx = views.select_images(A["elbo"], how, n_show, seed=ui.session().seed)
-    ui.show(recon_fig(ck, tuple(int(i) for i in idx), model, test, A["elbo"]), key=f"{K}-recon")
-    st.caption("Top: held-out images; bottom: the decoder's mean image at the posterior mean. Under each: the image's "
-               "ELBO in nats. *lowest ELBO* shows what the model finds hardest.")
-    if model.config.likelihood == "gaussian":
-        st.caption(f"The Gaussian decoder learned a pixel noise σ = {model.sigma:.3f}: its mean image averages every "
-                   "image the code could stand for, so detail the code cannot afford (crumbs, edges) becomes blur. "
-                   "Watch which details survive: the code spends its nats where they buy the most squared error.")
-
-# ---------------------------------------------------------------- 2. latent map + interpolation
-live_training = run is not None and run.active and src not in SHIPPED
-job, want, umap_ready = None, "PCA", False
-if D == 2:
-    method, emb_xy = "identity", A["xy"]
-else:
-    cache = None
-    if src in SHIPPED:
-        from dlviz.vae.recipes import umap_cache_path
-
-        cache = umap_cache_path(src)
-    job = None if live_training else embed.umap_job(ck, A["mu"], seed=0, cache=cache)
-    umap_ready = job is not None and job.embedding is not None
-    with tabs[1]:
-        want = st.radio("Map", ["UMAP", "PCA"], horizontal=True, key=f"{K}-proj",
-                        help="PCA: the two directions of largest variance (a linear view). UMAP: a nonlinear map "
-                             "that keeps neighbours together; computed in the background.")
-    method = "umap" if (want == "UMAP" and umap_ready) else "pca"
-    emb_xy = job.embedding if method == "umap" else A["xy"]
-
-
-def _pick_from_map() -> None:
-    """A click on the map sets endpoint A or B (whichever the radio says)."""
-    ev = st.session_state.get(f"{K}-map")
-    pts = (ev or {}).get("selection", {}).get("points", []) if ev else []
-    cd = [p.get("customdata") for p in pts if isinstance(p.get("customdata"), (int, float))]
-    if cd:
-        sig = (ck, tuple(cd))
-        if st.session_state.get(f"{K}-last-click") != sig:
-            st.session_state[f"{K}-last-click"] = sig
-            st.session_state[f"{K}-{st.session_state.get(f'{K}-target', 'A')}"] = int(cd[0])
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -232,14 +68,161 @@ def map_fig(ck: str, method: str, color_by: str, ia: int, ib: int, steps: int, t
                           ia, ib, thumbs_on)
 
 
-with tabs[1]:
-    _pick_from_map()
+@st.cache_resource(max_entries=16, show_spinner=False)
+def grid_fig(ck: str, dims: tuple[int, int], n: int, coverage: float, base_key: str, _model, _base):
+    return views.manifold_view(_model, dims, n, coverage, _base)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Importance sampling (IWAE)...")
+def iwae(ck: str, k: int, _model, _x):
+    return views.iwae_estimate(_model, _x, k)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def kl_fig(ck: str, _stats: V.LatentStats):
+    return P.kl_per_dim_figure(_stats.kl_per_dim.numpy(), _stats.activity.numpy(), _stats.threshold)
+
+
+# ---------------------------------------------------------------- sidebar: live training
+def train_sidebar():
+    st.sidebar.header("Train a VAE")
+    ds = st.sidebar.selectbox("Data", list(DATASETS), format_func=lambda k: DATASETS[k].label, key=f"{K}-data")
+    root = folder = None
+    if ds in ("mnist", "fashion"):
+        root = st.sidebar.text_input("Folder holding the torchvision data", "data", key=f"{K}-root")
+    elif ds == "folder":
+        folder = st.sidebar.text_input("Image folder (flat, or one sub-folder per class)", key=f"{K}-folder",
+                                       placeholder="~/Pictures/hotdogs")
+    c1, c2 = st.sidebar.columns(2)
+    latent = c1.select_slider("Latent size", [2, 4, 8, 16, 32, 64], 16, key=f"{K}-latent")
+    beta = c2.select_slider("β", [0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0], 1.0, key=f"{K}-beta",
+                            help="β > 1 pushes codes toward the prior (β-VAE): a smaller KL, blurrier reconstructions.")
+    warmup = st.sidebar.number_input("KL warm-up steps (β ramps up from 0)", 0, 10_000, 0, step=100, key=f"{K}-warm")
+    decoder = st.sidebar.selectbox("Decoder p(x|z)", ["auto", "bernoulli", "gaussian"], key=f"{K}-dec",
+                                   help="auto: Bernoulli for grey images, Gaussian with a learned σ for colour.")
+    sweep = st.sidebar.toggle("β sweep: four runs side by side (β = 0.25, 1, 4, 16)", key=f"{K}-sweep")
+    hp = ui.hyperparameters(K, **LIVE_DEFAULTS)
+
+    def start_training():
+        runs = V.make_runs(data(ds, "train", root, folder), data(ds, "test", root, folder), ds, latent,
+                           (0.25, 1.0, 4.0, 16.0) if sweep else (beta,), likelihood=None if decoder == "auto" else decoder,
+                           make_optimizer=lambda p: make_optimizer(hp.optimizer, p, hp.lr, hp.weight_decay),
+                           seed=ui.session().seed, steps=hp.steps, warmup=int(warmup), batch_size=hp.batch_size,
+                           eval_every=max(50, hp.steps // 20))
+        return runs, {"data": (ds, root, folder)}         # the run's card: what the views load for it
+
+    run = ui.training_panel(K, start_training)
+    ui.training_monitor(K, metrics=("recon", "kl", "test_elbo"), live=live_view)
+    return run
+
+
+def live_view(r) -> None:
+    for msg in views.loss_warnings(r.trainers):     # a VAE's loss saturates instead of turning NaN: look for it
+        st.warning(msg, icon=":material/trending_up:")
+    t = r.trainer
+    k, r_, f_ = r.card["data"]
+    snap = st.session_state.get(f"{K}-live-snap")     # redraw at most every 2 s: the poll runs twice a second
+    if snap is None or snap[0] != id(t) or (snap[2] != t.step and (time.time() - snap[1] > 2.0 or not r.active)):
+        mos_fig, fig = views.live_snapshot(t.model_copy(), data(k, "test", r_, f_))
+        snap = (id(t), time.time(), t.step, mos_fig, fig)
+        st.session_state[f"{K}-live-snap"] = snap
+    mos_fig, fig = snap[3], snap[4]
+    c_img, c_map = st.columns([3, 2])
+    with c_img:                                     # a PNG inside the figure: no media file for a fragment to lose
+        ui.show(mos_fig, key=f"{K}-live-images")
+        st.caption(f"{t.name} at step {snap[2]}: test images, their reconstructions, and samples from the prior.")
+    with c_map:
+        ui.show(fig, key=f"{K}-live-map")
+        st.caption("The test codes now (posterior means).")
+
+
+# ---------------------------------------------------------------- which model
+def pick_model(explore, run, available) -> Explored:
+    # Not ui.model_picker (yet): the page's tests drive this radio (key vae-src-*, options "my run · β=...",
+    # values "live:<trainer>"), and the picker is a selectbox keyed vae-model with other labels.
+    explore.header("Explore")
+    sources, default = views.model_sources(SHIPPED, available, run)
+    if not sources:
+        st.error("No VAE checkpoint is shipped here and no run has trained yet: press **Train** in the sidebar, or "
+                 "reproduce one with `python -m dlviz.train vae_digits2`.", icon=":material/error:")
+        st.stop()
+    src = explore.radio("Model", sources, index=default, key=f"{K}-src-{zlib.crc32('|'.join(sources).encode())}",
+                        format_func=lambda s: SHIPPED[s][1] if s in SHIPPED else f"my run · {s[5:] or 'live'}")
+    try:
+        if src in SHIPPED:
+            model, card = ui.load_shipped(src, expected_arch="conv_vae")
+            (dkey, droot, dfolder), mkey = (SHIPPED[src][0], None, None), src
+        else:
+            tr = run.trainers[src[5:]]
+            model, card, (dkey, droot, dfolder), mkey = tr.model_copy(), {}, run.card["data"], f"live-{id(tr)}-{tr.step}"
+        test = data(dkey, "test", droot, dfolder)
+    except DataError as e:
+        st.error(str(e), icon=":material/error:")
+        st.stop()
+    return Explored(src, model, card, dkey, test, f"{mkey}|{dkey}|{droot}|{dfolder}")
+
+
+def summary(m: Explored, A: dict, run) -> None:
+    rows = views.summary_metrics(A, len(m.test), int(np.prod(m.test.shape)), m.model.config.latent_dim)
+    for col, (label, value, help_) in zip(st.columns(len(rows)), rows):
+        col.metric(label, value, help=help_)
+    card = m.card
+    if card.get("metrics"):
+        st.caption(f"Card of `{m.src}`: test ELBO {card['metrics']['test_elbo']:.1f} nats; trained {card.get('steps')} "
+                   f"steps in {card.get('wall_time_s')} s; reproduce with `{card.get('reproduce')}`.")
+    elif m.src not in SHIPPED:
+        st.caption(f"Your run at step {run.trainers[m.src[5:]].step}: the views show its weights at that step.")
+
+
+# ---------------------------------------------------------------- 1. reconstructions
+def reconstructions(m: Explored, A: dict) -> None:
+    c1, c2 = st.columns([2, 1])
+    how = c1.radio("Show", views.SELECTIONS, horizontal=True, key=f"{K}-show")
+    n_show = c2.slider("Images", 4, 16, 12, key=f"{K}-nshow")
+    idx = views.select_images(A["elbo"], how, n_show, seed=ui.session().seed)
+    ui.show(recon_fig(m.ck, tuple(int(i) for i in idx), m.model, m.test, A["elbo"]), key=f"{K}-recon")
+    st.caption("Top: held-out images; bottom: the decoder's mean image at the posterior mean. Under each: the image's "
+               "ELBO in nats. *lowest ELBO* shows what the model finds hardest.")
+    if m.model.config.likelihood == "gaussian":
+        st.caption(f"The Gaussian decoder learned a pixel noise σ = {m.model.sigma:.3f}: its mean image averages every "
+                   "image the code could stand for, so detail the code cannot afford (crumbs, edges) becomes blur. "
+                   "Watch which details survive: the code spends its nats where they buy the most squared error.")
+
+
+# ---------------------------------------------------------------- 2. latent map + interpolation
+def map_method(m: Explored, A: dict, run):
+    """Which 2-D map the views draw: (method, positions, UMAP job, the radio's choice, whether a run trains)."""
+    live_training = run is not None and run.active and m.src not in SHIPPED
+    if m.model.config.latent_dim == 2:
+        return "identity", A["xy"], None, "PCA", live_training
+    cache = embed.umap_cache_path(m.src) if m.src in SHIPPED else None
+    job = None if live_training else embed.umap_job(m.ck, A["mu"], seed=0, cache=cache)
+    want = st.radio("Map", ["UMAP", "PCA"], horizontal=True, key=f"{K}-proj",
+                    help="PCA: the two directions of largest variance (a linear view). UMAP: a nonlinear map "
+                         "that keeps neighbours together; computed in the background.")
+    method = "umap" if (want == "UMAP" and job is not None and job.embedding is not None) else "pca"
+    return method, job.embedding if method == "umap" else A["xy"], job, want, live_training
+
+
+def _pick_from_map(ck: str) -> None:
+    """A click on the map sets endpoint A or B (whichever the radio says)."""
+    cd = views.clicked_points(st.session_state.get(f"{K}-map"))
+    if cd:
+        sig = (ck, tuple(cd))
+        if st.session_state.get(f"{K}-last-click") != sig:
+            st.session_state[f"{K}-last-click"] = sig
+            st.session_state[f"{K}-{st.session_state.get(f'{K}-target', 'A')}"] = int(cd[0])
+
+
+def latent_map(m: Explored, A: dict, run) -> tuple[str, np.ndarray, int]:
+    """The map, two endpoints and the paths between them; returns (map method, map positions, image A)."""
+    test, ck, D = m.test, m.ck, m.model.config.latent_dim
+    labels, names = test.labels.numpy(), test.class_names
+    method, emb_xy, job, want, live_training = map_method(m, A, run)
+    _pick_from_map(ck)
     n_test = len(test)
     other = V.farthest_other_class(A["mu"], np.asarray(labels))  # B: far away, another class: a long path
-    for ab, default_i in (("A", 0), ("B", other)):
-        if st.session_state.get(f"{K}-{ab}", 0) >= n_test:
-            st.session_state[f"{K}-{ab}"] = min(default_i, n_test - 1)
-        st.session_state.setdefault(f"{K}-{ab}", min(default_i, n_test - 1))
+    views.clamp_endpoints(st.session_state, K, n_test, {"A": 0, "B": other})
     c1, c2, c3, c4, c5 = st.columns([1, 1, 1.2, 1.3, 1.3])
     ia = int(c1.number_input("Image A (#)", 0, n_test - 1, key=f"{K}-A"))
     ib = int(c2.number_input("Image B (#)", 0, n_test - 1, key=f"{K}-B"))
@@ -247,22 +230,14 @@ with tabs[1]:
     steps = c4.slider("Steps", 3, 15, 9, key=f"{K}-steps-ip")
     color_by = c5.radio("Colour by", ["class", "ELBO"], horizontal=True, key=f"{K}-color",
                         index=1 if test.num_classes == 1 else 0)
-    pv = path_views(ck, ia, ib, steps, method, model, A, emb_xy, max(2, 128 // test.shape[1]))
+    pv = path_views(ck, ia, ib, steps, method, m.model, A, emb_xy, max(2, 128 // test.shape[1]))
     thumbs_on = st.toggle("Draw images on the map", key=f"{K}-thumbs")
     cm, ci = st.columns([3, 2])
     with cm:
         ui.show(map_fig(ck, method, color_by, ia, ib, steps, thumbs_on, A, emb_xy, test, pv["on_map"]), key=f"{K}-map",
                 on_select="rerun", selection_mode="points")
-        if method == "pca":
-            ex = A["proj"].explained
-            st.caption(f"PCA of the {D}-D posterior means: the axes hold {ex[0]:.0%} and {ex[1]:.0%} of their variance. "
-                       "Paths are projected exactly (a straight path stays straight). Click a dot to make it A or B.")
-        elif method == "umap":
-            st.caption("UMAP of the posterior means (neighbours stay neighbours; distances and axes mean little). "
-                       "Path points sit at the weighted mean of their 8 nearest codes. Click a dot to make it A or B.")
-        else:
-            st.caption("The 2-D latent itself: each dot is a test image's posterior mean. Click a dot to make it A or B.")
-        if D > 2 and want == "UMAP" and not umap_ready:
+        st.caption(views.map_caption(method, D, A["proj"].explained))
+        if D > 2 and want == "UMAP" and method != "umap":
             if live_training:
                 st.info("UMAP is computed once the run stops; PCA meanwhile.", icon=":material/hourglass_top:")
             elif job is not None and job.error:
@@ -281,24 +256,22 @@ with tabs[1]:
         ui.show(pv["norms"], key=f"{K}-norms")
         g1, g2 = st.columns(2)
         gmode = g1.selectbox("GIF of", V.INTERPOLATIONS, key=f"{K}-gifmode", label_visibility="collapsed")
-        g2.download_button("Download GIF", pv["gifs"][gmode], file_name=f"vae-{src.replace(':', '-')}-{ia}-{ib}-{gmode}.gif",
+        g2.download_button("Download GIF", pv["gifs"][gmode], file_name=f"vae-{m.src.replace(':', '-')}-{ia}-{ib}-{gmode}.gif",
                            mime="image/gif", icon=":material/download:", key=f"{K}-gif")
         st.caption(f"Midpoint |z|: linear {pv['mid']['linear']:.2f}, spherical {pv['mid']['spherical']:.2f}; a typical prior "
                    f"sample has |z| ≈ √{D} = {np.sqrt(D):.2f}.")
         sel = st.session_state.get(f"{K}-last-click")
         if sel and sel[0] == ck:
             i = int(sel[1][0])
-            st.image(tile(torch.cat([test.images[i:i + 1], V.reconstruct(model, test.images[i:i + 1])]), ncol=2),
+            st.image(tile(torch.cat([test.images[i:i + 1], V.reconstruct(m.model, test.images[i:i + 1])]), ncol=2),
                      width=160, caption=f"clicked #{i} ({names[labels[i]]}, ELBO {A['elbo'][i]:.1f}): "
                                         "image and reconstruction")
+    return method, emb_xy, ia
+
 
 # ---------------------------------------------------------------- 3. manifold
-@st.cache_resource(max_entries=16, show_spinner=False)
-def grid_fig(ck: str, dims: tuple[int, int], n: int, coverage: float, base_key: str, _model, _base):
-    return views.manifold_view(_model, dims, n, coverage, _base)
-
-
-with tabs[2]:
+def manifold(m: Explored, A: dict, ia: int) -> None:
+    D, stats = m.model.config.latent_dim, A["stats"]
     c1, c2, c3, c4 = st.columns(4)
     if D == 2:
         da, db = 0, 1
@@ -314,17 +287,20 @@ with tabs[2]:
                            key=f"{K}-base", disabled=D == 2)
     if da == db:
         st.warning("Pick two different dimensions.", icon=":material/warning:")
-    else:
-        use_a = base_choice.startswith("image") and D > 2
-        base = torch.from_numpy(A["mu"][ia]) if use_a else None
-        ui.show(grid_fig(ck, (da, db), n, cover, f"A{ia}" if use_a else "0", model, base), key=f"{K}-manifold")
-        st.caption(f"Each cell decodes a code with z{da} = its column value and z{db} = its row value. The values are "
-                   "quantiles of N(0, 1), so the grid is what the prior would draw, cell for cell.")
+        return
+    use_a = base_choice.startswith("image") and D > 2
+    base = torch.from_numpy(A["mu"][ia]) if use_a else None
+    ui.show(grid_fig(m.ck, (da, db), n, cover, f"A{ia}" if use_a else "0", m.model, base), key=f"{K}-manifold")
+    st.caption(f"Each cell decodes a code with z{da} = its column value and z{db} = its row value. The values are "
+               "quantiles of N(0, 1), so the grid is what the prior would draw, cell for cell.")
+
 
 # ---------------------------------------------------------------- 4. latent sliders
-with tabs[3]:
+def latent_sliders(m: Explored, A: dict, method: str, emb_xy: np.ndarray, ia: int) -> None:
+    D, stats, ck = m.model.config.latent_dim, A["stats"], m.ck
+
     @st.fragment
-    def latent_sliders() -> None:
+    def sliders() -> None:
         t0 = time.perf_counter()
         dims = list(range(D)) if D <= 8 else sorted(stats.top_dims(8))
         pre = f"{K}-z-{ck}"
@@ -333,7 +309,7 @@ with tabs[3]:
         def set_code(z: torch.Tensor) -> None:
             st.session_state[bkey] = z.clone()
             for d in dims:
-                st.session_state[f"{pre}-{d}"] = float(np.clip(round(float(z[d]) / 0.05) * 0.05, -4.0, 4.0))
+                st.session_state[f"{pre}-{d}"] = views.slider_value(z[d])
 
         if bkey not in st.session_state:
             set_code(torch.from_numpy(A["mu"][ia]))
@@ -356,69 +332,69 @@ with tabs[3]:
                 st.caption(f"Sliders for the {len(dims)} dimensions with the most KL; the other {D - len(dims)} keep "
                            "the starting code's values.")
         with c_img:
-            img = V.decode(model, z[None])
-            big = max(4, 224 // test.shape[1])
-            st.image(upscale(to_uint8(img[0]), big), width=224)
+            img = V.decode(m.model, z[None])
+            st.image(upscale(to_uint8(img[0]), max(4, 224 // m.test.shape[1])), width=224)
             logp = V.prior_log_prob(z)
             cap = st.empty()
             star = views.place_on_map(z[None].numpy(), method, A["proj"], A["mu"], emb_xy)[0]
             held = st.session_state.get(f"{K}-smallmap")       # this session's own figure: only the star moves
             if held is None or held[0] != (ck, method):
-                small = P.latent_map_figure(emb_xy, labels, names, A["hover"], axis_names=("", ""),
-                                            marker=(0.0, 0.0), height=260)
-                held = ((ck, method), small.update_layout(showlegend=False, margin={"t": 4, "b": 4}))
+                held = ((ck, method), views.small_map_figure(emb_xy, m.test, A["hover"]))
                 st.session_state[f"{K}-smallmap"] = held
             held[1].data[-1].update(x=[float(star[0])], y=[float(star[1])])
             ui.show(held[1], key=f"{K}-slider-map")
             cap.caption(f"|z| = {float(z.norm()):.2f} (typical: {np.sqrt(D):.2f}); log p(z) = {logp:.1f} nats. "
                         f"Decoded and drawn in {1000 * (time.perf_counter() - t0):.0f} ms of server time.")
 
-    latent_sliders()
+    sliders()
+
 
 # ---------------------------------------------------------------- 5. diagnostics
-@st.cache_resource(max_entries=8, show_spinner="Importance sampling (IWAE)...")
-def iwae(ck: str, k: int, _model, _x):
-    g = torch.Generator().manual_seed(0)
-    return float(V.iwae_bound(_model, _x, k=k, generator=g).mean()), float(V.elbo(_model, _x, generator=g).elbo.mean())
-
-
-@st.cache_resource(max_entries=8, show_spinner=False)
-def kl_fig(ck: str, _stats: V.LatentStats):
-    return P.kl_per_dim_figure(_stats.kl_per_dim.numpy(), _stats.activity.numpy(), _stats.threshold)
-
-
-with tabs[4]:
+def diagnostics(m: Explored, A: dict, run, available) -> None:
     c1, c2 = st.columns(2)
     with c1:
-        ui.show(kl_fig(ck, stats), key=f"{K}-kl")
+        ui.show(kl_fig(m.ck, A["stats"]), key=f"{K}-kl")
         st.caption("A unit whose posterior equals the prior for every image (KL ≈ 0, grey) carries no information: "
                    "the decoder ignores it. Larger β, or a latent bigger than the data needs, collapses more units.")
-        n_iw = min(200, len(test))
+        n_iw = min(200, len(m.test))
         if st.button(f"Estimate log p(x) by importance sampling (k = 64, {n_iw} images)", key=f"{K}-iwae"):
-            st.session_state[f"{K}-iwae-{ck}"] = True
-        if st.session_state.get(f"{K}-iwae-{ck}"):
-            lp, el = iwae(ck, 64, model, test.images[:n_iw])
+            st.session_state[f"{K}-iwae-{m.ck}"] = True
+        if st.session_state.get(f"{K}-iwae-{m.ck}"):
+            lp, el = iwae(m.ck, 64, m.model, m.test.images[:n_iw])
             i1, i2 = st.columns(2)
             i1.metric("IWAE-64 bound", f"{lp:.1f} nats", f"{lp - el:+.1f} over the ELBO")
             i2.metric("ELBO (same images)", f"{el:.1f} nats")
             st.caption("log p(x) ≥ IWAE-k ≥ ELBO (Burda et al. 2016). The gap is a lower bound on "
                        "KL(q(z|x) || p(z|x)): how far the encoder's Gaussian is from the true posterior.")
     with c2:
-        points = []
-        sc = AVAILABLE.get("vae_digits16")
-        if dkey == "digits" and sc is not None:
-            points += [{**p, "source": "shipped sweep (digits, 16-D)"} for p in sc.card.get("beta_sweep", [])]
-        if run is not None and run.card.get("data", (None,))[0] == dkey:
-            for name, t in run.trainers.items():
-                if np.isfinite(t.latest("test_kl")):
-                    b = float(name.split("=")[1]) if "=" in name else float("nan")
-                    points.append({"beta": b, "kl": t.latest("test_kl"), "recon": t.latest("test_recon"),
-                                   "source": "your runs"})
-        cur = {"kl": float(A["kl"].mean()), "recon": float(-A["recon"].mean()), "name": f"this model ({D}-D latent)"}
+        sc = available.get("vae_digits16")
+        sweep = sc.card.get("beta_sweep", []) if m.dkey == "digits" and sc is not None else []
+        mine = run is not None and run.card.get("data", (None,))[0] == m.dkey
+        points = views.rate_distortion_points(sweep, run.trainers if mine else {})
+        cur = {"kl": float(A["kl"].mean()), "recon": float(-A["recon"].mean()),
+               "name": f"this model ({m.model.config.latent_dim}-D latent)"}
         ui.show(P.rate_distortion_figure(points, cur), key=f"{K}-rd")
         st.caption("Each point is a model: how many nats its codes carry (rate) against how badly it reconstructs "
                    "(distortion). β trades one for the other; β = 1 maximises the ELBO = -(rate + distortion). "
                    "Switch on *β sweep* in the sidebar to add your own runs (their points use 256 test images).")
+
+
+explore = st.sidebar.container()       # filled by pick_model, once we know whether a live run exists
+run, available = train_sidebar(), shipped()
+m = pick_model(explore, run, available)
+A = analyse(m.ck, m.model, m.test)
+summary(m, A, run)
+tabs = st.tabs(["Reconstructions", "Latent map & interpolation", "Manifold", "Latent sliders", "Diagnostics"])
+with tabs[0]:
+    reconstructions(m, A)
+with tabs[1]:
+    method, emb_xy, ia = latent_map(m, A, run)
+with tabs[2]:
+    manifold(m, A, ia)
+with tabs[3]:
+    latent_sliders(m, A, method, emb_xy, ia)
+with tabs[4]:
+    diagnostics(m, A, run, available)
 
 ui.try_this([
     "On *digits · 2-D latent*, open **Manifold**: where does a 4 turn into a 9? Then click a 4 and a 9 on the map "

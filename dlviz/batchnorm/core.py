@@ -244,19 +244,10 @@ def largest_trainable_lr(rows: Sequence[SweepRow], variants: Sequence[str]) -> d
     return out
 
 
-def thumbnail() -> np.ndarray:
-    """Landing-page card: density of a deep unit's input at init, no norm (blue) vs BatchNorm (orange),
-    the colours the page gives the two variants."""
-    from dlviz.resnet_gradients.views import polyline_image
-
-    g = torch.Generator().manual_seed(0)
-    x = torch.rand(256, 1, 8, 8, generator=g)
-    base = DeepNet.Config(width=64, depth=5, block_layers=1, activation="sigmoid", input_mean=0.3, input_std=0.37)
-    curves = []
-    grid = np.linspace(-4, 4, 81)
-    for name, rgb in (("no norm", (76, 120, 168)), ("BatchNorm", (245, 133, 24))):
-        pre, _ = layer_values(build(replace(base, **VARIANTS[name]), 0), x)
-        v = pre[-1].flatten().numpy()
-        h, _ = np.histogram(v, bins=grid, density=True)
-        curves.append(((grid[:-1] + grid[1:]) / 2, np.convolve(h, np.ones(5) / 5, mode="same"), rgb))
-    return polyline_image(curves)
+def init_snapshot(config: DeepNet.Config, data: Data, lr: float, seed: int) -> dict:
+    """What a :class:`Probe` measures on the net of ``config`` at initialisation (step 0): the histograms the
+    page shows before anything has trained. The probe batch is 128 training images drawn with ``seed + 1``."""
+    g = torch.Generator().manual_seed(seed + 1)
+    pick = torch.randperm(len(data.x_train), generator=g)[:128]
+    probe = Probe(data.x_train[pick], data.y_train[pick], lr=lr, seed=seed)
+    return probe(build(config, seed), 0)

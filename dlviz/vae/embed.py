@@ -103,6 +103,13 @@ def save_cache(path: str | Path, codes: np.ndarray, embedding: np.ndarray) -> Pa
     return path
 
 
+def umap_cache_path(name: str) -> Path:
+    """Where shipped checkpoint ``name``'s UMAP embedding is cached: beside the checkpoint."""
+    from dlviz.checkpoints import CHECKPOINT_DIR
+
+    return CHECKPOINT_DIR / f"{name}.umap.npz"
+
+
 def load_cache(path: str | Path, codes: np.ndarray) -> np.ndarray | None:
     """The cached embedding when the file exists and was made from these codes, else None."""
     path = Path(path)

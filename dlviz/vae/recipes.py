@@ -20,6 +20,7 @@ import torch
 from dlviz.models import build_model
 from dlviz.recipes import Recipe, register_recipe
 from dlviz.vae.core import elbo, evaluate, sample_prior
+from dlviz.vae.embed import umap_cache_path  # noqa: F401 - where `write_umap_cache` writes; re-exported
 from dlviz.vae.training import default_config, load_data, make_trainer
 
 # name -> (data set, latent size, steps, lr, batch size)
@@ -127,12 +128,6 @@ for _name in PLANS:
 
 
 # ------------------------------------------------------------------ UMAP caches beside the checkpoints
-def umap_cache_path(name: str):
-    from dlviz.checkpoints import CHECKPOINT_DIR
-
-    return CHECKPOINT_DIR / f"{name}.umap.npz"
-
-
 def write_umap_cache(name: str) -> str:
     """Embed the test codes of shipped checkpoint ``name`` with UMAP and cache them beside it."""
     from dlviz.checkpoints import load_shipped

@@ -3,10 +3,12 @@ lands on a 2-D map, which points get a thumbnail, and the landing-page thumbnail
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
-from dlviz.vae.embed import Projection, knn_place
+from dlviz.vae.embed import Projection, knn_place, pca_projection
 
 SELECTIONS = ("first", "random", "lowest ELBO", "highest ELBO")
 
@@ -142,8 +144,9 @@ def manifold_view(model, dims: tuple[int, int], n: int, coverage: float, base: t
 
 def live_snapshot(model, data, n_map: int = 600):
     """What the page shows while a run trains: a mosaic of 8 test images, their reconstructions and 8
-    prior samples, and a small map of the test codes (exact for a 2-D latent, PCA above)."""
-    from dlviz.vae.plots import latent_map_figure
+    prior samples (as a figure holding one PNG), and a small map of the test codes (exact for a 2-D latent,
+    PCA above)."""
+    from dlviz.vae.plots import latent_map_figure, mosaic_figure
     from dlviz.imaging import tile
     from dlviz.vae.core import encode, reconstruct, sample_prior
     from dlviz.vae.embed import pca_projection
@@ -156,4 +159,126 @@ def live_snapshot(model, data, n_map: int = 600):
     fig = latent_map_figure(pca_projection(mu)(mu), data.labels[:n].numpy(), data.class_names,
                             [f"#{i}" for i in range(n)], height=300,
                             axis_names=AXES["identity" if model.config.latent_dim <= 2 else "pca"])
-    return mosaic, fig.update_layout(showlegend=False, margin={"t": 4, "b": 4})
+    mos_fig = mosaic_figure(mosaic, None, height=300, row_labels=["test", "recon.", "prior"], nrows=3)
+    return mos_fig, fig.update_layout(showlegend=False, margin={"t": 4, "b": 4})
+
+
+# ------------------------------------------------------------------ what the page computes once per model
+def analysis(model, data) -> dict:
+    """Everything the page's views read about ``model`` on the test set ``data``: per-image ELBO and its
+    terms (one sample each, seed 0), the posterior means ``mu``, their PCA projection ``proj`` and 2-D
+    positions ``xy``, the latent statistics, the reconstruction MSE and the map's hover texts."""
+    from dlviz.vae.core import evaluate
+
+    ev = evaluate(model, data.images, generator=torch.Generator().manual_seed(0))
+    terms, stats = ev.terms, ev.stats
+    mu = stats.mu.numpy()
+    proj = pca_projection(mu)
+    el = terms.elbo.numpy()
+    hover = [f"#{i} · {data.class_names[c]} · ELBO {e:.1f}" for i, (c, e) in enumerate(zip(data.labels.tolist(), el))]
+    return {"elbo": el, "recon": terms.recon.numpy(), "kl": terms.kl.numpy(), "mu": mu, "stats": stats, "proj": proj,
+            "xy": proj(mu), "mse": ev.recon_mse, "hover": hover}
+
+
+def iwae_estimate(model, x: torch.Tensor, k: int) -> tuple[float, float]:
+    """(mean IWAE-k bound, mean ELBO) of the images ``x``, both with a generator seeded 0 (in that order)."""
+    from dlviz.vae.core import elbo, iwae_bound
+
+    g = torch.Generator().manual_seed(0)
+    return float(iwae_bound(model, x, k=k, generator=g).mean()), float(elbo(model, x, generator=g).elbo.mean())
+
+
+def rate_distortion_points(shipped_sweep: list[dict], trainers: dict) -> list[dict]:
+    """The rate-distortion plot's points: a shipped checkpoint's beta sweep and the finished live runs
+    (named ``β=<value>`` in a sweep) that measured their test KL."""
+    points = [{**p, "source": "shipped sweep (digits, 16-D)"} for p in shipped_sweep]
+    for name, t in trainers.items():
+        if np.isfinite(t.latest("test_kl")):
+            b = float(name.split("=")[1]) if "=" in name else float("nan")
+            points.append({"beta": b, "kl": t.latest("test_kl"), "recon": t.latest("test_recon"), "source": "your runs"})
+    return points
+
+
+def clicked_points(event) -> list:
+    """The ``customdata`` (test-image indices) of the points a plotly selection event picked."""
+    pts = (event or {}).get("selection", {}).get("points", []) if event else []
+    return [p.get("customdata") for p in pts if isinstance(p.get("customdata"), (int, float))]
+
+
+def slider_value(v: float, step: float = 0.05, limit: float = 4.0) -> float:
+    """A latent value as a latent slider can hold it: rounded to ``step``, clipped to ``±limit``."""
+    return float(np.clip(round(float(v) / step) * step, -limit, limit))
+
+
+@dataclass
+class Explored:
+    """The model the page's views explore, its test data, and ``ck``: the key naming both in every cached view."""
+
+    src: str
+    model: object
+    card: dict
+    dkey: str
+    test: object
+    ck: str
+
+
+def model_sources(shipped_names, available, run) -> tuple[list[str], int]:
+    """The Explore radio's options (the shipped checkpoints present, then ``live:<trainer>`` for each trainer
+    of a run that has taken a step) and the default: the first run if there is one."""
+    sources = [s for s in shipped_names if s in available]
+    if run is not None and run.trainer.step > 0:
+        sources += [f"live:{n}" for n in run.trainers]
+    n_shipped = sum(s in shipped_names for s in sources)
+    return sources, n_shipped if len(sources) > n_shipped else 0
+
+
+def summary_metrics(A: dict, n_images: int, n_pix: int, latent_dim: int) -> list[tuple[str, str, str]]:
+    """The page's headline numbers as (label, value, help)."""
+    return [
+        ("Test ELBO", f"{A['elbo'].mean():.1f} nats", f"Mean over {n_images} held-out images, one sample each; "
+         f"{A['elbo'].mean() / n_pix:.3f} nats per pixel value. Higher is better."),
+        ("Reconstruction term", f"{A['recon'].mean():.1f} nats", "E_q[log p(x|z)] (for the Gaussian decoder a "
+         "log-density, so it can be positive)."),
+        ("KL to the prior", f"{A['kl'].mean():.1f} nats", "Closed form: the information the code carries, "
+         f"about {A['kl'].mean() / np.log(2):.0f} bits per image."),
+        ("Active units", f"{A['stats'].n_active} / {latent_dim}", "Units with Var_x E_q[z_d] > 0.01 (Burda et al. 2016)."),
+        ("Reconstruction MSE", f"{A['mse']:.4f}", "Mean squared pixel error of decode(encode(x)), mean code."),
+    ]
+
+
+def map_caption(method: str, latent_dim: int, explained=None) -> str:
+    """What the latent map shows, for its caption."""
+    if method == "pca":
+        return (f"PCA of the {latent_dim}-D posterior means: the axes hold {explained[0]:.0%} and {explained[1]:.0%} of "
+                "their variance. Paths are projected exactly (a straight path stays straight). Click a dot to make it "
+                "A or B.")
+    if method == "umap":
+        return ("UMAP of the posterior means (neighbours stay neighbours; distances and axes mean little). "
+                "Path points sit at the weighted mean of their 8 nearest codes. Click a dot to make it A or B.")
+    return "The 2-D latent itself: each dot is a test image's posterior mean. Click a dot to make it A or B."
+
+
+def clamp_endpoints(state, prefix: str, n: int, defaults: dict[str, int]) -> None:
+    """Keep the endpoint indices ``state[f"{prefix}-A"]``/``-B`` inside a test set of ``n`` images, starting
+    them at ``defaults``."""
+    for ab, default_i in defaults.items():
+        if state.get(f"{prefix}-{ab}", 0) >= n:
+            state[f"{prefix}-{ab}"] = min(default_i, n - 1)
+        state.setdefault(f"{prefix}-{ab}", min(default_i, n - 1))
+
+
+def small_map_figure(xy: np.ndarray, data, hover: list[str]):
+    """The latent sliders' small map: the test codes and a star (the last trace) where the sliders' code sits."""
+    from dlviz.vae.plots import latent_map_figure
+
+    fig = latent_map_figure(xy, data.labels.numpy(), data.class_names, hover, axis_names=("", ""),
+                            marker=(0.0, 0.0), height=260)
+    return fig.update_layout(showlegend=False, margin={"t": 4, "b": 4})
+
+
+def loss_warnings(trainers: dict) -> list[str]:
+    """:func:`dlviz.vae.training.loss_health`'s message for each trainer going wrong (named when there are several)."""
+    from dlviz.vae.training import loss_health
+
+    msgs = [(name, loss_health(t.history("loss")[1])) for name, t in trainers.items()]
+    return [f"{name}: {msg}" if len(trainers) > 1 else msg for name, msg in msgs if msg]

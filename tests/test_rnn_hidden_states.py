@@ -387,7 +387,7 @@ def test_page_refuses_bad_text_in_words():
 
     at = AppTest.from_file(str(PAGE), default_timeout=180)
     at.run()
-    at.sidebar.radio(key="rnn-source").set_value("Bracket-depth LSTM")
+    at.sidebar.selectbox(key="rnn-model").set_value("Bracket-depth LSTM")
     at.run()
     at.selectbox(key="rnn-pick-bracket_depth").set_value("type my own")
     at.run()
@@ -395,7 +395,7 @@ def test_page_refuses_bad_text_in_words():
     at.run()
     assert not at.exception
     assert any("reads only the characters" in e.value for e in at.error)
-    at.sidebar.radio(key="rnn-source").set_value("Code LSTM")
+    at.sidebar.selectbox(key="rnn-model").set_value("Code LSTM")
     at.run()
     at.selectbox(key="rnn-pick-text").set_value("type my own")
     at.run()

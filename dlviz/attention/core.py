@@ -259,6 +259,7 @@ def position_similarity(model, n: int | None = None, kind: str = "cosine") -> np
 def thumbnail() -> np.ndarray:
     """``(~96, ~96, 3)`` uint8: the shipped reverse model's mirror head (an anti-diagonal), else a sketch."""
     from dlviz.checkpoints import CheckpointError, load_shipped
+    from dlviz.imaging import quantize
 
     try:
         model, card = load_shipped("attn_reverse", expected_arch="tiny_transformer")
@@ -272,4 +273,4 @@ def thumbnail() -> np.ndarray:
     k = max(1, 96 // len(w))
     cells = np.kron(w, np.ones((k, k)))                                      # (k T, k T), crisp cells
     lo, hi = np.array([247, 251, 255.0]), np.array([8, 48, 107.0])          # Blues
-    return (lo + cells[..., None] * (hi - lo)).astype(np.uint8)
+    return quantize((lo + cells[..., None] * (hi - lo)) / 255)

@@ -373,6 +373,7 @@ def features_of(task: str, text: str, vocab: str = "") -> dict[str, np.ndarray]:
 def thumbnail() -> np.ndarray:
     """The landing-page picture: the shipped LSTM's cell states over a line of code, ``(H, W, 3)`` uint8."""
     from dlviz.checkpoints import load_shipped
+    from dlviz.imaging import quantize
 
     model, _ = load_shipped("rnn_code_lstm", expected_arch="char_rnn")
     c = hidden_states(model, CODE_EXAMPLES["quotes and brackets"][:150]).states("c").T          # (H, 150)
@@ -381,4 +382,4 @@ def thumbnail() -> np.ndarray:
     v = (c / (np.abs(c).max(1, keepdims=True) + 1e-8))[..., None]                               # (36, 150, 1)
     blue, white, red = np.array([33, 102, 172]), np.array([247, 247, 247]), np.array([178, 24, 43])
     img = np.where(v < 0, white + (blue - white) * -v, white + (red - white) * v)
-    return np.repeat(np.repeat(img.astype(np.uint8), 4, axis=0), 2, axis=1)                    # (144, 300, 3)
+    return np.repeat(np.repeat(quantize(img / 255), 4, axis=0), 2, axis=1)                      # (144, 300, 3)

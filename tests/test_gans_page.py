@@ -10,20 +10,13 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from pagetest import errors, rendered, run_of, stop_runs
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "gans.py")
 
 
-def _errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.exception] + [f"st.error: {e.value}" for e in at.error]
-
-
-def _run_of(at: AppTest):
-    return at.session_state["dlviz-run-gans"] if "dlviz-run-gans" in at.session_state else None
-
-
 def _wait(at: AppTest, timeout: float = 120.0) -> None:
-    run = _run_of(at)
+    run = run_of(at, "gans")
     t0 = time.time()
     while run is not None and run.active and time.time() - t0 < timeout:
         time.sleep(0.2)
@@ -32,20 +25,9 @@ def _wait(at: AppTest, timeout: float = 120.0) -> None:
             t.join(5)
 
 
-def _stop(at: AppTest) -> None:
-    run = _run_of(at)
-    if run is not None:
-        run.stop()
-        for t in run.trainers.values():
-            t.join(30)
-
-
 @pytest.fixture(scope="module")
 def at() -> AppTest:
-    app = AppTest.from_file(PAGE, default_timeout=120)
-    app.run()
-    assert not _errors(app), _errors(app)
-    return app
+    return rendered("gans", timeout=120)
 
 
 def test_defaults_render_with_title_and_prompts(at):
@@ -69,7 +51,7 @@ def test_random_legal_widget_values_render(at):
         sb.slider(key="gans-dsteps").set_value(rng.choice([1, 5]))
         sb.select_slider(key="gans-dlr").set_value(rng.choice([1e-5, 10.0]))
         at.run()
-        assert not _errors(at), _errors(at)
+        assert not errors(at), errors(at)
 
 
 def test_a_short_live_run_trains_replays_and_steps_one_player():
@@ -84,19 +66,19 @@ def test_a_short_live_run_trains_replays_and_steps_one_player():
     try:
         _wait(app)
         app.run()
-        assert not _errors(app), _errors(app)
-        run = _run_of(app)
+        assert not errors(app), errors(app)
+        run = run_of(app, "gans")
         assert run.trainer.status == "finished" and len(run.trainer.snapshots) >= 3
         scrub = [s for s in app.select_slider if s.key and s.key.startswith("gans-scrub")]
         assert scrub, "no time scrubber for a live run"
         scrub[0].set_value(scrub[0].options[0] if isinstance(scrub[0].options[0], int) else 0).run()
-        assert not _errors(app), _errors(app)
+        assert not errors(app), errors(app)
         app.button(key="gans-stepd").click().run()
         app.button(key="gans-stepg").click().run()
-        assert not _errors(app), _errors(app)
+        assert not errors(app), errors(app)
         assert any(m.label == "Modes captured" for m in app.metric)
     finally:
-        _stop(app)
+        stop_runs(app, "gans")
 
 
 def test_bad_points_give_a_message_not_a_traceback():
@@ -107,7 +89,7 @@ def test_bad_points_give_a_message_not_a_traceback():
     assert not app.exception
     assert any("text" in e.value for e in app.sidebar.error), [e.value for e in app.error]
     app.sidebar.button(key="gans-train").click().run()
-    assert not app.exception and _run_of(app) is None
+    assert not app.exception and run_of(app, "gans") is None
 
 
 def test_a_diverging_learning_rate_is_reported():
@@ -125,7 +107,7 @@ def test_a_diverging_learning_rate_is_reported():
         _wait(app)
         app.run()
         assert not app.exception
-        assert _run_of(app).trainer.status == "diverged"
+        assert run_of(app, "gans").trainer.status == "diverged"
         assert any("diverged" in e.value for e in app.error)
     finally:
-        _stop(app)
+        stop_runs(app, "gans")

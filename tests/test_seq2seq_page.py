@@ -13,28 +13,14 @@ from streamlit.testing.v1 import AppTest
 from dlviz.checkpoints import shipped
 from dlviz.data.seq2seq_tasks import TASK_NAMES
 from dlviz.seq2seq.recipes import PLANS
+from pagetest import errors, rendered, stop_runs
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "seq2seq.py")
 
 
-def _errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.exception] + [f"st.error: {e.value}" for e in at.error]
-
-
-def _stop_runs(at: AppTest) -> None:
-    run = at.session_state["dlviz-run-s2s"] if "dlviz-run-s2s" in at.session_state else None
-    if run is not None:
-        run.stop()
-        for t in run.trainers.values():
-            t.join(30)
-
-
 @pytest.fixture(scope="module")
 def at() -> AppTest:
-    app = AppTest.from_file(PAGE, default_timeout=120)
-    app.run()
-    assert not _errors(app), _errors(app)
-    return app
+    return rendered("seq2seq", timeout=120)
 
 
 def test_defaults_show_the_decode_the_alignment_score_and_both_curves(at):
@@ -53,7 +39,7 @@ def test_bad_typed_input_gets_a_clear_message(at, text, message):
     assert not at.exception
     assert any(message in e.value for e in at.error), [e.value for e in at.error]
     at.text_input(key="s2s-text-dates").input("3rd of march 1998").run()
-    assert not _errors(at)
+    assert not errors(at)
 
 
 def test_random_legal_widget_values_render():
@@ -62,30 +48,30 @@ def test_random_legal_widget_values_render():
     app.run()
     for task in [*TASK_NAMES, rng.choice(TASK_NAMES)]:
         app.sidebar.selectbox(key="s2s-task").set_value(task).run()
-        assert not _errors(app), (task, _errors(app))
+        assert not errors(app), (task, errors(app))
         app.slider(key="s2s-beam").set_value(rng.choice([1, 2, 8])).run()
-        assert not _errors(app), (task, _errors(app))
+        assert not errors(app), (task, errors(app))
         radios = [r for r in app.radio if r.key.startswith("s2s-src")]
         names = [n for n, p in PLANS.items() if p[0] == task and n in shipped()]
         for r in radios:                                   # the radio's raw values are checkpoint names
             r.set_value(rng.choice(names)).run()
-            assert not _errors(app), (task, _errors(app))
+            assert not errors(app), (task, errors(app))
     curve = app.selectbox(key="s2s-curve-task")
     curve.set_value(rng.choice([t for t in TASK_NAMES if any(PLANS[n][0] == t for n in shipped() if n in PLANS)]))
     app.run()
-    assert not _errors(app), _errors(app)
+    assert not errors(app), errors(app)
     for key, value in (("s2s-tf", 0.0), ("s2s-hidden", 16), ("s2s-att", "none"), ("s2s-cell", "lstm")):
         w = next(x for x in [*app.sidebar.slider, *app.sidebar.select_slider, *app.sidebar.radio,
                              *app.sidebar.selectbox] if x.key == key)
         w.set_value(value).run()
-        assert not _errors(app), (key, _errors(app))
+        assert not errors(app), (key, errors(app))
 
 
 def test_a_sentence_outside_the_grammar_is_answered_with_a_warning():
     app = AppTest.from_file(PAGE, default_timeout=120)
     app.run()
     app.text_input(key="s2s-text-dates").input("march march").run()
-    assert not _errors(app), _errors(app)
+    assert not errors(app), errors(app)
     assert any("grammar" in w.value for w in app.warning)
 
 
@@ -103,9 +89,9 @@ def test_a_live_run_trains_and_becomes_a_model_to_explore():
             t.join(120)
             assert t.status == "finished", t.message
         app.run()
-        assert not _errors(app), _errors(app)
+        assert not errors(app), errors(app)
         radios = [r for r in app.radio if r.key.startswith("s2s-src")]
         assert radios and any(o.startswith("my run") for o in radios[0].options)   # labels of live:NAME
         assert len([m for m in app.metric if m.label.startswith("my run")]) == 2
     finally:
-        _stop_runs(app)
+        stop_runs(app, "s2s")

@@ -12,29 +12,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dlviz.checkpoints import shipped
+from pagetest import errors, rendered, stop_runs
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "unet.py")
 pytestmark = pytest.mark.skipif("unet_foods" not in shipped(), reason="unet_foods is not shipped")
 
 
-def _errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.exception] + [f"st.error: {e.value}" for e in at.error]
-
-
-def _stop_runs(at: AppTest) -> None:
-    run = at.session_state["dlviz-run-unet"] if "dlviz-run-unet" in at.session_state else None
-    if run is not None:
-        run.stop()
-        for t in run.trainers.values():
-            t.join(30)
-
-
 @pytest.fixture(scope="module")
 def at() -> AppTest:
-    app = AppTest.from_file(PAGE, default_timeout=180)
-    app.run()
-    assert not _errors(app), _errors(app)
-    return app
+    return rendered("unet", timeout=180)
 
 
 def test_default_view_states_the_measurements(at):
@@ -56,10 +42,10 @@ def test_random_legal_main_area_values(at):
         lv = at.radio(key="unet-level")
         lv.set_value(rng.choice(lv.options))
         at.run()
-        assert not _errors(at), _errors(at)
+        assert not errors(at), errors(at)
     lv = at.radio(key="unet-level")
     lv.set_value(lv.options[-1]).run()                    # the bottleneck: no decoder map
-    assert not _errors(at), _errors(at)
+    assert not errors(at), errors(at)
 
 
 def test_every_shipped_model_renders(at):
@@ -67,7 +53,7 @@ def test_every_shipped_model_renders(at):
 
     for name in [n for n in PLANS if n in shipped()][1:]:
         next(r for r in at.sidebar.radio if r.key.startswith("unet-src")).set_value(name).run()
-        assert not _errors(at), _errors(at)
+        assert not errors(at), errors(at)
 
 
 def test_sidebar_extremes_without_training(at):
@@ -77,7 +63,7 @@ def test_sidebar_extremes_without_training(at):
     at.sidebar.select_slider(key="unet-n").set_value(20)
     at.sidebar.selectbox(key="unet-loss").set_value("wce")
     at.sidebar.selectbox(key="unet-ablation").set_value("skips").run()
-    assert not _errors(at), _errors(at)
+    assert not errors(at), errors(at)
 
 
 def test_a_bad_folder_gives_a_message_not_a_traceback():
@@ -105,10 +91,10 @@ def test_a_live_ablation_trains_and_becomes_explorable():
         if run is not None and not run.active:
             break
         time.sleep(0.5)
-    _stop_runs(app)
+    stop_runs(app, "unet")
     app.run()
     radio = next(r for r in app.sidebar.radio if r.key.startswith("unet-src"))
     assert [o for o in radio.options if str(o).startswith("my run")] == ["my run · CE", "my run · weighted CE"]
     assert radio.value.startswith("live:")
-    assert not _errors(app), _errors(app)
+    assert not errors(app), errors(app)
     assert any(m.label == "Mean IoU" for m in app.metric)

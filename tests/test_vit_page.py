@@ -11,13 +11,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dlviz.checkpoints import shipped
+from pagetest import errors, rendered
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "vit.py")
 pytestmark = pytest.mark.skipif(not {"vit_digits", "vit_food"} <= set(shipped()), reason="ViT checkpoints missing")
-
-
-def _errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.exception] + [f"st.error: {e.value}" for e in at.error]
 
 
 def _model_radio(at: AppTest):
@@ -26,10 +23,7 @@ def _model_radio(at: AppTest):
 
 @pytest.fixture(scope="module")
 def at() -> AppTest:
-    app = AppTest.from_file(PAGE, default_timeout=120)
-    app.run()
-    assert not _errors(app), _errors(app)
-    return app
+    return rendered("vit", timeout=120)
 
 
 def test_default_view_states_its_measurements(at):
@@ -51,13 +45,13 @@ def test_random_legal_widget_values_render(at):
         at.slider(key="vit-alpha").set_value(rng.choice([0.0, 1.0, 0.35]))
         at.sidebar.number_input(key="vit-img").set_value(rng.choice([0, 359, rng.randrange(360)]))
         at.run()
-        assert not _errors(at), (trial, _errors(at))
+        assert not errors(at), (trial, errors(at))
 
 
 def test_food_model_renders_without_the_ink_metric(at):
     _model_radio(at).set_value("vit_food")
     at.run()
-    assert not _errors(at), _errors(at)
+    assert not errors(at), errors(at)
     labels = {m.label: m.value for m in at.metric}
     assert labels["Tokens"] == "64 + [CLS]"
     assert "Rollout on the ink" not in labels
@@ -80,7 +74,7 @@ def test_a_short_live_run_trains_and_becomes_the_explored_model():
     finally:
         run.stop()
     app.run()
-    assert not _errors(app), _errors(app)
+    assert not errors(app), errors(app)
     assert _model_radio(app).value == "live"
     assert any("no position embeddings" in i.value for i in app.info)
     labels = {m.label: m.value for m in app.metric}

@@ -31,6 +31,7 @@ APP = Path(__file__).resolve().parent
 if str(APP) not in sys.path:
     sys.path.insert(0, str(APP))
 
+import share
 import ui
 
 st.set_page_config(page_title="dlviz: deep learning, measured", page_icon=":material/neurology:", layout="wide")
@@ -66,4 +67,13 @@ for p in PAGES:
     pages.setdefault(p.section, []).append(st.Page(str(p.path), title=p.title, icon=p.icon, url_path=p.slug))
 nav = st.navigation(pages, expanded=True)
 ui.session_sidebar()
-nav.run()
+share.link_panel()
+# A link's parameters the page cannot use (hand-edited, a model no longer shipped) are noted at the top of the
+# page, never an exception: the controls fall back to their defaults (app/share.py).
+page_id = nav.url_path or "home"
+share.snapshot_link(page_id)
+link_notes = st.container()
+try:
+    nav.run()
+finally:
+    share.show_link_notes(share.check_link(page_id, st.session_state.keys()), link_notes)

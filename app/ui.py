@@ -305,7 +305,7 @@ def model_picker(key: str, shipped: dict[str, str] | list[str] | None = None, *,
     if st.session_state.get(wkey) not in labels:
         st.session_state.pop(wkey, None)
 
-    choice = where.selectbox(label, labels, key=wkey)         # labels stay fixed while a run trains
+    choice = where.selectbox(label, labels, key=wkey, bind="query-params")  # labels stay fixed while a run trains
     kind, what = options[choice]
     if kind == "shipped":
         model, card = load_shipped(what, expected_arch=expected_arch)
@@ -369,14 +369,14 @@ def hyperparameters(key: str, lr: float = 1e-3, steps: int = 500, batch_size: in
 
     where = container or st.sidebar
     lrs = sorted(set(_LRS + [lr]))
-    lr_v = where.select_slider("Learning rate", lrs, value=lr, key=f"{key}-lr", format_func=lambda v: f"{v:g}")
+    lr_v = where.select_slider("Learning rate", lrs, value=lr, key=f"{key}-lr", bind="query-params", format_func=lambda v: f"{v:g}")
     c1, c2 = where.columns(2)
-    steps_v = c1.number_input("Steps", 10, max_steps, steps, step=50, key=f"{key}-steps")
-    bs_v = c2.select_slider("Batch", [2, 4, 8, 16, 32, 64, 128, 256], value=batch_size, key=f"{key}-bs")
+    steps_v = c1.number_input("Steps", 10, max_steps, steps, step=50, key=f"{key}-steps", bind="query-params")
+    bs_v = c2.select_slider("Batch", [2, 4, 8, 16, 32, 64, 128, 256], value=batch_size, key=f"{key}-bs", bind="query-params")
     opts = list(OPTIMIZERS)
-    opt_v = where.selectbox("Optimizer", opts, index=opts.index(optimizer), key=f"{key}-opt")
+    opt_v = where.selectbox("Optimizer", opts, index=opts.index(optimizer), key=f"{key}-opt", bind="query-params")
     wd_v = where.select_slider("Weight decay", [0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1], value=weight_decay,
-                               key=f"{key}-wd", format_func=lambda v: f"{v:g}")
+                               key=f"{key}-wd", bind="query-params", format_func=lambda v: f"{v:g}")
     return Hyper(float(lr_v), int(steps_v), int(bs_v), opt_v, float(wd_v))
 
 

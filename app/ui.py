@@ -321,7 +321,7 @@ def model_picker(key: str, shipped: dict[str, str] | list[str] | None = None, *,
         picked = Picked(model, card, "trained", f"run:{run.id}:{what}@{step}", f"{choice} (step {step:,})")
         download_model(picked, key, container=where)
         return picked
-    f = where.file_uploader("Checkpoint (.pt)", type=["pt", "pth"], key=f"{key}-upload")
+    f = where.file_uploader("Checkpoint (.pt)", type=["pt", "pth"], key=f"{key}-ckpt-upload")
     if f is None:
         where.caption("Upload a `.pt` file saved by dlviz (a shipped one or a model you trained and downloaded).")
         return None

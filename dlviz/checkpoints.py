@@ -150,6 +150,11 @@ def load_checkpoint(source: str | Path | bytes | io.IOBase, expected_arch: str |
     except RuntimeError as e:
         first = str(e).splitlines()[0]
         raise CheckpointError(f"The weights do not match the {arch!r} model they claim to be for ({first}).") from e
+    bad = [k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"The checkpoint's weights are not all finite (NaN or inf in {len(bad)} tensor"
+                              f"{'s' if len(bad) > 1 else ''}, first {bad[0]!r}): a run that diverged saved it; "
+                              "nothing it computes would mean anything.")
     card = {}
     if isinstance(payload.get("card_json"), str):           # a downloaded checkpoint carries its card
         try:

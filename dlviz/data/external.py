@@ -93,8 +93,12 @@ def load_image(source: bytes | str | Path | io.IOBase, max_bytes: int = MAX_UPLO
             rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)
     except DataError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError) as e:
-        raise DataError(f"This is not an image we can read ({type(e).__name__}). Try a PNG or JPEG.") from e
+    except Image.DecompressionBombError as e:
+        raise DataError(f"The image is too large: it decodes to more than {MAX_PIXELS / 1e6:.0f} megapixels "
+                        f"(the limit), although the file is only {len(raw) / 1e6:.1f} MB.") from e
+    except UnidentifiedImageError as e:
+        raise DataError("This is not an image we can read (not a format Pillow recognises). "
+                        "Try a PNG or JPEG.") from e
     except (OSError, ValueError, SyntaxError, EOFError) as e:
         raise DataError(f"The image file is damaged or truncated ({e}).") from e
     finally:

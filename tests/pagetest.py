@@ -34,3 +34,26 @@ def stop_runs(at: AppTest, key: str, timeout: float = 30) -> None:
         run.stop()
         for t in run.trainers.values():
             t.join(timeout)
+
+
+def force_options(w, values: list[str] | str) -> None:
+    """Select option *strings* on a selection widget (selectbox, radio: one string; select_slider, multiselect,
+    button_group: a list), as the browser sends them. AppTest's own setters need the page's Python option
+    values, which a generic test cannot see."""
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+    base = type(w)
+    many = not isinstance(values, str)
+
+    class Forced(base):  # type: ignore[misc, valid-type]
+        @property
+        def _widget_state(self):
+            ws = WidgetState()
+            ws.id = self.id
+            if many:
+                ws.string_array_value.data.extend(values)
+            else:
+                ws.string_value = values
+            return ws
+
+    w.__class__ = Forced

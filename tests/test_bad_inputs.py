@@ -20,7 +20,7 @@ import pytest
 import torch
 from PIL import Image
 
-from dlviz.checkpoints import CheckpointError, load_checkpoint, read_payload, save_checkpoint, shipped
+from dlviz.checkpoints import CheckpointError, load_checkpoint, read_payload, shipped
 from dlviz.data import DataError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -171,3 +171,50 @@ def test_zip_with_non_utf8_names_and_traversal_keeps_the_good_images():
     data = image_folder_from_zip(buf.getvalue())
     assert sorted(data.class_names) == ["hotdog", "pizza"]
     assert len(data.images) >= 4
+
+
+# ---------------------------------------------------------------- free-text boxes, in the page
+# How to make each page show its free-text boxes: widget key -> a substring of the option to select.
+TEXT_SETUP = {
+    "classifier": {"clf-source": "folder"},
+    "gans": {"gans-data": "my own points"},
+    "vae": {"vae-data": "folder"},
+    "unet": {"unet-data": "folder"},
+    "rnn_hidden_states": {"rnn-pick-": "type my own"},
+}
+TEXTS = {"empty": "", "NUL": "ab\x00cd", "non-ASCII": "ÿ€漢字🙂 naïve", "1 MB": "def f(x):\n    return x\n" * 45_000,
+         "missing path": "/no/such/folder/anywhere", "path traversal": "../../../../etc"}
+TEXT_PAGES = sorted(p.stem for p in (ROOT / "pages").glob("*.py") if not p.name.startswith("_"))
+
+
+def _text_page(page: str):
+    from pagetest import force_options
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=240)
+    at.run()
+    for prefix, want in TEXT_SETUP.get(page, {}).items():
+        for w in list(at.selectbox) + list(at.radio):
+            if (w.key or "").startswith(prefix):
+                force_options(w, next(o for o in w.options if want in o))
+        at.run()
+    return at
+
+
+@pytest.mark.parametrize("page", TEXT_PAGES)
+def test_free_text_boxes(page):
+    """Every text box a page shows (after its set-up) takes empty, NUL, non-ASCII, 1 MB, a missing path and a
+    path trick without an exception; a box that cannot use the text says so (st.error/warning/info)."""
+    at = _text_page(page)
+    boxes = [(w.key, kind) for kind in ("text_input", "text_area") for w in getattr(at, kind) if w.key]
+    if not boxes:
+        pytest.skip(f"{page} has no free-text box")
+    for key, kind in boxes:
+        for name, text in TEXTS.items():
+            box = next((w for w in getattr(at, kind) if w.key == key), None)
+            if box is None:
+                continue
+            box.set_value(text[: box.max_chars] if getattr(box, "max_chars", None) else text)
+            at.run()
+            exc = [e.value[:300] for e in at.exception]
+            assert not exc, f"{page}: {key} = {name} -> {exc}"

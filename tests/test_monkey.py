@@ -17,7 +17,7 @@ import random
 from pathlib import Path
 
 import pytest
-from streamlit.proto.WidgetStates_pb2 import WidgetState
+from pagetest import force_options
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,22 +28,6 @@ PER_ROUND = 4            # widgets changed per round
 KINDS = ("selectbox", "radio", "select_slider", "multiselect", "button_group", "slider", "number_input",
          "checkbox", "toggle", "text_input", "text_area")
 TEXTS = ["", " ", "a", "ÿ€漢字🙂", "x\x00y", "0", "-1", "1e309", "nan", "../../etc/passwd", "A" * 5000]
-
-
-def _forced(w, fill):
-    """Give ``w`` a widget state built by ``fill(ws)``: selection widgets by their option *strings*, which is
-    what the browser sends (AppTest's own setters need the page's Python values, which it cannot see)."""
-    base = type(w)
-
-    class Forced(base):  # type: ignore[misc, valid-type]
-        @property
-        def _widget_state(self):
-            ws = WidgetState()
-            ws.id = self.id
-            fill(ws)
-            return ws
-
-    w.__class__ = Forced
 
 
 def _extreme(rng: random.Random) -> bool:
@@ -73,7 +57,7 @@ def _randomise(kind: str, w, rng: random.Random) -> str:
         if not opts:
             return ""
         s = opts[-1] if _extreme(rng) else rng.choice(opts)
-        _forced(w, lambda ws: setattr(ws, "string_value", s))
+        force_options(w, s)
         return repr(s)
     if kind in ("select_slider", "multiselect", "button_group"):
         opts = list(w.options)
@@ -88,7 +72,7 @@ def _randomise(kind: str, w, rng: random.Random) -> str:
             vals = rng.sample(opts, rng.randint(0, len(opts))) if not _extreme(rng) else rng.choice([[], opts])
         else:
             vals = [rng.choice(opts)]
-        _forced(w, lambda ws: ws.string_array_value.data.extend(vals))
+        force_options(w, [str(v) for v in vals])
         return repr(vals)
     if kind in ("checkbox", "toggle"):
         v = rng.random() < .5
@@ -130,7 +114,7 @@ def _widgets(at: AppTest):
 
 
 def _exceptions(at: AppTest) -> list[str]:
-    return [e.value + "\n" + "\n".join(e.stack_trace[-4:]) for e in at.exception]
+    return [e.value[:500] + "\n" + "\n".join(e.stack_trace[-4:]) for e in at.exception]
 
 
 @pytest.mark.parametrize("page", PAGES)

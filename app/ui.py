@@ -108,8 +108,9 @@ def session_sidebar() -> Session:
         cores = os.cpu_count() or 1
         st.slider("Torch threads", 1, cores, min(cores, torch.get_num_threads()), key="dlviz_threads",
                   help="Intra-op threads torch uses for training and analysis.")
-        st.number_input("Global seed", 0, 2**31 - 1, 0, key="dlviz_seed",
-                        help="Seeds data order, initialisation and sampling on every page.")
+        st.number_input("Global seed", 0, 2**31 - 1, 0, key="seed", bind="query-params",
+                        help="Seeds data order, initialisation and sampling on every page (and travels with a "
+                             "copied link, so the view it reopens is the same).")
     s = session()
     if torch.get_num_threads() != s.threads:
         set_threads(s.threads)
@@ -118,7 +119,7 @@ def session_sidebar() -> Session:
 
 def session() -> Session:
     ss = st.session_state
-    return Session(ss.get("dlviz_device", "cpu"), int(ss.get("dlviz_threads", 1)), int(ss.get("dlviz_seed", 0)))
+    return Session(ss.get("dlviz_device", "cpu"), int(ss.get("dlviz_threads", 1)), int(ss.get("seed", 0)))
 
 
 # ---------------------------------------------------------------- page chrome

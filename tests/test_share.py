@@ -216,3 +216,27 @@ def test_figure_csv_has_every_plotted_point():
     cells = [r for r in rows if r["trace"] == "map"]
     assert len(cells) == 6
     assert {(int(r["x"]), int(r["y"])): float(r["z"]) for r in cells}[(2, 1)] == z[1, 2]
+
+
+# ---------------------------------------------------------------- exports exist on every page
+def _download_kinds(at: AppTest) -> set[str]:
+    """The kinds of ``app/share.py`` downloads on the page, read off their keys (``<key>-csv`` ...)."""
+    kinds = set()
+    for d in at.get("download_button"):
+        for suffix in ("csv", "figcsv", "png", "gif", "snippet"):
+            if d.proto.id.endswith(f"-{suffix}"):
+                kinds.add("csv" if suffix == "figcsv" else suffix)
+    return kinds
+
+
+# Pages with a time axis (a trajectory, an interpolation, a replay, training snapshots): they export GIFs.
+TIME_AXIS = {"ddpm", "vae", "gans", "seq2seq"}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_exports_its_numbers(page):
+    kinds = _download_kinds(_default(page))
+    assert "csv" in kinds, f"{page}: no CSV download of its measurements (share.csv_download / figure_csv_download)"
+    assert "snippet" in kinds, f"{page}: no notebook snippet download"
+    if page in TIME_AXIS:
+        assert "gif" in kinds, f"{page}: time is an axis here, but there is no GIF download"

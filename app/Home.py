@@ -54,7 +54,7 @@ def landing() -> None:
         cols = st.columns(4)
         for i, p in enumerate(group):
             with cols[i % 4].container(border=True, height=330):
-                thumb = ui.thumbnail(p.thumbnail) if p.thumbnail else None
+                thumb = ui.thumbnail(p.thumbnail, p.slug) if p.thumbnail else None
                 if thumb is not None:
                     st.image(thumb, use_container_width=True)
                 st.markdown(f"**{p.title}**")

@@ -61,15 +61,33 @@ def discover_pages() -> list[PageInfo]:
     return sorted(pages, key=lambda p: (rank.get(p.section, len(SECTIONS)), p.order, p.title))
 
 
+THUMBS_DIR = ROOT / "app" / "thumbnails"
+
+
+def render_thumbnail(spec: str) -> np.ndarray:
+    """Call ``"module:function"`` -> the card image, (150, 300, 3) uint8 (raises when the function fails)."""
+    mod, fn = spec.split(":")
+    arr = np.asarray(getattr(importlib.import_module(mod), fn)())
+    if arr.dtype != np.uint8:
+        arr = (np.clip(arr, 0, 1) * 255).astype(np.uint8)
+    return letterbox(arr)
+
+
 @st.cache_data(show_spinner=False)
-def thumbnail(spec: str) -> np.ndarray | None:
-    """Call ``"module:function"`` -> (H, W, 3) uint8 array; None when it fails (the card shows no image)."""
+def thumbnail(spec: str, slug: str | None = None) -> np.ndarray | None:
+    """A page card's image: the PNG written by ``python scripts/thumbnails.py`` (``app/thumbnails/<slug>.png``,
+    so the landing page imports no torch and renders no model), else rendered from ``spec``; None when both
+    fail (the card shows no image)."""
+    if slug is not None and (THUMBS_DIR / f"{slug}.png").is_file():
+        from PIL import Image
+
+        try:
+            with Image.open(THUMBS_DIR / f"{slug}.png") as im:
+                return np.asarray(im.convert("RGB"))
+        except OSError:
+            pass
     try:
-        mod, fn = spec.split(":")
-        arr = np.asarray(getattr(importlib.import_module(mod), fn)())
-        if arr.dtype != np.uint8:
-            arr = (np.clip(arr, 0, 1) * 255).astype(np.uint8)
-        return letterbox(arr)
+        return render_thumbnail(spec)
     except Exception:  # noqa: BLE001 - a missing thumbnail must not break the landing page
         return None
 

@@ -35,3 +35,22 @@ def test_placeholder_colours_are_nudged_and_others_kept():
     assert before[0] == "#000004" and after[0] == "#010004"
     assert before[1:] == after[1:]
     assert not any(ui._PLACEHOLDER.match(c) for _, c in fig.data[1].marker.colorscale)
+
+
+def test_landing_thumbnails_are_written_and_current():
+    """Every card image the landing page reads (app/thumbnails/<page>.png, from `python scripts/thumbnails.py`)
+    exists and matches a fresh render of the page's thumbnail function (so a changed view is re-shot)."""
+    import numpy as np
+    import ui
+    from PIL import Image
+
+    for info in ui.discover_pages():
+        if not info.thumbnail:
+            continue
+        path = ui.THUMBS_DIR / f"{info.slug}.png"
+        assert path.is_file(), f"{path.name} missing: run python scripts/thumbnails.py {info.slug}"
+        with Image.open(path) as im:
+            saved = np.asarray(im.convert("RGB")).astype(int)
+        fresh = ui.render_thumbnail(info.thumbnail).astype(int)
+        assert saved.shape == fresh.shape == (150, 300, 3)
+        assert np.abs(saved - fresh).mean() < 2.0, f"{path.name} is stale: run python scripts/thumbnails.py {info.slug}"

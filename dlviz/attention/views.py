@@ -1,6 +1,7 @@
-"""Arrays the attention pages show or export (never figures): matrices drawn as labelled pixel images with the
-figures' own colour scales, and the GIF frames built from them -- attention query by query, and the attention
-of every head over a training run. The seq2seq and RNN pages draw their GIFs with the same helpers.
+"""What the attention page shows, as arrays and words (never figures, never streamlit): its captions, the default
+input of a task, the notebook snippet, and matrices drawn as labelled pixel images with the figures' own colour
+scales for the GIFs -- attention query by query, and the attention of every head over a training run. The seq2seq
+and RNN pages draw their GIFs with the same helpers.
 """
 
 from __future__ import annotations
@@ -151,3 +152,108 @@ def training_frames(snapshots: list[tuple[int, dict]], alg: str | None = None) -
                   for i in range(L) for h in range(Hh)]
         frames.append(side_by_side(panels, ncol=min(Hh * L, 4)))
     return frames
+
+
+# ---------------------------------------------------------------- the page's words and defaults
+INTRO = ("In self-attention every position *q* (a **query**) scores every position *k* (a **key**) with "
+         "$q\\cdot k/\\sqrt{d}$, turns the scores into weights with a softmax, and reads the weighted mix of the "
+         "values. On tasks whose algorithm is known -- reverse, sort, continue a repeated sequence -- you can check "
+         "each head against it, switch heads off, and train a transformer live and watch the pattern appear.")
+SHIPPED = {"attn_reverse": "Reverse · decoder (x|y)", "attn_reverse_enc": "Reverse · encoder",
+           "attn_sort": "Sort · decoder (x|y)", "attn_induction": "Induction heads (repeats)",
+           "attn_code": "Python code · character LM"}
+DEFAULT_TEXT = {"reverse": "abcdefgh", "copy": "abcdefgh", "sort": "hcafbdge", "induction": "k3x9qmz7k3x9qmz7",
+                "counting": "abacabad", "bracket_depth": "((a)(()a))",
+                "code": 'def area(width, height):\n    """Area of a box."""\n    return width * height\n\n'
+                        'print(area(3, 4), area(3, 4))\n'}
+TRY_THIS = [
+    "On **Reverse · decoder**, switch the **causal mask** off: the decoder can now read its own future. "
+    "Does the held-out accuracy survive a mask it never trained without?",
+    "On **Reverse · decoder**, switch off one layer-1 head, then both: one is enough, none is fatal.",
+    "On **Induction heads**, type a random string and repeat it: find the head that reads one token after the "
+    "earlier copy, and the layer-1 head that reads the previous token. Switch either off.",
+    "On **Reverse**, type fewer characters than it was trained on: its positions are absolute, so where does the "
+    "mirror head look now?",
+    "Train **induction** with learned instead of sinusoidal positions: does a previous-token head still appear? "
+    "Watch the accuracy curve for a sudden jump -- the induction-head phase change.",
+    "Train **reverse** with **Positions: none**: can attention alone find the mirrored token?",
+]
+MATCH_CAPTION = ("Share of the scored queries of {n} test sequences at which each head matches the pattern. A head "
+                 "*matches* at a query when its strongest key is one the algorithm names: for reverse the mirrored "
+                 "position, for induction the token right after an earlier occurrence of the current token, for the "
+                 "previous-token pattern position q − 1. Chance is about 1 over the keys visible.")
+POSITIONS_TEXT = ("Attention itself ignores order: shuffle the keys and each query gets the same mix. The model knows "
+                  "positions only through a vector added to each token: **sinusoidal** "
+                  "($\\sin(p\\,\\omega_i), \\cos(p\\,\\omega_i)$, fixed) or **learned** (trained like any weight).")
+OFFSET_CAPTION = ("Similarity of positions p and p + d against the offset d; the bars span the spread over p. For "
+                  "sinusoids the spread is zero -- the similarity depends on the offset alone, so 'look d back' is the "
+                  "same linear map at every position. Learned positions owe nothing to that rule.")
+ENTROPY_CAPTION = ("Entropy of each head's rows, averaged over queries: 0 bits = every query reads one key; the dashed "
+                   "line is what uniform attention over the visible keys would give.")
+TOKENS_CAPTION = ("Top: the tokens the model reads. Bottom: its prediction at each scored position (green right, red "
+                  "wrong; · not scored).")
+
+
+def grid_caption(causal: bool, scores: bool, outlined: bool) -> str:
+    return ("Rows are queries, columns the keys they read; each row of weights sums to 1. "
+            + ("Grey cells are hidden by the causal mask (score −∞ before the softmax). " if causal and scores else "")
+            + ("Red squares: the keys the algorithm says each query needs." if outlined else ""))
+
+
+def head_names(cfg) -> list[str]:
+    return [f"L{i + 1}H{h + 1}" for i in range(cfg.n_layer) for h in range(cfg.n_head)]
+
+
+def n_seqs(spec, tokens: int) -> int:
+    """Test sequences for a measurement: ``tokens`` positions in all, between 32 and 500 sequences."""
+    return int(np.clip(tokens // spec.block_size, 32, 500))
+
+
+def default_input(spec) -> tuple[str, str]:
+    """``(the symbols one may type, the input the page opens on)`` for a task model. The hand-made example is
+    kept where its symbols are in the model's vocabulary and it has at least two of them; otherwise a held-out
+    example (a model trained on two symbols cannot read ``k3x9...``)."""
+    from dlviz.attention.training import XY_TASKS, example_text, vocabularies
+
+    vin = vocabularies(spec)[0]
+    allowed = "".join(vin[:-1] if spec.name in XY_TASKS and spec.causal else vin)
+    keep = "".join(c for c in DEFAULT_TEXT.get(spec.name, "") if c in allowed)
+    if spec.name == "induction":
+        default = keep[:spec.length] if len(keep) == len(DEFAULT_TEXT["induction"]) else ""
+    else:
+        default = keep[:spec.length] or allowed[:spec.length]
+    return allowed, default if len(default) >= 2 else example_text(spec, seed=0)
+
+
+def model_caption(model, spec, label: str | None) -> str:
+    cfg = model.config
+    return ((f"**{label}** · " if label else "")
+            + f"{cfg.n_layer} layer(s) × {cfg.n_head} head(s), width {cfg.n_embd}, "
+            f"{'causal (decoder)' if cfg.causal else 'bidirectional (encoder)'}, {cfg.positions} positions, "
+            f"{'with' if cfg.mlp_ratio else 'no'} MLP · task **{spec.name.replace('_', ' ')}**, "
+            f"length {spec.length}" + (f" (varies from {spec.min_length})" if spec.min_length else "")
+            + f" · {sum(p.numel() for p in model.parameters()):,} parameters")
+
+
+def snippet_test_accuracy(shipped_name: str | None, off: list[str], causal: bool, tokens: int = 8000) -> str:
+    """Plain Python that recomputes the held-out token accuracy with the heads and the mask as set."""
+    load = (f'model, card = load_shipped("{shipped_name}", expected_arch="tiny_transformer")' if shipped_name else
+            '# your own model: download it from the sidebar, then\n'
+            'model, card = load_checkpoint("my_model.pt", expected_arch="tiny_transformer")')
+    return f"""
+import numpy as np
+import torch
+from dlviz.attention import training as T
+from dlviz.checkpoints import load_checkpoint, load_shipped
+
+{load}
+spec = T.TaskSpec.from_dict(card["task"])
+n = int(np.clip({tokens} // spec.block_size, 32, 500))                    # test sequences
+off = {off!r}                                                            # heads switched off
+cfg = model.config
+mask = torch.tensor([[0.0 if f"L{{i + 1}}H{{h + 1}}" in off else 1.0 for h in range(cfg.n_head)]
+                     for i in range(cfg.n_layer)])
+acc = T.task_metrics(model, T.make_data(spec, n, split="test"), head_mask=mask, causal={causal!r})
+result = acc["token_acc"]
+print(f"{{result:.1%}}")
+"""

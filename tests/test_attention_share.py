@@ -156,3 +156,15 @@ def test_heat_rgb_uses_the_plotly_scale_and_greys_nan():
     assert tuple(lo) == tuple(int(round(float(v))) for v in sample_colorscale("Blues", [0.0])[0][4:-1].split(","))
     assert tuple(hi) == tuple(int(round(float(v))) for v in sample_colorscale("Blues", [1.0])[0][4:-1].split(","))
     assert tuple(V.heat_rgb(np.array([np.nan]), 0, 1)[0]) == (235, 235, 235)
+
+
+def test_every_control_of_every_view_is_bound_to_the_url():
+    kinds = ("selectbox", "radio", "slider", "select_slider", "number_input", "checkbox", "toggle", "multiselect",
+             "text_input")
+    for params in ({}, {"attn-what": "arcs"}, {"attn-model": "attn_code"}, {"attn-model": "attn_code", "attn-what": "arcs"}):
+        at = _page(params)
+        loose = {w.key for kind in kinds for w in getattr(at, kind)
+                 if w.key and not getattr(w.proto, "query_param_key", "")}
+        assert not loose, (params, loose)
+        if params.get("attn-model") == "attn_code" and "attn-what" not in params:
+            assert any(w.key == "attn-grid-head" for w in at.selectbox)       # the one-head view of a long input

@@ -208,3 +208,24 @@ def test_random_legal_widget_values_raise_nothing():
                 if w.key and w.key.startswith(("rnn-pick", "rnn-order", "rnn-colour")):
                     w.select_index(rng.choice([i for i, o in enumerate(w.options) if o != "type my own"])).run()
                     assert not errors(at), (model, tab, w.key, errors(at))
+
+
+# ---------------------------------------------------------------- every control, on every tab, is in the URL
+VALUE_KINDS = ("selectbox", "radio", "slider", "select_slider", "number_input", "checkbox", "toggle",
+               "multiselect", "text_input")
+UNBOUND = {"rnn-own-text", "rnn-own-bracket_depth"}   # long text areas (not a text_input): not in a link
+
+
+def test_every_control_on_every_tab_is_bound_to_the_url():
+    at = _page()
+    for model in ("Code LSTM", "Bracket-depth LSTM"):
+        at.sidebar.selectbox(key="rnn-model").set_value(model).run()
+        tabs = ["Units over time", "Find interpretable units", "Trajectory", "Gates", "Gradients through time",
+                "Sampling" if model.startswith("Code") else "Predictions"]
+        for tab in tabs:
+            at.session_state["rnn-tab"] = tab
+            at.run()
+            loose = {w.key for kind in VALUE_KINDS for w in getattr(at, kind)
+                     if w.key and not w.key.startswith("$$") and w.key not in UNBOUND
+                     and not getattr(w.proto, "query_param_key", "")}
+            assert not loose, (model, tab, loose)

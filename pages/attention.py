@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import share
 import streamlit as st
 import torch
 import ui
 
 from dlviz.attention import core as A
-from dlviz.attention import training as T
-from dlviz.data import DataError
 from dlviz.attention import plots as P
+from dlviz.attention import training as T
+from dlviz.attention import views as V
+from dlviz.data import DataError
 
 PAGE_INFO = {
     "title": "Transformer attention",
@@ -21,21 +23,9 @@ PAGE_INFO = {
     "thumbnail": "dlviz.attention.core:thumbnail",
 }
 
-ui.page_header(PAGE_INFO, (
-    "In self-attention every position *q* (a **query**) scores every position *k* (a **key**) with "
-    "$q\\cdot k/\\sqrt{d}$, turns the scores into weights with a softmax, and reads the weighted mix of the "
-    "values. On tasks whose algorithm is known -- reverse, sort, continue a repeated sequence -- you can check "
-    "each head against it, switch heads off, and train a transformer live and watch the pattern appear."))
-
-SHIPPED = {"attn_reverse": "Reverse · decoder (x|y)", "attn_reverse_enc": "Reverse · encoder",
-           "attn_sort": "Sort · decoder (x|y)", "attn_induction": "Induction heads (repeats)",
-           "attn_code": "Python code · character LM"}
-DEFAULT_TEXT = {"reverse": "abcdefgh", "copy": "abcdefgh", "sort": "hcafbdge", "induction": "k3x9qmz7k3x9qmz7",
-                "counting": "abacabad", "bracket_depth": "((a)(()a))",
-                "code": 'def area(width, height):\n    """Area of a box."""\n    return width * height\n\n'
-                        'print(area(3, 4), area(3, 4))\n'}
-RUN = "attn"
-
+ui.page_header(PAGE_INFO, V.INTRO)
+SHIPPED, RUN, BIND = V.SHIPPED, "attn", "query-params"      # BIND: the control is in the URL
+n_seqs = V.n_seqs
 
 
 # ---------------------------------------------------------------- cached analysis (keyed by the picked model's key)
@@ -43,11 +33,6 @@ RUN = "attn"
 def cached_view(source: str, text: str, causal: bool, mask: tuple, spec: T.TaskSpec, _model) -> A.AttentionView:
     hm = np.array(mask, dtype=np.float32).reshape(_model.config.n_layer, _model.config.n_head)
     return A.analyse(_model, spec, text, head_mask=None if hm.all() else hm, causal=causal)
-
-
-def n_seqs(spec: T.TaskSpec, tokens: int) -> int:
-    """Test sequences for a measurement: ``tokens`` positions in all, between 32 and 500 sequences."""
-    return int(np.clip(tokens // spec.block_size, 32, 500))
 
 
 @st.cache_data(show_spinner="Scoring every head on held-out sequences...", max_entries=32)
@@ -69,13 +54,7 @@ def cached_test_acc(source: str, spec: T.TaskSpec, mask: tuple, causal: bool, _m
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def fig_grid(vkey: tuple, scores: bool, outline: str, layer: int, head: int, _view: A.AttentionView):
-    w = _view.scores if scores else _view.weights                            # (L, H, T, T)
-    layers = list(range(w.shape[0])) if layer < 0 else [layer]
-    heads = list(range(w.shape[1])) if head < 0 else [head]
-    titles = [f"layer {i + 1} · head {h + 1}" for i in layers for h in heads]
-    big = head >= 0 and len(_view.tokens) > 40                               # one long input, one big map
-    return P.heads_grid(w[np.ix_(layers, heads)], _view.tokens, scores=scores, pattern=_view.patterns.get(outline),
-                        titles=titles, height_per_row=720 if big else 330)
+    return P.view_grid(_view, scores, outline, layer, head)
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -92,22 +71,15 @@ def fig_entropy(vkey: tuple, _view: A.AttentionView):
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def fig_positions(source: str, kind: str, reference: bool, _model):
-    from dlviz.models.transformer import sinusoidal_positions
+    return P.positions_figures(_model, kind, reference)
 
-    c = _model.config
-    figs, sims = [], {}
-    if c.positions != "none":
-        sim = A.position_similarity(_model, kind=kind)
-        figs.append(P.positions_figure(_model.position_embeddings().detach().numpy(), sim, f"{c.positions} positions",
-                                       kind))
-        sims[f"this model ({c.positions})"] = sim
-    if reference and c.positions != "sinusoidal":
-        spe = sinusoidal_positions(c.block_size, c.n_embd).double().numpy()
-        ssim = A.similarity(spe, kind)
-        figs.append(P.positions_figure(spe, ssim, "sinusoidal positions (same size)", kind))
-        sims["sinusoidal"] = ssim
-    return figs, (P.similarity_by_offset(sims) if sims else None)
 
+def downloads(fig, name: str, key: str, gif=None, gif_label: str = "Animation (GIF)") -> None:
+    """One compact row under a figure: its numbers as CSV (and a GIF where time is an axis), built on click."""
+    cols = st.columns([1, 1, 3] if gif else [1, 4])
+    share.figure_csv_download(fig, name, key, container=cols[0])
+    if gif:
+        share.gif_download(gif, name, key, container=cols[1], label=gif_label, frame_ms=250)
 
 
 # ---------------------------------------------------------------- sidebar: live training
@@ -116,22 +88,23 @@ def sidebar_training():
     st.sidebar.header("Train a transformer")
     tc1, tc2 = st.sidebar.columns(2)
     task = tc1.selectbox("Task", ["reverse", "copy", "sort", "induction", "counting", "bracket_depth"],
-                         key="attn-task", format_func=lambda s: s.replace("_", " "))
-    layout = tc2.selectbox("Layout", ["decoder", "encoder"], key="attn-layout",
+                         key="attn-task", bind=BIND, format_func=lambda s: s.replace("_", " "))
+    layout = tc2.selectbox("Layout", ["decoder", "encoder"], key="attn-layout", bind=BIND,
                            help="decoder: causal attention, copy/reverse/sort written as x|y and answered token by "
                                 "token. encoder: bidirectional attention, output i beside input i.")
     tc3, tc4 = st.sidebar.columns(2)
-    length = tc3.slider("Length", 4, 16, 16 if task == "induction" else 8, key=f"attn-len-{task}")
-    vocab = tc4.slider("Symbols", 2, 36, 26 if task == "induction" else 8, key=f"attn-vocab-{task}",
+    length = tc3.slider("Length", 4, 16, 16 if task == "induction" else 8, key=f"attn-len-{task}", bind=BIND)
+    vocab = tc4.slider("Symbols", 2, 36, 26 if task == "induction" else 8, key=f"attn-vocab-{task}", bind=BIND,
                        disabled=task == "bracket_depth")
     ac1, ac2, ac3 = st.sidebar.columns(3)
-    n_layer = ac1.selectbox("Layers", [1, 2, 3, 4], index=1 if task == "induction" else 0, key="attn-layers")
-    n_head = ac2.selectbox("Heads", [1, 2, 4], index=1, key="attn-heads")
-    n_embd = ac3.selectbox("Width", [16, 32, 64], index=2, key="attn-width")
+    n_layer = ac1.selectbox("Layers", [1, 2, 3, 4], index=1 if task == "induction" else 0, key="attn-layers",
+                            bind=BIND)
+    n_head = ac2.selectbox("Heads", [1, 2, 4], index=1, key="attn-heads", bind=BIND)
+    n_embd = ac3.selectbox("Width", [16, 32, 64], index=2, key="attn-width", bind=BIND)
     pc1, pc2 = st.sidebar.columns(2)
-    positions = pc1.selectbox("Positions", ["learned", "sinusoidal", "none"], key="attn-pos",
+    positions = pc1.selectbox("Positions", ["learned", "sinusoidal", "none"], key="attn-pos", bind=BIND,
                               index=1 if task == "induction" else 0)
-    mlp = pc2.toggle("MLP blocks", value=task != "induction", key="attn-mlp",
+    mlp = pc2.toggle("MLP blocks", value=task != "induction", key="attn-mlp", bind=BIND,
                      help="Off: an attention-only transformer, the easiest to read.")
     hp = ui.hyperparameters("attn", lr=1e-3, steps=300, batch_size=64, optimizer="AdamW")
 
@@ -165,23 +138,19 @@ def pick_model():
     # widget keys that survive training steps (but not a new architecture or task)
     wkey = {"shipped": picked.key.removeprefix("shipped:"),
             "trained": f"run-{cfg.n_layer}x{cfg.n_head}-{spec.name}-{spec.layout}"}.get(picked.source, picked.key)
-    st.caption((f"**{SHIPPED[wkey]}** · " if wkey in SHIPPED else "")
-               + f"{cfg.n_layer} layer(s) × {cfg.n_head} head(s), width {cfg.n_embd}, "
-               f"{'causal (decoder)' if cfg.causal else 'bidirectional (encoder)'}, {cfg.positions} positions, "
-               f"{'with' if cfg.mlp_ratio else 'no'} MLP · task **{spec.name.replace('_', ' ')}**, "
-               f"length {spec.length}" + (f" (varies from {spec.min_length})" if spec.min_length else "")
-               + f" · {sum(p.numel() for p in picked.model.parameters()):,} parameters")
+    st.caption(V.model_caption(picked.model, spec, SHIPPED.get(wkey)))
     return picked, spec, wkey
 
 
 # ---------------------------------------------------------------- 1. your input
-def your_input(picked, spec: T.TaskSpec, wkey: str) -> list[str]:
-    """Section 1: the attention of every head on one input the reader types; returns the names of the task's patterns."""
+def your_input(picked, spec: T.TaskSpec, wkey: str) -> None:
+    """Section 1: the attention of every head on one input the reader types (a bad input: a message, and the
+    sections below, which do not depend on it, still show)."""
     model, source, card = picked.model, picked.key, picked.card
     cfg = model.config
     n_match, n_acc = n_seqs(spec, 4096), n_seqs(spec, 8000)
     st.header("1 · Attention on your input")
-    head_names = [f"L{i + 1}H{h + 1}" for i in range(cfg.n_layer) for h in range(cfg.n_head)]
+    head_names = V.head_names(cfg)
     text_key = f"attn-text-{wkey}-{spec.name}"
     c_in, c_opts = st.columns([3, 2])
 
@@ -193,34 +162,30 @@ def your_input(picked, spec: T.TaskSpec, wkey: str) -> list[str]:
 
     with c_in:
         if spec.name == "code":
-            text = st.text_area("Input", DEFAULT_TEXT["code"], key=text_key, height=90)
+            text = st.text_area("Input", V.DEFAULT_TEXT["code"], key=text_key, height=90)
         else:
-            vin = T.vocabularies(spec)[0]
-            allowed = "".join(vin[:-1] if spec.name in T.XY_TASKS and spec.causal else vin)
-            default = DEFAULT_TEXT.get(spec.name, "")
-            default = "".join(c for c in default if c in allowed)[: spec.length] or allowed[: spec.length]
-            if spec.name == "induction":
-                default = "".join(c for c in DEFAULT_TEXT["induction"] if c in allowed)[: spec.length]
-            text = st.text_input(f"Input (symbols: {allowed})", default, key=text_key, max_chars=cfg.block_size)
+            allowed, default = V.default_input(spec)
+            text = st.text_input(f"Input (symbols: {allowed})", default, key=text_key, max_chars=cfg.block_size,
+                                 bind=BIND)
         st.button("Random test example", icon=":material/casino:", key=f"attn-example-{wkey}", on_click=_random_example,
                   help="A held-out sequence the model never trained on.")
     with c_opts:
-        causal = st.toggle("Causal mask", value=cfg.causal, key=f"attn-causal-{wkey}",
+        causal = st.toggle("Causal mask", value=cfg.causal, key=f"attn-causal-{wkey}", bind=BIND,
                            help="On: position q may only read keys k ≤ q. Switch it off on a decoder to let it read its "
                                 "future (which it never saw in training), or on on an encoder.")
-        off = st.multiselect("Switch heads off", head_names, key=f"attn-off-{wkey}",
+        off = st.multiselect("Switch heads off", head_names, key=f"attn-off-{wkey}", bind=BIND,
                              help="Each chosen head's output is multiplied by 0 before the output projection.")
     mask = tuple(0.0 if n in off else 1.0 for n in head_names)
     if spec.name == "code" and len(text) > cfg.block_size:
         st.info(f"The model's context is {cfg.block_size} characters: it reads the last {cfg.block_size} of your "
-                f"{len(text)}.", icon=":material/content_cut:")
+                f"{len(text):,}.", icon=":material/content_cut:")
         text = text[-cfg.block_size:]
     vkey = (source, text, causal, mask)
     try:
         view = cached_view(source, text, causal, mask, spec, model)
     except DataError as e:
         st.error(str(e), icon=":material/error:")
-        st.stop()
+        return
 
     T_ = len(view.tokens)
     pattern_names = list(view.patterns)
@@ -228,10 +193,8 @@ def your_input(picked, spec: T.TaskSpec, wkey: str) -> list[str]:
 
     # the input and output, token by token
     st.markdown(P.token_table_html(view.tokens, view.predictions, view.scored, view.correct), unsafe_allow_html=True)
-    st.caption("Top: the tokens the model reads. Bottom: its prediction at each scored position "
-               "(green right, red wrong; · not scored)."
-               + (f" For x|y the model wrote its own answer **{view.output}** after the separator and reads it back."
-                  if view.output else ""))
+    st.caption(V.TOKENS_CAPTION + (f" For x|y the model wrote its own answer **{view.output}** after the separator "
+                                   "and reads it back." if view.output else ""))
 
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Accuracy on this input", "–" if np.isnan(view.accuracy) else f"{view.accuracy:.0%}",
@@ -248,82 +211,80 @@ def your_input(picked, spec: T.TaskSpec, wkey: str) -> list[str]:
                        f"('{algorithm}') names, for the best head. Section 2 measures it on {n_match} test sequences.")
     m4.metric("Mean attention entropy", f"{np.nanmean(view.entropy):.2f} bits",
               f"uniform would be {A.max_entropy(T_, view.causal).mean():.2f}", delta_color="off", delta_arrow="off")
+    share.notebook(page="attention", label="Held-out token accuracy", shown=f"{acc['token_acc']:.1%}", key="attn-nb",
+                   body=V.snippet_test_accuracy(source.removeprefix("shipped:") if picked.source == "shipped" else None,
+                                                off, causal, 8000))
 
     # the heads
     v1, v2, v3 = st.columns([3, 2, 2])
-    what = v1.radio("Show", ["attention weights", "scores QKᵀ/√d", "arcs"], horizontal=True, key="attn-what")
+    what = v1.radio("Show", ["attention weights", "scores QKᵀ/√d", "arcs"], horizontal=True, key="attn-what",
+                    bind=BIND)
     outline = v2.selectbox("Outline the keys of", ["(nothing)"] + pattern_names,
                            index=1 + pattern_names.index(algorithm) if algorithm and spec.name != "code" else 0,
-                           key=f"attn-outline-{wkey}")
+                           key=f"attn-outline-{wkey}", bind=BIND)
     pat = view.patterns.get(outline)
     if what == "arcs":
         a1, a2, a3 = st.columns([1, 2, 2])
-        layer = a1.selectbox("Layer", list(range(1, cfg.n_layer + 1)), key="attn-arc-layer") - 1
+        layer = a1.selectbox("Layer", list(range(1, cfg.n_layer + 1)), key="attn-arc-layer", bind=BIND) - 1
         query = a2.select_slider("Query", ["all"] + list(range(T_)), value="all" if T_ <= 40 else T_ - 1,
-                                 key=f"attn-arc-q-{T_}",
+                                 key=f"attn-arc-q-{T_}", bind=BIND,
                                  format_func=lambda q: "all" if q == "all" else f"{q}: {view.tokens[q]!r}")
-        min_w = a3.slider("Hide weights below", 0.0, 0.9, 0.1, 0.05, key="attn-arc-min")
+        min_w = a3.slider("Hide weights below", 0.0, 0.9, 0.1, 0.05, key="attn-arc-min", bind=BIND)
         ui.show(fig_arcs(vkey, layer, query, min_w, view), key="attn-arcs")
         st.caption("Each arc joins a query to a key it reads; darker and thicker = more weight; one colour per head.")
     else:
         layer = head = -1
         if T_ > 40:   # a long input: one head at a time keeps the cells readable
             g1, g2 = v3.columns(2)
-            layer = g1.selectbox("Layer", list(range(1, cfg.n_layer + 1)), key="attn-grid-layer") - 1
-            head = g2.selectbox("Head", list(range(1, cfg.n_head + 1)), key="attn-grid-head") - 1
-        ui.show(fig_grid(vkey, what != "attention weights", outline, layer, head, view), key="attn-grid")
-        st.caption("Rows are queries, columns the keys they read; each row of weights sums to 1. "
-                   + ("Grey cells are hidden by the causal mask (score −∞ before the softmax). "
-                      if view.causal and what != "attention weights" else "")
-                   + ("Red squares: the keys the algorithm says each query needs." if pat is not None else ""))
+            layer = g1.selectbox("Layer", list(range(1, cfg.n_layer + 1)), key="attn-grid-layer", bind=BIND) - 1
+            head = g2.selectbox("Head", list(range(1, cfg.n_head + 1)), key="attn-grid-head", bind=BIND) - 1
+        fig = fig_grid(vkey, what != "attention weights", outline, layer, head, view)
+        ui.show(fig, key="attn-grid")
+        w = view.weights if layer < 0 else view.weights[layer:layer + 1, head:head + 1]
+        downloads(fig, f"attention-{wkey}", "attn-grid", gif_label="Query by query (GIF)",
+                  gif=lambda: V.query_frames(w, view.tokens, pat))
+        st.caption(V.grid_caption(view.causal, what != "attention weights", pat is not None))
 
-    ui.show(fig_entropy(vkey, view), key="attn-entropy")
-    st.caption("Entropy of each head's rows, averaged over queries: 0 bits = every query reads one key; the dashed "
-               "line is what uniform attention over the visible keys would give.")
-    return pattern_names
+    fig = fig_entropy(vkey, view)
+    ui.show(fig, key="attn-entropy")
+    downloads(fig, f"attention-entropy-{wkey}", "attn-entropy")
+    st.caption(V.ENTROPY_CAPTION)
 
 
 # ---------------------------------------------------------------- 2. algorithm
-def algorithm_match(picked, spec: T.TaskSpec, pattern_names: list[str]) -> None:
+def algorithm_match(picked, spec: T.TaskSpec) -> None:
     """Section 2: each head scored against the algorithm's patterns on held-out sequences."""
-    model, source = picked.model, picked.key
-    n_match = n_seqs(spec, 4096)
     st.header("2 · Does a head do the algorithm?")
-    if not pattern_names:
+    dm = cached_dataset_match(picked.key, spec, picked.model)
+    if not dm:
         st.info("This task has no single position a head must read (bracket depth is a running sum).")
-    else:
-        dm = cached_dataset_match(source, spec, model)
-        cols = st.columns(len(pattern_names))
-        for c, name in zip(cols, pattern_names):
-            with c:
-                ui.show(P.head_matrix(dm[name], f"'{name}'"),
-                        key=f"attn-match-{name}")
-        st.caption(f"Share of the scored queries of {n_match} test sequences at which each head matches the pattern. "
-                   "A head *matches* at a query when its strongest key is one the algorithm names: for reverse "
-                   "the mirrored position, for induction the token right after an earlier occurrence of the current "
-                   "token, for the previous-token pattern position q − 1. Chance is about 1 over the keys visible.")
+        return
+    for c, name in zip(st.columns(len(dm)), dm):
+        with c:
+            fig = P.head_matrix(dm[name], f"'{name}'")
+            ui.show(fig, key=f"attn-match-{name}")
+            share.figure_csv_download(fig, f"attention-match-{name}", f"attn-match-{name}")
+    st.caption(V.MATCH_CAPTION.format(n=n_seqs(spec, 4096)))
 
 
 # ---------------------------------------------------------------- 3. ablation
 def ablation(picked, spec: T.TaskSpec) -> None:
     """Section 3: the held-out accuracy with each head switched off."""
     model, source, cfg = picked.model, picked.key, picked.model.config
-    n_acc = n_seqs(spec, 8000)
-    head_names = [f"L{i + 1}H{h + 1}" for i in range(cfg.n_layer) for h in range(cfg.n_head)]
     st.header("3 · Which heads matter? Switch them off")
-    keep = tuple(1.0 for _ in head_names)
-    ab = cached_ablation(source, spec, keep, model)
+    ab = cached_ablation(source, spec, tuple(1.0 for _ in V.head_names(cfg)), model)
     c_ab, c_txt = st.columns([3, 2])
     with c_ab:
-        ui.show(P.head_matrix(ab.acc, "held-out token accuracy with this one head off", fmt=".1%",
-                              colorscale="Reds_r"), key="attn-ablation")
+        fig = P.head_matrix(ab.acc, "held-out token accuracy with this one head off", fmt=".1%", colorscale="Reds_r")
+        ui.show(fig, key="attn-ablation")
+        share.figure_csv_download(fig, "attention-ablation", "attn-ablation")
     with c_txt:
         worst = np.unravel_index(np.argmax(ab.drop), ab.drop.shape)
         st.metric("Accuracy with every head on", f"{ab.base:.1%}")
         st.metric("Most important head", f"L{worst[0] + 1}H{worst[1] + 1}", f"-{ab.drop[worst]:.1%} when it is off",
                   delta_color="normal")
-        st.caption(f"{n_acc} test sequences. To switch off several heads at once, use *Switch heads off* in section 1: the "
-                   "held-out accuracy there includes them.")
+        st.caption(f"{n_seqs(spec, 8000)} test sequences. To switch off several heads at once, use *Switch heads off* "
+                   "in section 1: the held-out accuracy there includes them.")
 
 
 # ---------------------------------------------------------------- 4. positions
@@ -331,12 +292,10 @@ def positional_encodings(picked) -> None:
     """Section 4: the model's positional encodings and their similarity by offset."""
     model, source, cfg = picked.model, picked.key, picked.model.config
     st.header("4 · Where am I? Positional encodings")
-    st.markdown("Attention itself ignores order: shuffle the keys and each query gets the same mix. The model knows "
-                "positions only through a vector added to each token: **sinusoidal** "
-                "($\\sin(p\\,\\omega_i), \\cos(p\\,\\omega_i)$, fixed) or **learned** (trained like any weight).")
+    st.markdown(V.POSITIONS_TEXT)
     p1, p2 = st.columns(2)
-    kind = p1.radio("Similarity", ["cosine", "dot"], horizontal=True, key="attn-sim")
-    ref = p2.toggle("Compare with sinusoidal", value=cfg.positions != "sinusoidal", key="attn-sinref",
+    kind = p1.radio("Similarity", ["cosine", "dot"], horizontal=True, key="attn-sim", bind=BIND)
+    ref = p2.toggle("Compare with sinusoidal", value=cfg.positions != "sinusoidal", key="attn-sinref", bind=BIND,
                     disabled=cfg.positions == "sinusoidal",
                     help="The fixed sinusoidal table of the same size, next to this model's.")
     if cfg.positions == "none":
@@ -346,9 +305,8 @@ def positional_encodings(picked) -> None:
         ui.show(f, key=f"attn-pos-{i}")
     if offset_fig is not None:
         ui.show(offset_fig, key="attn-pos-offset")
-        st.caption("Similarity of positions p and p + d against the offset d; the bars span the spread over p. For "
-                   "sinusoids the spread is zero -- the similarity depends on the offset alone, so 'look d back' is the "
-                   "same linear map at every position. Learned positions owe nothing to that rule.")
+        downloads(offset_fig, "attention-position-offsets", "attn-pos-offset")
+        st.caption(V.OFFSET_CAPTION)
 
 
 # ---------------------------------------------------------------- 5. live training
@@ -382,7 +340,8 @@ def live_training(run) -> None:
     if run is None:
         st.caption("Nothing trained yet in this session.")
     elif not run.active and len(run.trainer.snapshots) > 1:
-        snaps = dict(run.trainer.snapshots)
+        snapshots = list(run.trainer.snapshots)
+        snaps = dict(snapshots)
         at_step = st.select_slider("Replay the training: attention at step", list(snaps), value=list(snaps)[-1],
                                    key=f"attn-replay-{id(run.trainer)}")
         snap = snaps[at_step]
@@ -390,31 +349,18 @@ def live_training(run) -> None:
         if alg in snap["match"]:
             st.metric(f"Best head matches '{alg}' on this sequence", f"{np.nanmax(snap['match'][alg]):.0%}",
                       f"at step {at_step}", delta_color="off", delta_arrow="off")
-        ui.show(P.heads_grid(snap["weights"], snap["tokens"], pattern=snap["patterns"].get(alg), height_per_row=260),
-                key="attn-replay-grid")
-
-
-def try_this() -> None:
-        ui.try_this([
-        "On **Reverse · decoder**, switch the **causal mask** off: the decoder can now read its own future. "
-        "Does the held-out accuracy survive a mask it never trained without?",
-        "On **Reverse · decoder**, switch off one layer-1 head, then both: one is enough, none is fatal.",
-        "On **Induction heads**, type a random string and repeat it: find the head that reads one token after the "
-        "earlier copy, and the layer-1 head that reads the previous token. Switch either off.",
-        "On **Reverse**, type fewer characters than it was trained on: its positions are absolute, so where does the "
-        "mirror head look now?",
-        "Train **induction** with learned instead of sinusoidal positions: does a previous-token head still appear? "
-        "Watch the accuracy curve for a sudden jump -- the induction-head phase change.",
-        "Train **reverse** with **Positions: none**: can attention alone find the mirrored token?",
-    ])
+        fig = P.heads_grid(snap["weights"], snap["tokens"], pattern=snap["patterns"].get(alg), height_per_row=260)
+        ui.show(fig, key="attn-replay-grid")
+        downloads(fig, f"attention-step-{at_step}", "attn-replay", gif_label="The whole training (GIF)",
+                  gif=lambda: V.training_frames(snapshots, alg))
 
 
 # ---------------------------------------------------------------- the page, top to bottom
 run = sidebar_training()
 picked, spec, wkey = pick_model()
-patterns = your_input(picked, spec, wkey)
-algorithm_match(picked, spec, patterns)
+your_input(picked, spec, wkey)
+algorithm_match(picked, spec)
 ablation(picked, spec)
 positional_encodings(picked)
 live_training(run)
-try_this()
+ui.try_this(V.TRY_THIS)

@@ -8,12 +8,13 @@ import zlib
 
 import numpy as np
 
+import share
 import streamlit as st
 import ui
 
 from dlviz.checkpoints import shipped
 from dlviz.data import DataError
-from dlviz.data.seq2seq_tasks import TASK_NAMES, NotInGrammar, detokenize, target_and_alignment, task_spec, tokenize
+from dlviz.data.seq2seq_tasks import TASK_NAMES, NotInGrammar, detokenize, target_and_alignment, task_spec
 from dlviz.seq2seq import core as C
 from dlviz.seq2seq import plots as P
 from dlviz.seq2seq import views as V
@@ -28,7 +29,7 @@ PAGE_INFO = {
     "question": "Why does a decoder that may look back at its input beat one that must remember it?",
     "thumbnail": "dlviz.seq2seq.views:thumbnail",
 }
-K = "s2s"
+K, BIND = "s2s", "query-params"          # BIND: the control is in the URL
 ATT_LABEL = {"additive": "additive attention (Bahdanau)", "dot": "dot-product attention (Luong)",
              "none": "no attention (one fixed vector)"}
 
@@ -41,16 +42,18 @@ ui.page_header(PAGE_INFO, (
     "*scored*, and so can the price of the fixed vector on long inputs."))
 
 # ---------------------------------------------------------------- sidebar: task and live training
-task = st.sidebar.selectbox("Task", TASK_NAMES, format_func=lambda t: task_spec(t).label, key=f"{K}-task")
+task = st.sidebar.selectbox("Task", TASK_NAMES, format_func=lambda t: task_spec(t).label, key=f"{K}-task",
+                            bind=BIND)
 spec = task_spec(task)
 st.sidebar.header("Train an encoder–decoder")
-attention = st.sidebar.radio("Attention", ["additive", "dot", "none"], format_func=ATT_LABEL.get, key=f"{K}-att")
+attention = st.sidebar.radio("Attention", ["additive", "dot", "none"], format_func=ATT_LABEL.get, key=f"{K}-att",
+                             bind=BIND)
 both = st.sidebar.toggle("Also train the same model without attention, side by side", key=f"{K}-both",
-                         disabled=attention == "none")
+                         disabled=attention == "none", bind=BIND)
 c1, c2 = st.sidebar.columns(2)
-cell = c1.selectbox("Cell", ["gru", "lstm"], key=f"{K}-cell")
-hidden = c2.select_slider("Units", [16, 32, 64, 128], 64, key=f"{K}-hidden")
-tf = st.sidebar.slider("Teacher-forcing ratio", 0.0, 1.0, 1.0, 0.05, key=f"{K}-tf",
+cell = c1.selectbox("Cell", ["gru", "lstm"], key=f"{K}-cell", bind=BIND)
+hidden = c2.select_slider("Units", [16, 32, 64, 128], 64, key=f"{K}-hidden", bind=BIND)
+tf = st.sidebar.slider("Teacher-forcing ratio", 0.0, 1.0, 1.0, 0.05, key=f"{K}-tf", bind=BIND,
                        help="How often the decoder is fed the true previous token while training; otherwise it "
                             "is fed its own prediction (Bengio et al. 2015, scheduled sampling).")
 hp = ui.hyperparameters(K, **LIVE_DEFAULTS, max_steps=10_000)
@@ -121,13 +124,15 @@ def typed_input() -> None:
                 icon=":material/model_training:")
     c1, c2, c3 = st.columns([3, 2, 1])
     text = c1.text_input("Input" + (" (words)" if spec.word_level else ""), spec.example, key=f"{K}-text-{task}",
-                         help=f"At most {spec.max_src_len} {'words' if spec.word_level else 'characters'}; "
+                         bind=BIND, help=f"At most {spec.max_src_len} {'words' if spec.word_level else 'characters'}; "
                               f"the vocabulary: {' '.join(spec.src_tokens) if spec.word_level else ''.join(spec.src_tokens)!r}.")
-    src = c2.radio("Model", sources, format_func=source_label, key=f"{K}-src-{zlib.crc32('|'.join(sources).encode())}",
+    # one key per task (short, in the URL); a new live run gets a new key, so it opens selected
+    src_key = f"{K}-src-{task}" + (f"-{zlib.crc32('|'.join(live).encode()) % 10**6}" if live else "")
+    src = c2.radio("Model", sources, format_func=source_label, key=src_key, bind=BIND,
                    index=len(sources) - 1 if live else 0) if sources else None
-    width = c3.slider("Beam width", 1, 8, 1, key=f"{K}-beam", help="1 is greedy decoding.")
+    width = c3.slider("Beam width", 1, 8, 1, key=f"{K}-beam", bind=BIND, help="1 is greedy decoding.")
     try:
-        toks = tokenize(spec, text)
+        toks = C.read_typed(spec, text)
     except DataError as e:
         st.error(str(e), icon=":material/keyboard:")
         return
@@ -144,7 +149,11 @@ def typed_input() -> None:
                        icon=":material/help:")
         return
     model, key = load(src)
-    d = C.decode(model, text, beam_width=width)
+    try:
+        d = C.decode(model, text, beam_width=width)
+    except DataError as e:                     # a model whose own limits differ from the task's
+        st.error(str(e), icon=":material/keyboard:")
+        return
     out = detokenize(spec, d.output)
     m1, m2, m3 = st.columns(3)
     m1.metric("The model writes", out or "(nothing)",
@@ -163,7 +172,14 @@ def typed_input() -> None:
     else:
         st.warning("That input is in the vocabulary but not in the task's grammar: there is no right answer or "
                    "true alignment to compare with -- see what the model makes of it.", icon=":material/help:")
-    ui.show(P.alignment_figure(V.attention_view(d)), key=f"{K}-align")
+    view = V.attention_view(d)
+    fig = P.alignment_figure(view)
+    ui.show(fig, key=f"{K}-align")
+    cols = st.columns([1, 1, 3])
+    share.figure_csv_download(fig, f"seq2seq-alignment-{task}", f"{K}-align", container=cols[0])
+    if model.config.attention != "none" and len(view.alpha):
+        share.gif_download(lambda: V.decoding_frames(view), f"seq2seq-attention-{task}", f"{K}-align",
+                           container=cols[1], label="Step by step (GIF)", frame_ms=500)
     if model.config.attention == "none":
         st.caption("This model has no attention: the decoder saw only the encoder's final state, so the left map is "
                    "empty. Pick a model with attention to watch it walk across the input.")
@@ -182,19 +198,25 @@ def accuracy_vs_length() -> None:
         return
     default = "reverse" if "reverse" in with_models else with_models[0]
     t = st.selectbox("Task for the chart", with_models, index=with_models.index(default), key=f"{K}-curve-task",
-                     format_func=lambda x: task_spec(x).label)
+                     bind=BIND, format_func=lambda x: task_spec(x).label)
     ship, lv = models_for(t)
     curves = {}
     for s in [*ship, *lv]:
         model, key = load(s)
         curves[source_label(s)] = length_curve(key, model)
-    ui.show(P.length_curve_figure(curves), key=f"{K}-length")
+    fig = P.length_curve_figure(curves)
+    ui.show(fig, key=f"{K}-length")
+    share.figure_csv_download(fig, f"seq2seq-exact-match-by-length-{t}", f"{K}-length")
     cols = st.columns(len(curves))
     for col, (name, c) in zip(cols, curves.items()):
         longest = [(lab, v) for lab, v in zip(c.labels(), c.accuracy) if v == v][-1]
         col.metric(name, f"{c.overall:.1%}", f"{longest[1]:.0%} on length {longest[0]}", delta_color="off",
                    help=f"Exact match of greedy decoding on {int(c.counts.sum())} held-out examples; "
                         "the small number: on the longest inputs.")
+    first = next(iter([*ship, *lv]))
+    share.notebook(page="seq2seq", label=f"exact match of {source_label(first)} on {task_spec(t).label}",
+                   shown=f"{curves[source_label(first)].overall:.1%}", key=f"{K}-nb",
+                   body=V.snippet_exact_match(first if first in PLANS else None))
     st.caption("Each point: the share of held-out inputs of that length decoded exactly right (greedy decoding). "
                "The shipped models of a task have the same size and training budget; only the attention differs. "
                "Your runs join the chart when they train on the chart's task.")

@@ -223,3 +223,35 @@ def match_over_training(steps: list[int], values: list[float], accs: tuple[list[
                       yaxis=dict(range=[0, 1.05], tickformat=".0%"), legend=dict(orientation="h", y=-0.3),
                       plot_bgcolor="white")
     return fig
+
+
+def view_grid(view, scores: bool, outline: str, layer: int, head: int) -> go.Figure:
+    """The heads grid of one analysed input: every head (``layer``/``head`` = -1) or one; weights or scores."""
+    w = view.scores if scores else view.weights                              # (L, H, T, T)
+    layers = list(range(w.shape[0])) if layer < 0 else [layer]
+    heads = list(range(w.shape[1])) if head < 0 else [head]
+    titles = [f"layer {i + 1} · head {h + 1}" for i in layers for h in heads]
+    big = head >= 0 and len(view.tokens) > 40                                # one long input, one big map
+    return heads_grid(w[np.ix_(layers, heads)], view.tokens, scores=scores, pattern=view.patterns.get(outline),
+                      titles=titles, height_per_row=720 if big else 330)
+
+
+def positions_figures(model, kind: str, reference: bool) -> tuple[list[go.Figure], go.Figure | None]:
+    """The model's position vectors and their similarity (and the sinusoidal table of the same size when
+    ``reference``), plus similarity against offset for all of them (None when there is nothing to compare)."""
+    from dlviz.attention.core import position_similarity, similarity
+    from dlviz.models.transformer import sinusoidal_positions
+
+    c = model.config
+    figs, sims = [], {}
+    if c.positions != "none":
+        sim = position_similarity(model, kind=kind)
+        figs.append(positions_figure(model.position_embeddings().detach().numpy(), sim, f"{c.positions} positions",
+                                     kind))
+        sims[f"this model ({c.positions})"] = sim
+    if reference and c.positions != "sinusoidal":
+        spe = sinusoidal_positions(c.block_size, c.n_embd).double().numpy()
+        ssim = similarity(spe, kind)
+        figs.append(positions_figure(spe, ssim, "sinusoidal positions (same size)", kind))
+        sims["sinusoidal"] = ssim
+    return figs, (similarity_by_offset(sims) if sims else None)

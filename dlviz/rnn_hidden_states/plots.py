@@ -40,19 +40,25 @@ def _char_axis(fig: go.Figure, text: str, row=None, col=None, window: int = 120)
 
 def states_heatmap(states: np.ndarray, text: str, units: list[int] | None = None, title: str = "",
                    zmax: float | None = None, height: int | None = None, colorscale: str = "RdBu_r",
-                   zmin: float | None = None) -> go.Figure:
-    """Units (rows) x characters (columns) of a ``(T, H)`` state array; hover names the character."""
+                   zmin: float | None = None, highlight: int | None = None) -> go.Figure:
+    """Units (rows) x characters (columns) of a ``(T, H)`` state array; hover names the character;
+    ``highlight`` marks one unit's row label (the unit that colours the text)."""
     units = list(range(states.shape[1])) if units is None else list(units)
     z = np.asarray(states)[:, units].T                                  # (U, T)
     if zmax is None:
         zmax = float(np.abs(z).max()) or 1.0
     zmin = -zmax if zmin is None else zmin
     fig = go.Figure(go.Heatmap(
-        z=z, x=np.arange(len(text)), y=[f"u{u}" for u in units], colorscale=colorscale, zmin=zmin, zmax=zmax,
+        z=z, x=np.arange(len(text)), y=unit_labels(units, highlight), colorscale=colorscale, zmin=zmin, zmax=zmax,
         colorbar={"thickness": 10, "len": 0.9}, hovertemplate="t=%{x}<br>%{y}: %{z:.3f}<extra></extra>"))
     _char_axis(fig, text)
     fig.update_yaxes(autorange="reversed", tickfont={"size": 9})
     return _tight(fig, height or max(220, min(900, 14 * len(units) + 80)), title)
+
+
+def unit_labels(units: list[int], highlight: int | None = None) -> list[str]:
+    """Row labels ``u7``; the highlighted unit as ``▶ u7`` in bold."""
+    return [f"<b>▶ u{u}</b>" if u == highlight else f"u{u}" for u in units]
 
 
 def _colors(values: np.ndarray, vmin: float, vmax: float, colorscale: str) -> list[str]:
@@ -150,8 +156,8 @@ def unit_trace_figure(text: str, series: dict[str, np.ndarray], title: str = "",
     return _tight(fig, height, title, top=48)
 
 
-def gates_heatmaps(gates: dict[str, np.ndarray], text: str, units: list[int], height_per: int = 160
-                   ) -> go.Figure:
+def gates_heatmaps(gates: dict[str, np.ndarray], text: str, units: list[int], height_per: int = 160,
+                   highlight: int | None = None) -> go.Figure:
     """One units x time heatmap per gate (values in [0, 1], tanh ones in [-1, 1]) over a shared character
     axis. (Axes laid out by hand: ``make_subplots`` costs ~10x more server time.)"""
     names = list(gates)
@@ -165,7 +171,7 @@ def gates_heatmaps(gates: dict[str, np.ndarray], text: str, units: list[int], he
         z = gates[n][:, units].T
         lo = -1.0 if n in ("cell", "new") else 0.0
         top = 1 - r * (h + gap)
-        fig.add_trace(go.Heatmap(z=z, x=np.arange(len(text)), y=[f"u{u}" for u in units], zmin=lo, zmax=1,
+        fig.add_trace(go.Heatmap(z=z, x=np.arange(len(text)), y=unit_labels(units, highlight), zmin=lo, zmax=1,
                                  colorscale="RdBu_r" if lo < 0 else "Viridis", showscale=r == 0 or lo < 0,
                                  customdata=np.broadcast_to(chars, z.shape), xaxis="x", yaxis=f"y{r + 1 if r else ''}",
                                  colorbar={"thickness": 10, "len": h, "y": top, "yanchor": "top"},

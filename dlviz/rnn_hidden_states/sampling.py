@@ -94,20 +94,28 @@ def sample(model: CharRNN, prompt: str, n: int = 300, temperature: float = 1.0, 
 MAX_PROMPT = 2000
 
 
-def check_prompt(model: CharRNN, prompt: str, max_chars: int = MAX_PROMPT) -> str | None:
-    """What the sampler will do differently from what was typed, in words (None when it reads the prompt as
-    typed). Raises :class:`DataError` for a prompt over ``max_chars`` characters."""
+def read_prompt(model: CharRNN, prompt: str, max_chars: int = MAX_PROMPT) -> tuple[str, list[str]]:
+    """``(the prompt the sampler reads, notes)``: what it does differently from what was typed, in words.
+
+    An empty prompt starts from a newline; a prompt over ``max_chars`` characters is cut to its last
+    ``max_chars`` (the state after reading them is what the sampler continues from); characters the model
+    never saw (accents, control characters such as NUL) are read as its "unknown" character. Never raises.
+    """
+    notes = []
     if len(prompt) > max_chars:
-        raise DataError(f"The prompt has {len(prompt):,} characters; the sampler reads at most {max_chars:,}.")
+        notes.append(f"The prompt has {len(prompt):,} characters; the sampler reads only its last {max_chars:,} "
+                     "and continues from there.")
+        prompt = prompt[-max_chars:]
     if not prompt:
-        return "The prompt is empty: sampling starts from a newline."
+        notes.append("The prompt is empty: sampling starts from a newline.")
+        return "", notes
     _, unknown = encode_text(model, prompt)
     if unknown:
         shown = ", ".join(repr(c) for c in unknown[:8]) + (" ..." if len(unknown) > 8 else "")
-        return (f"The model never saw {shown} in training: it reads "
-                f"{'each of them' if len(unknown) > 1 else 'it'} as an unknown character, so what follows is "
-                "a guess from the rest of the prompt.")
-    return None
+        notes.append(f"The model never saw {shown} in training: it reads "
+                     f"{'each of them' if len(unknown) > 1 else 'it'} as an unknown character, so what follows is "
+                     "a guess from the rest of the prompt.")
+    return prompt, notes
 
 
 def known_word_rate(sample_text: str, known: set[str]) -> float:

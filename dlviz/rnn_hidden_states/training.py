@@ -172,3 +172,18 @@ def _threaded(fn, threads: int | None):
             torch.set_num_threads(threads)
         return fn(*args, **kwargs)
     return wrapped
+
+
+def live_trainer(learn: str, cell: str, hidden: int, *, lr: float, steps: int, batch_size: int, optimizer: str,
+                 weight_decay: float, seed: int, device: str | None = None, threads: int | None = None
+                 ) -> tuple[Trainer, dict]:
+    """The page's "Train" button: ``(trainer, card extras)`` for a model that learns ``learn`` (``code`` or a
+    task) with ``cell`` and ``hidden`` units; code models evaluate and sample every 100 steps."""
+    from dataclasses import asdict
+
+    setup = Setup(data=learn, cell=cell, hidden_size=hidden, embed_dim=32 if learn == "code" else 16, seed=seed)
+    trainer = make_trainer(build(setup), lr=lr, steps=steps, batch_size=batch_size, optimizer=optimizer,
+                           weight_decay=weight_decay, seed=seed, eval_every=100 if learn == "code" else 50,
+                           sample_every=100 if learn == "code" else 0, device=device, threads=threads,
+                           name=f"{learn}-{cell}")
+    return trainer, {"setup": asdict(setup)}

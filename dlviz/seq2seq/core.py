@@ -190,6 +190,25 @@ def exact_match_by_length(model: Seq2Seq, task: Seq2SeqTask) -> LengthCurve:
     return LengthCurve(buckets, np.array(acc), np.array(cnt), float(ok.mean()))
 
 
+MAX_TYPED_WORD = 24        # longer unknown words are quoted cut short
+
+
+def read_typed(spec: TaskSpec, text: str) -> list[str]:
+    """The tokens of typed ``text``, or :class:`DataError` with a message short enough to read: an input far over
+    the limit is refused by its length before its tokens are listed, and an unknown word is quoted cut short."""
+    unit = "words" if spec.word_level else "characters"
+    if len(text) > 40 * spec.max_src_len:
+        raise DataError(f"The input has {len(text):,} characters; this model reads at most {spec.max_src_len} {unit}.")
+    if spec.word_level:
+        long = [w for w in dict.fromkeys(text.strip().lower().split()) if len(w) > MAX_TYPED_WORD
+                and w not in spec.src_tokens]
+        if long:
+            shown = ", ".join(repr(w[:MAX_TYPED_WORD] + "…") for w in long[:3])
+            raise DataError(f"The word{'s' if len(long) > 1 else ''} {shown} {'are' if len(long) > 1 else 'is'} not "
+                            f"in this task's vocabulary ({' '.join(spec.src_tokens)!r}).")
+    return tokenize(spec, text)
+
+
 def check_text(model: Seq2Seq, text: str) -> list[str]:
     """Tokens of ``text`` if the model can read it; else raises :class:`DataError` (the page's message)."""
     return tokenize(spec_of(model), text)
@@ -200,5 +219,5 @@ def pretty(spec: TaskSpec, toks: list[str]) -> str:
 
 
 __all__ = ["AlignmentScore", "DataError", "Decoded", "LengthCurve", "PAD", "alignment_matrix", "alignment_score",
-           "check_text", "decode", "exact_match", "exact_match_by_length", "greedy_outputs", "length_buckets",
+           "check_text", "decode", "read_typed", "exact_match", "exact_match_by_length", "greedy_outputs", "length_buckets",
            "source_tensor", "spec_of", "target_tensors", "test_set"]

@@ -230,7 +230,7 @@ def _download_kinds(at: AppTest) -> set[str]:
 
 
 # Pages with a time axis (a trajectory, an interpolation, a replay, training snapshots): they export GIFs.
-TIME_AXIS = {"ddpm", "vae", "gans", "seq2seq"}
+TIME_AXIS = {"ddpm", "vae", "gans", "seq2seq", "attention", "rnn_hidden_states"}
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -87,13 +87,17 @@ def tokenize(spec: TaskSpec, text: str) -> list[str]:
     text = text.strip().lower()
     if not text:
         raise DataError("The input is empty: type something, e.g. " + repr(spec.example) + ".")
+    if len(text) > 40 * spec.max_src_len:                  # refuse by length before listing a megabyte of words
+        raise DataError(f"The input has {len(text):,} characters; this model reads at most {spec.max_src_len} "
+                        f"{'words' if spec.word_level else 'characters'}.")
     toks = text.split() if spec.word_level else list(" ".join(text.split()))
     known = set(spec.src_tokens)
     bad = [t for t in dict.fromkeys(toks) if t not in known]
     if bad:
         what = ("word" if spec.word_level else "character") + ("s" if len(bad) > 1 else "")
         allowed = " ".join(spec.src_tokens) if spec.word_level else "".join(spec.src_tokens)
-        raise DataError(f"The {what} {', '.join(repr(b) for b in bad[:8])} {'are' if len(bad) > 1 else 'is'} "
+        shown = ", ".join(repr(b if len(b) <= 24 else b[:24] + "…") for b in bad[:8])
+        raise DataError(f"The {what} {shown} {'are' if len(bad) > 1 else 'is'} "
                         f"not in this task's vocabulary ({allowed!r}).")
     if len(toks) > spec.max_src_len:
         raise DataError(f"The input has {len(toks)} {'words' if spec.word_level else 'characters'}; this model "

@@ -67,7 +67,8 @@ for p in PAGES:
     pages.setdefault(p.section, []).append(st.Page(str(p.path), title=p.title, icon=p.icon, url_path=p.slug))
 nav = st.navigation(pages, expanded=True)
 ui.session_sidebar()
-share.link_panel()
+_, link_col = st.columns([3, 1])           # top right of every page, above its title
+share.link_panel(link_col)
 # A link's parameters the page cannot use (hand-edited, a model no longer shipped) are noted at the top of the
 # page, never an exception: the controls fall back to their defaults (app/share.py).
 page_id = nav.url_path or "home"

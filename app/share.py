@@ -35,10 +35,10 @@ def _safe_name(name: str) -> str:
 
 # ---------------------------------------------------------------- links
 _COPY_LINK = """
-<div class="dlviz-copy-link">
+<div class="dlviz-copy-link" style="text-align:right">
 <button type="button" id="dlviz-copy-link-btn" title="Copy the address of this view: every control bound to the URL"
- style="width:100%;padding:0.35rem 0.5rem;border:1px solid rgba(49,51,63,0.25);border-radius:0.5rem;
- background:transparent;color:inherit;font:inherit;cursor:pointer">&#128279; Copy link to this view</button>
+ style="white-space:nowrap;padding:0.3rem 0.7rem;font-size:0.85rem;border:1px solid rgba(49,51,63,0.25);border-radius:0.5rem;
+ background:transparent;color:inherit;font-family:inherit;cursor:pointer"><span>Copy link to this view</span></button>
 <input id="dlviz-copy-link-url" readonly aria-label="Link to this view"
  style="display:none;width:100%;margin-top:0.3rem;font-size:0.75rem;padding:0.2rem;border-radius:0.3rem;
  border:1px solid rgba(49,51,63,0.25);background:transparent;color:inherit">
@@ -56,8 +56,9 @@ _COPY_LINK = """
     try { if (navigator.clipboard && window.isSecureContext) { await navigator.clipboard.writeText(url); ok = true; } }
     catch (e) { ok = false; }
     if (!ok) { try { ok = document.execCommand("copy"); } catch (e) { ok = false; } }
-    btn.textContent = ok ? "\u2713 Link copied" : "Select the link below and copy it";
-    setTimeout(function () { btn.innerHTML = "&#128279; Copy link to this view"; }, 2500);
+    const label = btn.querySelector("span");
+    label.textContent = ok ? "Link copied" : "Select the link below and copy it";
+    setTimeout(function () { label.textContent = "Copy link to this view"; }, 2500);
   });
 })();
 </script>

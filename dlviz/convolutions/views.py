@@ -63,7 +63,7 @@ def dead_relu_share(model, x) -> dict[str, float]:
 
 
 def run_verdict(history: dict, dead: dict[str, float], n_classes: int = 10) -> str | None:
-    """A finished run stuck at chance level, in words and measured numbers (its loss never exploded, so the
+    """A finished run stuck at chance level, in words and measured numbers (its loss did not explode, so the
     Trainer had nothing to stop). ``history``: the Trainer's ``{metric: (steps, values)}``; ``dead``:
     :func:`dead_relu_share` of the final model. None for a run that learned something."""
     import math
@@ -78,10 +78,11 @@ def run_verdict(history: dict, dead: dict[str, float], n_classes: int = 10) -> s
     tail = loss[-min(50, len(loss)):]
     mean_loss = sum(tail) / len(tail)
     worst = max(dead.items(), key=lambda kv: kv[1]) if dead else None
+    peak = max(loss)
     text = (f"The run ended at chance level: test accuracy {acc[-1]:.1%} at step {steps[-1]:,} (chance "
             f"{chance:.0%}), mean loss of the last {len(tail)} steps {mean_loss:.3f} (ln {n_classes} = "
-            f"{math.log(n_classes):.3f}, the loss of a uniform guess). Its loss never exploded, so training was not "
-            "stopped.")
+            f"{math.log(n_classes):.3f}, the loss of a uniform guess). Its loss peaked at {peak:.3g} "
+            f"({peak / loss[0]:.1f}× its first value) without exploding, so training ran to the end.")
     if worst and worst[1] > 0.5:
         text += (f" {worst[1]:.0%} of the ReLU units of `{worst[0]}` are zero for every test digit (dead): the "
                  "output hardly depends on the input and little gradient flows back. Lower the learning rate.")

@@ -150,6 +150,12 @@ def choose_model() -> Subject:
                    picked.source, picked.label)
 
 
+def clamp(key: str, top: int) -> None:
+    """Keep a slider's kept value within a maximum that another control just lowered."""
+    if st.session_state.get(key, 0) > top:
+        st.session_state[key] = top
+
+
 # ---------------------------------------------------------------- sidebar: image
 def choose_image(sub: Subject) -> Shown:
     st.sidebar.header("Image")
@@ -163,8 +169,10 @@ def choose_image(sub: Subject) -> Shown:
         if len(pool) == 0:
             st.sidebar.success("No misclassified validation image: showing all.")
             pool = np.arange(len(val))
-        pos = st.sidebar.slider("Image", 0, max(1, len(pool) - 1), 0, key="attr-wrong-idx" if only_wrong else "attr-idx",
-                                bind="query-params", disabled=len(pool) < 2)
+        key = "attr-wrong-idx" if only_wrong else "attr-idx"
+        clamp(key, max(1, len(pool) - 1))                   # another model's validation set may be smaller
+        pos = st.sidebar.slider("Image", 0, max(1, len(pool) - 1), 0, key=key, bind="query-params",
+                                disabled=len(pool) < 2)
         pos = min(pos, len(pool) - 1)
         idx = int(pool[pos])
         true_label = int(val.labels[idx])
@@ -202,6 +210,8 @@ def method_settings(size: int) -> tuple[attr.Params, float]:
         baseline = s1.selectbox("Baseline x' (IG, Occlusion)", attr.BASELINES, key="attr-baseline", **q)
         sg_samples = s2.slider("SmoothGrad samples", 4, 64, 25, key="attr-sgn", **q)
         sg_noise = s2.slider("SmoothGrad noise (fraction of range)", 0.0, 0.5, 0.15, 0.05, key="attr-sgs", **q)
+        clamp("attr-occw", max(3, size // 2))                  # the bounds follow the model's image size
+        clamp("attr-occs", max(2, size // 4))
         occ_window = s3.slider("Occlusion patch", 2, max(3, size // 2), min(6, max(2, size // 2)), key="attr-occw", **q)
         occ_stride = s3.slider("Occlusion stride", 1, max(2, size // 4), min(3, max(1, size // 4)), key="attr-occs", **q)
         overlay = s4.slider("Show the image under the maps", 0.0, 0.8, 0.0, 0.1, key="attr-overlay", **q)

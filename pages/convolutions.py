@@ -33,7 +33,7 @@ ui.page_header(PAGE_INFO, (
 def input_image():
     """Sidebar: the photo every kernel slides over."""
     st.sidebar.header("Input")
-    return ui.image_input("conv", size=160)
+    return ui.image_input("conv-img", size=160)   # "conv-upload" is the model picker's checkpoint
 
 
 def slide_kernel(img_name: str, image: torch.Tensor) -> None:
@@ -87,6 +87,10 @@ def slide_kernel(img_name: str, image: torch.Tensor) -> None:
             lo, hi = float(out.min()), float(out.max())
             fig = image_figure((out - lo) / (hi - lo + 1e-8), f"feature map per channel ({oh}×{ow})", height=380)
         ui.show(fig, key="conv-out")
+        share.csv_download("Feature map (CSV)", lambda: [{"channel": c, "row": i, "col": j, "value": float(out[c, i, j])}
+                                                          for c in range(out.shape[0]) for i in range(out.shape[1])
+                                                          for j in range(out.shape[2])],
+                           f"conv-feature-map-{preset}-s{stride}-p{padding}-d{dilation}", key="conv-out")
         if mode == "gray":
             st.caption("Colours clipped at the 99th percentile of |output| (border pixels would wash out the rest).")
         else:
@@ -180,6 +184,8 @@ def inspect_model(data: training.DigitsData) -> None:
     a1.metric("Test accuracy", f"{acc:.1%}", help=f"On {len(xte)} held-out digits.")
     a2.metric("Prediction", f"{int(probs.argmax())}", f"true label {int(yte[idx])}", delta_color="off")
     a3.metric("Confidence", f"{float(probs.max()):.1%}")
+    share.csv_download("Class probabilities (CSV)", lambda: [{"digit": c, "probability": float(p)} for c, p in
+                       enumerate(probs)], f"conv-digit-{idx}-probabilities", key="conv-probs")
     share.notebook(page="convolutions", label=f"the test accuracy of {picked.label}", shown=f"{acc:.1%}",
                    body=views.accuracy_snippet(picked.source, picked.key, picked.label, picked.card),
                    key="convolutions-nb")

@@ -70,7 +70,7 @@ def distances(d: int, n: int) -> None:
               delta=f"theory {theory:.3f}" if d >= 10 else None, delta_color="off", delta_arrow="off",
               help="E|x−y|² = d/6 and Var|x−y|² = 7d/180 give std/mean ≈ √(7d/180)/(d/3) for large d")
     m3.metric("mean squared distance / (d/6)", f"{np.mean(s.distances ** 2) / (d / 6):.3f}", help="1 in expectation")
-    share.notebook(page="curse_of_dimensionality", label=f"the max / min distance ratio at d = {d:,}",
+    share.notebook(page="curse_of_dimensionality", label=f"the max / min distance ratio in {d:,} dimensions",
                    shown=f"{s.ratio:,.3g}", key="curse_of_dimensionality-nb",
                    body="from dlviz.curse_of_dimensionality import core as dim\n"
                         f"result = dim.distance_stats({d}, {n}, {sess.seed})   # d, points, seed\n"

@@ -252,6 +252,8 @@ def layer_by_layer(models: dict, shipped_name: dict, x: torch.Tensor, T: eq.Tran
     lay = p2.selectbox("Layer", list(res), index=first_bad, key="eq-layer", bind="query-params")
     r = res[lay]
     n_ch = int(r.f_tx.shape[0]) if r.f_tx.ndim >= 3 else 1
+    if st.session_state.get("eq-ch", 0) > n_ch - 1:    # another layer may have fewer channels
+        st.session_state["eq-ch"] = max(0, n_ch - 1)
     ch = p3.number_input("Channel", 0, max(0, n_ch - 1), 0, key="eq-ch", bind="query-params") if n_ch > 1 else 0
     rot = p4.number_input("Rotation slot", 0, 3, 0, key="eq-rot", bind="query-params",
                           help="p4 maps have one map per filter rotation") if r.kind == "p4 map" else 0

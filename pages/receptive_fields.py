@@ -217,6 +217,9 @@ def what_the_unit_sees(net: Network, tr: Traced) -> None:
     # one pair of unit sliders per layer (its name in the link), starting at the centre unit
     tag = "".join(ch if ch.isalnum() else "_" for ch in layer)
     ki, kj = f"rf-i-{tag}", f"rf-j-{tag}"
+    for k, top in ((ki, hh - 1), (kj, ww - 1)):          # a smaller input shrinks the map under the sliders
+        if st.session_state.get(k, 0) > top:
+            st.session_state[k] = top
     ev = st.session_state.get("rf-pick")
     pts = list((ev or {}).get("selection", {}).get("points", [])) if hasattr(ev, "get") else []
     if pts and "x" in pts[0] and "y" in pts[0]:           # a click on the map: x = column, y = row

@@ -140,3 +140,13 @@ def test_a_new_image_explains_its_own_prediction_but_a_link_keeps_its_target():
     at = _app(**{"attr-idx": str(j), "attr-target": box.options[other]})   # the link holds the class's label
     assert at.selectbox(key="attr-target").value == other
     assert _image_caption(at).startswith(f"validation #{j} ")
+
+
+def test_another_models_smaller_bounds_clamp_the_sliders():
+    """The image index and the occlusion sliders keep their values across models; a smaller model lowers their
+    bounds (digits: 359 test images, 16 px) and the kept values must follow, not raise."""
+    at = _app(**{"attr-idx": "900", "attr-occw": "16", "attr-occs": "8"})
+    at.sidebar.selectbox(key="attr-model").set_value("digits_cnn").run()
+    assert not errors(at), errors(at)
+    assert at.slider(key="attr-idx").value == at.slider(key="attr-idx").max < 900
+    assert at.slider(key="attr-occw").value == 8 and at.slider(key="attr-occs").value == 4

@@ -85,3 +85,12 @@ def test_the_largest_learning_rate_ends_in_a_message_on_a_0_to_1_axis():
                                 if k.startswith("yaxis"))
     finally:
         stop_runs(at, "eq")
+
+
+def test_a_layer_with_fewer_channels_clamps_the_channel():
+    at = _app()
+    layers = at.selectbox(key="eq-layer").options
+    at.number_input(key="eq-ch").set_value(at.number_input(key="eq-ch").max).run()
+    for lay in layers:                                  # every layer, whatever its channel count
+        at.selectbox(key="eq-layer").set_value(lay).run()
+        assert not errors(at), (lay, errors(at))

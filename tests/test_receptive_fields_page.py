@@ -138,3 +138,14 @@ def test_unit_sliders_start_at_the_centre_and_take_the_link():
     assert at.slider(key=f"rf-i-{tag}").value == (row.size[0] - 1) // 2
     at = _app(**{f"rf-i-{tag}": "0", f"rf-j-{tag}": "1"})
     assert any(m.label == "Unit (0, 1) sees rows / columns" for m in at.metric)
+
+
+def test_a_smaller_input_under_a_far_unit_keeps_the_page_alive():
+    """Monkey test find: the unit row kept its value (10) when a smaller input shrank the map to 6 rows."""
+    at = rendered(PAGE)
+    layer = at.selectbox(key="rf-layer").value
+    tag = "".join(ch if ch.isalnum() else "_" for ch in layer)
+    at.slider(key=f"rf-i-{tag}").set_value(13).run()
+    at.select_slider(key="rf-size").set_value(96).run()
+    assert not errors(at), errors(at)
+    assert at.slider(key=f"rf-i-{tag}").value == at.slider(key=f"rf-i-{tag}").max

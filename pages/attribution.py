@@ -86,7 +86,7 @@ def sanity(model_key: str, image_key: str, target: int, params: attr.Params, see
     return attr.cascading_randomisation(_net, _xs, _targets, params, methods=methods, seed=seed)
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
+@st.cache_resource(show_spinner="Checking which methods apply to this model...", max_entries=16)
 def explainability(model_key: str, _model, _card) -> attr.Explainable:
     """Which methods apply to the model (cached by its key: one forward pass and a Grad-CAM try)."""
     return attr.explainability(ui.copy_model(_model).eval(), _card)

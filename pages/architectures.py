@@ -6,10 +6,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+import share
 import ui
 from dlviz.architectures import blocks as blocks
 from dlviz.architectures import core as arch
 from dlviz.architectures import plots as plots
+from dlviz.receptive_fields.views import field_vs_input
 
 PAGE_INFO = {
     "title": "Architectures",
@@ -57,7 +59,7 @@ VIEWS = ["One architecture", "Building blocks", "Side by side"]
 
 def choose_view() -> str:
     view = st.segmented_control("View", VIEWS, default="One architecture", key="arch-view",
-                                label_visibility="collapsed")
+                                label_visibility="collapsed", bind="query-params")
     return view or "One architecture"
 
 
@@ -65,14 +67,18 @@ def choose_view() -> str:
 def one_architecture() -> None:
     st.sidebar.header("Architecture")
     name = st.sidebar.selectbox("Model", NAMES, index=NAMES.index("ResNet-18"), key="arch-model",
-                                help="torchvision definitions (no weights) and the app's small 32×32 models.")
+                                help="torchvision definitions (no weights) and the app's small 32×32 models.",
+                                bind="query-params")
     entry = ZOO[name]
     design = entry.input_size[-1]
     sizes = sorted(set(SIZES + [design]))
-    size = st.sidebar.select_slider("Input size (pixels)", sizes, value=design, key=f"arch-size-{name}",
+    if st.session_state.get("arch-size-of") not in (None, name):      # another model: start at its design size
+        st.session_state["arch-size"] = design
+    st.session_state["arch-size-of"] = name
+    size = st.sidebar.select_slider("Input size (pixels)", sizes, value=design, key="arch-size", bind="query-params",
                                     help=f"{name} was designed for {design}×{design}. Parameters do not depend on "
                                          "the input size; multiply-adds grow with its area.")
-    log_y = st.sidebar.toggle("Log scale for MACs and parameters", True, key="arch-log")
+    log_y = st.sidebar.toggle("Log scale for MACs and parameters", True, key="arch-log", bind="query-params")
     try:
         a = analysis(name, None if size == design else size)
     except arch.ArchitectureError as e:
@@ -89,8 +95,15 @@ def one_architecture() -> None:
                 "found in the autograd graph (skips and parallel branches do not add to it).")
     m[3].metric("Receptive field", f"{a.rf} px" if a.rf else "–",
                 help=f"Of one unit of the last spatial layer ({a.rf_layer}), in input pixels. It can exceed the "
-                     "image: the unit then sees the whole image plus padding.")
+                     "image: part of the window then lies in the padding, and a unit sees only the part on the image.")
     m[4].metric("Weights (float32)", f"{a.total_params * 4 / 2**20:,.1f} MiB")
+    wider = field_vs_input(a.rf_row, tuple(a.input_size[-2:])) if a.rf_row is not None else None
+    if wider:
+        st.caption(f":material/filter_center_focus: Last spatial layer `{a.rf_layer}`: {wider}")
+    share.notebook(page="architectures", label=f"the parameters of {name}", shown=arch.human(a.total_params),
+                   body=f"from dlviz.architectures import core as arch\n"
+                        f"result = arch.analyse({name!r}, {None if size == design else size})\n"
+                        "print(arch.human(result.total_params))", key="architectures-nb")
     numel, flop_macs = independent_check(name, None if size == design else size)
     ok = numel == a.total_params and flop_macs == a.total_macs
     st.caption((":material/check_circle: " if ok else ":material/cancel: **Mismatch!** ") + f"Independent check: Σ per-layer parameters = {sum(r.params for r in a.rows):,}"
@@ -99,10 +112,13 @@ def one_architecture() -> None:
     for note in a.notes:
         st.caption(f":material/info: {note}")
 
-    ui.show(plots.layer_profile_figure(a, log_y=log_y), key=f"arch-profile-{name}")
+    profile = plots.layer_profile_figure(a, log_y=log_y)
+    ui.show(profile, key=f"arch-profile-{name}")
+    share.figure_csv_download(profile, f"{name}-{size}px-layer-profile", key="arch-profile")
     ui.show(plots.share_figure(arch.stage_totals(a)), key=f"arch-share-{name}")
+    share.csv_download("Stages (CSV)", lambda: arch.stage_totals(a), f"{name}-{size}px-stages", key="arch-stages")
 
-    only_weights = st.toggle("Show only layers with weights", False, key="arch-onlyw")
+    only_weights = st.toggle("Show only layers with weights", False, key="arch-onlyw", bind="query-params")
     rows = [r for r in a.rows if not only_weights or r.params or r.kind in ("Conv2d", "Linear")]
     df = pd.DataFrame({
         "#": [r.index + 1 for r in rows], "layer": [r.name for r in rows], "type": [r.kind for r in rows],
@@ -133,12 +149,21 @@ def building_blocks() -> None:
     for i, (d_model, d_block) in enumerate(defaults):
         fig_col, info_col = st.columns([3, 1])
         with info_col:
-            mname = st.selectbox("Model", with_blocks, index=with_blocks.index(d_model), key=f"blk-model-{i}")
+            mname = st.selectbox("Model", with_blocks, index=with_blocks.index(d_model), key=f"blk-model-{i}",
+                                 bind="query-params")
             names = block_names(mname)
-            bname = st.selectbox("Block", names, index=names.index(d_block) if d_block in names else 0,
-                                 key=f"blk-name-{i}-{mname}")
+            first = names.index(d_block) if d_block in names else 0
+            if st.session_state.get(f"blk-name-{i}-of") not in (None, mname):   # another model: its first block
+                st.session_state[f"blk-name-{i}"] = names[first]
+            st.session_state[f"blk-name-{i}-of"] = mname
+            bname = st.selectbox("Block", names, index=first, key=f"blk-name-{i}", bind="query-params")
             g = block(mname, bname)
             st.metric("Block parameters", f"{g.params:,}")
+            if i == 0:
+                share.notebook(page="architectures", label=f"the parameters of {mname} {bname}", shown=f"{g.params:,}",
+                               body="from dlviz.architectures import blocks\n"
+                                    f"result = blocks.block_graph({mname!r}, {bname!r})\n"
+                                    'print(f"{result.params:,}")', key="architectures-nb")
             st.metric("Block multiply-adds", arch.human(g.macs), help=f"{g.macs:,} MACs for one image")
             saving = blocks.reduction_savings(g)
             if saving is not None:
@@ -157,7 +182,7 @@ def building_blocks() -> None:
 def side_by_side() -> None:
     st.header("3 · All architectures side by side")
     default = [n for n in NAMES if ZOO[n].family != "app"]
-    chosen = st.multiselect("Architectures", NAMES, default=default, key="arch-compare")
+    chosen = st.multiselect("Architectures", NAMES, default=default, key="arch-compare", bind="query-params")
     if not chosen:
         st.info("Pick at least one architecture.")
         st.stop()
@@ -170,9 +195,11 @@ def side_by_side() -> None:
         progress.progress((i + 1) / len(chosen), text=f"Measured {n}")
     progress.empty()
     unit = st.radio("Count compute as", ["multiply-adds (MACs)", "FLOPs (= 2 × MACs)"], horizontal=True,
-                    key="arch-unit", help="A multiply-add is one multiplication and one addition: 2 FLOPs. "
+                    key="arch-unit", bind="query-params", help="A multiply-add is one multiplication and one addition: 2 FLOPs. "
                     "Beware: torchvision's documentation lists ResNet-18 at '1.81 GFLOPS', which is its MAC count.")
-    ui.show(plots.comparison_figure(rows, flops=unit.startswith("FLOPs")), key="arch-compare-fig")
+    comparison = plots.comparison_figure(rows, flops=unit.startswith("FLOPs"))
+    ui.show(comparison, key="arch-compare-fig")
+    share.figure_csv_download(comparison, "architectures-compared", key="arch-compare")
     ui.show(plots.efficiency_figure(rows), key="arch-eff-fig")
     best = min(rows, key=lambda r: r["macs"] / max(1, r["depth"]))
     st.dataframe(pd.DataFrame(rows).rename(columns={"macs": "MACs", "rf": "receptive field (px)"}),
@@ -181,6 +208,11 @@ def side_by_side() -> None:
                                 "MACs": st.column_config.NumberColumn(format="%d")})
     st.caption(f"Each at its design resolution. Cheapest per layer of depth: **{best['name']}** "
                f"({arch.human(best['macs'] / max(1, best['depth']))} MACs per weight layer).")
+    share.notebook(page="architectures", label="the cheapest architecture per layer of depth", shown=best["name"],
+                   body="from dlviz.architectures import core as arch\n"
+                        f"rows = arch.compare({chosen!r})\n"
+                        'result = min(rows, key=lambda r: r["macs"] / max(1, r["depth"]))\n'
+                        'print(result["name"])', key="architectures-nb")
 
 
 def try_this() -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import streamlit as st
+import share
 import torch
 import ui
 
 from dlviz.convolutions import core as conv
-from dlviz.convolutions import training
-from dlviz.plotting import grid_figure, heatmap_figure, image_figure
+from dlviz.convolutions import plots as cplots
+from dlviz.convolutions import training, views
+from dlviz.plotting import image_figure
 
 PAGE_INFO = {
     "title": "Convolutions",
@@ -24,13 +26,14 @@ PAGE_INFO = {
 ui.page_header(PAGE_INFO, (
     "A convolution layer slides a small grid of weights (the **kernel**) over the image and writes one dot "
     "product per position into a **feature map**. Stride, padding and dilation decide how many positions "
-    "there are; training decides what the weights are."))
+    "there are; training decides what the weights are. On every signed map below (kernel weights, feature maps, "
+    "learned filters) **red is positive, white zero, blue negative**; each colour bar gives the scale."))
 
 
 def input_image():
     """Sidebar: the photo every kernel slides over."""
     st.sidebar.header("Input")
-    return ui.image_input("conv", size=160)
+    return ui.image_input("conv-img", size=160)   # "conv-upload" is the model picker's checkpoint
 
 
 def slide_kernel(img_name: str, image: torch.Tensor) -> None:
@@ -39,16 +42,16 @@ def slide_kernel(img_name: str, image: torch.Tensor) -> None:
     c_ctrl, c_kernel = st.columns([1, 1])
     with c_ctrl:
         preset = st.selectbox("Kernel", list(conv.KERNELS) + ["custom 3×3", "custom 5×5"], index=3,
-                              key="conv-kernel")
-        mode = st.radio("Channels", ["gray", "per channel"], horizontal=True, key="conv-mode",
+                              key="conv-kernel", bind="query-params")
+        mode = st.radio("Channels", ["gray", "per channel"], horizontal=True, key="conv-mode", bind="query-params",
                         help="gray: one map of the luminance; per channel: the kernel applied to R, G and B "
                              "separately.")
         s1, s2, s3 = st.columns(3)
-        stride = s1.slider("Stride", 1, 8, 1, key="conv-stride")
-        padding = s2.slider("Padding", 0, 8, 1, key="conv-pad")
-        dilation = s3.slider("Dilation", 1, 6, 1, key="conv-dil")
+        stride = s1.slider("Stride", 1, 8, 1, key="conv-stride", bind="query-params")
+        padding = s2.slider("Padding", 0, 8, 1, key="conv-pad", bind="query-params")
+        dilation = s3.slider("Dilation", 1, 6, 1, key="conv-dil", bind="query-params")
         pad_mode = st.selectbox("Padding fills with", ["zeros", "reflect", "replicate", "circular"],
-                                key="conv-padmode")
+                                key="conv-padmode", bind="query-params")
     with c_kernel:
         if preset.startswith("custom"):
             k = 3 if "3" in preset else 5
@@ -60,7 +63,8 @@ def slide_kernel(img_name: str, image: torch.Tensor) -> None:
             st.caption("Edit the cells: this is your kernel (the identity to start with).")
         else:
             kernel = conv.KERNELS[preset]
-        ui.show(heatmap_figure(kernel, "kernel weights", annotate=True, height=260), key="conv-kernel-fig")
+        ui.show(cplots.signed_heatmap(kernel, "kernel weights", annotate=True, height=260, colorbar_title="weight"),
+                key="conv-kernel-fig")
 
     try:
         res = conv.convolve(image, kernel, stride=stride, padding=padding, dilation=dilation, mode=mode,
@@ -77,11 +81,21 @@ def slide_kernel(img_name: str, image: torch.Tensor) -> None:
         ui.show(image_figure(res.input, f"input: {img_name} ({h}×{w})", height=380), key="conv-in")
     with c_out:
         if mode == "gray":
-            fig = heatmap_figure(out[0], f"feature map ({oh}×{ow})", colorscale="RdBu_r", height=380, robust=True)
+            fig = cplots.signed_heatmap(out[0], f"feature map ({oh}×{ow})", height=380, robust=True,
+                                        colorbar_title="output")
         else:
             lo, hi = float(out.min()), float(out.max())
             fig = image_figure((out - lo) / (hi - lo + 1e-8), f"feature map per channel ({oh}×{ow})", height=380)
         ui.show(fig, key="conv-out")
+        share.csv_download("Feature map (CSV)", lambda: [{"channel": c, "row": i, "col": j, "value": float(out[c, i, j])}
+                                                          for c in range(out.shape[0]) for i in range(out.shape[1])
+                                                          for j in range(out.shape[2])],
+                           f"conv-feature-map-{preset}-s{stride}-p{padding}-d{dilation}", key="conv-out")
+        if mode == "gray":
+            st.caption("Colours clipped at the 99th percentile of |output| (border pixels would wash out the rest).")
+        else:
+            st.caption("Per channel: the R, G and B maps rescaled together to [0, 1] and shown as the colours of an "
+                       "image (not the signed scale): grey is the middle of the range, not zero.")
 
     kk = kernel.shape[0]
     m1, m2, m3 = st.columns(3)
@@ -100,8 +114,8 @@ def digits_data() -> training.DigitsData:
 
 
 def filters_figure(filt: torch.Tensor):
-    return grid_figure(filt, [f"filter {i}" for i in range(len(filt))], cols=8, colorscale="RdBu", symmetric=True,
-                       height_per_row=120)
+    return cplots.signed_grid_figure(filt, [f"filter {i}" for i in range(len(filt))], cols=8, height_per_row=120,
+                                     colorbar_title="weight")
 
 
 def train_cnn(data: training.DigitsData) -> None:
@@ -125,14 +139,30 @@ def train_cnn(data: training.DigitsData) -> None:
 
     ui.training_panel("conv", start_training)
 
-    def live_filters(r) -> None:
+    def live_view(r) -> None:
         t = r.trainer
+        hist = t.history()
+        acc = ui.live_cached("conv-acc", t.step, lambda: cplots.accuracy_figure({"": hist}))
+        ui.show(acc, key="conv-live-acc")
         if t.snapshots:
             step, filt = t.snapshots[-1]
             ui.show(ui.live_cached("conv-filters", step, lambda: filters_figure(filt)), key="conv-live-filters")
-            st.caption(f"First-layer filters at step {step}.")
+            st.caption(f"First-layer filters at step {step} (one colour scale for all eight).")
+        if r.active:
+            return
+        verdict = ui.live_cached("conv-verdict", (r.id, t.step), lambda: views.run_verdict(
+            hist, views.dead_relu_share(t.model_copy().eval(), data.xte)))
+        if verdict:
+            st.warning(verdict, icon=":material/trending_flat:")
+        d1, d2 = st.columns(2)
+        share.csv_download("Training history (CSV)", lambda: [
+            {"metric": k, "step": s_, "value": v} for k, (ss, vs) in hist.items() for s_, v in zip(ss, vs)],
+            f"conv-run-{t.step}steps", key="conv-history", container=d1)
+        if t.snapshots:
+            share.gif_download(lambda: views.filter_frames(t.snapshots), f"conv-filters-{t.step}steps",
+                               key="conv-filters", container=d2, label="Filters over training (GIF)")
 
-    ui.training_monitor("conv", metrics=("loss", "acc", "test_acc"), live=live_filters)
+    ui.training_monitor("conv", metrics=("loss",), live=live_view)
 
 
 def inspect_model(data: training.DigitsData) -> None:
@@ -145,7 +175,7 @@ def inspect_model(data: training.DigitsData) -> None:
         return
     model, xte, yte = picked.model, data.xte, data.yte
     acc = accuracy(model, xte, yte)
-    idx = st.slider("Test digit", 0, len(xte) - 1, 0, key="conv-digit")
+    idx = st.slider("Test digit", 0, len(xte) - 1, 0, key="conv-digit", bind="query-params")
     x = xte[idx:idx + 1]
     probs = torch.softmax(predict(model, x), 1)[0]
     maps = model.feature_maps(x)
@@ -154,16 +184,21 @@ def inspect_model(data: training.DigitsData) -> None:
     a1.metric("Test accuracy", f"{acc:.1%}", help=f"On {len(xte)} held-out digits.")
     a2.metric("Prediction", f"{int(probs.argmax())}", f"true label {int(yte[idx])}", delta_color="off")
     a3.metric("Confidence", f"{float(probs.max()):.1%}")
+    share.csv_download("Class probabilities (CSV)", lambda: [{"digit": c, "probability": float(p)} for c, p in
+                       enumerate(probs)], f"conv-digit-{idx}-probabilities", key="conv-probs")
+    share.notebook(page="convolutions", label=f"the test accuracy of {picked.label}", shown=f"{acc:.1%}",
+                   body=views.accuracy_snippet(picked.source, picked.key, picked.label, picked.card),
+                   key="convolutions-nb")
 
     f1, f2 = st.columns([1, 2])
     with f1:
         ui.show(image_figure(x[0], "input digit", height=260), key="conv-digit-img")
     with f2:
         ui.show(filters_figure(conv.first_layer_filters(model)), key="conv-filters")
-    layer = st.selectbox("Feature maps of layer", list(maps), key="conv-layer")
+    layer = st.selectbox("Feature maps of layer", list(maps), key="conv-layer", bind="query-params")
     fm = maps[layer][0]
-    ui.show(grid_figure(fm, [f"ch {i}" for i in range(len(fm))], cols=8, colorscale="Viridis", height_per_row=110),
-            key="conv-maps")
+    ui.show(cplots.signed_grid_figure(fm, [f"ch {i}" for i in range(len(fm))], cols=8, height_per_row=110,
+                                      colorbar_title="activation"), key="conv-maps")
 
 
 def try_this() -> None:
@@ -171,7 +206,9 @@ def try_this() -> None:
         "Set **dilation** to 3 with a 3×3 kernel: the span becomes 7 px but the kernel still has 9 weights.",
         "Pick *Sobel x* on the astronaut, then *Sobel y*: which edges survive in each map?",
         "Stride 4 with no padding: check the formula against the output size before you look.",
-        "Train with learning rate 3 and plain SGD: watch the run diverge, stop, and keep its last good weights.",
+        ("Train with learning rate 3 and plain **SGD**: the loss never explodes, yet the run ends at chance level "
+         "(10 %) with dead ReLUs. Then try **Adam** at 3: the loss explodes on step 2, training stops and the "
+         "starting weights are restored."),
         "Compare the shipped filters with a model trained for only 50 steps: do edge detectors appear early?",
     ])
 

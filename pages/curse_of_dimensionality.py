@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import share
 import streamlit as st
 import ui
 
@@ -43,8 +44,8 @@ def all_stats(seed: int) -> dict:
 def space() -> tuple[int, int]:
     """Sidebar: the space."""
     st.sidebar.header("Space")
-    d = st.sidebar.select_slider("Dimension d", DIMS, value=100, key="cod-d")
-    n = st.sidebar.select_slider("Sample count", [20, 50, 100, 200, 500, 1000], value=200, key="cod-n")
+    d = st.sidebar.select_slider("Dimension d", DIMS, value=100, key="cod-d", bind="query-params")
+    n = st.sidebar.select_slider("Sample count", [20, 50, 100, 200, 500, 1000], value=200, key="cod-n", bind="query-params")
     return d, n
 
 
@@ -57,7 +58,9 @@ def distances(d: int, n: int) -> None:
     with c1:
         ui.show(plots.distance_histogram_figure([s2, s] if d != 2 else [s2]), key="cod-hist")
     with c2:
-        ui.show(plots.ratio_figure(dim.curve_from_stats([base[k] for k in DIMS]), current=d), key="cod-ratio")
+        ratio_fig = plots.ratio_figure(dim.curve_from_stats([base[k] for k in DIMS]), current=d)
+        ui.show(ratio_fig, key="cod-ratio")
+        share.figure_csv_download(ratio_fig, "distance-ratio-vs-dimension", key="cod-ratio")
         st.caption("Right: 200 points in every dimension (the dotted line marks your d).")
     theory = math.sqrt(7 * d / 180) / (d / 3)
     m1, m2, m3 = st.columns(3)
@@ -67,16 +70,23 @@ def distances(d: int, n: int) -> None:
               delta=f"theory {theory:.3f}" if d >= 10 else None, delta_color="off", delta_arrow="off",
               help="E|x−y|² = d/6 and Var|x−y|² = 7d/180 give std/mean ≈ √(7d/180)/(d/3) for large d")
     m3.metric("mean squared distance / (d/6)", f"{np.mean(s.distances ** 2) / (d / 6):.3f}", help="1 in expectation")
+    share.notebook(page="curse_of_dimensionality", label=f"the max / min distance ratio in {d:,} dimensions",
+                   shown=f"{s.ratio:,.3g}", key="curse_of_dimensionality-nb",
+                   body="from dlviz.curse_of_dimensionality import core as dim\n"
+                        f"result = dim.distance_stats({d}, {n}, {sess.seed})   # d, points, seed\n"
+                        'print(f"{result.ratio:,.3g}")')
 
 
 def volume(d: int) -> None:
     """2 · Volume: it is in the corners and the skin."""
     st.header("2 · The volume is in the corners and the skin")
-    eps = st.slider("Shell thickness ε (fraction of the radius)", 0.01, 0.2, 0.05, 0.01, key="cod-eps")
+    eps = st.slider("Shell thickness ε (fraction of the radius)", 0.01, 0.2, 0.05, 0.01, key="cod-eps", bind="query-params")
     grid = np.unique(np.round(np.logspace(0, 3, 100)).astype(int))
     ball = np.array([(dim.log_ball_volume(int(k)) - k * math.log(2)) / math.log(10) for k in grid])
     shells = {e: np.array([dim.shell_fraction(int(k), e) for k in grid]) for e in sorted({0.01, eps})}
-    ui.show(plots.volume_figure(grid, ball, shells, current=d), key="cod-volume")
+    vol_fig = plots.volume_figure(grid, ball, shells, current=d)
+    ui.show(vol_fig, key="cod-volume")
+    share.figure_csv_download(vol_fig, "volume-vs-dimension", key="cod-volume")
     v1, v2, v3 = st.columns(3)
     frac = min(1.0, dim.ball_in_cube_fraction(d))
     log10 = (dim.log_ball_volume(d) - d * math.log(2)) / math.log(10)
@@ -108,14 +118,18 @@ def nearest_neighbours(d: int) -> None:
     st.markdown("Two classes that differ only in the **first two** coordinates (inside vs outside a disc); every other "
                 "coordinate is uniform noise. The signal never changes -- only the number of useless coordinates.")
     k1, k2, k3 = st.columns(3)
-    n_train = k1.select_slider("Training points", [100, 200, 500, 1000, 2000], value=500, key="cod-ntrain")
-    k = k2.select_slider("k", [1, 3, 5, 11, 21], value=5, key="cod-k")
-    noise = k3.select_slider("Noise scale", [0.1, 0.25, 0.5, 1.0], value=1.0, key="cod-noise",
+    n_train = k1.select_slider("Training points", [100, 200, 500, 1000, 2000], value=500, key="cod-ntrain", bind="query-params")
+    k = k2.select_slider("k", [1, 3, 5, 11, 21], value=5, key="cod-k", bind="query-params")
+    noise = k3.select_slider("Noise scale", [0.1, 0.25, 0.5, 1.0], value=1.0, key="cod-noise", bind="query-params",
                              help="the range of each noise coordinate (the signal lives in [0, 1])")
     acc = knn(n_train, k, noise, sess.seed)
     q1, q2 = st.columns([1.4, 1])
     with q1:
-        ui.show(plots.knn_figure(KNN_DIMS, acc, current=max(d, 2)), key="cod-knn")
+        knn_fig = plots.knn_figure(KNN_DIMS, acc, current=max(d, 2))
+        ui.show(knn_fig, key="cod-knn")
+        share.csv_download("k-NN accuracy (CSV)", lambda: {"dimension": KNN_DIMS, "accuracy": [float(a) for a in acc],
+                           "train_points": [n_train] * len(acc), "k": [k] * len(acc), "noise": [noise] * len(acc)},
+                           f"knn-{n_train}pts-k{k}-noise{noise:g}", key="cod-knn")
     with q2:
         x2, y2 = dim.signal_in_few_dims(400, 2, 2, sess.seed)
         ui.show(plots.scatter_2d_figure(x2, y2), key="cod-scatter")
@@ -130,10 +144,10 @@ def dense_layer_bill() -> None:
     """4 · Why convolutions."""
     st.header("4 · The bill for a dense layer on an image")
     w1, w2, w3, w4 = st.columns(4)
-    side = w1.select_slider("Image side (px)", [8, 16, 28, 32, 64, 128, 224, 512], value=224, key="cod-side")
-    chans = w2.select_slider("Channels", [1, 3], value=3, key="cod-ch")
-    hidden = w3.select_slider("Dense units / conv maps", [16, 64, 256, 1000, 4096], value=1000, key="cod-hidden")
-    kern = w4.select_slider("Conv kernel", [1, 3, 5, 7], value=3, key="cod-kernel")
+    side = w1.select_slider("Image side (px)", [8, 16, 28, 32, 64, 128, 224, 512], value=224, key="cod-side", bind="query-params")
+    chans = w2.select_slider("Channels", [1, 3], value=3, key="cod-ch", bind="query-params")
+    hidden = w3.select_slider("Dense units / conv maps", [16, 64, 256, 1000, 4096], value=1000, key="cod-hidden", bind="query-params")
+    kern = w4.select_slider("Conv kernel", [1, 3, 5, 7], value=3, key="cod-kernel", bind="query-params")
     pc = dim.layer_parameters(side, side, chans, hidden, kern, hidden)
     sizes = [8, 16, 32, 64, 128, 224, 512]
     p_dense = [dim.layer_parameters(s_, s_, chans, hidden, kern, hidden).dense for s_ in sizes]
@@ -141,6 +155,8 @@ def dense_layer_bill() -> None:
     b1, b2 = st.columns([1.3, 1])
     with b1:
         ui.show(plots.params_figure(sizes, p_dense, p_conv), key="cod-params")
+        share.csv_download("Parameter counts (CSV)", lambda: {"image_side_px": sizes, "dense": p_dense, "conv": p_conv},
+                           f"dense-vs-conv-{chans}ch-{hidden}units-k{kern}", key="cod-params")
     with b2:
         st.metric("Fully connected layer", f"{pc.dense:,}", help=pc.dense_formula)
         st.metric(f"{kern}×{kern} conv layer", f"{pc.conv:,}", help=pc.conv_formula,

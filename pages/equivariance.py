@@ -6,11 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import streamlit as st
+import share
 import torch
 import ui
 
+from dlviz.convolutions.plots import accuracy_figure
+from dlviz.convolutions.views import run_verdict
 from dlviz.equivariance import core as eq
 from dlviz.equivariance import plots as plots
+from dlviz.equivariance import views as views
 from dlviz.plotting import image_figure
 from dlviz.equivariance.training import CANVAS, VARIANTS, make_trainer
 
@@ -94,39 +98,43 @@ def sweep_of(name: str, m, shipped_name: dict, x: torch.Tensor, kind: str, fill:
 def choose_input():
     """The image every section transforms: ``(x (1, H, W), its label or None, its name)``."""
     st.sidebar.header("Input")
-    source = st.sidebar.radio("Image", ["digit", "food shape", "photo"], horizontal=True, key="eq-src",
+    source = st.sidebar.radio("Image", ["digit", "food shape", "photo"], horizontal=True, key="eq-src", bind="query-params",
                               help="The models were trained on digits; on other images only the layers' symmetry "
                                    "is meaningful, not the predictions.")
     xs, ys = test_digits()
     if source == "digit":
-        idx = st.sidebar.slider("Test digit", 0, len(xs) - 1, 11, key="eq-idx")
-        return xs[idx], int(ys[idx]), f"test digit {idx} (a {int(ys[idx])})"
+        idx = st.sidebar.slider("Test digit", 0, len(xs) - 1, 11, key="eq-idx", bind="query-params")
+        return xs[idx], int(ys[idx]), f"test digit {idx} (a {int(ys[idx])})", ("digit", idx, "")
     if source == "food shape":
         fx, _ = food_gray()
-        idx = st.sidebar.slider("Food image", 0, len(fx) - 1, 0, key="eq-food")
-        return fx[idx], None, f"food shape {idx} (grey)"
+        idx = st.sidebar.slider("Food image", 0, len(fx) - 1, 0, key="eq-food", bind="query-params")
+        return fx[idx], None, f"food shape {idx} (grey)", ("food shape", idx, "")
     img_name, rgb = ui.image_input("eq", size=CANVAS)
-    return (rgb * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0, keepdim=True), None, img_name
+    from dlviz.data import PHOTO_NAMES
+
+    kind = "photo" if img_name in PHOTO_NAMES else "upload"
+    return ((rgb * torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)).sum(0, keepdim=True), None, img_name,
+            (kind, -1, img_name))
 
 
 def choose_shipped() -> list[str]:
     st.sidebar.header("Models")
     # a multiselect, not ui.model_picker: the page compares several shipped variants side by side
     return st.sidebar.multiselect("Compare (shipped checkpoints)", list(LABELS),
-                                  default=[VARIANTS[n].label for n in DEFAULT], key="eq-models")
+                                  default=[VARIANTS[n].label for n in DEFAULT], key="eq-models", bind="query-params")
 
 
 # ---------------------------------------------------------------- sidebar: live training
 def train_your_own():
     st.sidebar.header("Train your own variant")
     with st.sidebar.expander("Architecture and augmentation", expanded=False):
-        t_arch = st.radio("Network", ["CNN", "p4 group CNN", "MLP"], horizontal=True, key="eq-t-arch")
-        t_pad = st.selectbox("Padding", ["circular", "zeros"], key="eq-t-pad", disabled=t_arch == "MLP")
+        t_arch = st.radio("Network", ["CNN", "p4 group CNN", "MLP"], horizontal=True, key="eq-t-arch", bind="query-params")
+        t_pad = st.selectbox("Padding", ["circular", "zeros"], key="eq-t-pad", bind="query-params", disabled=t_arch == "MLP")
         t_down = st.selectbox("Downsampling", ["maxpool", "none", "stride", "avgpool", "blurpool"],
-                              key="eq-t-down", disabled=t_arch == "MLP")
-        t_head = st.selectbox("Head", ["gap", "flatten"], key="eq-t-head", disabled=t_arch == "MLP",
+                              key="eq-t-down", bind="query-params", disabled=t_arch == "MLP")
+        t_head = st.selectbox("Head", ["gap", "flatten"], key="eq-t-head", bind="query-params", disabled=t_arch == "MLP",
                               format_func={"gap": "global average pool", "flatten": "flatten + linear"}.get)
-        t_rot = st.selectbox("Rotation augmentation", ["none", "rot90", "any"], key="eq-t-rot",
+        t_rot = st.selectbox("Rotation augmentation", ["none", "rot90", "any"], key="eq-t-rot", bind="query-params",
                              format_func={"none": "none", "rot90": "random quarter turns",
                                           "any": "random angle 0-360°"}.get)
     hp = ui.hyperparameters("eq", lr=3e-3, steps=400, batch_size=64)
@@ -153,7 +161,17 @@ def train_your_own():
         return {name: trainer}, {"name": name, "arch": arch, "config": cfg, "rotation": t_rot, "dataset": "digits"}
 
     run = ui.training_panel("eq", start_training)
-    ui.training_monitor("eq", metrics=("loss", "acc", "test_acc"))
+    def live_accuracy(r) -> None:       # accuracy on a fixed [0, 1] axis (a chance-level run is a flat line)
+        hist = {name: t.history() for name, t in r.trainers.items()}
+        version = tuple(t.step for t in r.trainers.values())
+        ui.show(ui.live_cached("eq-acc", version, lambda: accuracy_figure(hist)), key="eq-live-acc")
+
+    ui.training_monitor("eq", metrics=("loss",), live=live_accuracy)
+    if run is not None and not run.active:
+        for name, t in run.trainers.items():
+            verdict = run_verdict(t.history(), {})
+            if verdict:
+                st.warning(f"**{name}**: {verdict}", icon=":material/trending_flat:")
     return run
 
 
@@ -180,22 +198,22 @@ def gather_models(chosen: list[str], run) -> tuple[dict[str, torch.nn.Module], d
 def transform_input(x: torch.Tensor, img_name: str) -> eq.Transform:
     st.header("1 · Transform the input")
     kind = st.radio("Transformation", ["shift", "rotation by 90°", "rotation by any angle", "flip"], horizontal=True,
-                    key="eq-kind")
+                    key="eq-kind", bind="query-params")
     c1, c2, c3 = st.columns(3)
     if kind == "shift":
-        dx = c1.slider("Shift right (px)", -8, 8, 3, key="eq-dx")
-        dy = c2.slider("Shift down (px)", -8, 8, 0, key="eq-dy")
-        fill = c3.radio("Fill", ["circular", "zeros"], horizontal=True, key="eq-fill",
+        dx = c1.slider("Shift right (px)", -8, 8, 3, key="eq-dx", bind="query-params")
+        dy = c2.slider("Shift down (px)", -8, 8, 0, key="eq-dy", bind="query-params")
+        fill = c3.radio("Fill", ["circular", "zeros"], horizontal=True, key="eq-fill", bind="query-params",
                         help="circular: what leaves one side comes back on the other (a torus); zeros: it is lost")
         T = eq.Transform("shift", dy, dx, fill)
     elif kind == "rotation by 90°":
-        q = c1.select_slider("Quarter turns (counter-clockwise)", [1, 2, 3], value=1, key="eq-q")
+        q = c1.select_slider("Quarter turns (counter-clockwise)", [1, 2, 3], value=1, key="eq-q", bind="query-params")
         T = eq.Transform("rot90", quarter=q)
     elif kind == "rotation by any angle":
-        ang = c1.slider("Angle (degrees)", 0, 360, 30, step=5, key="eq-ang")
+        ang = c1.slider("Angle (degrees)", 0, 360, 30, step=5, key="eq-ang", bind="query-params")
         T = eq.Transform("rotate", angle=float(ang), fill="zeros")
     else:
-        horiz = c1.radio("Direction", ["left ↔ right", "top ↕ bottom"], key="eq-flip") == "left ↔ right"
+        horiz = c1.radio("Direction", ["left ↔ right", "top ↕ bottom"], key="eq-flip", bind="query-params") == "left ↔ right"
         T = eq.Transform("flip", horizontal=horiz)
     i1, i2, i3 = st.columns([1, 1, 2])
     i1.plotly_chart(image_figure(x, f"x: {img_name}", height=230), key="eq-x", config={"displayModeBar": False})
@@ -210,10 +228,12 @@ def transform_input(x: torch.Tensor, img_name: str) -> eq.Transform:
 
 
 # ---------------------------------------------------------------- 2. layer by layer
-def layer_by_layer(models: dict, shipped_name: dict, x: torch.Tensor, T: eq.Transform) -> None:
+def layer_by_layer(models: dict, shipped_name: dict, x: torch.Tensor, T: eq.Transform, where: tuple) -> None:
     st.header("2 · Layer by layer: f(Tx) beside T′f(x)")
     results = {name: errors_of(name, m, shipped_name, x, T) for name, m in models.items()}
-    ui.show(plots.errors_figure(results), key="eq-errors")
+    errs_fig = plots.errors_figure(results)
+    ui.show(errs_fig, key="eq-errors")
+    share.figure_csv_download(errs_fig, f"equivariance-errors-{T.label()}", key="eq-errors")
     st.caption("Green band: exact up to float rounding (< 1e-5). Hollow markers: no exact T′ exists for this layer "
                "(a shift its stride does not divide), the nearest shift is used.")
     with st.expander("All the numbers"):
@@ -226,14 +246,16 @@ def layer_by_layer(models: dict, shipped_name: dict, x: torch.Tensor, T: eq.Tran
     # by default: the first model that breaks the symmetry somewhere, at the first layer where it breaks
     broken = [(n, i) for n, rs in results.items() for i, r in enumerate(rs) if r.error > 1e-3 and r.kind != "vector"]
     pick = p1.selectbox("Model", list(results), index=list(results).index(broken[0][0]) if broken else 0,
-                        key="eq-pick")
+                        key="eq-pick", bind="query-params")
     res = {r.name: r for r in results[pick]}
     first_bad = next((i for n, i in broken if n == pick), min(2, len(res) - 1))
-    lay = p2.selectbox("Layer", list(res), index=first_bad, key="eq-layer")
+    lay = p2.selectbox("Layer", list(res), index=first_bad, key="eq-layer", bind="query-params")
     r = res[lay]
     n_ch = int(r.f_tx.shape[0]) if r.f_tx.ndim >= 3 else 1
-    ch = p3.number_input("Channel", 0, max(0, n_ch - 1), 0, key="eq-ch") if n_ch > 1 else 0
-    rot = p4.number_input("Rotation slot", 0, 3, 0, key="eq-rot",
+    if st.session_state.get("eq-ch", 0) > n_ch - 1:    # another layer may have fewer channels
+        st.session_state["eq-ch"] = max(0, n_ch - 1)
+    ch = p3.number_input("Channel", 0, max(0, n_ch - 1), 0, key="eq-ch", bind="query-params") if n_ch > 1 else 0
+    rot = p4.number_input("Rotation slot", 0, 3, 0, key="eq-rot", bind="query-params",
                           help="p4 maps have one map per filter rotation") if r.kind == "p4 map" else 0
     ui.show(plots.triple_figure(r, int(ch), int(rot), title=f"{pick} · {lay} ({r.kind}, stride {r.stride})"),
             key="eq-triple")
@@ -243,6 +265,13 @@ def layer_by_layer(models: dict, shipped_name: dict, x: torch.Tensor, T: eq.Tran
         mm[k % len(mm)].metric(f"logits · {name}", f"{last.error:.1e}", help=f"{name}: invariance error of the logits, "
                                "‖f(Tx) − f(x)‖ / ‖f(x)‖", delta="exact" if last.error < 1e-5 else "not invariant",
                                delta_color="normal" if last.error < 1e-5 else "inverse", delta_arrow="off")
+    # a snippet reproduces a shipped model; one whose error is well above float rounding (which varies with threads)
+    mine = [n for n in results if n in shipped_name]
+    first = next((n for n in mine if results[n][-1].error > 1e-3), mine[0] if mine else None)
+    if first is not None:
+        share.notebook(page="equivariance", label=f"the invariance error of the logits of {first}",
+                       shown=f"{results[first][-1].error:.1e}",
+                       body=views.invariance_snippet(shipped_name[first], *where, T), key="equivariance-nb")
 
 
 # ---------------------------------------------------------------- 3. output against shift / angle
@@ -261,10 +290,12 @@ def prediction_as_input_moves(models: dict, shipped_name: dict, x: torch.Tensor,
         values = list(range(0, 361, 10))
         sweeps = {n: sweep_of(n, m, shipped_name, x, "rotate", "zeros") for n, m in models.items()}
         xlabel = "rotation (degrees, counter-clockwise)"
-    ui.show(plots.sweep_figure(sweeps, values, cls, cls_name, xlabel), key="eq-sweep")
+    sweep_fig = plots.sweep_figure(sweeps, values, cls, cls_name, xlabel)
+    ui.show(sweep_fig, key="eq-sweep")
+    share.figure_csv_download(sweep_fig, f"equivariance-sweep-{T.kind}", key="eq-sweep")
     g1, g2 = st.columns([1, 1])
     gm = g1.selectbox("Every shift (dy, dx) at once for", list(models), index=min(1, len(models) - 1),
-                      key="eq-grid-model")
+                      key="eq-grid-model", bind="query-params")
     fill_g = T.fill if T.kind == "shift" else "circular"
     grid = cached_grid(shipped_name[gm], x_np, fill_g) if gm in shipped_name else eq.shift_grid(models[gm], x, 6, fill_g)
     g1.plotly_chart(plots.grid_figure(grid, cls, f"p(“{cls}”) for every shift, {fill_g} fill"), key="eq-grid")
@@ -281,8 +312,8 @@ def consistency(models: dict, shipped_name: dict) -> None:
     xs, ys = test_digits()
     st.header("4 · Consistency over the test set (Zhang, 2019)")
     k1, k2 = st.columns(2)
-    max_shift = k1.slider("Largest random shift (px)", 1, 8, 4, key="eq-cons-shift")
-    cfill = k2.radio("Fill", ["circular", "zeros"], horizontal=True, key="eq-cons-fill")
+    max_shift = k1.slider("Largest random shift (px)", 1, 8, 4, key="eq-cons-shift", bind="query-params")
+    cfill = k2.radio("Fill", ["circular", "zeros"], horizontal=True, key="eq-cons-fill", bind="query-params")
 
 
     cons, rot_acc = {}, {}
@@ -300,6 +331,10 @@ def consistency(models: dict, shipped_name: dict) -> None:
     with b2:
         ui.show(plots.bars_figure({n: float(a[1:].mean()) for n, a in rot_acc.items()},
                                   "test accuracy on digits turned by 90°, 180°, 270°", "accuracy"), key="eq-rotacc")
+    share.csv_download("Consistency and rotated accuracy (CSV)", lambda: [
+        {"model": n, "consistency": cons[n], "max_shift_px": max_shift, "fill": cfill,
+         **{f"acc_rot{a}": float(v) for a, v in zip((0, 90, 180, 270), rot_acc[n])}} for n in cons],
+        f"equivariance-consistency-{max_shift}px-{cfill}", key="eq-cons")
     st.caption(f"Consistency on all {len(xs)} test digits, each shifted twice (offsets uniform in "
                f"[−{max_shift}, {max_shift}]² on both axes). Upright test accuracy: "
                + ", ".join(f"{n} {a[0]:.3f}" for n, a in rot_acc.items()) + ".")
@@ -320,12 +355,12 @@ def try_this() -> None:
     ])
 
 
-x, label, img_name = choose_input()
+x, label, img_name, where = choose_input()
 chosen = choose_shipped()
 run = train_your_own()
 models, shipped_name = gather_models(chosen, run)
 T = transform_input(x, img_name)
-layer_by_layer(models, shipped_name, x, T)
+layer_by_layer(models, shipped_name, x, T, where)
 prediction_as_input_moves(models, shipped_name, x, label, T)
 consistency(models, shipped_name)
 try_this()

@@ -281,7 +281,7 @@ def test_page_views_and_bad_input():
     at.session_state["arch-view"] = "One architecture"
     at.session_state["arch-model"] = "AlexNet"
     at.run()
-    at.session_state["arch-size-AlexNet"] = 32                     # too small for AlexNet's pools
+    at.session_state["arch-size"] = 32                    # too small for AlexNet's pools
     at.run()
     assert not at.exception
     assert len(at.error) == 1 and "Pick a larger input size" in at.error[0].value
@@ -304,3 +304,84 @@ def test_figures_plot_the_measured_numbers():
     fig = P.block_figure(g)
     assert sum(s.type == "rect" for s in fig.layout.shapes) == len(g.nodes)
     assert P.thumbnail().shape == (150, 300, 3)
+
+
+def _arch_app(**params):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "architectures.py"),
+                           default_timeout=180)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.exception] + [e.value for e in at.error]
+    return at
+
+
+def _last_printed(at) -> str:
+    import contextlib
+    import io
+
+    code = next(c.value for c in at.code if c.value.startswith("# dlviz notebook snippet"))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "<snippet>", "exec"), {})
+    return out.getvalue().strip().splitlines()[-1]
+
+
+def test_page_field_wider_than_input_states_the_clipped_region():
+    """Issue 15: "every unit sees the whole image plus padding" was false for ResNet-50 (unit (0, 0) sees rows
+    0-213 of 224): the page now states the clipped region the receptive-field library computes."""
+    from dlviz.receptive_fields import core as rfm
+
+    at = _arch_app(**{"arch-model": "ResNet-50"})
+    a = A.analyse("ResNet-50")
+    assert a.rf == 427 and a.rf_layer == "layer4"
+    assert a.rf_row.clipped_region(0, 0, (224, 224)) == (0, 0, 213, 213)
+    row = next(r for r in rfm.receptive_field(rfm.torchvision_model("ResNet-50"), 224) if r.name == "layer4")
+    assert row.clipped_region(0, 0, (224, 224)) == (0, 0, 213, 213)
+    caps = " ".join(c.value for c in at.caption)
+    assert "unit (0, 0) sees rows 0–213, columns 0–213" in caps and "36 of the 49 units" in caps
+    helps = " ".join(m.help or "" for m in at.metric)
+    assert "whole image plus padding" not in caps + helps
+    at = _arch_app(**{"arch-model": "LeNet-5"})                      # a field that fits: no such caption
+    assert not any("is wider than" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("view", ["One architecture", "Building blocks", "Side by side"])
+def test_page_notebook_snippet_prints_the_number_shown(view):
+    params = {"arch-view": view}
+    if view == "Side by side":
+        params["arch-compare"] = ["LeNet-5", "ResNet-18", "GoogLeNet"]
+    at = _arch_app(**params)
+    code = next(c.value for c in at.code if c.value.startswith("# dlviz notebook snippet"))
+    shown = code.split(" = ", 1)[1].split("\n", 1)[0]
+    texts = [m.value for m in at.metric] + [c.value for c in at.caption]
+    assert any(shown in t for t in texts), (shown, texts)
+    assert _last_printed(at) == shown
+
+
+def test_page_controls_are_bound_to_the_url_and_sizes_follow_the_model():
+    at = _arch_app(**{"arch-model": "Inception v3"})
+    assert at.select_slider(key="arch-size").value == 299
+    at.selectbox(key="arch-model").set_value("ResNet-18").run()
+    assert at.select_slider(key="arch-size").value == 224
+    at = _arch_app(**{"arch-model": "ResNet-18", "arch-size": "64"})
+    assert at.select_slider(key="arch-size").value == 64 and at.metric[1].value != "1.81 G"
+    for view in ("One architecture", "Building blocks", "Side by side"):
+        at = _arch_app(**{"arch-view": view})
+        keyed = [w for kind in ("selectbox", "radio", "select_slider", "toggle", "multiselect", "button_group")
+                 for w in getattr(at, kind) if w.key and not w.key.startswith("dlviz_")]
+        assert keyed and all(w.proto.query_param_key == w.key for w in keyed), \
+            [w.key for w in keyed if w.proto.query_param_key != w.key]
+    at = _arch_app(**{"arch-view": "Building blocks"})
+    at.selectbox(key="blk-model-1").set_value("ResNet-50").run()      # the block list follows the model
+    assert not at.exception and at.selectbox(key="blk-name-1").value in _block_names("ResNet-50")
+
+
+def _block_names(name):
+    from dlviz.architectures import blocks as B
+
+    return B.find_blocks(A.build(name))

@@ -287,3 +287,17 @@ def test_erf_grows_like_sqrt_depth_while_theory_grows_linearly():
     assert curve.effective[1] < curve.theoretical[1] / 2
     rnd = erf_vs_depth([2, 8], init="random", channels=4, n_images=2)
     assert all(e <= t for e, t in zip(rnd.effective, rnd.theoretical))
+
+
+@pytest.mark.parametrize("kernel", [2, 3, 4])
+def test_erf_vs_depth_centres_on_the_units_field_for_any_kernel(kernel):
+    """Issue 15: with an even kernel the field of a deeper unit is shifted by half a pixel per layer; a window
+    centred on the image reported an ERF larger than the theoretical field. For an averaging linear stack the
+    gradient fills exactly the field, so the window holding all of it *is* the field."""
+    depths = [1, 2, 3, 5]
+    full = erf_vs_depth(depths, kernel=kernel, init="uniform", activation="none", channels=1, n_images=1,
+                        fraction=1.0)
+    assert full.theoretical == [d * (kernel - 1) + 1 for d in depths]
+    assert full.effective == full.theoretical
+    rnd = erf_vs_depth(depths, kernel=kernel, init="random", channels=4, n_images=2)
+    assert all(e <= t for e, t in zip(rnd.effective, rnd.theoretical)), rnd

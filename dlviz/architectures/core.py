@@ -189,6 +189,7 @@ class Analysis:
     rf: int | None = None   # receptive field of the last spatial (not yet pooled) layer
     rf_layer: str = ""
     notes: list[str] = field(default_factory=list)
+    rf_row: object | None = None    # that layer's RFRow (dlviz.receptive_fields.core): regions of any unit
 
     @property
     def flops(self) -> int:
@@ -355,6 +356,7 @@ def _add_receptive_fields(name: str, a: Analysis, image_size: int | None) -> Non
     if spatial:
         a.rf = _num(spatial[-1].rf_size)
         a.rf_layer = spatial[-1].name
+        a.rf_row = spatial[-1]
 
 
 def _num(v: float) -> int | float:

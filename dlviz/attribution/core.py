@@ -107,11 +107,18 @@ def attribute(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int, met
         return up.expand_as(x).contiguous()
     if method == "Occlusion":
         c = x.shape[1]
-        w, s = min(params.occ_window, x.shape[-1]), max(1, params.occ_stride)
+        w, s = occlusion_window(params, x.shape[-1])
         return ca.Occlusion(model).attribute(x, sliding_window_shapes=(c, w, w), strides=(c, s, s),
                                              baselines=baseline_for(x, params.baseline), target=target,
                                              perturbations_per_eval=64).detach()
     raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+
+
+def occlusion_window(params: Params, size: int) -> tuple[int, int]:
+    """``(patch, stride)`` Occlusion uses on ``size``-px images: the patch at most the image, the stride at most the
+    patch (a stride larger than the patch would leave pixels no patch ever covers, and captum refuses it)."""
+    w = max(1, min(int(params.occ_window), int(size)))
+    return w, max(1, min(int(params.occ_stride), w))
 
 
 def to_map(attr: torch.Tensor, signed: bool) -> torch.Tensor:
@@ -266,3 +273,116 @@ def verdict(result: SanityResult, threshold: float = 0.5) -> dict[str, bool]:
     correlation below ``threshold`` with the original map."""
     return {m: result.final(m) < threshold for m in result.correlation}
 
+
+
+# ------------------------------------------------------------------------------------------- which models
+WHAT_IT_EXPLAINS = ("an **image classifier**: one image in, one score per class out (logits of shape (1, K)), "
+                    "such as the food and digit CNNs, LeNet-5, the equivariance CNNs and MLPs, or the ViTs")
+
+_NOT_A_CLASSIFIER = {
+    "tiny_transformer": "a transformer over token sequences: its input is text, not pixels",
+    "char_rnn": "a character-level RNN: its input is text, not pixels",
+    "seq2seq": "a sequence-to-sequence model: its input is a sequence of tokens, not an image",
+    "dcgan": "a GAN generator: it turns noise into an image, it does not classify one",
+    "gan_mlp": "a GAN on 2-D points: there are no pixels to attribute",
+    "unet": "a diffusion denoiser: it maps a noisy image and a time step to noise, not to class scores",
+    "seg_unet": "a segmentation network: it scores every class at every pixel, not once per image",
+    "conv_vae": "a variational auto-encoder: it returns a reconstruction and a code, not class scores",
+}
+
+
+class NotExplainable(ValueError):
+    """The model is not one the attribution methods can explain; the message says why, in words."""
+
+
+@dataclass(frozen=True)
+class Explainable:
+    """What the page needs to explain a model: its input ``(channels, size, size)``, its number of classes, the
+    methods that apply to it and, for each method left out, why."""
+
+    channels: int
+    size: int
+    n_classes: int
+    methods: tuple[str, ...]
+    left_out: dict
+
+
+def input_shape(model: nn.Module, card: dict | None = None) -> tuple[int, int]:
+    """``(channels, size)`` of the square images ``model`` takes: from its config (``in_channels`` /
+    ``image_size``), else from its first layer (a ``Conv2d``'s channels; a ``Linear``'s ``in_features`` as
+    ``c x s x s`` with c = 1 or 3), else ``(3, 32)``."""
+    import dataclasses
+    import math
+
+    cfg = getattr(model, "config", None)
+    cfg = dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else dict((card or {}).get("config", {}))
+    c, s = cfg.get("in_channels"), cfg.get("image_size")
+    first = next((m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))), None)
+    if c is None and isinstance(first, nn.Conv2d):
+        c = first.in_channels
+    n = cfg.get("in_features") or (first.in_features if isinstance(first, nn.Linear) else None)
+    if s is None and n:
+        for cc in ([c] if c else [1, 3]):
+            r = math.isqrt(int(n) // int(cc))
+            if int(cc) * r * r == int(n):
+                c, s = cc, r
+                break
+    return int(c or 3), int(s or 32)
+
+
+def _grad_cam_problem(model: nn.Module, x: torch.Tensor) -> str:
+    """Why Grad-CAM does not apply to ``model`` (empty when it does)."""
+    if any(isinstance(m, nn.MultiheadAttention) for m in model.modules()) or type(model).__name__ == "ViT":
+        return ("its only convolution is the patch embedding at the input; after it, attention mixes every "
+                "position, so there is no last convolutional feature map for Grad-CAM to weight")
+    no_conv = "it has no convolutional layer: Grad-CAM weights the feature maps of one, and this model has none"
+    try:
+        layer = cam_layer(model)
+    except ValueError:
+        return no_conv
+    got = []
+    h = layer.register_forward_hook(lambda _m, _i, o: got.append(o))
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        h.remove()
+    out = got[-1] if got else None
+    if torch.is_tensor(out) and out.ndim == 2 and not any(isinstance(m, nn.Conv2d) for m in model.modules()):
+        return no_conv
+    if not torch.is_tensor(out) or out.ndim != 4:
+        shape = tuple(out.shape) if torch.is_tensor(out) else type(out).__name__
+        why = " (a group convolution keeps a rotation axis)" if torch.is_tensor(out) and out.ndim == 5 else ""
+        return (f"its Grad-CAM layer outputs {shape}, not (batch, channels, height, width) maps{why}: Grad-CAM's "
+                "channel weights are defined for plain maps")
+    try:
+        attribute(model, x, 0, "Grad-CAM")
+    except Exception as e:  # noqa: BLE001 - whatever captum refuses, say so in words
+        return f"captum's Grad-CAM cannot hook its last convolutional layer ({type(e).__name__})"
+    return ""
+
+
+def explainability(model: nn.Module, card: dict | None = None) -> Explainable:
+    """Can the page explain ``model``, with which methods? Raises :class:`NotExplainable` (a sentence saying why)
+    for models that are not image classifiers; Grad-CAM is left out, with its reason, where it does not apply."""
+    card = card or {}
+    arch = card.get("arch") or type(model).__name__
+    if arch in _NOT_A_CLASSIFIER:
+        raise NotExplainable(f"`{arch}` is {_NOT_A_CLASSIFIER[arch]}. This page explains {WHAT_IT_EXPLAINS}.")
+    c, s = input_shape(model, card)
+    x = torch.zeros(2, c, s, s)
+    try:
+        with torch.no_grad():
+            y = model.eval()(x)
+    except Exception:  # noqa: BLE001 - the reason is said in words below, not as a traceback
+        raise NotExplainable(f"`{arch}` does not take a {c}×{s}×{s} image (its config gives no other image size), so "
+                             f"there is no pixel to attribute. This page explains {WHAT_IT_EXPLAINS}.") from None
+    if not torch.is_tensor(y) or y.ndim != 2 or y.shape[0] != 2 or y.shape[1] < 2:
+        got = tuple(y.shape[1:]) if torch.is_tensor(y) else f"a {type(y).__name__}"
+        raise NotExplainable(f"`{arch}` turns a {c}×{s}×{s} image into {got}, not one score per class. This page "
+                             f"explains {WHAT_IT_EXPLAINS}.")
+    left_out = {}
+    why = _grad_cam_problem(model, x[:1])
+    if why:
+        left_out["Grad-CAM"] = why
+    return Explainable(c, s, int(y.shape[1]), tuple(m for m in METHODS if m not in left_out), left_out)

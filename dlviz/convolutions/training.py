@@ -15,7 +15,7 @@ from torch import nn
 from dlviz.data import batches, digits
 from dlviz.metrics import accuracy, classification_loss
 from dlviz.models import build_model
-from dlviz.train import Trainer, make_optimizer
+from dlviz.train import ExplosionWatch, Trainer, make_optimizer
 
 DIGITS_SIZE = 16
 DIGITS_DATASET = "digits (train split, seed 0, 16x16)"
@@ -51,11 +51,15 @@ def digits_trainer(model: nn.Module, data: DigitsData, *, steps: int = 600, lr: 
                    name: str = "digits") -> Trainer:
     """Cross-entropy training of ``model`` on the digits; with ``eval_every``, the test accuracy is recorded."""
     eval_fn = (lambda m: {"test_acc": accuracy(m, data.xte, data.yte)}) if eval_every else None
-    return Trainer(model, loss_fn=classification_loss,
-                   optimizer=make_optimizer(optimizer, model.parameters(), lr, weight_decay),
-                   batches=batches(data.xtr, data.ytr, batch_size=batch_size, seed=seed), steps=steps,
-                   eval_fn=eval_fn, eval_every=eval_every, snapshot_fn=snapshot_fn, snapshot_every=snapshot_every,
-                   device=device, name=name)
+    trainer = Trainer(model, loss_fn=classification_loss,
+                      optimizer=make_optimizer(optimizer, model.parameters(), lr, weight_decay),
+                      batches=batches(data.xtr, data.ytr, batch_size=batch_size, seed=seed), steps=steps,
+                      eval_fn=eval_fn, eval_every=eval_every, snapshot_fn=snapshot_fn, snapshot_every=snapshot_every,
+                      device=device, name=name)
+    # Explosion is judged against the *first* loss (ln 10 ~ 2.3 for a fresh net), not the mean of the first ten:
+    # at a high learning rate the loss jumps 10^5-fold on step 2, and a mean that includes the jump never trips.
+    trainer._watch = ExplosionWatch(trainer.explode_factor, trainer.explode_window, early=1)
+    return trainer
 
 
 def new_digits_cnn(seed: int) -> nn.Module:

@@ -200,8 +200,10 @@ def erf_vs_depth(depths: Sequence[int], kernel: int = 3, channels: int = 8, acti
     """Theoretical vs effective receptive-field size of plain stacks of growing depth.
 
     One model of the largest depth runs forward once on ``n_images`` standard-normal noise images; the
-    centre unit of every requested ``conv`` layer is back-propagated from that one graph. The image is
-    large enough (and odd) that the deepest theoretical field fits inside it: nothing is clipped.
+    unit of every requested ``conv`` layer whose field is centred on the image is back-propagated from that one
+    graph, and the ERF window is centred on that unit's field (with an even kernel the field moves by half a pixel
+    per layer). The image is large enough (and odd) that the deepest theoretical field fits inside it: nothing is
+    clipped, so the effective size never exceeds the theoretical one.
     """
     depths = sorted({int(d) for d in depths if int(d) >= 1})
     if not depths:
@@ -220,14 +222,19 @@ def erf_vs_depth(depths: Sequence[int], kernel: int = 3, channels: int = 8, acti
             h = mod(h)
             outs[name] = h
         theo, eff, rad = [], [], []
-        c = size // 2
         for k, d in enumerate(depths):
-            y = outs[f"conv{d}"][:, :, c, c].sum()
+            # the unit whose field is centred on the image, and the centre of *its* field: with an even kernel
+            # 'same' padding is one-sided, each layer shifts the field by half a pixel and the map grows by one
+            row = rows[f"conv{d}"]
+            ui, uj = _center_unit(row, (size, size))
+            t, lft, b, r = row.region(ui, uj)
+            centre = ((t + b) / 2, (lft + r) / 2)
+            y = outs[f"conv{d}"][:, :, ui, uj].sum()
             (grad,) = torch.autograd.grad(y, x, retain_graph=k < len(depths) - 1)
             gm = grad.abs().sum(1).mean(0).double().numpy()
-            theo.append(int(rows[f"conv{d}"].rf[0]))
-            eff.append(mass_size(gm, (c, c), fraction))
-            rad.append(mass_radius(gm, (c, c), fraction))
+            theo.append(int(row.rf[0]))
+            eff.append(mass_size(gm, centre, fraction))
+            rad.append(mass_radius(gm, centre, fraction))
     return DepthCurve(depths, theo, eff, rad, fraction)
 
 

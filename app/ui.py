@@ -245,7 +245,8 @@ def image_input(key: str, size: int | None = None, container=None, default: str 
     from dlviz.data.photos import square
 
     where = container or st.sidebar
-    name = where.selectbox("Photo", PHOTO_NAMES, index=PHOTO_NAMES.index(default), key=f"{key}-photo")
+    name = where.selectbox("Photo", PHOTO_NAMES, index=PHOTO_NAMES.index(default), key=f"{key}-photo",
+                         bind="query-params")
     up = where.file_uploader("...or upload an image", type=None, key=f"{key}-upload",
                              help="PNG, JPEG, GIF, WebP, TIFF... up to 25 MB; any mode (RGBA, palette, CMYK).")
     if up is not None:

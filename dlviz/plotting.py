@@ -133,6 +133,9 @@ def metrics_figure(histories: dict[str, dict[str, tuple[list[int], list[float]]]
                                        showlegend=ci == 1 and bool(run)), 1, ci)
             if log_y and m.lower().endswith("loss") and np.all(val_arr[np.isfinite(val_arr)] > 0):
                 fig.update_yaxes(type="log", row=1, col=ci)
+    for ci, m in enumerate(metrics, 1):
+        if "acc" in m.lower():             # an accuracy spans [0, 1]: an auto-zoomed 0.098-0.1 axis draws noise as a V
+            fig.update_yaxes(range=[0, 1.02], row=1, col=ci)
     fig.update_xaxes(title_text="step")
     fig.update_layout(height=height, margin=dict(l=4, r=4, t=30, b=4), legend=dict(orientation="h", y=-0.25))
     return fig

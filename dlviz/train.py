@@ -385,8 +385,9 @@ class Trainer:
 class ExplosionWatch:
     """Flags a loss that explodes while staying finite (issue 16: diverging runs must be caught early).
 
-    The loss is smoothed with an exponential moving average (``alpha``). Its *early level* is the mean
-    of the first ``early`` losses. A run has exploded when
+    The loss is smoothed with an exponential moving average (``alpha``). Its *early level* is the lowest
+    of the first ``early`` losses (not their mean: Adam at a huge learning rate jumps 10^6-fold on step 2,
+    and a mean that includes the jump would never be exceeded). A run has exploded when
 
     * the smoothed loss exceeds ``factor`` x the early level (no healthy run ends 100x above its start), or
     * for ``window`` consecutive steps the smoothed loss stayed above 2x the early level *and* 10x its best
@@ -399,14 +400,14 @@ class ExplosionWatch:
 
     def __init__(self, factor: float | None = 100.0, window: int = 100, early: int = 10, alpha: float = 0.1) -> None:
         self.factor, self.window, self.early, self.alpha = factor, window, early, alpha
-        self.n, self.early_sum = 0, 0.0
+        self.n, self.early_min = 0, math.inf
         self.smooth: float | None = None
         self.best = math.inf
         self.bad_run = 0
 
     @property
     def early_level(self) -> float:
-        return self.early_sum / min(self.n, self.early) if self.n else math.nan
+        return self.early_min if self.n else math.nan
 
     @property
     def healthy(self) -> bool:
@@ -418,7 +419,7 @@ class ExplosionWatch:
             return ""
         self.n += 1
         if self.n <= self.early:
-            self.early_sum += loss
+            self.early_min = min(self.early_min, loss)
         self.smooth = loss if self.smooth is None else (1 - self.alpha) * self.smooth + self.alpha * loss
         if self.n <= self.early:
             self.best = min(self.best, self.smooth)

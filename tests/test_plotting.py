@@ -1,0 +1,28 @@
+"""dlviz.plotting: the shared training-curve figure puts accuracies on [0, 1] and leaves losses free."""
+
+from __future__ import annotations
+
+
+def test_accuracy_axes_span_zero_to_one_and_losses_do_not():
+    from dlviz.plotting import metrics_figure
+
+    hist = {"run": {"loss": ([0, 1, 2], [2.3, 2.3, 2.3]), "test_acc": ([0, 1, 2], [0.098, 0.1, 0.099])}}
+    fig = metrics_figure(hist, ("loss", "test_acc"))
+    axes = {a: fig.layout[a] for a in fig.layout if a.startswith("yaxis")}
+    ranges = [tuple(ax.range) if ax.range else None for ax in axes.values()]
+    assert (0, 1.02) in ranges, ranges
+    assert None in ranges, "the loss axis is left to autorange"
+
+
+def test_explosion_is_judged_against_the_lowest_early_loss():
+    """Adam at a huge lr: a 10^6-fold jump on step 2 that stays. Against the mean of the first ten losses
+    (which holds the jump) it never trips; against their minimum it does, right after the early window."""
+    from dlviz.train import ExplosionWatch
+
+    w = ExplosionWatch()
+    losses = [2.3] + [3.9e6] * 30
+    reasons = [w.update(x) for x in losses]
+    first = next(i for i, r in enumerate(reasons) if r)
+    assert first == w.early and "exploded" in reasons[first]
+    healthy = ExplosionWatch()
+    assert not any(healthy.update(2.3 * 0.99 ** i) for i in range(500))

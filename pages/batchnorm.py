@@ -286,7 +286,9 @@ def train_vs_eval(net: dict, run, unit: int):
     ui.show(bp.mode_figure(acc), key="bn-modes")
     st.markdown("In **eval mode** BN divides by running averages collected during training; in **train mode** by the "
                 "statistics of the batch at hand, so a test image's prediction depends on the images it is batched "
-                "with. Models without BN give the same accuracy in every column (up to the order of a near-tie).")
+                "with. Every test image is scored once in every column (when the batch size does not divide the "
+                f"{len(mdata.x_test):,} test images, the last batch is filled up with images already scored), so a "
+                "model without BN gives exactly its eval accuracy in every column.")
     if bn_models:
         c1, c2 = st.columns([1, 3])
         bn_name = c1.selectbox("Model", list(bn_models), key="bn-stat-model")

@@ -183,6 +183,29 @@ def test_shipped_bn_model_small_batches_hurt(data):
     assert acc["train, batch 2"] < acc["train, batch 256"] - 0.05
 
 
+def test_without_bn_every_mode_gives_the_eval_accuracy_exactly(data):
+    """Issue 15: the digits test set has an odd size (359), so batch 2 once dropped an image and the no-norm model
+    differed from eval mode. Every image is now scored once in every column."""
+    assert len(data.x_test) % 2 == 1
+    model, _ = load_shipped("digits_mlp_plain", expected_arch="deep_net")
+    acc = bs.mode_accuracy(model, data.x_test, data.y_test, [2, 4, 16, 64, 256, 1000])
+    assert set(acc.values()) == {acc["eval"]}
+    hits = round(acc["eval"] * len(data.x_test))
+    assert acc["eval"] == hits / len(data.x_test)
+
+
+def test_leftover_images_are_scored_in_a_full_batch(data):
+    """B = 4 on 7 images: one batch of 4, then the 3 leftovers batched with the first image (which is not scored
+    twice), so each leftover's prediction is the one from a batch of exactly 4."""
+    model, _ = load_shipped("digits_mlp_bn", expected_arch="deep_net")
+    x, y = data.x_test[:7], data.y_test[:7]
+    order = torch.randperm(7, generator=torch.Generator().manual_seed(3))
+    xs, ys = x[order], y[order]
+    pred = torch.cat([bs.ghost_batch_logits(model, xs[:4], 4).argmax(1),
+                      bs.ghost_batch_logits(model, torch.cat([xs[4:], xs[:1]]), 4)[:3].argmax(1)])
+    assert bs.mode_accuracy(model, x, y, [4], seed=3)["train, batch 4"] == int((pred == ys).sum()) / 7
+
+
 def test_batch_statistics_scatter_like_one_over_root_b(data):
     model, _ = load_shipped("digits_mlp_bn", expected_arch="deep_net")
     small = bs.batch_stats(model, data.x_train, "b1.fc1", batch_size=4, n_batches=200)

@@ -61,7 +61,7 @@ def test_attribution_page_other_model_and_consistent_completeness_numbers() -> N
 
 def test_augmentation_preview_shows_mixed_labels() -> None:
     at = _app("augmentation")
-    at.multiselect(key="aug-names").set_value(["hflip", "mixup"]).run()
+    at.multiselect(key="aug-names-food").set_value(["hflip", "mixup"]).run()
     assert not at.exception
     text = " ".join(str(e.proto) for e in at.get("image"))
     assert "% " in text and " + " in text                      # e.g. "62% hotdog + 38% donut"

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import share
 import streamlit as st
-import torch
 
 import ui
 from dlviz.augmentation import core as augm

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dlviz.activations_losses.core import ACTIVATIONS, LOSSES, TASKS, Curve, LayerActivity, losses_for
+from dlviz.activations_losses.core import ACTIVATIONS, TASKS, Curve, LayerActivity, losses_for
 from dlviz.plotting import PALETTE
 
 _MARGIN = {"l": 8, "r": 8, "t": 40, "b": 8}
@@ -129,7 +129,7 @@ def line_fit_figure(x: np.ndarray, y: np.ndarray, fits: dict[str, tuple[float, f
 def dead_units_figure(models: dict[str, list[LayerActivity]], height: int = 320) -> go.Figure:
     """Per layer: the fraction of units that pass no gradient on any training input; one bar per model."""
     fig = go.Figure()
-    for i, (label, acts) in enumerate(models.items()):
+    for label, acts in models.items():
         fig.add_trace(go.Bar(x=[f"layer {j + 1}" for j in range(len(acts))], y=[100 * a.dead_fraction for a in acts],
                              name=label, marker_color=lr_color(label),
                              text=[f"{a.dead}/{a.units}" for a in acts], textposition="outside",
@@ -167,7 +167,7 @@ def dead_trajectory_figure(runs: dict[str, list[tuple[int, list[float]]]], heigh
     """Dead fraction of every layer over training, one colour per run, one dash per layer."""
     fig = go.Figure()
     dashes = ["solid", "dash", "dot", "dashdot"]
-    for i, (label, snaps) in enumerate(runs.items()):
+    for label, snaps in runs.items():
         if not snaps:
             continue
         steps = [s for s, _ in snaps]

@@ -121,10 +121,12 @@ def what_it_does(spec_t: tuple[Aug, ...]) -> None:
     change = augm.mean_change(prev)
     st.caption(f"Column 1 is the original; the others are independent draws. Mean absolute pixel change "
                f"{change:.3f} (on a 0-1 scale). MixUp/CutMix captions give the mixed label.")
-    d1, d2 = st.columns([1, 3])
+    d1, d2, d3 = st.columns([1, 1, 2])
     share.image_download(lambda: tile(prev.images, pad=2), f"augmentation-{source}-seed{seed}", "aug-preview", d1,
                          label="All variants (PNG)")
-    with d2:
+    share.csv_download("Every variant (CSV)", lambda: augm.preview_rows(prev), f"augmentation-{source}-seed{seed}",
+                       "aug-preview", d2)
+    with d3:
         share.notebook(page="augmentation", label="mean absolute pixel change of the preview", shown=f"{change:.3f}",
                        key="aug-nb", body=augm.preview_snippet(source, spec_t, n_variants, seed,
                                                                photo=names[0] if source == "a photo" and

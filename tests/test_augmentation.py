@@ -199,3 +199,13 @@ def test_a_stopped_run_is_compared_at_an_equal_step() -> None:
     shown = next(m.value for m in at.metric if m.label.startswith("Validation accuracy, without"))
     assert shown == f"{dict(zip(*hist))[c.step]:.1%}"                     # the value at that step, not the last
     assert any("stopped at different steps" in x.value for x in at.caption)
+
+
+def test_preview_rows_average_to_the_caption_number() -> None:
+    x, y = torch.rand(3, 3, 12, 12), torch.tensor([0, 1, 2])
+    p = A.preview(x, y, (aug("crop", scale_min=0.3), aug("mixup")), n_variants=4, seed=3, class_names=["a", "b", "c"])
+    rows = A.preview_rows(p)
+    assert len(rows) == 12 and all(r["mean abs change"] == 0 for r in rows if r["variant"] == 0)
+    variants = [r["mean abs change"] for r in rows if r["variant"] > 0]
+    assert sum(variants) / len(variants) == pytest.approx(A.mean_change(p), rel=1e-6)
+    assert rows[0]["label"] == "a"

@@ -257,6 +257,19 @@ def mean_change(p: Preview) -> float:
         return float((p.images[:, 1:] - p.images[:, :1]).abs().mean())
 
 
+def preview_rows(p: Preview) -> list[dict]:
+    """One row per image and variant (variant 0 the original): its label (soft, as text) and its mean absolute
+    pixel change from the original -- the numbers behind the preview's caption."""
+    rows = []
+    with torch.no_grad():
+        change = (p.images - p.images[:, :1]).abs().flatten(2).mean(-1)          # (N, V)
+    for i in range(p.images.shape[0]):
+        for v in range(p.images.shape[1]):
+            rows.append({"image": i, "variant": v, "label": label_text(p.labels[i, v], p.class_names),
+                         "mean abs change": float(change[i, v])})
+    return rows
+
+
 def preview_snippet(source: str, spec: tuple[Aug, ...], n_variants: int, seed: int, photo: str | None = None) -> str:
     """Notebook lines that recompute the preview's mean absolute pixel change (``photo``: a bundled photo's name,
     for source "a photo"; an uploaded image is read from a file the student names)."""

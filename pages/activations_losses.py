@@ -12,6 +12,7 @@ from dlviz.activations_losses import core as act
 from dlviz.activations_losses import plots as plots
 from dlviz.activations_losses import views
 from dlviz.activations_losses.training import make_trainer
+from dlviz.classifier.core import run_trouble
 
 PAGE_INFO = {
     "title": "Activations and losses",
@@ -252,6 +253,10 @@ def dead_relu_experiment() -> None:
         x_train = digits("train", seed=0).images
         trained = {name: act.relu_activity(t.model_copy(), x_train) for name, t in run.trainers.items()}
         st.subheader("Your trained models")
+        for name, t in run.trainers.items():
+            trouble = run_trouble(t.history(), 0.1)          # 10 digit classes
+            if trouble:
+                st.warning(f"**{name}**: {trouble}.", icon=":material/trending_up:")
         y1, y2 = st.columns(2)
         with y1:
             ui.show(plots.dead_units_figure(trained), key="dead-mine")

@@ -158,7 +158,8 @@ def does_it_help(box, exp_source: str, spec_t: tuple[Aug, ...]) -> None:
                          steps=hp.steps, batch_size=hp.batch_size, seed=sess.seed,
                          eval_every=max(10, hp.steps // 20))
         with_aug = dataclasses.replace(base, augment=spec_t)
-        card = {"spec": augm.describe(spec_t), "data": (exp_source, len(data.train.labels)), "arch": arch}
+        card = {"spec": augm.describe(spec_t), "data": (exp_source, len(data.train.labels)), "arch": arch,
+                "classes": len(data.class_names)}
         # the same seed: identical initial weights and identical batches -- only the augmentation differs
         return {"without": make_trainer(base, data, device=sess.device, name="without"),
                 "with": make_trainer(with_aug, data, device=sess.device, name="with")}, card
@@ -183,6 +184,10 @@ def does_it_help(box, exp_source: str, spec_t: tuple[Aug, ...]) -> None:
                 + (": train longer." if not run.active else " (they are training)."), icon=":material/balance:")
         return
     final, at = val.values, val.step
+    for n, t in run.trainers.items():
+        trouble = clf.run_trouble(t.history(), 1 / exp.get("classes", 10))
+        if trouble:
+            st.warning(f"The run **{n}** went wrong: {trouble}.", icon=":material/trending_up:")
     e1, e2, e3 = st.columns(3)
     e1.metric(f"Validation accuracy, without (step {at})", f"{final['without']:.1%}")
     e2.metric(f"Validation accuracy, with (step {at})", f"{final['with']:.1%}",

@@ -249,6 +249,9 @@ def headline(picked: ui.Picked, data: Data) -> clf.Results:
                    key="clf-nb", body=cviews.accuracy_snippet(cviews.snippet_model(picked.source, picked.key, picked.card, picked.label),
                                                 cviews.snippet_data(data.key)))
     if picked.source == "trained":
+        trouble = clf.run_trouble(ui.get_run("clf").trainer.history(), 1 / len(names))
+        if trouble:
+            st.warning(f"This run went wrong: {trouble}.", icon=":material/trending_up:")
         curves = cplots.curves_figure({"": ui.get_run("clf").trainer.history()})
         ui.show(curves, key="clf-curves")
         share.figure_csv_download(curves, "classifier-training-curves", "clf-curves")

@@ -15,6 +15,7 @@ import streamlit as st
 import ui
 
 from dlviz.checkpoints import shipped
+from dlviz.classifier.core import run_trouble
 from dlviz.data import DataError
 from dlviz.unet import core, plots, views
 from dlviz.unet.augment import AugSpec
@@ -143,7 +144,8 @@ def choose_model(run):
     tr = run.trainers[src[5:]]
     ds, folder = tr.unet_data
     model, step = tr.model_copy(), tr.step
-    card = {"arch": "seg_unet", "data": ds, "steps": step, "summary": f"trained live ({step:,} steps)"}
+    card = {"arch": "seg_unet", "data": ds, "steps": step, "summary": f"trained live ({step:,} steps)",
+            "trouble": run_trouble(tr.history())}
     ui.download_model(ui.Picked(model, card, "trained", f"run:{run.id}:{src[5:]}@{step}", src), K)
     return model, card, f"live-{id(tr)}-{step}", ds, folder
 
@@ -178,6 +180,13 @@ def weights_of(ds: str, folder: str | None, i: int) -> np.ndarray:
 # ---------------------------------------------------------------- 1. the measurement
 def measurements(A: dict, test, card: dict, src: str, ds: str, folder: str | None) -> None:
     st.subheader("1 · How good is the segmentation?")
+    if card.get("trouble"):
+        st.warning(f"This run went wrong: {card['trouble']}.", icon=":material/trending_up:")
+    painted = np.unique(A["pred"])
+    if len(painted) == 1:
+        st.warning(f"This model paints every test pixel *{test.class_names[int(painted[0])]}*: it has learned only "
+                   "that class (a learning rate too high, or too few steps), so the numbers below measure nothing "
+                   "else.", icon=":material/format_color_fill:")
     m = A["merges"]
     c = st.columns(4)
     c[0].metric("Mean IoU", f"{A['mean_iou']:.3f}", help="Per-class |P∩T| / |P∪T| over the whole test set, averaged "

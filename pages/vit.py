@@ -11,6 +11,7 @@ import torch
 import ui
 
 from dlviz.checkpoints import shipped
+from dlviz.classifier.core import run_trouble
 from dlviz.data import DataError
 from dlviz.vit import core as V
 from dlviz.vit import efficiency, views
@@ -82,6 +83,9 @@ else:
     t = run.trainer
     model, dkey, step = t.model_copy(), t.vit_data, t.step
     card = {"arch": "vit", "data": dkey, "steps": step, "summary": f"trained live ({step:,} steps)"}
+    trouble = run_trouble(t.history(), 0.1, acc_key="test_acc")          # 10 classes in both data sets
+    if trouble:
+        st.warning(f"This run went wrong: {trouble}.", icon=":material/trending_up:")
     mkey = f"live-{id(t)}-{step}"
     ui.download_model(ui.Picked(model, card, "trained", f"run:{run.id}@{step}", "live"), K, container=explore)
 

@@ -173,3 +173,26 @@ def test_classifier_page_trains_and_reproduces_its_headline_from_the_downloaded_
         for i, title in enumerate(titles, 1):
             if title.startswith("acc:"):
                 assert spec["layout"]["yaxis" + ("" if i == 1 else str(i))]["range"] == [0, 1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page, key", [("classifier", "clf"), ("augmentation", "aug"), ("activations_losses", "dead"),
+                                       ("unet", "unet")])
+def test_the_largest_learning_rate_ends_in_a_message(page, key) -> None:
+    """Issue 15: at learning rate 10 these runs finished with no word (the loss spiked inside the Trainer's early
+    window, then the net sat at chance or painted one class). The page now says what happened."""
+    at = _app(page)
+    at.sidebar.select_slider(key=f"{key}-lr").set_value(10.0)
+    at.sidebar.number_input(key=f"{key}-steps").set_value(150)
+    small = {"clf": ("clf-n", 250), "aug": ("aug-exp-n", 100), "unet": ("unet-n", 20)}.get(key)
+    if small:
+        at.sidebar.select_slider(key=small[0]).set_value(small[1])
+    at.run()
+    at.sidebar.button(key=f"{key}-train").click().run()
+    run = at.session_state[f"dlviz-run-{key}"]
+    for t in run.trainers.values():
+        t.join(300)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    said = [w.value for w in at.warning] + [e.value for e in at.error]
+    assert any(w in m for m in said for w in ("spiked", "chance", "paints every test pixel", "diverged")), said

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import share
 import streamlit as st
 import ui
 
@@ -13,6 +14,7 @@ from dlviz.batchnorm import core as bnm
 from dlviz.batchnorm import domain_shift as bs
 from dlviz.batchnorm import plots as bp
 from dlviz.batchnorm import training as bt
+from dlviz.batchnorm import views as bv
 from dlviz.plotting import image_figure
 
 PAGE_INFO = {
@@ -72,17 +74,17 @@ def shifted(_models, key: str, names: tuple, kind_: str, sev: float, seed: int, 
 def sidebar():
     """The data, the network and its variants, and the training knobs: (net, data, configs, hyperparameters)."""
     st.sidebar.header("Data & network")
-    dataset = st.sidebar.selectbox("Data", list(bnm.DATA_SIZES), key="bn-data",
+    dataset = st.sidebar.selectbox("Data", list(bnm.DATA_SIZES), key="bn-data", bind="query-params",
                                    format_func=lambda s: {"digits": "digits (8×8)", "food_shapes": "food shapes (16×16 RGB)"}[s])
-    kind = st.sidebar.radio("Layers", ["mlp", "cnn"], horizontal=True, key="bn-kind",
+    kind = st.sidebar.radio("Layers", ["mlp", "cnn"], horizontal=True, key="bn-kind", bind="query-params",
                             format_func=lambda s: {"mlp": "MLP", "cnn": "CNN (3×3 conv)"}[s])
-    layers = st.sidebar.slider("Hidden layers", 2, 8, 4, key="bn-layers")
+    layers = st.sidebar.slider("Hidden layers", 2, 8, 4, key="bn-layers", bind="query-params")
     width = st.sidebar.select_slider("Width", [8, 16, 32, 64, 128, 256], value=64 if kind == "mlp" else 16,
-                                     key=f"bn-width-{kind}")
-    activation = st.sidebar.selectbox("Activation", ["relu", "sigmoid", "tanh"], key="bn-act",
+                                     key=f"bn-width-{kind}", bind="query-params")
+    activation = st.sidebar.selectbox("Activation", ["relu", "sigmoid", "tanh"], key="bn-act", bind="query-params",
                                       help="Ioffe & Szegedy's Fig. 1 uses sigmoid units.")
     variants = st.sidebar.multiselect("Variants side by side", list(bnm.VARIANTS), default=["no norm", "BatchNorm"],
-                                      key="bn-variants", help="BN after activation: Linear → activation → BN instead of "
+                                      key="bn-variants", bind="query-params", help="BN after activation: Linear → activation → BN instead of "
                                                               "Linear → BN → activation.")
     if not variants:
         st.warning("Pick at least one variant in the sidebar.", icon=":material/checklist:")
@@ -98,10 +100,14 @@ def sidebar():
 
 def training(net: dict, data, configs: dict, hp):
     def start_training():
+        every = {"snapshot_every": max(5, hp.steps // 24), "eval_every": max(10, hp.steps // 20)}
         runs = bt.make_runs(configs, data, lr=hp.lr, steps=hp.steps, batch_size=hp.batch_size, optimizer=hp.optimizer,
-                             weight_decay=hp.weight_decay, seed=sess.seed, snapshot_every=max(5, hp.steps // 24),
-                             eval_every=max(10, hp.steps // 20), probe_n=128)
-        return runs, {"dataset": net["dataset"], "seed": sess.seed, "configs": {n: vars(c) for n, c in configs.items()}}
+                             weight_decay=hp.weight_decay, seed=sess.seed, probe_n=128, **every)
+        # what a notebook needs to retrain these variants (section 4's snippet)
+        recipe = {**net, **every, "variants": list(configs), "lr": hp.lr, "batch_size": hp.batch_size,
+                  "optimizer": hp.optimizer, "weight_decay": hp.weight_decay}
+        return runs, {"dataset": net["dataset"], "seed": sess.seed, "configs": {n: vars(c) for n, c in configs.items()},
+                      "recipe": recipe}
 
     return ui.training_panel("bn", start_training)
 
@@ -116,9 +122,10 @@ def side_by_side(net: dict, data, configs: dict, hp, run):
                 "start from the same weights and see the same batches. Distributions are measured every few steps on "
                 "a fixed probe batch of 128 training images, in train mode (batch statistics, as during training).")
     c1, c2, c3 = st.columns(3)
-    layer_i = c1.selectbox("Layer", range(layers), index=layers - 1, format_func=lambda i: layer_names[i], key="bn-layer")
-    unit = c2.number_input("Unit", 0, width - 1, 0, key="bn-unit", help="For a CNN: a channel (over all positions).")
-    what = c3.radio("Histograms of", ["input to the nonlinearity", "layer output"], key="bn-what", horizontal=True)
+    layer_i = c1.selectbox("Layer", range(layers), index=layers - 1, format_func=lambda i: layer_names[i], key="bn-layer",
+                            bind="query-params")
+    unit = c2.number_input("Unit", 0, width - 1, 0, key="bn-unit", bind="query-params", help="For a CNN: a channel (over all positions).")
+    what = c3.radio("Histograms of", ["input to the nonlinearity", "layer output"], key="bn-what", horizontal=True, bind="query-params")
 
     def live(r) -> None:
         if not r.active:
@@ -146,8 +153,15 @@ def side_by_side(net: dict, data, configs: dict, hp, run):
             {n: s[key] for n, s in init.items()}, layer_names, f"{what} at initialisation")), key="bn-hist-init")
     else:
         series = {n: bnm.percentile_series(s, layer_i, int(unit)) for n, s in snaps.items()}
-        ui.show(bp.percentile_figure(series, f"{layer_names[layer_i]}, unit {unit}: 15th / 50th / 85th percentile of "
-                                             "its input to the nonlinearity (Ioffe & Szegedy, Fig. 1)"), key="bn-pct")
+        pct_fig = bp.percentile_figure(series, f"{layer_names[layer_i]}, unit {unit}: 15th / 50th / 85th percentile of "
+                                               "its input to the nonlinearity (Ioffe & Szegedy, Fig. 1)")
+        ui.show(pct_fig, key="bn-pct")
+        d1, d2, _ = st.columns([1, 1, 2])
+        share.figure_csv_download(pct_fig, f"batchnorm-percentiles-{layer_names[layer_i]}-unit{unit}", "bn-pct", d1)
+        order = list(snaps)
+        share.gif_download(lambda: bv.histogram_frames(snaps, layer_i, key, {n: bp.color(n, order) for n in order}),
+                           f"batchnorm-{key}-{layer_names[layer_i]}-over-training", "bn-hist", d2,
+                           label="Histograms over training (GIF)", scale=2, frame_ms=200)
         cols = st.columns(len(series))
         for col, (n, (_steps, pct)) in zip(cols, series.items()):
             spread = max(float(np.median(pct[:, 2] - pct[:, 0])), 1e-12)
@@ -195,6 +209,9 @@ def covariate_shift_measures(snaps: dict, layer_i: int) -> None:
         ui.show(bp.lines_figure({n: (x, np.array([d["beta"] for d in ds])) for n, (x, ds) in path.items()},
                                 "effective β-smoothness: max ‖∇L(θ) − ∇L(θ − ηg)‖ / ‖ηg‖", "β"), key="bn-beta")
 
+    share.csv_download("Every snapshot (CSV)", lambda: bv.measure_rows(shift, ics, path, layer_i),
+                       f"batchnorm-covariate-shift-{layer}", "bn-measures")
+
     def med(a) -> float:
         a = np.asarray(a, dtype=float)
         return float(np.nanmedian(a)) if a.size and np.isfinite(a).any() else math.nan
@@ -217,9 +234,9 @@ def covariate_shift_measures(snaps: dict, layer_i: int) -> None:
 def lr_tolerance(data, configs: dict, hp) -> None:
     st.header("3 · Learning-rate tolerance")
     c1, c2, c3 = st.columns([2, 1, 1])
-    lo, hi = c1.select_slider("Learning rates (log-spaced)", LR_GRID, value=(0.01, 30.0), key="bn-sweep-range",
+    lo, hi = c1.select_slider("Learning rates (log-spaced)", LR_GRID, value=(0.01, 30.0), key="bn-sweep-range", bind="query-params",
                               format_func=lambda v: f"{v:g}")
-    sweep_steps = c2.number_input("Steps per run", 20, 1000, 150, step=10, key="bn-sweep-steps")
+    sweep_steps = c2.number_input("Steps per run", 20, 1000, 150, step=10, key="bn-sweep-steps", bind="query-params")
     c3.markdown(f"{hp.optimizer}, batch {hp.batch_size}; the variants in the sidebar.")
     lrs = [v for v in LR_GRID if lo <= v <= hi]
 
@@ -246,7 +263,9 @@ def lr_tolerance(data, configs: dict, hp) -> None:
         rows = list(sw.rows)
         if rows:
             largest = sw.largest_lr()
-            ui.show(bp.sweep_figure(rows, sw.lrs, largest), key="bn-sweep-fig")
+            sweep_fig = bp.sweep_figure(rows, sw.lrs, largest)
+            ui.show(sweep_fig, key="bn-sweep-fig")
+            share.figure_csv_download(sweep_fig, "batchnorm-lr-sweep", "bn-sweep")
             cols = st.columns(len(largest))
             for col, (n, v) in zip(cols, largest.items()):
                 col.metric(f"{n}: largest lr that trained", f"{v:g}" if v else "none")
@@ -272,32 +291,38 @@ def train_vs_eval(net: dict, run, unit: int):
     # Not ui.model_picker: this section compares a *pair* (or set) of models -- the shipped no-norm/BatchNorm
     # pair, or every variant of the user's run -- and the picker chooses one model.
     source = st.radio("Models", ["shipped: digits MLP, BatchNorm vs no norm"] + (["my trained variants"] if have_trained else []),
-                      horizontal=True, key="bn-source", index=1 if have_trained else 0)
+                      horizontal=True, key="bn-source", index=1 if have_trained else 0, bind="query-params")
     if source.startswith("shipped"):
         models = {"no norm": ui.load_shipped("digits_mlp_plain", "deep_net")[0],
                   "BatchNorm": ui.load_shipped("digits_mlp_bn", "deep_net")[0]}
         mdata, mkey = get_data("digits", 0), "shipped"
     else:
         models = {n: t.model_copy() for n, t in trainers.items()}
-        mdata = get_data(run.card.get("dataset", net["dataset"]), sess.seed)
+        mdata = get_data(run.card.get("dataset", net["dataset"]), run.card.get("seed", sess.seed))   # the run's split
         mkey = "run-" + "-".join(f"{id(t)}:{t.step}" for t in trainers.values())
     bn_models = {n: m for n, m in models.items() if bs.has_bn(m)}
     acc = modes(models, mkey, tuple(models), sess.seed, mdata)
     ui.show(bp.mode_figure(acc), key="bn-modes")
+    share.csv_download("Accuracy per mode (CSV)", lambda: [{"model": n, **a} for n, a in acc.items()],
+                       f"batchnorm-train-vs-eval-{mkey[:40]}", "bn-modes")
     st.markdown("In **eval mode** BN divides by running averages collected during training; in **train mode** by the "
                 "statistics of the batch at hand, so a test image's prediction depends on the images it is batched "
-                "with. Models without BN give the same accuracy in every column (up to the order of a near-tie).")
+                "with. Every test image is scored once in every column (when the batch size does not divide the "
+                f"{len(mdata.x_test):,} test images, the last batch is filled up with images already scored), so a "
+                "model without BN gives exactly its eval accuracy in every column.")
     if bn_models:
         c1, c2 = st.columns([1, 3])
-        bn_name = c1.selectbox("Model", list(bn_models), key="bn-stat-model")
+        bn_name = c1.selectbox("Model", list(bn_models), key="bn-stat-model", bind="query-params")
         m = bn_models[bn_name]
-        lname = c1.selectbox("BN layer", list(bs.bn_layers(m)), key="bn-stat-layer")
+        lname = c1.selectbox("BN layer", list(bs.bn_layers(m)), key="bn-stat-layer", bind="query-params")
         n_units = len(bs.bn_layers(m)[lname].running_mean)
-        u = c1.number_input("Unit", 0, n_units - 1, min(int(unit), n_units - 1), key="bn-stat-unit")
+        u = c1.number_input("Unit", 0, n_units - 1, min(int(unit), n_units - 1), key="bn-stat-unit", bind="query-params")
         st_list = stats(m, f"{mkey}-{bn_name}", lname, sess.seed, mdata)
         with c2:
-            ui.show(figure(f"stats-{mkey}-{bn_name}-{lname}-{u}-{sess.seed}",
-                           lambda: bp.batch_stats_figure(st_list, int(u))), key="bn-batchstats")
+            stats_fig = figure(f"stats-{mkey}-{bn_name}-{lname}-{u}-{sess.seed}",
+                               lambda: bp.batch_stats_figure(st_list, int(u)))
+            ui.show(stats_fig, key="bn-batchstats")
+            share.figure_csv_download(stats_fig, f"batchnorm-batch-stats-{bn_name}-{lname}-unit{u}", "bn-batchstats")
             st.caption("64 random batches per size; every layer before this one in eval mode. The batch mean scatters "
                        "with std σ/√B; the (biased) batch variance BN divides by averages (B − 1)/B · σ², so small "
                        "batches also normalise by too small a std.")
@@ -310,6 +335,13 @@ def train_vs_eval(net: dict, run, unit: int):
         m4.metric("Batch-mean error, B = 64", f"{st_list[-1].mean_error():.2f} σ",
                   f"ratio {st_list[0].mean_error() / max(st_list[-1].mean_error(), 1e-12):.1f} (√32 ≈ 5.7)",
                   delta_color="off", delta_arrow="off")
+        recipe = None if source.startswith("shipped") else \
+            {**run.card.get("recipe", {}), "steps": int(trainers[bn_name].step)}
+        if recipe is None or "variants" in recipe:
+            share.notebook(page="batchnorm", label=f"{bn_name}: train-mode accuracy with batches of 2",
+                           shown=f"{a['train, batch 2']:.1%}", key="bn-nb",
+                           body=bv.mode_snippet("shipped" if recipe is None else "run", bn_name, sess.seed, run=recipe,
+                                                data_seed=0 if recipe is None else run.card["seed"]))
     return models, mdata, mkey
 
 
@@ -318,12 +350,19 @@ def domain_shift(models: dict, mdata, mkey: str) -> None:
     st.header("5 · Covariate shift between train and test, and AdaBN")
     kinds = [k for k in bs.SHIFTS if not (k == "colour" and mdata.shape[0] == 1)]
     c1, c2 = st.columns(2)
-    shift_kind = c1.selectbox("Shift", kinds, key="bn-shift-kind", help="Colour needs RGB images (food shapes).")
-    severity = c2.slider("Severity", 0.0, 1.0, 0.6, 0.05, key="bn-sev")
+    shift_kind = c1.selectbox("Shift", kinds, key="bn-shift-kind", bind="query-params", help="Colour needs RGB images (food shapes).")
+    severity = c2.slider("Severity", 0.0, 1.0, 0.6, 0.05, key="bn-sev", bind="query-params")
     xs = bs.shift_images(mdata.x_test[:8], shift_kind, severity, seed=sess.seed)
-    ui.show(image_figure(bp.mosaic([mdata.x_test[:8].numpy(), xs.numpy()]), height=230), key="bn-shift-imgs")
+    pics = bp.mosaic([mdata.x_test[:8].numpy(), xs.numpy()])
+    ui.show(image_figure(pics, height=230), key="bn-shift-imgs")
     st.caption("Top: clean test images. Bottom: the same images shifted.")
     res = shifted(models, mkey, tuple(models), shift_kind, float(severity), sess.seed, mdata)
+    d1, d2, _ = st.columns([1, 1, 2])
+    share.image_download(lambda: pics.transpose(1, 2, 0), f"batchnorm-{shift_kind}-{severity:g}", "bn-shift-imgs", d1)
+    share.csv_download("Accuracies (CSV)", lambda: [{"model": n, "shift": shift_kind, "severity": float(severity),
+                                                     "clean": r.clean, "shifted": r.shifted, "after AdaBN": r.adapted}
+                                                    for n, r in res.items()],
+                       f"batchnorm-{shift_kind}-{severity:g}", "bn-shift", d2)
     cols = st.columns(len(res))
     for col, (n, r) in zip(cols, res.items()):
         col.markdown(f"**{n}**")
@@ -338,11 +377,13 @@ def domain_shift(models: dict, mdata, mkey: str) -> None:
     st.markdown("**AdaBN** (Li et al., 2016) keeps every weight and re-estimates each BN layer's mean and variance on "
                 "*unlabelled* images of the new domain — here the shifted training images, never the test images being "
                 "scored.")
-    if st.toggle("Accuracy against severity", key="bn-curve"):
+    if st.toggle("Accuracy against severity", key="bn-curve", bind="query-params"):
         sevs = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
         curves = {n: [shifted(models, mkey, tuple(models), shift_kind, s, sess.seed, mdata)[n] for s in sevs]
                   for n in models}
-        ui.show(bp.shift_curve_figure(curves), key="bn-shift-curve")
+        curve_fig = bp.shift_curve_figure(curves)
+        ui.show(curve_fig, key="bn-shift-curve")
+        share.figure_csv_download(curve_fig, f"batchnorm-{shift_kind}-vs-severity", "bn-shift-curve")
 
 
 net, data, configs, hp = sidebar()

@@ -4,9 +4,8 @@ feature embedding of what the model learned."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
+import share
 import streamlit as st
 import torch
 
@@ -14,9 +13,10 @@ import ui
 from dlviz.augmentation.core import AUGMENTATIONS, Aug, describe
 from dlviz.classifier import core as clf
 from dlviz.classifier import plots as cplots
+from dlviz.classifier import views as cviews
 from dlviz.classifier.training import make_trainer
 from dlviz.data import DataError
-from dlviz.imaging import png_bytes, to_uint8
+from dlviz.imaging import png_bytes, tile, to_uint8
 from dlviz.metrics import predict
 from dlviz.models.cnn import ACTIVATIONS
 from dlviz.plotting import to_hwc
@@ -38,14 +38,7 @@ ui.page_header(PAGE_INFO, (
 sess = ui.session()
 SHIPPED = {"shipped food_lenet5 (mid-training)": "food_lenet5", "shipped food_cnn (fully trained)": "food_cnn"}
 
-@dataclass
-class Data:
-    """The chosen data set: ``split`` is None (with ``error`` saying why) until it can be loaded."""
-
-    source: str
-    key: tuple
-    split: clf.DataSplit | None
-    error: str | None
+Data = cviews.Data
 
 
 @st.cache_resource(show_spinner="Loading images...", max_entries=4)
@@ -96,20 +89,23 @@ def choose_data() -> Data:
     st.sidebar.header("Data")
     local_sets = clf.local_torchvision_sets("data")
     sources = ["food shapes", "digits", *local_sets, "image folder"]
-    source = st.sidebar.selectbox("Dataset", sources, key="clf-source",
+    source = st.sidebar.selectbox("Dataset", sources, key="clf-source", bind="query-params",
                                   help="MNIST, FashionMNIST and CIFAR10 appear when they are in ./data (never "
                                        "downloaded).")
     n_train, folder, upload, val_fraction = 4000, "", None, 0.2
     if source == "food shapes":
-        n_train = st.sidebar.select_slider("Training images", [250, 500, 1000, 2000, 4000, 8000], 4000, key="clf-n")
+        n_train = st.sidebar.select_slider("Training images", [250, 500, 1000, 2000, 4000, 8000], 4000, key="clf-n",
+                                           bind="query-params")
     elif source in local_sets:
-        n_train = st.sidebar.select_slider("Training images", [1000, 2000, 5000, 10000, 20000], 5000, key="clf-n")
+        n_train = st.sidebar.select_slider("Training images", [1000, 2000, 5000, 10000, 20000], 5000, key="clf-n-tv",
+                                           bind="query-params")
     elif source == "image folder":
-        folder = st.sidebar.text_input("Folder (one sub-folder per class)", key="clf-folder",
+        folder = st.sidebar.text_input("Folder (one sub-folder per class)", key="clf-folder", bind="query-params",
                                        placeholder="~/Pictures/food",
                                        help="e.g. food/hotdog/*.jpg, food/pizza/*.jpg")
         upload = st.sidebar.file_uploader("...or upload the folder as a .zip", type=["zip"], key="clf-zip")
-        val_fraction = st.sidebar.slider("Validation fraction", 0.1, 0.5, 0.2, 0.05, key="clf-valfrac")
+        val_fraction = st.sidebar.slider("Validation fraction", 0.1, 0.5, 0.2, 0.05, key="clf-valfrac",
+                                         bind="query-params")
     zip_id = f"{upload.name}:{upload.size}:{upload.file_id}" if upload is not None else ""
     key = (source, n_train, sess.seed, folder.strip(), zip_id, val_fraction)
     if source == "image folder" and not folder.strip() and upload is None:
@@ -124,27 +120,28 @@ def choose_data() -> Data:
 # ---------------------------------------------------------------- 2. sidebar: model, loss, optimisation
 def choose_setup() -> clf.Setup:
     st.sidebar.header("Model")
-    arch = st.sidebar.selectbox("Architecture", list(clf.ARCHS), key="clf-arch",
+    arch = st.sidebar.selectbox("Architecture", list(clf.ARCHS), key="clf-arch", bind="query-params",
                                 help="All take 32x32 inputs; see the Architectures page for their layer tables.")
-    activation = st.sidebar.selectbox("Activation", list(ACTIVATIONS), key="clf-act")
+    activation = st.sidebar.selectbox("Activation", list(ACTIVATIONS), key="clf-act", bind="query-params")
     st.sidebar.header("Loss")
-    loss = st.sidebar.selectbox("Loss", clf.LOSSES, key="clf-loss")
-    smoothing = (st.sidebar.slider("Label smoothing eps", 0.0, 0.5, 0.1, 0.05, key="clf-eps")
+    loss = st.sidebar.selectbox("Loss", clf.LOSSES, key="clf-loss", bind="query-params")
+    smoothing = (st.sidebar.slider("Label smoothing eps", 0.0, 0.5, 0.1, 0.05, key="clf-eps", bind="query-params")
                  if loss == "label smoothing" else 0.1)
-    gamma = st.sidebar.slider("Focal gamma", 0.0, 5.0, 2.0, 0.5, key="clf-gamma") if loss == "focal" else 2.0
+    gamma = st.sidebar.slider("Focal gamma", 0.0, 5.0, 2.0, 0.5, key="clf-gamma",
+                                                bind="query-params") if loss == "focal" else 2.0
     st.sidebar.header("Optimisation")
     hp = ui.hyperparameters("clf", lr=3e-3, steps=800, batch_size=64, optimizer="Adam")
     schedule = st.sidebar.selectbox("Schedule", clf.SCHEDULES, index=clf.SCHEDULES.index("one-cycle"),
-                                    key="clf-sched")
+                                    key="clf-sched", bind="query-params")
     st.sidebar.header("Augmentation")
     page_spec: tuple[Aug, ...] | None = st.session_state.get("aug-spec")  # the Data augmentation page's pipeline
     use_page = page_spec is not None and st.sidebar.toggle(
-        "Use the pipeline from *Data augmentation*", key="clf-use-aug-page", help=describe(page_spec or ()))
+        "Use the pipeline from *Data augmentation*", key="clf-use-aug-page", bind="query-params", help=describe(page_spec or ()))
     if use_page:
         augment = page_spec
         st.sidebar.caption(describe(augment))
     else:
-        picked = st.sidebar.multiselect("Augmentations (default settings)", list(AUGMENTATIONS), key="clf-aug",
+        picked = st.sidebar.multiselect("Augmentations (default settings)", list(AUGMENTATIONS), key="clf-aug", bind="query-params",
                                         format_func=lambda n: AUGMENTATIONS[n].label,
                                         help="Tune each one on the Data augmentation page.")
         augment = tuple(Aug(n) for n in picked)
@@ -183,27 +180,42 @@ def data_and_setup(setup: clf.Setup, data: Data) -> None:
                      if (split.val.labels == k).any()][:20]
             image_strip(("samples", data.key), split.val.images[first],
                         [split.class_names[int(split.val.labels[i])] for i in first], width=80)
+            share.image_download(lambda: tile(split.val.images[first], ncol=10, pad=2), "classifier-samples",
+                                 "clf-samples", label="These images (PNG)")
         with d2:
-            ui.show(cplots.schedule_figure(clf.lr_curve(setup.schedule, setup.steps, setup.lr),
-                                           f"{setup.schedule} schedule, peak lr {setup.lr:g}"), key="clf-schedule")
+            sched = cplots.schedule_figure(clf.lr_curve(setup.schedule, setup.steps, setup.lr),
+                                           f"{setup.schedule} schedule, peak lr {setup.lr:g}")
+            ui.show(sched, key="clf-schedule")
+            share.figure_csv_download(sched, f"classifier-{setup.schedule}-schedule", "clf-schedule")
             st.caption(f"Augmentation: {describe(setup.augment)}. Loss: {setup.loss}.")
-    ui.training_monitor("clf", metrics=("loss", "acc", "val_acc"))
+
+    def live(r) -> None:             # accuracy on an axis that spans [0, 1] from the first step
+        ui.show(cplots.curves_figure({"": r.trainer.history()}, (("train_acc", "val_acc"),), height=260),
+                key="clf-live-acc")
+
+    ui.training_monitor("clf", metrics=("loss",), live=live)
 
 
 # ---------------------------------------------------------------- 5. which model to read
 def choose_model(data: Data) -> ui.Picked:
     split = data.split
-    shipped = SHIPPED if data.source == "food shapes" and split.train.shape == (3, 32, 32) else {}
+    # the shipped models are always offered (a link names one whatever the data); they read only food shapes
+    fits_shipped = data.source == "food shapes" and split.train.shape == (3, 32, 32)
     run = ui.get_run("clf")
     if run is not None and run.trainer.step > 0 and run.card.get("data_key") != data.key:
         st.caption(f"Your last run was trained on another data set ({run.card.get('dataset', '?')}); choose it "
                    "again to read its results.")
     st.header("What the model gets wrong")
-    picked = ui.model_picker("clf", shipped, run_key="clf", label="Results of", container=st.container(),
+    picked = ui.model_picker("clf", SHIPPED, run_key="clf", label="Results of", container=st.container(),
                              accept_run=lambda r: r.card.get("data_key") == data.key)
     if picked is None:
         st.info("Train a model in the sidebar to see its confusion matrix, mistakes and features here.",
                 icon=":material/play_arrow:")
+        st.stop()
+    if picked.source == "shipped" and not fits_shipped:
+        st.info(f"The shipped models classify the 10 food shapes (32×32 colour images), not {data.source}: choose "
+                "*food shapes* as the dataset, or train (or upload) a model for these images.",
+                icon=":material/swap_horiz:")
         st.stop()
     c, h, w = split.val.shape
     try:
@@ -222,11 +234,7 @@ def headline(picked: ui.Picked, data: Data) -> clf.Results:
     res = evaluate(picked.model, picked.key, data.key, data.split.val)
     names, pcc = res.class_names, res.per_class_accuracy
     worst = int(torch.nan_to_num(pcc, nan=2.0).argmin())
-    if picked.source == "trained":
-        model_note = f"your {picked.card.get('arch', 'model')}, {picked.card['summary']}"
-    else:
-        name = SHIPPED.get(picked.label, picked.label)
-        model_note = f"{picked.source} `{name}`: {picked.card.get('summary', '')}"
+    model_note = cviews.model_note(picked.source, picked.card, SHIPPED.get(picked.label, picked.label))
     wrong = res.preds != res.labels
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Validation accuracy", f"{res.accuracy:.1%}", help=f"{len(res.labels)} validation images; {model_note}.")
@@ -237,8 +245,16 @@ def headline(picked: ui.Picked, data: Data) -> clf.Results:
               f"{float(res.confidence[wrong].mean()) if wrong.any() else 0:.0%} mean confidence",
               delta_color="off", delta_arrow="off")
     st.caption(f"Model: {model_note}.")
+    share.notebook(page="classifier", label=f"validation accuracy of {picked.label}", shown=f"{res.accuracy:.1%}",
+                   key="clf-nb", body=cviews.accuracy_snippet(cviews.snippet_model(picked.source, picked.key, picked.card, picked.label),
+                                                cviews.snippet_data(data.key)))
     if picked.source == "trained":
-        ui.show(cplots.curves_figure({"": ui.get_run("clf").trainer.history()}), key="clf-curves")
+        trouble = clf.run_trouble(ui.get_run("clf").trainer.history(), 1 / len(names))
+        if trouble:
+            st.warning(f"This run went wrong: {trouble}.", icon=":material/trending_up:")
+        curves = cplots.curves_figure({"": ui.get_run("clf").trainer.history()})
+        ui.show(curves, key="clf-curves")
+        share.figure_csv_download(curves, "classifier-training-curves", "clf-curves")
         st.caption("Dashed: accuracy/loss on a fixed subset of the (un-augmented) training images; solid: "
                    "validation. A widening gap is over-fitting.")
     return res
@@ -253,7 +269,7 @@ def confusion(picked: ui.Picked, data: Data, res: clf.Results) -> None:
     cell_key = f"clf-cell-{model_key}"
     cell = st.session_state.get(cell_key, default_cell)
     with cm_col:
-        normalise = st.toggle("Colour by row rate (else by count)", True, key="clf-cm-norm")
+        normalise = st.toggle("Colour by row rate (else by count)", True, key="clf-cm-norm", bind="query-params")
         cm_fig = cached_figure("cm", (model_key, data.key, normalise, cell),
                                lambda: cplots.confusion_figure(res.confusion, names, normalise, selected=cell))
         event = ui.show(cm_fig, key=f"clf-cm-{model_key}", on_select="rerun", selection_mode="points")
@@ -271,6 +287,10 @@ def confusion(picked: ui.Picked, data: Data, res: clf.Results) -> None:
         tops = res.top_confusions(3)
         if tops:
             st.markdown("**Most confused:** " + "; ".join(f"{a} → {b} ({n})" for a, b, n in tops))
+        share.csv_download("Confusion matrix (CSV)", lambda: cviews.confusion_rows(res), "classifier-confusion",
+                           "clf-cm")
+        share.csv_download("Every prediction (CSV)", lambda: cviews.prediction_rows(res), "classifier-predictions",
+                           "clf-preds")
 
     true_c, pred_c = cell
     idx = res.cell(true_c, pred_c)
@@ -280,6 +300,9 @@ def confusion(picked: ui.Picked, data: Data, res: clf.Results) -> None:
         show_idx = idx[:20]
         image_strip(("cell", model_key, data.key, cell), data.split.val.images[show_idx],
                     [f"{float(res.probs[i, pred_c]):.0%}" for i in show_idx])
+        share.image_download(lambda: tile(data.split.val.images[show_idx], ncol=10, pad=2),
+                             f"classifier-true-{names[true_c]}-predicted-{names[pred_c]}", "clf-cell",
+                             label="These images (PNG)")
         st.caption("Most confident first; the number is the probability the model gave the predicted class. "
                    "Click another cell of the matrix to look there.")
     else:
@@ -295,6 +318,11 @@ def confident_mistakes(picked: ui.Picked, data: Data, res: clf.Results) -> None:
         image_strip(("wrong", picked.key, data.key), data.split.val.images[wrong],
                     [f"{names[int(res.labels[i])]} → {names[int(res.preds[i])]} ({float(res.confidence[i]):.0%})"
                      for i in wrong], width=96)
+        w1, w2, _ = st.columns(3)
+        share.image_download(lambda: tile(data.split.val.images[wrong], ncol=10, pad=2), "classifier-confident-mistakes",
+                             "clf-wrong", w1, label="These images (PNG)")
+        share.csv_download("Their labels (CSV)", lambda: cviews.prediction_rows(res, wrong), "classifier-confident-mistakes",
+                           "clf-wrong", w2)
         st.caption("true → predicted, and the confidence in the wrong answer. Confident mistakes are often label "
                    "noise, ambiguous images -- or a shortcut the model learned. Ask *why* on the Attribution page.")
     else:
@@ -305,7 +333,7 @@ def confident_mistakes(picked: ui.Picked, data: Data, res: clf.Results) -> None:
 def feature_embedding(picked: ui.Picked, data: Data, res: clf.Results) -> None:
     names, model_key, val = res.class_names, picked.key, data.split.val
     st.subheader("Penultimate-layer features")
-    method = st.radio("Embedding", ["PCA", "UMAP"], horizontal=True, key="clf-emb",
+    method = st.radio("Embedding", ["PCA", "UMAP"], horizontal=True, key="clf-emb", bind="query-params",
                       help="PCA is instant and linear. UMAP (McInnes et al. 2018) keeps neighbourhoods; it runs in "
                            "the background -- the first run compiles numba code and can take half a minute.")
     points_pca = pca(model_key, data.key, res.features)
@@ -342,6 +370,8 @@ def feature_embedding(picked: ui.Picked, data: Data, res: clf.Results) -> None:
                        "class.")
         e2.metric(f"10-NN agreement, all {res.features.shape[1]} dims", f"{a_full:.1%}",
                   help="The same in the full penultimate feature space: what the 2-D picture loses or distorts.")
+        share.csv_download(f"{label} map (CSV)", lambda: cviews.prediction_rows(res, points=np.asarray(pts2)),
+                           f"classifier-{label}-map", f"clf-emb-{label}", e3)
         sel = (ev.selection.points if ev is not None and ev.selection else []) or []
         with e3:
             if sel and "customdata" in sel[0]:

@@ -7,6 +7,7 @@ import math
 from dataclasses import asdict
 
 import numpy as np
+import share
 import streamlit as st
 import torch
 import ui
@@ -16,6 +17,7 @@ from dlviz.resnet_gradients import loss_landscape as ll
 from dlviz.batchnorm.core import load_data
 from dlviz.models.deep_nets import DeepNet
 from dlviz.resnet_gradients import plots as gp
+from dlviz.resnet_gradients import views as gv
 from dlviz.resnet_gradients.training import make_trainers
 
 PAGE_INFO = {
@@ -61,19 +63,20 @@ def verdict(r: float) -> str:
 def network():
     """Sidebar: the network every section measures; returns its config and the training data."""
     st.sidebar.header("Network")
-    dataset = st.sidebar.selectbox("Data", ["digits", "food_shapes"], key="rg-data",
+    dataset = st.sidebar.selectbox("Data", ["digits", "food_shapes"], key="rg-data", bind="query-params",
                                    format_func=lambda s: {"digits": "digits (8×8)", "food_shapes": "food shapes (16×16 RGB)"}[s])
-    kind = st.sidebar.radio("Layers", ["mlp", "cnn"], horizontal=True, key="rg-kind",
+    kind = st.sidebar.radio("Layers", ["mlp", "cnn"], horizontal=True, key="rg-kind", bind="query-params",
                             format_func=lambda s: {"mlp": "MLP", "cnn": "CNN (3×3 conv)"}[s])
-    width = st.sidebar.select_slider("Width", [8, 16, 32, 64, 128], value=64 if kind == "mlp" else 16, key=f"rg-width-{kind}")
-    norm = st.sidebar.selectbox("Normalisation", ["none", "batch", "layer", "group"], key="rg-norm",
+    width = st.sidebar.select_slider("Width", [8, 16, 32, 64, 128], value=64 if kind == "mlp" else 16, key=f"rg-width-{kind}",
+                                    bind="query-params")
+    norm = st.sidebar.selectbox("Normalisation", ["none", "batch", "layer", "group"], key="rg-norm", bind="query-params",
                                 format_func=lambda s: {"none": "none", "batch": "BatchNorm", "layer": "LayerNorm",
                                                        "group": "GroupNorm"}[s])
-    init = st.sidebar.selectbox("Initialisation", ["default", "kaiming", "kaiming + zero last", "xavier"], key="rg-init",
+    init = st.sidebar.selectbox("Initialisation", ["default", "kaiming", "kaiming + zero last", "xavier"], key="rg-init", bind="query-params",
                                 help="default: PyTorch's (weight variance 1/(3·fan_in)); Kaiming: 2/fan_in (He et al., 2015); "
                                      "zero last: the last BN scale of each block (or, without BN, its last layer) starts "
                                      "at 0, so each residual block starts as the identity (Goyal et al., 2017).")
-    activation = st.sidebar.selectbox("Activation", ["relu", "tanh", "gelu"], key="rg-act")
+    activation = st.sidebar.selectbox("Activation", ["relu", "tanh", "gelu"], key="rg-act", bind="query-params")
 
 
     xtr, ytr, mean, std, shape = data_arrays(dataset, sess.seed)
@@ -86,17 +89,24 @@ def network():
 def at_initialisation(base: DeepNet.Config, data_key: tuple, xtr: torch.Tensor, ytr: torch.Tensor) -> None:
     """1 · Where the gradient goes at initialisation, plain vs residual."""
     st.header("1 · At initialisation: where does the gradient go?")
-    depth = st.slider("Depth (blocks of 2 layers)", 2, 60, 20, key="rg-depth",
+    depth = st.slider("Depth (blocks of 2 layers)", 2, 60, 20, key="rg-depth", bind="query-params",
                       help="The net has a stem layer, this many blocks of two layers, and a linear head.")
     n_probe = 128 if base.kind == "mlp" else 32
     plain, res = profiles(asdict(base), depth, sess.seed, n_probe, data_key, xtr, ytr)
-    ui.show(gp.init_profile_figure([plain, res]), key="rg-init-profile")
+    prof_fig = gp.init_profile_figure([plain, res])
+    ui.show(prof_fig, key="rg-init-profile")
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Plain: first/last ‖∂L/∂W‖", f"{plain.ratio:.2g}", verdict(plain.ratio), delta_color="off", delta_arrow="off",
               help="Gradient norm of the stem's weights divided by that of the head's, on one batch in train mode.")
     c2.metric("Residual: first/last ‖∂L/∂W‖", f"{res.ratio:.2g}", verdict(res.ratio), delta_color="off", delta_arrow="off")
     c3.metric("Plain: variance after last block", f"{plain.act_var[-1]:.2g}")
     c4.metric("Residual: variance after last block", f"{res.act_var[-1]:.2g}")
+    d1, d2 = st.columns([1, 3])
+    share.figure_csv_download(prof_fig, f"resnet-init-depth{depth}", "rg-init-profile", d1)
+    with d2:
+        share.notebook(page="resnet_gradients", label=f"plain net, depth {depth}: first/last ‖∂L/∂W‖",
+                       shown=f"{plain.ratio:.2g}", key="rg-nb",
+                       body=gv.init_snippet(asdict(base), depth, sess.seed, n_probe, data_key[0]))
 
     lines = []
     for p in (plain, res):
@@ -122,22 +132,23 @@ def at_initialisation(base: DeepNet.Config, data_key: tuple, xtr: torch.Tensor, 
             "early blocks without passing through every layer's weights — but without normalisation the residual stream's variance grows with each block "
             "(look at the right panel with Kaiming init). With BatchNorm, deep *plain* nets at initialisation can "
             "have gradients that *grow* toward the input (Yang et al., 2019); measure it with the selector.")
-    if st.toggle("Show the ratio at every depth", key="rg-sweep"):
+    if st.toggle("Show the ratio at every depth", key="rg-sweep", bind="query-params"):
         depths = [2, 5, 10, 20, 30, 40, 50, 60]
         rows = {"plain": [], "residual": []}
         for d in depths:
             for p in profiles(asdict(base), d, sess.seed, n_probe, data_key, xtr, ytr):
                 rows[p.name].append(p.ratio)
-        ui.show(gp.ratio_figure({k: (np.array(depths), np.array(v)) for k, v in rows.items()}, gf.HEALTHY)
-                .update_layout(xaxis_title="depth (blocks)"), key="rg-depth-sweep")
+        sweep_fig = gp.ratio_figure({k: (np.array(depths), np.array(v)) for k, v in rows.items()}, gf.HEALTHY)
+        ui.show(sweep_fig.update_layout(xaxis_title="depth (blocks)"), key="rg-depth-sweep")
+        share.figure_csv_download(sweep_fig, "resnet-ratio-vs-depth", "rg-depth-sweep")
 
 def train_nets(base: DeepNet.Config, data_key: tuple, xtr: torch.Tensor, ytr: torch.Tensor):
     """2 · Sidebar: train shallow and deep, plain and residual nets side by side; returns the run once it has ended."""
     st.header("2 · Training: shallow vs deep, plain vs residual")
     st.sidebar.header("Training")
     cs1, cs2 = st.sidebar.columns(2)
-    shallow = cs1.number_input("Shallow (blocks)", 1, 20, 2, key="rg-shallow")
-    deep = cs2.number_input("Deep (blocks)", 2, 40, 10, key="rg-deep")
+    shallow = cs1.number_input("Shallow (blocks)", 1, 20, 2, key="rg-shallow", bind="query-params")
+    deep = cs2.number_input("Deep (blocks)", 2, 40, 10, key="rg-deep", bind="query-params")
     hp = ui.hyperparameters("rg", lr=0.1, steps=600, batch_size=64, optimizer="SGD + momentum", max_steps=5000)
     st.markdown(f"Four nets — plain and residual, {shallow} and {deep} blocks — train on the same batches from the same "
                 "seed with the optimiser settings in the sidebar. He et al. (2016) call it **degradation** when the "
@@ -217,16 +228,28 @@ def degradation(run) -> None:
     st.markdown(" ".join(text))
     st.caption(f"'Worse'/'better' means a difference of more than max(25% of the larger loss, 0.05 nats); "
                f"gradient ratios outside [1/{gf.HEALTHY:g}, {gf.HEALTHY:g}] are called vanishing / exploding.")
-    ui.show(gp.curves_figure({k: t.history() for k, t in trainers.items()}), key="rg-curves")
-    ui.show(gp.curves_figure({k: t.history() for k, t in trainers.items()}, metric="train_loss"),
-            key="rg-curves-eval")
+    curves = gp.curves_figure({k: t.history() for k, t in trainers.items()})
+    ui.show(curves, key="rg-curves")
+    curves_eval = gp.curves_figure({k: t.history() for k, t in trainers.items()}, metric="train_loss")
+    ui.show(curves_eval, key="rg-curves-eval")
+    d1, d2, d3 = st.columns(3)
+    share.figure_csv_download(curves, "resnet-minibatch-loss", "rg-curves", d1, label="Minibatch loss (CSV)")
+    share.figure_csv_download(curves_eval, "resnet-training-set-loss", "rg-curves-eval", d2,
+                              label="Training-set loss (CSV)")
+    share.csv_download("Final losses (CSV)", lambda: [{"net": k, "status": trainers[k].status, "final training loss": v,
+                                                      "late first/head gradient ratio": end_ratio[k]}
+                                                     for k, v in finals.items()], "resnet-final-losses", "rg-finals", d3)
 
     st.subheader("Where the gradient goes, step by step")
     st.caption("‖∂L/∂W‖ of every layer at every recorded training step, just before the optimiser's update. "
                "Blank: exactly zero gradient (e.g. every ReLU in a layer dead).")
-    ui.show(gp.grad_heatmaps_figure({k: (*rec.table(), rec.layers) for k, rec in recorders.items()}),
-            key="rg-heatmap")
-    ui.show(gp.ratio_figure(ratios, gf.HEALTHY), key="rg-ratio")
+    heat = gp.grad_heatmaps_figure({k: (*rec.table(), rec.layers) for k, rec in recorders.items()})
+    ui.show(heat, key="rg-heatmap")
+    ratio_fig = gp.ratio_figure(ratios, gf.HEALTHY)
+    ui.show(ratio_fig, key="rg-ratio")
+    d1, d2, _ = st.columns([1, 1, 1])
+    share.csv_download("Gradient norms (CSV)", lambda: gv.grad_rows(recorders), "resnet-grad-norms", "rg-heatmap", d1)
+    share.figure_csv_download(ratio_fig, "resnet-ratio-over-training", "rg-ratio", d2)
 
 
 def loss_landscape(run, xtr: torch.Tensor, ytr: torch.Tensor) -> None:
@@ -236,8 +259,9 @@ def loss_landscape(run, xtr: torch.Tensor, ytr: torch.Tensor) -> None:
                 "of a linear layer) is rescaled to the norm of the trained filter, so that nets of different "
                 "depth are comparable. Evaluated in eval mode on 512 training images.")
     d_lo, d_hi = run.card["depths"]
-    which = st.multiselect("Nets", list(run.trainers), default=[f"plain-{d_hi}", f"residual-{d_hi}"], key="rg-ls-nets")
-    span = st.slider("Range of α, β", 0.2, 2.0, 1.0, 0.1, key="rg-ls-span")
+    which = st.multiselect("Nets", list(run.trainers), default=[f"plain-{d_hi}", f"residual-{d_hi}"], key="rg-ls-nets",
+                           bind="query-params")
+    span = st.slider("Range of α, β", 0.2, 2.0, 1.0, 0.1, key="rg-ls-span", bind="query-params")
     if st.button("Compute slices", key="rg-ls-go", icon=":material/landscape:") and which:
         xb, yb = xtr[:512], ytr[:512]
         a = np.linspace(-span, span, 41)
@@ -254,18 +278,36 @@ def loss_landscape(run, xtr: torch.Tensor, ytr: torch.Tensor) -> None:
     ls = st.session_state.get("rg-landscape")
     if ls and ls[0] == run.id:       # slices of this run's nets only
         _, a, g2, out1, out2, span = ls
-        ui.show(gp.slice_1d_figure(a, out1), key="rg-slice1")
-        ui.show(gp.slice_2d_figure(g2, g2, out2), key="rg-slice2")
+        slice1 = gp.slice_1d_figure(a, out1, depths=[d_lo, d_hi])
+        ui.show(slice1, key="rg-slice1")
+        slice2 = gp.slice_2d_figure(g2, g2, out2)
+        ui.show(slice2, key="rg-slice2")
+        d1, d2, _ = st.columns(3)
+        share.figure_csv_download(slice1, "resnet-slice-1d", "rg-slice1", d1, label="1-D slices (CSV)")
+        share.figure_csv_download(slice2, "resnet-slice-2d", "rg-slice2", d2, label="2-D slices (CSV)")
         cols = st.columns(len(out1))
+        flat = []
         for col, (k, v) in zip(cols, out1.items()):
             col.metric(f"{k}: loss at the trained weights", f"{v[len(v) // 2]:.3g}")
-            col.metric(f"{k}: non-convex share of the 2-D slice", f"{ll.nonconvex_fraction(out2[k]):.0%}",
-                       help="Share of the grid's interior points where the loss curves downward along α or β "
-                            "(a negative second difference). 0% for a convex surface. A convex slice does not "
-                            "prove a convex landscape.")
-        st.caption("Li et al. (2018) report that skip connections keep the landscape of deep nets smooth and "
-                   "near-convex around the minimum while deep plain nets become chaotic; these slices are of your "
-                   "nets, at this depth, on 512 images — read them against that claim, not as a proof of it.")
+            shape, value = ll.surface_shape(out2[k])
+            if shape == "flat":
+                flat.append(k)
+                col.metric(f"{k}: shape of the 2-D slice", "flat", f"loss range {value:.1e}", delta_color="off",
+                           delta_arrow="off", help=f"The loss varies by less than {ll.FLAT_RTOL:g} × the loss over the "
+                           "whole grid: its curvature is rounding noise, so no non-convex share is computed.")
+            else:
+                col.metric(f"{k}: non-convex share of the 2-D slice", f"{value:.0%}",
+                           help="Share of the grid's interior points where the loss curves downward along α or β "
+                                "(a negative second difference beyond float32 rounding). 0% for a convex surface. "
+                                "A convex slice does not prove a convex landscape.")
+        text = ("Li et al. (2018) report that skip connections keep the landscape of deep nets smooth and near-convex "
+                "around the minimum while deep plain nets become chaotic; these slices are of your nets, at this depth, "
+                "on 512 images — read them against that claim, not as a proof of it.")
+        if flat:
+            text += (f" {', '.join(flat)}: **flat** — the loss hardly changes anywhere on the grid (a net whose output "
+                     "does not depend on these weights, e.g. every ReLU dead), which is neither the smooth bowl nor "
+                     "the chaos of that claim.")
+        st.caption(text)
 
 
 def try_this() -> None:

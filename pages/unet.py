@@ -10,10 +10,12 @@ import zlib
 
 import numpy as np
 import pandas as pd
+import share
 import streamlit as st
 import ui
 
 from dlviz.checkpoints import shipped
+from dlviz.classifier.core import run_trouble
 from dlviz.data import DataError
 from dlviz.unet import core, plots, views
 from dlviz.unet.augment import AugSpec
@@ -51,25 +53,27 @@ def data(key: str, split: str, n: int | None, folder: str | None):
 
 def sidebar_training():
     st.sidebar.header("Train a U-Net")
-    ds = st.sidebar.selectbox("Data", list(DATASETS), format_func=lambda k: DATASETS[k].label, key=f"{K}-data")
+    ds = st.sidebar.selectbox("Data", list(DATASETS), format_func=lambda k: DATASETS[k].label, key=f"{K}-data",
+                      bind="query-params")
     folder = None
     if ds == "folder":
-        folder = st.sidebar.text_input("Folder with images/ and masks/ (same file names)", key=f"{K}-folder",
+        folder = st.sidebar.text_input("Folder with images/ and masks/ (same file names)", key=f"{K}-folder", bind="query-params",
                                        placeholder="~/data/plates")
-    n_train = st.sidebar.select_slider("Training images", [20, 35, 50, 100, 200, 400], 200, key=f"{K}-n",
+    n_train = st.sidebar.select_slider("Training images", [20, 35, 50, 100, 200, 400], 200, key=f"{K}-n", bind="query-params",
                                        help="The paper trained on 30 images (ISBI 2012) with heavy augmentation.")
     c1, c2 = st.sidebar.columns(2)
-    depth = c1.select_slider("Depth (poolings)", [1, 2, 3, 4], 3, key=f"{K}-depth")
-    width = c2.select_slider("Base width", [4, 8, 16, 32], 8, key=f"{K}-width",
+    depth = c1.select_slider("Depth (poolings)", [1, 2, 3, 4], 3, key=f"{K}-depth", bind="query-params")
+    width = c2.select_slider("Base width", [4, 8, 16, 32], 8, key=f"{K}-width", bind="query-params",
                              help="Channels at full resolution; doubled at every level (capped at 8x).")
-    skips = st.sidebar.radio("Skip connections", ["all", "none", "no-top"], horizontal=True, key=f"{K}-skips")
-    loss = st.sidebar.selectbox("Loss", list(LOSSES), format_func=LOSSES.get, key=f"{K}-loss")
+    skips = st.sidebar.radio("Skip connections", ["all", "none", "no-top"], horizontal=True, key=f"{K}-skips",
+                     bind="query-params")
+    loss = st.sidebar.selectbox("Loss", list(LOSSES), format_func=LOSSES.get, key=f"{K}-loss", bind="query-params")
     c1, c2, c3 = st.sidebar.columns([1, 1.2, 1.2])
-    flips = c1.checkbox("Flips", True, key=f"{K}-flips")
-    rot = c2.number_input("Rotation ±°", 0, 180, 15, step=5, key=f"{K}-rot")
-    elastic = c3.number_input("Elastic σ px", 0.0, 6.0, 0.0, step=0.5, key=f"{K}-elastic",
+    flips = c1.checkbox("Flips", True, key=f"{K}-flips", bind="query-params")
+    rot = c2.number_input("Rotation ±°", 0, 180, 15, step=5, key=f"{K}-rot", bind="query-params")
+    elastic = c3.number_input("Elastic σ px", 0.0, 6.0, 0.0, step=0.5, key=f"{K}-elastic", bind="query-params",
                               help="Random displacements on a 3x3 grid, interpolated bicubically (the paper's sec. 3.1).")
-    ablation = st.sidebar.selectbox("Side by side (same seed and data)", ["none", *ABLATIONS], key=f"{K}-ablation",
+    ablation = st.sidebar.selectbox("Side by side (same seed and data)", ["none", *ABLATIONS], key=f"{K}-ablation", bind="query-params",
                                     format_func=lambda a: {"none": "one run", "skips": "full / no skips / no top skip",
                                                            "weight map": "CE / weighted CE",
                                                            "elastic": "without / with elastic"}[a])
@@ -107,7 +111,17 @@ def live_view(r) -> None:
             titles.append(name or "prediction")
         snap = (id(t), time.time(), t.step, plots.images_figure(rows, titles, height=200))
         st.session_state[f"{K}-live-snap"] = snap
+        frames = st.session_state.get(f"{K}-live-frames")
+        if frames is None or frames[0] != id(t):
+            frames = (id(t), [])
+        frames[1].append(views.side_by_side(rows))           # one frame per redraw: the run as it learned
+        del frames[1][:-80]
+        st.session_state[f"{K}-live-frames"] = frames
     ui.show(snap[3], key=f"{K}-live")
+    frames = st.session_state.get(f"{K}-live-frames")
+    if not r.active and frames and frames[0] == id(t) and len(frames[1]) > 1:
+        share.gif_download(lambda: list(frames[1]), "unet-prediction-during-training", f"{K}-live", scale=3,
+                           label="The prediction as it trained (GIF)", frame_ms=250)
 
 
 # ---------------------------------------------------------------- which model
@@ -120,14 +134,20 @@ def choose_model(run):
                  "reproduce one with `python -m dlviz.train unet_foods`.", icon=":material/error:")
         st.stop()
     src = st.sidebar.radio("Model", sources, index=len(SHIPPED) if live else 0,
-                           key=f"{K}-src-{zlib.crc32('|'.join(sources).encode())}",
+                           # a new key when live runs appear (selects the run); a stable one for links to shipped models
+                           key=f"{K}-src-{zlib.crc32('|'.join(sources).encode())}" if live else f"{K}-src",
+                           bind="query-params",
                            format_func=lambda s: f"{s} · {SUMMARY[s]}" if s in SUMMARY else f"my run · {s[5:] or 'live'}")
     if src in SHIPPED:
         model, card = ui.load_shipped(src, expected_arch="seg_unet")
         return model, card, src, PLANS[src].data, None
     tr = run.trainers[src[5:]]
     ds, folder = tr.unet_data
-    return tr.model_copy(), {}, f"live-{id(tr)}-{tr.step}", ds, folder
+    model, step = tr.model_copy(), tr.step
+    card = {"arch": "seg_unet", "data": ds, "steps": step, "summary": f"trained live ({step:,} steps)",
+            "trouble": run_trouble(tr.history())}
+    ui.download_model(ui.Picked(model, card, "trained", f"run:{run.id}:{src[5:]}@{step}", src), K)
+    return model, card, f"live-{id(tr)}-{step}", ds, folder
 
 
 @st.cache_data(show_spinner="Segmenting the test set...", max_entries=16)
@@ -158,8 +178,15 @@ def weights_of(ds: str, folder: str | None, i: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- 1. the measurement
-def measurements(A: dict, test, card: dict, src: str) -> None:
+def measurements(A: dict, test, card: dict, src: str, ds: str, folder: str | None) -> None:
     st.subheader("1 · How good is the segmentation?")
+    if card.get("trouble"):
+        st.warning(f"This run went wrong: {card['trouble']}.", icon=":material/trending_up:")
+    painted = np.unique(A["pred"])
+    if len(painted) == 1:
+        st.warning(f"This model paints every test pixel *{test.class_names[int(painted[0])]}*: it has learned only "
+                   "that class (a learning rate too high, or too few steps), so the numbers below measure nothing "
+                   "else.", icon=":material/format_color_fill:")
     m = A["merges"]
     c = st.columns(4)
     c[0].metric("Mean IoU", f"{A['mean_iou']:.3f}", help="Per-class |P∩T| / |P∪T| over the whole test set, averaged "
@@ -171,6 +198,14 @@ def measurements(A: dict, test, card: dict, src: str) -> None:
                 f"{m.true_objects} test objects touch one of their class.")
     c[3].metric("Pixel accuracy", f"{A['pixel_acc']:.1%}", help="Easy to inflate: most pixels are background.")
     ui.show(plots.iou_bars(test.class_names, {"IoU": A["iou"], "Dice": A["dice"]}, height=260), key=f"{K}-iou")
+    d1, d2 = st.columns([1, 3])
+    share.csv_download("Per class (CSV)", lambda: [{"class": n, "IoU": float(a), "Dice": float(b)}
+                                                   for n, a, b in zip(test.class_names, A["iou"], A["dice"])],
+                       f"unet-per-class-{src}", f"{K}-iou", d1)
+    with d2:
+        share.notebook(page="unet", label=f"mean IoU of {src}", shown=f"{A['mean_iou']:.3f}", key=f"{K}-nb",
+                       body=views.mean_iou_snippet({"shipped": src} if src in AVAILABLE else
+                                                   {"file": f"unet_seg_unet_{card.get('steps', 0)}steps.pt"}, ds, folder))
     cap = (f"Measured on the {len(test)} fixed test images. Dice = 2·IoU/(1+IoU) class by class; "
            f"{m.missed} objects were missed (no predicted component holds most of them).")
     if card.get("metrics"):
@@ -188,11 +223,11 @@ def explore(model, A: dict, test, mkey: str, ds: str, folder: str | None) -> Non
         n = len(test)
         order = np.argsort(A["per_image_iou"], kind="stable")
         c1, c2, c3 = st.columns([2, 1.4, 1.4])
-        pick = c2.radio("Images", ["in order", "worst first"], horizontal=True, key=f"{K}-order")
-        j = c1.slider("Test image", 0, n - 1, 0, key=f"{K}-img")
+        pick = c2.radio("Images", ["in order", "worst first"], horizontal=True, key=f"{K}-order", bind="query-params")
+        j = c1.slider("Test image", 0, n - 1, 0, key=f"{K}-img", bind="query-params")
         i = int(order[j]) if pick == "worst first" else j
         names = ["all classes", *test.class_names[1:]]
-        cls_name = c3.selectbox("Errors of class", names, key=f"{K}-cls")
+        cls_name = c3.selectbox("Errors of class", names, key=f"{K}-cls", bind="query-params")
         cls = None if cls_name == "all classes" else test.class_names.index(cls_name)
         pred, true = A["pred"][i], test.masks[i].numpy()
         imgs = [views.to_rgb(test.images[i]), views.color_mask(true), views.color_mask(pred),
@@ -200,6 +235,8 @@ def explore(model, A: dict, test, mkey: str, ds: str, folder: str | None) -> Non
         iou_i = A["per_image_iou"][i]
         ui.show(plots.images_figure(imgs, [f"test image #{i}", "truth", f"prediction (mIoU {iou_i:.2f})",
                                            "errors: red FP · blue FN"], height=250), key=f"{K}-pred")
+        share.image_download(lambda: views.side_by_side(imgs), f"unet-{mkey}-test{i}", f"{K}-pred",
+                             label="These four (PNG)")
         e = views.error_map(pred, true, cls)
         st.caption(f"Image #{i}: {int((e == 1).sum())} false-positive and {int((e == 2).sum())} false-negative pixels"
                    f" ({cls_name}). Errors hug the boundaries: that is what boundary F1 measures and IoU barely does.")
@@ -214,7 +251,7 @@ def explore(model, A: dict, test, mkey: str, ds: str, folder: str | None) -> Non
             st.session_state[f"{K}-level"] = int(cd[0])
         if st.session_state.get(f"{K}-level", 0) > len(levels) - 1:
             st.session_state[f"{K}-level"] = 0
-        lvl = st.radio("Level", list(range(len(levels))), horizontal=True, key=f"{K}-level",
+        lvl = st.radio("Level", list(range(len(levels))), horizontal=True, key=f"{K}-level", bind="query-params",
                        format_func=lambda v: f"{v} ({levels[v]['size']}×{levels[v]['size']})")
         ui.show(u_fig(str(model.config), lvl, levels, test.images.shape[1],
                       f"out<br>{test.num_classes}×{test.size}×{test.size}"),
@@ -237,8 +274,9 @@ def explore(model, A: dict, test, mkey: str, ds: str, folder: str | None) -> Non
             w = weights_of(ds, folder, i)
             cw, ci = st.columns([3, 2])
             with cw:
-                ui.show(plots.weight_map_figure(w, "w(x) = w_c(x) + 10·exp(-(d1+d2)²/(2·5²))", height=300),
-                        key=f"{K}-wmap")
+                wfig = plots.weight_map_figure(w, "w(x) = w_c(x) + 10·exp(-(d1+d2)²/(2·5²))", height=300)
+                ui.show(wfig, key=f"{K}-wmap")
+                share.figure_csv_download(wfig, f"unet-weight-map-{ds}-{i}", f"{K}-wmap", label="Weights (CSV)")
             with ci:
                 inst = test.instances[i].numpy()
                 lines = (true == 0) & (inst > 0)
@@ -254,24 +292,6 @@ def explore(model, A: dict, test, mkey: str, ds: str, folder: str | None) -> Non
 
 
 # ---------------------------------------------------------------- 3. ablations
-def ablation_rows(names: list[str]) -> list[dict]:
-    """The ablation table from the checkpoints' cards (tests/test_checkpoints.py re-measures every card)."""
-    rows = []
-
-    def as_int(v):
-        return None if v is None else int(v)
-
-    for n in names:
-        card = AVAILABLE[n].card
-        m = card.get("metrics", {})
-        rows.append({"checkpoint": n, "setting": SUMMARY[n], "mean IoU": m.get("mean_iou"),
-                     "boundary F1": m.get("boundary_f1"), "merged objects": as_int(m.get("merged_instances")),
-                     "touching objects": as_int(m.get("touching_objects")), "train images": card.get("n_train"),
-                     "steps": card.get("steps"), "loss": card.get("loss", PLANS[n].loss),
-                     "CPU s": card.get("cpu_time_s")})
-    return rows
-
-
 @st.cache_data(max_entries=64, show_spinner=False)
 def shipped_prediction(name: str, i: int) -> np.ndarray:
     mdl, _ = ui.load_shipped(name, expected_arch="seg_unet")
@@ -291,13 +311,13 @@ def ablations() -> None:
                 st.info("These checkpoints are not shipped here; reproduce them with `python -m dlviz.train "
                         + " ".join(GROUPS[g]) + "`, or train the ablation live (sidebar: *Side by side*).")
                 continue
-            rows = ablation_rows(names)
+            rows = views.ablation_rows(names)
             st.dataframe(pd.DataFrame(rows).set_index("checkpoint"), width="stretch",
                          column_config={"mean IoU": st.column_config.NumberColumn(format="%.3f"),
                                         "boundary F1": st.column_config.NumberColumn(format="%.3f")})
             ablation_pictures(g, names)
             try:
-                st.caption(verdict(g, rows))
+                st.caption(views.verdict(g, rows))
             except (TypeError, ValueError):   # a card without these metrics: the table says what there is
                 pass
 
@@ -307,37 +327,17 @@ def ablation_pictures(g: str, names: list[str]) -> None:
     def _pics() -> None:
         ds = PLANS[names[0]].data
         test = data(ds, "test", None, None)
-        i = st.slider("Test image", 0, len(test) - 1, 3, key=f"{K}-abl-{zlib.crc32(g.encode())}")
+        i = st.slider("Test image", 0, len(test) - 1, 3, key=f"{K}-abl-{zlib.crc32(g.encode())}",
+                      bind="query-params")
         imgs, titles = [views.to_rgb(test.images[i]), views.color_mask(test.masks[i].numpy())], ["image", "truth"]
         for n in names:
             imgs.append(views.color_mask(shipped_prediction(n, i)))
             titles.append(SUMMARY[n])
         ui.show(plots.images_figure(imgs, titles, height=230), key=f"{K}-abl-img-{zlib.crc32(g.encode())}")
+        share.image_download(lambda: views.side_by_side(imgs), f"unet-ablation-{names[0]}-test{i}",
+                             f"{K}-abl-img-{zlib.crc32(g.encode())}", label="These images (PNG)")
 
     _pics()
-
-
-def verdict(g: str, rows: list[dict]) -> str:
-    """One sentence that says what the numbers above show (computed from them, never assumed)."""
-    r = {x["checkpoint"]: x for x in rows}
-    if g.startswith("Skip") and "unet_foods" in r and "unet_foods_noskip" in r:
-        a, b = r["unet_foods"], r["unet_foods_noskip"]
-        s = (f"Removing every skip changes mean IoU by {b['mean IoU'] - a['mean IoU']:+.3f} and boundary F1 by "
-             f"{b['boundary F1'] - a['boundary F1']:+.3f}")
-        if "unet_foods_notop" in r:
-            c = r["unet_foods_notop"]
-            s += (f"; removing only the top skip by {c['mean IoU'] - a['mean IoU']:+.3f} and "
-                  f"{c['boundary F1'] - a['boundary F1']:+.3f}")
-        return s + " (one seed each: differences of a few thousandths are noise)."
-    if g.startswith("Border") and "unet_cells_wce" in r and "unet_cells_ce" in r:
-        a, b = r["unet_cells_wce"], r["unet_cells_ce"]
-        return (f"Of the {a['touching objects']} touching test cells, plain CE merged {b['merged objects']} and the "
-                f"weighted CE {a['merged objects']}; mean IoU {b['mean IoU']:.3f} vs {a['mean IoU']:.3f}.")
-    if g.startswith("Elastic") and "unet_foods20" in r and "unet_foods20_elastic" in r:
-        a, b = r["unet_foods20"], r["unet_foods20_elastic"]
-        return (f"At 20 training images, elastic deformation changes mean IoU by {b['mean IoU'] - a['mean IoU']:+.3f} "
-                f"and boundary F1 by {b['boundary F1'] - a['boundary F1']:+.3f} (one seed each).")
-    return ""
 
 
 # ---------------------------------------------------------------- 4. the same U in the DDPM
@@ -367,7 +367,7 @@ except DataError as e:
     st.error(str(e), icon=":material/error:")
     st.stop()
 A = analyse(mkey, ds, folder, model)
-measurements(A, test, card, mkey)
+measurements(A, test, card, mkey, ds, folder)
 explore(model, A, test, mkey, ds, folder)
 ablations()
 ddpm_link()

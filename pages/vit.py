@@ -5,11 +5,13 @@ it loses to a CNN of the same size -- on shipped checkpoints or on a ViT trained
 from __future__ import annotations
 
 import numpy as np
+import share
 import streamlit as st
 import torch
 import ui
 
 from dlviz.checkpoints import shipped
+from dlviz.classifier.core import run_trouble
 from dlviz.data import DataError
 from dlviz.vit import core as V
 from dlviz.vit import efficiency, views
@@ -36,19 +38,20 @@ ui.page_header(PAGE_INFO, (
 explore = st.sidebar.container()
 # ---------------------------------------------------------------- sidebar: live training
 st.sidebar.header("Train a ViT")
-ds = st.sidebar.selectbox("Data", list(DATASETS), format_func=lambda k: DATASETS[k].label, key=f"{K}-data")
+ds = st.sidebar.selectbox("Data", list(DATASETS), format_func=lambda k: DATASETS[k].label, key=f"{K}-data",
+                          bind="query-params")
 spec = DATASETS[ds]
 c1, c2 = st.sidebar.columns(2)
 patch_opts = [p for p in (2, 4, 8) if spec.size % p == 0]
-t_patch = c1.select_slider("Patch size", patch_opts, spec.patch, key=f"{K}-tpatch")
-t_depth = c2.select_slider("Depth", [1, 2, 3, 4, 6], spec.vit["depth"], key=f"{K}-tdepth")
+t_patch = c1.select_slider("Patch size", patch_opts, spec.patch, key=f"{K}-tpatch", bind="query-params")
+t_depth = c2.select_slider("Depth", [1, 2, 3, 4, 6], spec.vit["depth"], key=f"{K}-tdepth", bind="query-params")
 c1, c2 = st.sidebar.columns(2)
-t_dim = c1.select_slider("Width", [16, 32, 48, 64, 96], spec.vit["dim"], key=f"{K}-tdim")
-t_heads = c2.select_slider("Heads", [1, 2, 4, 8], spec.vit["heads"], key=f"{K}-theads")
-t_pos = st.sidebar.selectbox("Position embeddings", ["learned", "learned_2d", "none"], key=f"{K}-tpos",
+t_dim = c1.select_slider("Width", [16, 32, 48, 64, 96], spec.vit["dim"], key=f"{K}-tdim", bind="query-params")
+t_heads = c2.select_slider("Heads", [1, 2, 4, 8], spec.vit["heads"], key=f"{K}-theads", bind="query-params")
+t_pos = st.sidebar.selectbox("Position embeddings", ["learned", "learned_2d", "none"], key=f"{K}-tpos", bind="query-params",
                              help="learned: one vector per patch (the paper's default); learned_2d: a row and a "
                                   "column vector, concatenated; none: the transformer sees a bag of patches.")
-t_shift = st.sidebar.select_slider("Random shifts (augmentation, px)", [0, 1, 2], 1, key=f"{K}-tshift")
+t_shift = st.sidebar.select_slider("Random shifts (augmentation, px)", [0, 1, 2], 1, key=f"{K}-tshift", bind="query-params")
 hp = ui.hyperparameters(K, **LIVE_DEFAULTS)
 
 
@@ -70,15 +73,21 @@ if not sources:
     st.error("No ViT checkpoint is shipped here and no run has trained yet: press **Train** in the sidebar, or "
              "reproduce one with `python -m dlviz.train vit_digits`.", icon=":material/error:")
     st.stop()
-src = explore.radio("Model", sources, index=len(sources) - 1 if live_ok else 0, key=f"{K}-src-{len(sources)}",
+src = explore.radio("Model", sources, index=len(sources) - 1 if live_ok else 0, bind="query-params",
+                    key=f"{K}-src-{len(sources)}" if live_ok else f"{K}-src",    # a stable key for shipped models
                     format_func=lambda s: SHIPPED[s][1] if s in SHIPPED else f"my run ({run.trainer.name})")
 if src in SHIPPED:
     model, card = ui.load_shipped(src, expected_arch="vit")
     dkey, mkey = SHIPPED[src][0], src
 else:
     t = run.trainer
-    model, card, dkey = t.model_copy(), {}, t.vit_data
-    mkey = f"live-{id(t)}-{t.step}"
+    model, dkey, step = t.model_copy(), t.vit_data, t.step
+    card = {"arch": "vit", "data": dkey, "steps": step, "summary": f"trained live ({step:,} steps)"}
+    trouble = run_trouble(t.history(), 0.1, acc_key="test_acc")          # 10 classes in both data sets
+    if trouble:
+        st.warning(f"This run went wrong: {trouble}.", icon=":material/trending_up:")
+    mkey = f"live-{id(t)}-{step}"
+    ui.download_model(ui.Picked(model, card, "trained", f"run:{run.id}@{step}", "live"), K, container=explore)
 
 
 @st.cache_resource(show_spinner="Loading data...", max_entries=4)
@@ -92,7 +101,8 @@ except DataError as e:
     st.error(str(e), icon=":material/error:")
     st.stop()
 cfg = model.config
-idx = int(explore.number_input(f"Test image # (0-{len(test) - 1})", 0, len(test) - 1, 0, key=f"{K}-img"))
+idx = int(explore.number_input(f"Test image # (0-{len(test) - 1})", 0, len(test) - 1, 0, key=f"{K}-img",
+                                 bind="query-params"))
 img = test.images[idx]
 
 
@@ -105,6 +115,10 @@ def test_accuracy(mk: str, _model, _test) -> float:
 
 acc = test_accuracy(mkey, model, test)
 explore.metric("Test accuracy", f"{acc:.1%}", help=f"On all {len(test)} held-out images of {dkey}.")
+share.notebook(page="vit", label=f"test accuracy of {src if src in SHIPPED else 'your ViT'}", shown=f"{acc:.1%}",
+               key=f"{K}-nb", container=explore,
+               body=views.accuracy_snippet({"shipped": src} if src in SHIPPED else
+                                           {"file": f"vit_vit_{card['steps']}steps.pt"}, dkey))
 explore.caption(f"{n_params(model):,} parameters · {cfg.patch_size}×{cfg.patch_size} patches · width {cfg.dim} · "
                 f"depth {cfg.depth} · {cfg.heads} heads · positions: {cfg.positions}"
                 + (f" · reproduce with `{card['reproduce']}`" if card.get("reproduce") else ""))
@@ -118,7 +132,7 @@ def patches() -> None:
     def _body() -> None:
         size = img.shape[-1]
         opts = [p for p in range(1, size + 1) if size % p == 0]
-        p = st.select_slider("Patch size p", opts, cfg.patch_size, key=f"{K}-patch-{size}")
+        p = st.select_slider("Patch size p", opts, cfg.patch_size, key=f"{K}-patch-{size}", bind="query-params")
         g = size // p
         c1, c2, c3 = st.columns(3)
         c1.metric("Tokens", f"{g * g} + [CLS]", help=f"A {g}×{g} grid of patches.")
@@ -126,10 +140,13 @@ def patches() -> None:
         c3.metric("Attention weights per head", f"{(g * g + 1) ** 2:,}", help="(tokens + 1)²: the cost grows with "
                   "the fourth power of 1/p.")
         a, b = st.columns([1, 2])
+        grid_px, seq_px = views.patch_grid(img, p, scale=max(1, 256 // size)), views.patch_sequence(img, p, scale=max(1, 32 // p))
         with a:
-            ui.show(P.rgb_figure(views.patch_grid(img, p, scale=max(1, 256 // size)), height=280), key=f"{K}-grid")
+            ui.show(P.rgb_figure(grid_px, height=280), key=f"{K}-grid")
+            share.image_download(lambda: grid_px, f"vit-patches-{dkey}-{idx}-p{p}", f"{K}-grid", label="Grid (PNG)")
         with b:
-            ui.show(P.rgb_figure(views.patch_sequence(img, p, scale=max(1, 32 // p)), height=120), key=f"{K}-seq")
+            ui.show(P.rgb_figure(seq_px, height=120), key=f"{K}-seq")
+            share.image_download(lambda: seq_px, f"vit-sequence-{dkey}-{idx}-p{p}", f"{K}-seq", label="Sequence (PNG)")
             n = g * g
             st.caption(f"The {min(n, 64)} {'first ' if n > 64 else ''}patches in reading order (row by row), after "
                        "the dark [CLS] slot. This is all a ViT gets: a list. Their arrangement on the grid survives "
@@ -148,7 +165,9 @@ def tokens() -> None:
         z0 = model.embed(img[None])[0].numpy()                                   # (T, D)
     a, b = st.columns([3, 2])
     with a:
-        ui.show(P.tokens_figure(z0, f"z₀ = [CLS; x_p E] + E_pos for image #{idx}", height=300), key=f"{K}-tokens")
+        tok_fig = P.tokens_figure(z0, f"z₀ = [CLS; x_p E] + E_pos for image #{idx}", height=300)
+        ui.show(tok_fig, key=f"{K}-tokens")
+        share.figure_csv_download(tok_fig, f"vit-tokens-{mkey}-{idx}", f"{K}-tokens", label="Tokens (CSV)")
         st.caption("Each column is one token: [CLS] (the same learned vector for every image) and one linear map "
                    "E of each flattened patch, plus its position embedding.")
     with b:
@@ -167,6 +186,9 @@ def tokens() -> None:
         ui.show(P.mosaic_figure(m, [str(i) for i in range(g)], [str(j) for j in range(g)], g, colorscale="RdBu",
                                 zmin=-1, zmax=1, height=420, hover="cos %{z:.2f}",
                                 title="Cosine similarity of position embeddings"), key=f"{K}-possim")
+        share.csv_download("Similarities (CSV)", lambda: [{"patch a": i, "patch b": j, "cosine": float(sim[i, j])}
+                                                          for i in range(g * g) for j in range(g * g)],
+                           f"vit-position-similarity-{mkey}", f"{K}-possim")
     loc = V.position_locality(sim)
     c2.metric("Locality", f"{loc:.2f}", help="Correlation, over all pairs of patches, between their embeddings' "
               "cosine similarity and minus their distance on the grid. 1: similarity falls off with distance; "
@@ -195,24 +217,30 @@ def attention() -> None:
     @st.fragment
     def _body() -> None:
         c1, c2, c3 = st.columns(3)
-        fusion = c1.radio("Fuse heads by", V.HEAD_FUSIONS, horizontal=True, key=f"{K}-fusion",
+        fusion = c1.radio("Fuse heads by", V.HEAD_FUSIONS, horizontal=True, key=f"{K}-fusion", bind="query-params",
                           help="mean: Abnar & Zuidema's rollout; max / min: variants that keep the strongest "
                                "(weakest) head per pair of tokens.")
-        start = c2.select_slider("Roll out from layer", list(range(1, cfg.depth + 1)), 1, key=f"{K}-start-{cfg.depth}")
-        alpha = c3.slider("Overlay opacity", 0.0, 1.0, 0.6, 0.05, key=f"{K}-alpha")
+        start = c2.select_slider("Roll out from layer", list(range(1, cfg.depth + 1)), 1, key=f"{K}-start-{cfg.depth}",
+                                bind="query-params")
+        alpha = c3.slider("Overlay opacity", 0.0, 1.0, 0.6, 0.05, key=f"{K}-alpha", bind="query-params")
         roll = res.rollout_map(0, head_fusion=fusion, start_layer=start - 1)    # (g, g), sums to 1
         a, b = st.columns([2, 3])
         with a:
-            ui.show(P.rgb_figure(views.overlay(img, roll, alpha=alpha, scale=max(1, 256 // img.shape[-1])),
-                                 height=300, title="Rollout from [CLS]"), key=f"{K}-rollout")
+            over = views.overlay(img, roll, alpha=alpha, scale=max(1, 256 // img.shape[-1]))
+            ui.show(P.rgb_figure(over, height=300, title="Rollout from [CLS]"), key=f"{K}-rollout")
+            r1, r2 = st.columns(2)
+            share.image_download(lambda: over, f"vit-rollout-{mkey}-{idx}", f"{K}-rollout", r1, label="PNG")
+            share.csv_download("CSV", lambda: [{"row": i, "col": j, "rollout": float(roll[i, j])}
+                                               for i in range(roll.shape[0]) for j in range(roll.shape[1])],
+                               f"vit-rollout-{mkey}-{idx}", f"{K}-rollout", r2)
             st.metric("Prediction", f"{names[pred]} ({probs[pred]:.0%})",
                       delta="correct" if pred == int(test.labels[idx]) else f"wrong: it is {names[int(test.labels[idx])]}",
                       delta_color="normal" if pred == int(test.labels[idx]) else "inverse")
             if dkey == "digits":
-                mass, share = views.foreground_fraction(img, roll, cfg.patch_size)
+                mass, uniform = views.foreground_fraction(img, roll, cfg.patch_size)
                 st.metric("Rollout on the ink", f"{mass:.0%}", help="Share of the rollout on patches whose mean "
-                          f"brightness exceeds 0.25; a uniform map would give {share:.0%} (the share of such patches).",
-                          delta=f"{mass - share:+.0%} vs uniform")
+                          f"brightness exceeds 0.25; a uniform map would give {uniform:.0%} (the share of such patches).",
+                          delta=f"{mass - uniform:+.0%} vs uniform")
         with b:
             maps = res.head_maps(0)                                              # (L, heads, g, g)
             maps = np.concatenate([maps, maps.mean(1, keepdims=True)], 1)
@@ -241,8 +269,13 @@ def vit_vs_cnn() -> None:
     mt = curve.meta
     a, b = st.columns([3, 1])
     with a:
-        ui.show(P.efficiency_figure(curve.sizes, curve.vit, curve.cnn, f"ViT ({mt['vit_params']:,} parameters)",
-                                    f"CNN ({mt['cnn_params']:,} parameters)"), key=f"{K}-eff")
+        eff = P.efficiency_figure(curve.sizes, curve.vit, curve.cnn, f"ViT ({mt['vit_params']:,} parameters)",
+                                  f"CNN ({mt['cnn_params']:,} parameters)")
+        ui.show(eff, key=f"{K}-eff")
+        share.csv_download("Measured accuracies (CSV)", lambda: [
+            {"training images": int(n), "model": m, "seed": int(sd), "test accuracy": float(acc_[k, i])}
+            for m, acc_ in (("ViT", curve.vit), ("CNN", curve.cnn)) for k, sd in enumerate(mt["seeds"])
+            for i, n in enumerate(curve.sizes)], "vit-vs-cnn-digits", f"{K}-eff")
     v, c = curve.vit.mean(0), curve.cnn.mean(0)
     b.metric(f"{curve.sizes[0]} images: CNN / ViT", f"{c[0]:.0%} / {v[0]:.0%}")
     b.metric(f"{curve.sizes[-1]:,} images: CNN / ViT", f"{c[-1]:.0%} / {v[-1]:.0%}")
@@ -280,6 +313,8 @@ def equivariance() -> None:
     n = min(128 if model.grid ** 2 <= 16 else 32, len(test))        # 65 tokens cost ~16x more per image
     err = shift_errors(mkey, shifts, n, model, test)
     ui.show(P.equivariance_figure(err, p), key=f"{K}-equi")
+    share.csv_download("Errors (CSV)", lambda: [{"shift px": s_, **{k: float(v) for k, v in e.items()}}
+                                                for s_, e in err.items()], f"vit-shift-errors-{mkey}", f"{K}-equi")
     st.markdown("**How much the logits change** (‖f(Tx) − f(x)‖ / ‖f(x)‖):")
     cnn = None
     if dkey == "digits" and "digits_cnn" in AVAILABLE:         # the Convolutions page's CNN, same images

@@ -316,3 +316,79 @@ def test_figures_plot_the_measured_numbers():
     fig = P.loss_figure(x, {"hinge": (loss, grad)}, "z", point=0.0)
     assert np.array_equal(fig.data[0].y, loss) and np.array_equal(fig.data[1].y, grad)
     assert P.thumbnail().shape == (150, 300, 3)
+
+
+# ---------------------------------------------------------------------------------------------- one palette, exports
+def _line_colours(fig) -> dict:
+    out = {}
+    for t in fig.data:
+        if not t.name:
+            continue
+        c = t.marker.color if t.type == "bar" else t.line.color
+        out.setdefault(t.name.split(" · ")[0], c)
+    return out
+
+
+def test_a_colour_belongs_to_a_name_not_to_a_position():
+    """Issue 15: lr 0.001 was blue in the shipped charts and orange in the user's run; activations and losses took
+    their colour from their position in the selection."""
+    from dlviz.activations_losses import plots as P
+    from dlviz.plotting import metrics_figure
+
+    acts = [act.LayerActivity("l1", 2, np.array([0.0, 0.5]), 1)]
+    shipped = _line_colours(P.dead_units_figure({"lr 0.001 (shipped)": acts, "lr 0.1 (shipped)": acts}))
+    mine_order = ["relu lr 0.001", "relu lr 0.3"]                 # the page lists its baseline first
+    mine = _line_colours(P.dead_units_figure({k: acts for k in mine_order}))
+    traj = _line_colours(P.dead_trajectory_figure({k: [(0, [0.1])] for k in mine_order}))
+    monitor = _line_colours(metrics_figure({k: {"loss": ([1, 2], [1.0, 0.5])} for k in mine_order}, ("loss",)))
+    assert shipped["lr 0.001 (shipped)"] == mine["relu lr 0.001"] == traj["relu lr 0.001"] == monitor["relu lr 0.001"]
+    assert shipped["lr 0.1 (shipped)"] == mine["relu lr 0.3"] == traj["relu lr 0.3"] == monitor["relu lr 0.3"]
+    assert shipped["lr 0.001 (shipped)"] != shipped["lr 0.1 (shipped)"]
+    c = {n: act.curve(n) for n in ("sigmoid", "tanh", "ReLU")}
+    assert _line_colours(P.activation_figure({"tanh": c["tanh"]}))["tanh"] == _line_colours(P.activation_figure(c))["tanh"]
+    assert len(set(P.ACT_COLORS.values())) == len(act.ACTIVATIONS)            # no two activations share a colour
+    x = np.linspace(-1, 1, 5)
+    one = _line_colours(P.loss_figure(x, {"MAE": act.loss_curve("MAE", x, 0.0)}, "y"))
+    fits = _line_colours(P.line_fit_figure(x, x, {"MSE": (1.0, 0.0), "MAE": (1.0, 0.0)}, (1.0, 0.0)))
+    assert one["MAE"] == next(v for k, v in fits.items() if k.startswith("MAE"))
+
+
+def test_activity_rows_count_the_dead_units():
+    from dlviz.activations_losses import views
+
+    acts = [act.LayerActivity("l1", 3, np.array([0.0, 0.25, 0.0]), 2), act.LayerActivity("l2", 2, np.array([1.0, 0.5]), 0)]
+    rows = views.activity_rows({"m": acts})
+    assert len(rows) == 5 and sum(r["dead"] for r in rows) == 2
+    assert [r["active_fraction"] for r in rows if r["layer"] == 1] == [0.0, 0.25, 0.0]
+
+
+def test_page_snippet_follows_the_link_and_the_run_lists_its_baseline_first():
+    """Issue 17: a link with a non-default focus, parameter and spread reaches the snippet, which prints the page's
+    number; the user's run lists lr 0.001 first (the shared monitor colours in that order)."""
+    import contextlib
+    import io
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "activations_losses.py"),
+                           default_timeout=120)
+    at.query_params.update({"act-focus": "ELU", "act-chosen": ["tanh", "ELU"], "act-ELU-alpha": "2.0", "act-std": "4.0"})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="act-focus").value == "ELU" and at.slider(key="act-ELU-alpha").value == 2.0
+    shown = next(m.value for m in at.metric if m.label == "Saturated pre-activations (ELU)")
+    code = next(c.value for c in at.code if c.value.startswith("# dlviz notebook snippet"))
+    assert "alpha=2.0" in code and "4.0" in code
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "<snippet>", "exec"), {})
+    assert out.getvalue().split()[-1] == shown
+    at.sidebar.number_input(key="dead-steps").set_value(10)
+    at.sidebar.button(key="dead-train").click().run()
+    run = at.session_state["dlviz-run-dead"]
+    for t in run.trainers.values():
+        t.join(120)
+    assert list(run.trainers) == ["relu lr 0.001", "relu lr 0.1"]
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]

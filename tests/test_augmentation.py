@@ -124,3 +124,88 @@ def test_label_text() -> None:
     names = ["donut", "taco", "sushi"]
     assert A.label_text(torch.tensor([0.0, 1.0, 0.0]), names) == "taco"
     assert A.label_text(torch.tensor([0.7, 0.3, 0.0]), names) == "70% donut + 30% taco"
+
+
+# ---------------------------------------------------------------------------------------- the experiment, the page
+def test_runs_are_compared_at_the_last_step_both_reached() -> None:
+    """Issue 15: after Stop, "without" at step 62 was compared with "with" at step 27."""
+    without = {"val_acc": ([10, 20, 30, 40, 50, 60, 62], [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.62])}
+    with_ = {"val_acc": ([10, 20, 27], [0.15, 0.25, 0.27])}
+    c = A.compare_at_equal_steps({"without": without, "with": with_}, "val_acc", {"without": 62, "with": 27})
+    assert c.step == 20 and c.values == {"without": 0.2, "with": 0.25} and not c.equal_progress
+    same = A.compare_at_equal_steps({"a": without, "b": without})
+    assert same.step == 62 and same.equal_progress
+    assert A.compare_at_equal_steps({"a": without, "b": {"val_acc": ([5], [0.5])}}) is None
+    nan = {"val_acc": ([10, 20], [0.3, float("nan")])}
+    assert A.compare_at_equal_steps({"a": without, "b": nan}).step == 10          # a non-finite value is no value
+
+
+def _page():
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "augmentation.py"),
+                             default_timeout=120)
+
+
+def test_digits_default_has_no_flip_and_the_text_counts_the_digits() -> None:
+    """Issue 15: the page said 1,437 training digits (there are 1,438) and flipped digits by default."""
+    from dlviz.classifier import core as clf
+
+    n = len(clf.load_data("digits", n_train=500, n_val=1000, seed=0).train.labels)
+    assert n == 1438
+    at = _page()
+    at.run()
+    assert "hflip" in at.multiselect(key="aug-names-food").value          # food shapes: a mirrored donut is a donut
+    at.selectbox(key="aug-exp-data").set_value("digits").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "hflip" not in at.multiselect(key="aug-names-digits").value
+    assert any(f"on {n:,} digits images" in i.value for i in at.info), [i.value for i in at.info]
+    assert not any("1,437" in i.value or "1437" in i.value for i in at.info)
+    assert not any("mirrored digit" in w.value for w in at.warning)
+    at.multiselect(key="aug-names-digits").set_value(["hflip"]).run()
+    assert any("mirrored digit" in w.value for w in at.warning)              # chosen on purpose: said what it does
+    linked = _page()
+    linked.query_params["aug-exp-data"] = "digits"
+    linked.run()
+    assert "hflip" not in linked.multiselect(key="aug-names-digits").value
+
+
+@pytest.mark.slow
+def test_a_stopped_run_is_compared_at_an_equal_step() -> None:
+    import time
+
+    at = _page()
+    at.run()
+    at.sidebar.number_input(key="aug-steps").set_value(60)
+    at.sidebar.select_slider(key="aug-exp-n").set_value(100)
+    at.sidebar.button(key="aug-train").click().run()
+    run = at.session_state["dlviz-run-aug"]
+    t0 = time.time()
+    while run.trainers["with"].step < 15 and time.time() - t0 < 120:
+        time.sleep(0.05)
+    run.trainers["with"].stop()
+    run.trainers["without"].join(240)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    done = {n: t.step for n, t in run.trainers.items()}
+    assert done["without"] == 60 and done["with"] < 60
+    c = A.compare_at_equal_steps({n: t.history() for n, t in run.trainers.items()}, "val_acc", done)
+    labels = [m.label for m in at.metric if m.label.startswith("Validation accuracy")]
+    assert labels == [f"Validation accuracy, without (step {c.step})", f"Validation accuracy, with (step {c.step})"]
+    assert c.step <= done["with"]
+    hist = run.trainers["without"].history("val_acc")
+    shown = next(m.value for m in at.metric if m.label.startswith("Validation accuracy, without"))
+    assert shown == f"{dict(zip(*hist))[c.step]:.1%}"                     # the value at that step, not the last
+    assert any("stopped at different steps" in x.value for x in at.caption)
+
+
+def test_preview_rows_average_to_the_caption_number() -> None:
+    x, y = torch.rand(3, 3, 12, 12), torch.tensor([0, 1, 2])
+    p = A.preview(x, y, (aug("crop", scale_min=0.3), aug("mixup")), n_variants=4, seed=3, class_names=["a", "b", "c"])
+    rows = A.preview_rows(p)
+    assert len(rows) == 12 and all(r["mean abs change"] == 0 for r in rows if r["variant"] == 0)
+    variants = [r["mean abs change"] for r in rows if r["variant"] > 0]
+    assert sum(variants) / len(variants) == pytest.approx(A.mean_change(p), rel=1e-6)
+    assert rows[0]["label"] == "a"

@@ -183,6 +183,29 @@ def test_shipped_bn_model_small_batches_hurt(data):
     assert acc["train, batch 2"] < acc["train, batch 256"] - 0.05
 
 
+def test_without_bn_every_mode_gives_the_eval_accuracy_exactly(data):
+    """Issue 15: the digits test set has an odd size (359), so batch 2 once dropped an image and the no-norm model
+    differed from eval mode. Every image is now scored once in every column."""
+    assert len(data.x_test) % 2 == 1
+    model, _ = load_shipped("digits_mlp_plain", expected_arch="deep_net")
+    acc = bs.mode_accuracy(model, data.x_test, data.y_test, [2, 4, 16, 64, 256, 1000])
+    assert set(acc.values()) == {acc["eval"]}
+    hits = round(acc["eval"] * len(data.x_test))
+    assert acc["eval"] == hits / len(data.x_test)
+
+
+def test_leftover_images_are_scored_in_a_full_batch(data):
+    """B = 4 on 7 images: one batch of 4, then the 3 leftovers batched with the first image (which is not scored
+    twice), so each leftover's prediction is the one from a batch of exactly 4."""
+    model, _ = load_shipped("digits_mlp_bn", expected_arch="deep_net")
+    x, y = data.x_test[:7], data.y_test[:7]
+    order = torch.randperm(7, generator=torch.Generator().manual_seed(3))
+    xs, ys = x[order], y[order]
+    pred = torch.cat([bs.ghost_batch_logits(model, xs[:4], 4).argmax(1),
+                      bs.ghost_batch_logits(model, torch.cat([xs[4:], xs[:1]]), 4)[:3].argmax(1)])
+    assert bs.mode_accuracy(model, x, y, [4], seed=3)["train, batch 4"] == int((pred == ys).sum()) / 7
+
+
 def test_batch_statistics_scatter_like_one_over_root_b(data):
     model, _ = load_shipped("digits_mlp_bn", expected_arch="deep_net")
     small = bs.batch_stats(model, data.x_train, "b1.fc1", batch_size=4, n_batches=200)
@@ -313,3 +336,64 @@ def test_figures_plot_the_measured_numbers():
     img = bp.mosaic([np.zeros((8, 1, 8, 8)), np.ones((8, 1, 8, 8)) * 0.5], scale=6, gap=2)
     assert img.shape == (3, 2 * (48 + 2), 8 * (48 + 2))
     assert img[0, 0, 0] == 0 and img[0, 50, 0] == 0.5 and img[0, 48, 0] == 1     # pixels, then a white gap
+
+
+# ---------------------------------------------------------------------------------------- share and export
+def _snippet(at) -> str:
+    codes = [c.value for c in at.code if c.value.startswith("# dlviz notebook snippet")]
+    assert len(codes) == 1
+    return codes[0]
+
+
+def _exec_last_line(code: str) -> str:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "<snippet>", "exec"), {"__name__": "__snippet__"})
+    return [ln for ln in out.getvalue().splitlines() if ln.strip()][-1]
+
+
+@pytest.mark.slow
+def test_snippet_retrains_the_users_variants_and_prints_the_page_number():
+    """Issue 17: on "my trained variants" the notebook lines retrain the same variants (same init, batches and
+    steps) and print the train-mode batch-2 accuracy the page shows."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "batchnorm.py"), default_timeout=120)
+    at.run()
+    at.sidebar.number_input(key="bn-steps").set_value(30)
+    at.sidebar.select_slider(key="bn-width-mlp").set_value(16)
+    at.sidebar.button(key="bn-train").click().run()
+    _run_page(at, "bn")
+    at.radio(key="bn-source").set_value("my trained variants").run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = next(m.value for m in at.metric if m.label == "Train mode, batch 2")
+    code = _snippet(at)
+    assert "trainer.run()" in code and "steps=30" in code
+    assert _exec_last_line(code) == shown
+    # the section-2 CSV rows and the histogram GIF come from the same snapshots
+    from dlviz.batchnorm import views as bv
+
+    snaps = {n: list(t.snapshots) for n, t in at.session_state["dlviz-run-bn"].trainers.items()}
+    frames = bv.histogram_frames(snaps, 0, "pre", {"no norm": "#4C78A8", "BatchNorm": "#F58518"})
+    assert len(frames) == len(snaps["BatchNorm"]) and frames[0].shape == (160, 320, 3)
+    assert not np.array_equal(frames[0], frames[-1])
+    blue = np.all(frames[0] == (76, 120, 168), axis=-1).sum()
+    orange = np.all(frames[0] == (245, 133, 24), axis=-1).sum()
+    assert blue > 0 and orange > 0                     # each variant drawn in its page colour
+
+
+def test_measure_rows_pick_the_layer_and_step():
+    from dlviz.batchnorm import views as bv
+
+    steps = np.array([0, 10])
+    shift = {"a": (np.array([10]), np.array([[0.1, 0.2]]))}              # no shift at step 0 (nothing before)
+    ics = {"a": (steps, np.array([[1.0, 2.0], [3.0, 4.0]]))}
+    path = {"a": (steps, [{"spread": 0.5, "beta": 5.0}, {"spread": 0.25, "beta": 6.0}])}
+    rows = bv.measure_rows(shift, ics, path, 1)
+    assert rows == [{"variant": "a", "step": 0, "layer": 2, "W1/std (a)": None, "||G-G'|| (b)": 2.0,
+                     "delta loss": 0.5, "beta": 5.0},
+                    {"variant": "a", "step": 10, "layer": 2, "W1/std (a)": 0.2, "||G-G'|| (b)": 4.0,
+                     "delta loss": 0.25, "beta": 6.0}]

@@ -305,3 +305,15 @@ def test_default_setup_reaches_95_percent_on_food_shapes() -> None:
     data = C.load_data("food shapes", n_train=4000, n_val=1000)
     t = make_trainer(C.Setup(), data).run()
     assert t.latest("val_acc") >= 0.95
+
+
+def test_run_trouble_names_a_spike_and_a_chance_level_ending() -> None:
+    ok = {"loss": ([1, 2, 3], [2.3, 1.0, 0.5]), "val_acc": ([3], [0.9])}
+    assert C.run_trouble(ok, chance=0.1) == ""
+    spike = {"loss": ([1, 2, 3, 4], [2.0, 4e8, float("nan"), 2.3]), "val_acc": ([4], [0.1])}
+    msg = C.run_trouble(spike, chance=0.1)
+    assert "spiked to 4e+08 at step 2" in msg and "200,000,000×" in msg and "no better than chance (10.0%" in msg
+    below = {"loss": ([1, 2], [2.0, 199.0])}                          # 99.5x: not a spike by this rule
+    assert C.run_trouble(below) == ""
+    assert "chance" in C.run_trouble({"loss": ([1], [2.0]), "val_acc": ([5], [0.115])}, chance=0.1)
+    assert C.run_trouble({"loss": ([1], [2.0]), "val_acc": ([5], [0.125])}, chance=0.1) == ""

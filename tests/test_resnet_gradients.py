@@ -272,6 +272,62 @@ def test_page_trains_four_nets_and_slices_the_landscape():
     at.button(key="rg-ls-go").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert "rg-landscape" in at.session_state
+    _, _, _, _, out2, _ = at.session_state["rg-landscape"]
+    for net, z in out2.items():              # each net's slice is called flat exactly when it is
+        label = next(m.label for m in at.metric if m.label.startswith(f"{net}: ") and "slice" in m.label)
+        assert label == (f"{net}: shape of the 2-D slice" if ll.is_flat(z) else f"{net}: non-convex share of the 2-D slice")
+    assert list(run.trainers) == ["residual-3", "plain-3", "residual-2", "plain-2"]     # the monitor's colour order
+
+
+def test_a_flat_surface_is_called_flat_not_a_share_of_noise():
+    """Issue 15: a dead net's slice (constant loss up to float rounding) was reported as ~45 % non-convex."""
+    rng = np.random.default_rng(0)
+    flat = np.log(10) + 1e-7 * rng.standard_normal((17, 17))
+    assert ll.nonconvex_fraction(flat) > 0.3                       # the old reading: noise
+    assert ll.surface_shape(flat)[0] == "flat" and ll.surface_shape(flat)[1] == pytest.approx(np.ptp(flat))
+    a = np.linspace(-1, 1, 17)
+    X, Y = np.meshgrid(a, a)
+    bowl = X ** 2 + Y ** 2
+    assert ll.surface_shape(bowl) == ("non-convex share", 0.0)
+    assert ll.surface_shape(-bowl)[0] == "non-convex share" and ll.surface_shape(-bowl)[1] == 1.0
+    assert not ll.is_flat(2.3 + 0.01 * bowl) and ll.is_flat(2.3 + 0.001 * bowl)    # tolerance 1e-3 x the loss
+
+
+def test_a_dead_net_has_a_flat_slice(batch):
+    """Every hidden ReLU off (biases far below zero): the output is the head's bias wherever the filter-normalised
+    directions move the weights, so the slice is flat."""
+    m = gf.build(cfg(depth=3), 0)
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if name.endswith("bias") and not name.startswith("head"):
+                p.fill_(-1e3)
+    d1, d2 = ll.filter_normalized_direction(m, 0), ll.filter_normalized_direction(m, 1)
+    z = ll.slice_2d(m, batch, d1, d2, np.linspace(-1, 1, 5), np.linspace(-1, 1, 5))
+    assert ll.surface_shape(z)[0] == "flat"
+
+
+def test_one_colour_per_net_across_the_page():
+    """Issue 15: plain-10 was red in the page's figures and orange in the shared training monitor. Every figure now
+    gives a net the colour the monitor gives it (the monitor colours the run's nets by their order)."""
+    from dlviz.plotting import metrics_figure
+    from dlviz.resnet_gradients import plots as gp
+
+    names = list(gf.degradation_nets(cfg(), (2, 10)))
+    assert names == ["residual-10", "plain-10", "residual-2", "plain-2"]
+    hist = {n: {"loss": ([1, 2, 3], [2.0, 1.5, 1.0]), "train_loss": ([3], [1.0])} for n in names}
+
+    def colours(fig):
+        return {t.name: t.line.color for t in fig.data if t.name and getattr(t, "line", None) is not None}
+
+    monitor = colours(metrics_figure(hist, ("loss",)))
+    assert len(set(monitor.values())) == 4
+    ratios = {n: (np.array([1, 2]), np.array([1.0, 2.0])) for n in names}
+    for fig in (gp.curves_figure(hist), gp.curves_figure(hist, metric="train_loss"), gp.ratio_figure(ratios, 100),
+                gp.slice_1d_figure(np.zeros(3), {n: np.ones(3) for n in names})):
+        assert colours(fig) == monitor
+    assert colours(gp.slice_1d_figure(np.zeros(3), {"plain-2": np.ones(3)}, depths=[2, 10])) == {"plain-2": monitor["plain-2"]}
+    prof = colours(gp.ratio_figure({"plain": ratios["plain-2"], "residual": ratios["plain-2"]}, 100))
+    assert prof == {"plain": monitor["plain-10"], "residual": monitor["residual-10"]}   # section 1: the deep colours
 
 
 def test_nonconvex_fraction():
@@ -296,3 +352,36 @@ def test_figures_plot_the_measured_numbers(batch):
     z = np.array(fig.data[0].z, dtype=float)
     np.testing.assert_allclose(z[:, 0], [-3, 0])
     assert np.isnan(z[0, 1]) and z[1, 1] == 1                              # a zero gradient is blank
+
+
+def test_snippet_reproduces_the_headline_of_a_linked_view():
+    """Issue 17: a link's values (depth, init, normalisation) reach the notebook lines, which print the page's ratio."""
+    import contextlib
+    import io
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "resnet_gradients.py"), default_timeout=120)
+    at.query_params.update({"rg-depth": "5", "rg-init": "kaiming", "rg-norm": "LayerNorm"})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.slider(key="rg-depth").value == 5 and at.sidebar.selectbox(key="rg-norm").value == "layer"
+    shown = next(m.value for m in at.metric if m.label == "Plain: first/last ‖∂L/∂W‖")
+    code = next(c.value for c in at.code if c.value.startswith("# dlviz notebook snippet"))
+    assert "'depth': 5" in code and "'norm': 'layer'" in code and "'init': 'kaiming'" in code
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "<snippet>", "exec"), {})
+    assert out.getvalue().split()[-1] == shown
+
+
+def test_grad_rows_list_every_recorded_norm(batch):
+    from dlviz.resnet_gradients import views as gv
+
+    nets = make_trainers(gf.degradation_nets(cfg(), (1, 2)), *batch, lr=0.01, steps=4, batch_size=32, record_every=2)
+    for n in nets.values():
+        n.trainer.run()
+    rows = gv.grad_rows({k: n.recorder for k, n in nets.items()})
+    steps, norms = nets["plain-2"].recorder.table()
+    mine = [r for r in rows if r["net"] == "plain-2"]
+    assert len(mine) == norms.size and [r["grad_norm"] for r in mine] == [float(v) for v in norms.ravel()]

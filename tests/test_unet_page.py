@@ -98,3 +98,51 @@ def test_a_live_ablation_trains_and_becomes_explorable():
     assert radio.value.startswith("live:")
     assert not errors(app), errors(app)
     assert any(m.label == "Mean IoU" for m in app.metric)
+    # issue 17: the live model downloads, and the notebook lines read that file and print the page's mean IoU
+    import contextlib
+    import io
+    import os
+
+    from dlviz.checkpoints import checkpoint_bytes
+
+    shown = next(m.value for m in app.metric if m.label == "Mean IoU")
+    code = next(c.value for c in app.code if c.value.startswith("# dlviz notebook snippet"))
+    fname = code.split("load_checkpoint(")[1].split(")")[0].strip("'\"")
+    tr = run.trainers[radio.value[5:]]
+    assert fname == f"unet_seg_unet_{tr.step}steps.pt"
+    assert any(b.proto.label == "Download this model (.pt)" for b in app.get("download_button"))
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"dlviz-unet-snippet-{os.getpid()}"
+    tmp.mkdir(exist_ok=True)
+    (tmp / fname).write_bytes(checkpoint_bytes(tr.model_copy(), {"arch": "seg_unet"}, fname[:-3]))
+    out, cwd = io.StringIO(), os.getcwd()
+    os.chdir(tmp)
+    try:
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, "<snippet>", "exec"), {})
+    finally:
+        os.chdir(cwd)
+    assert out.getvalue().split()[-1] == shown
+    frames = app.session_state["unet-live-frames"][1]
+    assert frames and all(f.dtype.name == "uint8" and f.shape == frames[0].shape for f in frames)
+
+
+def test_a_link_to_a_shipped_model_reopens_it_and_its_snippet_prints_its_mean_iou():
+    import contextlib
+    import io
+
+    if "unet_foods_noskip" not in shipped():
+        pytest.skip("unet_foods_noskip is not shipped")
+    from dlviz.unet.recipes import SUMMARY
+
+    app = AppTest.from_file(PAGE, default_timeout=180)
+    label = f"unet_foods_noskip · {SUMMARY['unet_foods_noskip']}"          # a link holds the option as shown
+    app.query_params.update({"unet-src": label, "unet-img": "5", "unet-order": "worst first"})
+    app.run()
+    assert not errors(app), errors(app)
+    assert app.sidebar.radio(key="unet-src").value == "unet_foods_noskip" and app.slider(key="unet-img").value == 5
+    shown = next(m.value for m in app.metric if m.label == "Mean IoU")
+    code = next(c.value for c in app.code if c.value.startswith("# dlviz notebook snippet"))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "<snippet>", "exec"), {})
+    assert out.getvalue().split()[-1] == shown

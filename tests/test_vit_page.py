@@ -79,3 +79,45 @@ def test_a_short_live_run_trains_and_becomes_the_explored_model():
     assert any("no position embeddings" in i.value for i in app.info)
     labels = {m.label: m.value for m in app.metric}
     assert "Locality" not in labels and "Prediction" in labels
+    # issue 17: the live ViT downloads, and the notebook lines read that file and print the sidebar's accuracy
+    import contextlib
+    import io
+    import os
+
+    from dlviz.checkpoints import checkpoint_bytes
+
+    shown = labels["Test accuracy"]
+    code = next(c.value for c in app.code if c.value.startswith("# dlviz notebook snippet"))
+    fname = code.split("load_checkpoint(")[1].split(")")[0].strip("'\"")
+    assert fname == f"vit_vit_{run.trainer.step}steps.pt"
+    assert any(b.proto.label == "Download this model (.pt)" for b in app.get("download_button"))
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"dlviz-vit-snippet-{os.getpid()}"
+    tmp.mkdir(exist_ok=True)
+    (tmp / fname).write_bytes(checkpoint_bytes(run.trainer.model_copy(), {"arch": "vit"}, fname[:-3]))
+    out, cwd = io.StringIO(), os.getcwd()
+    os.chdir(tmp)
+    try:
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, "<snippet>", "exec"), {})
+    finally:
+        os.chdir(cwd)
+    assert out.getvalue().split()[-1] == shown
+
+
+def test_a_link_reopens_the_food_model_and_its_snippet_prints_its_accuracy():
+    import contextlib
+    import io
+
+    app = AppTest.from_file(PAGE, default_timeout=120)
+    app.query_params.update({"vit-src": "food shapes · shipped ViT", "vit-img": "7", "vit-fusion": "max"})
+    app.run()
+    assert not errors(app), errors(app)
+    assert _model_radio(app).value == "vit_food" and app.sidebar.number_input(key="vit-img").value == 7
+    assert app.radio(key="vit-fusion").value == "max"
+    shown = next(m.value for m in app.metric if m.label == "Test accuracy")
+    code = next(c.value for c in app.code if c.value.startswith("# dlviz notebook snippet"))
+    assert "load_shipped('vit_food')" in code
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "<snippet>", "exec"), {})
+    assert out.getvalue().split()[-1] == shown

@@ -10,10 +10,28 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dlviz.activations_losses.core import Curve, LayerActivity
+from dlviz.activations_losses.core import ACTIVATIONS, TASKS, Curve, LayerActivity, losses_for
 from dlviz.plotting import PALETTE
 
 _MARGIN = {"l": 8, "r": 8, "t": 40, "b": 8}
+
+# One palette for the page (issue 15): a colour belongs to a name, not to a position in whatever is selected.
+_MORE = ["#EECA3B", "#79706E", "#17BECF", "#BCBD22", "#393B79"]
+ACT_COLORS = {n: (PALETTE + _MORE)[i] for i, n in enumerate(ACTIVATIONS)}
+# losses: one colour per loss within its task (a loss chart shows one task; the line fits use the regression losses)
+LOSS_COLORS = {n: PALETTE[i % len(PALETTE)] for t in TASKS for i, n in enumerate(losses_for(t))}
+LR_OK, LR_OTHER = PALETTE[0], PALETTE[1]
+_MARK = "#444444"          # thresholds, targets, inspected points: no series colour
+
+
+def lr_color(label: str) -> str:
+    """The dead-ReLU models' colour: the baseline learning rate 0.001 blue, any other learning rate orange, in the
+    shipped charts and in the user's run (whose baseline is listed first, so the shared monitor agrees)."""
+    return LR_OK if label.split("(")[0].strip().endswith("lr 0.001") else LR_OTHER
+
+
+def _color(name: str, i: int) -> str:
+    return ACT_COLORS.get(name) or LOSS_COLORS.get(name) or PALETTE[i % len(PALETTE)]
 SAT_COLOR = "rgba(228, 87, 86, 0.13)"
 # exactly 0 (dead) is black; anything alive starts at Viridis' dark purple
 _DEAD_SCALE = [[0.0, "#000000"], [1e-6, "#000000"], [2e-6, "#440154"], [0.25, "#3B528B"], [0.5, "#21918C"],
@@ -27,7 +45,7 @@ def activation_figure(curves: dict[str, Curve], focus: str | None = None, pre_ac
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.07,
                         subplot_titles=("activation f(x)", "derivative f'(x)  (autograd)"))
     for i, (name, c) in enumerate(curves.items()):
-        color = PALETTE[i % len(PALETTE)]
+        color = ACT_COLORS.get(name, PALETTE[i % len(PALETTE)])
         width = 3.5 if name == focus else 2
         fig.add_trace(go.Scatter(x=c.x, y=c.y, name=name, legendgroup=name, line={"color": color, "width": width},
                                  hovertemplate=f"{name}<br>x=%{{x:.2f}}<br>f=%{{y:.4f}}<extra></extra>"), 1, 1)
@@ -39,7 +57,7 @@ def activation_figure(curves: dict[str, Curve], focus: str | None = None, pre_ac
         for lo, hi in c.regions:
             for col in (1, 2):
                 fig.add_vrect(x0=lo, x1=hi, fillcolor=SAT_COLOR, line_width=0, layer="below", row=1, col=col)
-        fig.add_hline(y=c.threshold, line={"dash": "dot", "color": "#E45756", "width": 1}, row=1, col=2,
+        fig.add_hline(y=c.threshold, line={"dash": "dot", "color": _MARK, "width": 1}, row=1, col=2,
                       annotation_text=f"|f'| = {c.threshold:g}", annotation_position="top right")
         if c.regions:
             fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", marker={"color": SAT_COLOR, "size": 14,
@@ -65,7 +83,7 @@ def loss_figure(x: np.ndarray, curves: dict[str, tuple[np.ndarray, np.ndarray]],
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.07,
                         subplot_titles=("loss", "gradient  ∂loss/∂prediction  (autograd)"))
     for i, (name, (loss, grad)) in enumerate(curves.items()):
-        color = PALETTE[i % len(PALETTE)]
+        color = LOSS_COLORS.get(name, PALETTE[i % len(PALETTE)])
         fig.add_trace(go.Scatter(x=x, y=loss, name=name, legendgroup=name, line={"color": color, "width": 2.5},
                                  hovertemplate=f"{name}<br>%{{x:.3f}} → loss %{{y:.4f}}<extra></extra>"), 1, 1)
         fig.add_trace(go.Scatter(x=x, y=grad, name=name, legendgroup=name, showlegend=False,
@@ -81,7 +99,7 @@ def loss_figure(x: np.ndarray, curves: dict[str, tuple[np.ndarray, np.ndarray]],
         for col in (1, 2):
             fig.add_vline(x=point, line={"color": "#444", "dash": "dot", "width": 1}, row=1, col=col)
     if target is not None:
-        fig.add_vline(x=target, line={"color": PALETTE[2], "width": 1}, row=1, col=1,
+        fig.add_vline(x=target, line={"color": _MARK, "width": 1}, row=1, col=1,
                       annotation_text="target", annotation_position="top")
     if ylim is not None:
         fig.update_yaxes(range=[-0.05 * ylim, ylim], row=1, col=1)
@@ -102,7 +120,7 @@ def line_fit_figure(x: np.ndarray, y: np.ndarray, fits: dict[str, tuple[float, f
                              line={"color": "#999", "dash": "dash", "width": 2}))
     for i, (name, (a, b)) in enumerate(fits.items()):
         fig.add_trace(go.Scatter(x=xs, y=a * xs + b, mode="lines", name=f"{name}: y = {a:.2f}x + {b:.2f}",
-                                 line={"color": PALETTE[i % len(PALETTE)], "width": 2.5}))
+                                 line={"color": _color(name, i), "width": 2.5}))
     fig.update_layout(height=height, margin=_MARGIN, legend={"orientation": "h", "y": -0.15},
                       title={"text": "fitting a line with each loss (exact minimiser, IRLS)", "font": {"size": 14}})
     return fig
@@ -111,9 +129,9 @@ def line_fit_figure(x: np.ndarray, y: np.ndarray, fits: dict[str, tuple[float, f
 def dead_units_figure(models: dict[str, list[LayerActivity]], height: int = 320) -> go.Figure:
     """Per layer: the fraction of units that pass no gradient on any training input; one bar per model."""
     fig = go.Figure()
-    for i, (label, acts) in enumerate(models.items()):
+    for label, acts in models.items():
         fig.add_trace(go.Bar(x=[f"layer {j + 1}" for j in range(len(acts))], y=[100 * a.dead_fraction for a in acts],
-                             name=label, marker_color=PALETTE[i % len(PALETTE)],
+                             name=label, marker_color=lr_color(label),
                              text=[f"{a.dead}/{a.units}" for a in acts], textposition="outside",
                              hovertemplate="%{x}: %{text} dead (%{y:.0f}%)<extra>" + label + "</extra>"))
     fig.update_layout(barmode="group", height=height, margin=_MARGIN, yaxis={"title": "dead units (%)",
@@ -149,7 +167,7 @@ def dead_trajectory_figure(runs: dict[str, list[tuple[int, list[float]]]], heigh
     """Dead fraction of every layer over training, one colour per run, one dash per layer."""
     fig = go.Figure()
     dashes = ["solid", "dash", "dot", "dashdot"]
-    for i, (label, snaps) in enumerate(runs.items()):
+    for label, snaps in runs.items():
         if not snaps:
             continue
         steps = [s for s, _ in snaps]
@@ -157,7 +175,7 @@ def dead_trajectory_figure(runs: dict[str, list[tuple[int, list[float]]]], heigh
         for j in range(layers):
             fig.add_trace(go.Scatter(x=steps, y=[100 * v[j] for _, v in snaps], mode="lines",
                                      name=f"{label} · layer {j + 1}", legendgroup=label,
-                                     line={"color": PALETTE[i % len(PALETTE)], "dash": dashes[j % 4], "width": 2}))
+                                     line={"color": lr_color(label), "dash": dashes[j % 4], "width": 2}))
     fig.update_layout(height=height, margin=_MARGIN, xaxis={"title": "step"},
                       yaxis={"title": "dead units (%)", "range": [0, 105]}, legend={"orientation": "h", "y": -0.25},
                       title={"text": "dead units during training", "font": {"size": 14}})

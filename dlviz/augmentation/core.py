@@ -237,6 +237,91 @@ def label_text(soft: torch.Tensor, class_names: list[str], threshold: float = 0.
     return " + ".join(f"{100 * p:.0f}% {name}" for p, name in parts)
 
 
+def preview_images(source: str) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """The page's preview images: four food shapes (hotdog, ...) at 32 px or four test digits (2, 4, 7, 9)
+    upsampled to 32 px; ``(images, labels, class names)``."""
+    from dlviz.data import digits, food_shapes
+
+    if source == "food shapes":
+        d = food_shapes(30, seed=7)
+        pick = [int(torch.nonzero(d.labels == c)[0]) for c in (0, 2, 3, 7)]
+        return d.images[pick], d.labels[pick], d.class_names
+    d = digits("test", seed=0, size=32)
+    pick = [int(torch.nonzero(d.labels == c)[0]) for c in (2, 4, 7, 9)]
+    return d.images[pick], d.labels[pick], d.class_names
+
+
+def mean_change(p: Preview) -> float:
+    """Mean absolute pixel change of the variants from their original (0-1 scale): the preview's caption number."""
+    with torch.no_grad():
+        return float((p.images[:, 1:] - p.images[:, :1]).abs().mean())
+
+
+def preview_rows(p: Preview) -> list[dict]:
+    """One row per image and variant (variant 0 the original): its label (soft, as text) and its mean absolute
+    pixel change from the original -- the numbers behind the preview's caption."""
+    rows = []
+    with torch.no_grad():
+        change = (p.images - p.images[:, :1]).abs().flatten(2).mean(-1)          # (N, V)
+    for i in range(p.images.shape[0]):
+        for v in range(p.images.shape[1]):
+            rows.append({"image": i, "variant": v, "label": label_text(p.labels[i, v], p.class_names),
+                         "mean abs change": float(change[i, v])})
+    return rows
+
+
+def preview_snippet(source: str, spec: tuple[Aug, ...], n_variants: int, seed: int, photo: str | None = None) -> str:
+    """Notebook lines that recompute the preview's mean absolute pixel change (``photo``: a bundled photo's name,
+    for source "a photo"; an uploaded image is read from a file the student names)."""
+    if source == "a photo":
+        load = (f"images = photo({photo!r}, 128)[None]            # the bundled photo, 128 px\n" if photo else
+                "images = square(load_image(open('my_image.png', 'rb').read()), 128)[None]   # your image\n")
+        load = ("from dlviz.data import photo\nfrom dlviz.data.external import load_image\n"
+                "from dlviz.data.photos import square\n\n" + load + "labels, names = None, ['image']\n")
+    else:
+        load = f"\nimages, labels, names = augm.preview_images({source!r})\n"
+    return ("from dlviz.augmentation import core as augm\nfrom dlviz.augmentation.core import Aug\n" + load +
+            f"spec = {spec!r}\n"
+            f"prev = augm.preview(images, labels, spec, n_variants={int(n_variants)}, seed={int(seed)}, class_names=names)\n"
+            "result = augm.mean_change(prev)          # mean |variant - original|, 0-1 scale\n"
+            "print(f\"{result:.3f}\")\n")
+
+
+# ---------------------------------------------------------------------------------------- the experiment
+# Horizontal flips change what a digit means (a mirrored 2 or 3 is no digit), so the digits' default pipeline has
+# none; food shapes are left-right symmetric in meaning.
+DEFAULT_PIPELINES = {"food shapes": ("crop", "hflip", "color_jitter"), "digits": ("crop", "color_jitter")}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two runs' metric at the last evaluation step they both reached (``step``), and how far each got."""
+
+    step: int
+    values: dict[str, float]
+    steps_done: dict[str, int]
+
+    @property
+    def equal_progress(self) -> bool:
+        return len(set(self.steps_done.values())) == 1
+
+
+def compare_at_equal_steps(histories: dict[str, dict[str, tuple[list[int], list[float]]]], metric: str = "val_acc",
+                           steps_done: dict[str, int] | None = None) -> Comparison | None:
+    """``metric`` of every run at the **last step at which every run recorded it** (None if there is none).
+
+    Two runs stopped at different steps (Stop, a divergence, one slower than the other) are compared where both
+    were measured, never one's step 62 against the other's step 27."""
+    recorded = {n: dict(zip(*h.get(metric, ([], [])))) for n, h in histories.items()}
+    common = set.intersection(*[{s for s, v in r.items() if np.isfinite(v)} for r in recorded.values()]) \
+        if recorded else set()
+    if not common:
+        return None
+    step = max(common)
+    done = steps_done or {n: max(r) for n, r in recorded.items()}
+    return Comparison(int(step), {n: float(r[step]) for n, r in recorded.items()}, {n: int(v) for n, v in done.items()})
+
+
 def thumbnail() -> np.ndarray:
     """Landing-page card: a food image and five augmented variants, ``(H, W, 3)`` uint8."""
     from dlviz.data import food_shapes

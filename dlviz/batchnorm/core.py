@@ -63,7 +63,7 @@ class Data:
 
 
 def load_data(name: str = "digits", seed: int = 0) -> Data:
-    """Digits at 8x8 (1,437 train / 360 test) or food shapes at 16x16 (4,000 / 1,000)."""
+    """Digits at 8x8 (1,438 train / 359 test) or food shapes at 16x16 (4,000 / 1,000)."""
     if name not in DATA_SIZES:
         raise DataError(f"Unknown dataset {name!r}; choose one of {', '.join(DATA_SIZES)}.")
     size = DATA_SIZES[name]

@@ -27,7 +27,7 @@ from torch import nn
 
 from dlviz.data import DataError
 from dlviz.resnet_gradients.loss_landscape import frozen_stats
-from dlviz.metrics import accuracy
+from dlviz.metrics import accuracy, predict
 
 SHIFTS = ("brightness", "contrast", "noise", "colour", "blur")
 _BN = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -83,20 +83,23 @@ def mode_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size
     """Accuracy in eval mode (running statistics) and in train mode with batches of each size.
 
     Train mode normalises every batch with its own statistics (the model is left unchanged); batches are a
-    fixed random order of ``x``; the last ``len(x) % B`` samples form a smaller batch (dropped if only one).
+    fixed random order of ``x``. Every image is scored exactly once and every batch has exactly ``B`` images:
+    when ``B`` does not divide ``len(x)``, the last ``len(x) % B`` images are batched with images from the
+    start of the order (already scored, so only the leftovers' predictions count). A model without BN so
+    gives exactly its eval accuracy in every column.
     """
-    out = {"eval": accuracy(model, x, y)}
+    out = {"eval": int((predict(model, x).argmax(1) == y).sum()) / max(len(x), 1)}   # a count, like the others
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     xs, ys = x[order], y[order]
     for b in batch_sizes:
         b = max(2, min(int(b), len(xs)))
         k = len(xs) // b * b
         hits = int((ghost_batch_logits(model, xs[:k], b).argmax(1) == ys[:k]).sum()) if k else 0
-        n, rest = k, len(xs) - k
-        if rest >= 2:
-            hits += int((ghost_batch_logits(model, xs[k:], rest).argmax(1) == ys[k:]).sum())
-            n += rest
-        out[f"train, batch {b}"] = hits / max(n, 1)
+        rest = len(xs) - k
+        if rest:
+            last = torch.cat([xs[k:], xs[:b - rest]])            # a full batch; score only its first `rest`
+            hits += int((ghost_batch_logits(model, last, b)[:rest].argmax(1) == ys[k:]).sum())
+        out[f"train, batch {b}"] = hits / len(xs)
     return out
 
 

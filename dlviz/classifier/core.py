@@ -303,6 +303,35 @@ class UmapJob:
             self._thread.join(timeout)
 
 
+# ---------------------------------------------------------------------------------------- a run that went wrong
+SPIKE_FACTOR = 100.0
+
+
+def run_trouble(history: dict[str, tuple[list[int], list[float]]], chance: float | None = None,
+                acc_key: str = "val_acc") -> str:
+    """What went wrong in a finished run, in words, from its recorded history ("" when nothing did).
+
+    * the minibatch ``loss`` rose above :data:`SPIKE_FACTOR` x its first value at some step -- a learning rate too
+      high, even when the loss came back down (the Trainer's explosion watch compares with the mean of the first
+      ten losses, which a spike inside them inflates);
+    * the last ``acc_key`` is within 2 points of ``chance`` (1/K): the run ended knowing nothing.
+    """
+    notes = []
+    steps, loss = history.get("loss", ([], []))
+    finite = [(s, v) for s, v in zip(steps, loss) if math.isfinite(v)]
+    if finite:
+        first = finite[0][1]
+        peak_step, peak = max(finite, key=lambda sv: sv[1])
+        if first > 0 and peak > SPIKE_FACTOR * first:
+            notes.append(f"the training loss spiked to {peak:.3g} at step {peak_step} ({peak / first:,.0f}× its "
+                         f"first value {first:.3g}): the learning rate is probably too high")
+    acc_steps, acc = history.get(acc_key, ([], []))
+    if chance is not None and acc and math.isfinite(acc[-1]) and acc[-1] <= chance + 0.02:
+        notes.append(f"at step {acc_steps[-1]} it classifies no better than chance ({acc[-1]:.1%}; chance is "
+                     f"{chance:.1%})")
+    return "; ".join(notes)
+
+
 def thumbnail() -> np.ndarray:
     """Landing-page card: one food-shapes image per class, 2 x 5, as ``(H, W, 3)`` uint8."""
     from dlviz.data import food_shapes

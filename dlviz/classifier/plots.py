@@ -118,9 +118,10 @@ def curves_figure(histories: dict[str, dict], metric_pairs: tuple[tuple[str, str
                 label = f"{run} · {m}" if run else m
                 fig.add_trace(go.Scatter(x=steps, y=vals, mode="lines+markers", name=label,
                                          line={"color": color, "dash": dash, "width": 2}, marker={"size": 4},
-                                         showlegend=ci == 1, legendgroup=label), 1, ci)
-        if any(m.endswith("acc") for m in metric_pairs[0]):
-            fig.update_yaxes(tickformat=".0%", row=1, col=1)
+                                         showlegend=ci == 1, legendgroup=label, cliponaxis=False), 1, ci)
+    for ci, pair in enumerate(metric_pairs, 1):
+        if any(m.endswith("acc") for m in pair):   # accuracy spans [0, 1] (issue 15: an empty axis read -1..1)
+            fig.update_yaxes(tickformat=".0%", range=[0, 1], row=1, col=ci)
     fig.update_xaxes(title_text="step")
     fig.update_layout(legend={"orientation": "h", "y": -0.3}, height=height,
                       margin={"l": 4, "r": 4, "t": 30, "b": 4})          # room for the subplot titles

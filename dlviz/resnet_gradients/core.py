@@ -203,10 +203,15 @@ def ratio_series(table: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.n
 
 
 def degradation_nets(config: DeepNet.Config, depths: tuple[int, int]) -> dict[str, DeepNet.Config]:
-    """``plain-d``, ``residual-d`` for the shallow and the deep depth (all else equal)."""
+    """``residual-deep``, ``plain-deep``, ``residual-shallow``, ``plain-shallow`` (all else equal).
+
+    The order is the run's order, which the shared training monitor colours by (``dlviz.plotting.PALETTE``):
+    residual nets get the cool colours (blue deep, green shallow), plain nets the warm ones (orange deep, red
+    shallow), and :func:`dlviz.resnet_gradients.plots.net_color` gives every figure on the page the same."""
+    lo, hi = sorted(depths)
     out = {}
-    for residual in (False, True):
-        for d in depths:
+    for d in (hi, lo):
+        for residual in (True, False):
             out[f"{'residual' if residual else 'plain'}-{d}"] = replace(config, depth=d, residual=residual)
     return out
 

@@ -137,6 +137,36 @@ def nonconvex_fraction(z: np.ndarray, tol: float = 0.0) -> float:
     return float(np.mean((d_rows < -tol) | (d_cols < -tol)))
 
 
+FLAT_RTOL = 1e-3
+
+
+def loss_range(z: np.ndarray) -> float:
+    """max - min of the loss over a slice (nan if it has no finite value)."""
+    z = np.asarray(z, dtype=float)
+    z = z[np.isfinite(z)]
+    return float(z.max() - z.min()) if z.size else float("nan")
+
+
+def is_flat(z: np.ndarray, rtol: float = FLAT_RTOL) -> bool:
+    """A slice is flat when its loss varies by less than ``rtol * max(1, |median loss|)`` over the whole grid --
+    a dead net (every ReLU off, a constant output) or a step too small to move the loss. Its second differences
+    are then rounding noise, so a "non-convex share" of it would measure nothing."""
+    r = loss_range(z)
+    if not np.isfinite(r):
+        return False
+    return r < rtol * max(1.0, abs(float(np.nanmedian(np.asarray(z, dtype=float)))))
+
+
+def surface_shape(z: np.ndarray, rtol: float = FLAT_RTOL) -> tuple[str, float]:
+    """``("flat", loss range)`` for a flat slice (:func:`is_flat`), else ``("non-convex share", fraction)``
+    (:func:`nonconvex_fraction`; second differences within float32 rounding of the loss are not counted)."""
+    z = np.asarray(z, dtype=float)
+    if is_flat(z, rtol):
+        return "flat", loss_range(z)
+    tol = 4 * float(np.finfo(np.float32).eps) * float(np.nanmax(np.abs(z)))
+    return "non-convex share", nonconvex_fraction(z, tol=tol)
+
+
 # ---------------------------------------------------------------------------------------- along the gradient
 @dataclass
 class GradientPath:

@@ -7,18 +7,36 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dlviz.plotting import ema
+from dlviz.plotting import PALETTE, ema
 
-FAMILY_COLORS = {"plain": "#E45756", "residual": "#4C78A8"}
+# One colour per net on the whole page (issue 15), the colours the shared training monitor gives the run's nets
+# in their order (core.degradation_nets): residual cool, plain warm; the deeper net of a family the stronger colour.
+# Section 1's "plain" / "residual" (one depth) take their family's deep colour.
+NET_COLORS = {("residual", True): PALETTE[0], ("plain", True): PALETTE[1],
+              ("residual", False): PALETTE[2], ("plain", False): PALETTE[3]}
+FAMILY_COLORS = {"residual": PALETTE[0], "plain": PALETTE[1]}
 _MARGIN = {"l": 4, "r": 4, "t": 40, "b": 4}
 
 
+def _is_deep(name: str, depths: list[int] | None) -> bool:
+    d = name.partition("-")[2]
+    return not depths or not d.isdigit() or int(d) >= max(depths)
+
+
+def net_color(name: str, depths: list[int] | None = None) -> str:
+    """The page's colour of a net (``plain-10``, ``residual-2``, or a family name), given the run's depths."""
+    fam = name.partition("-")[0]
+    return NET_COLORS.get((fam, _is_deep(name, depths)), "#555555")
+
+
 def net_style(name: str, depths: list[int] | None = None) -> dict:
-    """Colour by family (plain red, residual blue), dash by depth (shallow dotted, deep solid)."""
-    fam, _, d = name.partition("-")
-    color = FAMILY_COLORS.get(fam, "#555555")
-    deep = depths is None or not d.isdigit() or int(d) >= max(depths)
-    return {"color": color, "dash": "solid" if deep else "dot", "width": 2.5 if deep else 2}
+    """:func:`net_color`, and dash by depth (shallow dotted, deep solid)."""
+    deep = _is_deep(name, depths)
+    return {"color": net_color(name, depths), "dash": "solid" if deep else "dot", "width": 2.5 if deep else 2}
+
+
+def _depths(names) -> list[int]:
+    return sorted({int(n.rsplit("-", 1)[1]) for n in names if n.rsplit("-", 1)[-1].isdigit()})
 
 
 def init_profile_figure(profiles: list, height: int = 340) -> go.Figure:
@@ -81,7 +99,7 @@ def curves_figure(histories: dict[str, dict], metric: str = "loss", height: int 
     """He et al. (2016) Fig. 4 layout: plain nets left, residual nets right; the shallower net dotted, the
     deeper solid. The minibatch loss is smoothed (EMA); evaluated metrics are drawn as they are. At most
     ``max_points`` points per curve are drawn (evenly thinned after smoothing)."""
-    depths = sorted({int(n.rsplit("-", 1)[1]) for n in histories if n.rsplit("-", 1)[-1].isdigit()})
+    depths = _depths(histories)
     label = {"loss": "training loss (minibatch, smoothed)", "train_loss": "training-set loss (eval mode)",
              "train_acc": "training-set accuracy"}.get(metric, metric)
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
@@ -105,7 +123,7 @@ def curves_figure(histories: dict[str, dict], metric: str = "loss", height: int 
 
 def ratio_figure(series: dict[str, tuple[np.ndarray, np.ndarray]], healthy: float, height: int = 300) -> go.Figure:
     """First-layer / head gradient-norm ratio over training, per net, with the 'healthy' band shaded."""
-    depths = sorted({int(n.rsplit("-", 1)[1]) for n in series if n.rsplit("-", 1)[-1].isdigit()})
+    depths = _depths(series)
     fig = go.Figure()
     # shapes on a log axis take log10 coordinates
     fig.add_hrect(y0=-np.log10(healthy), y1=np.log10(healthy), fillcolor="rgba(84,162,75,0.12)", line_width=0,
@@ -119,10 +137,13 @@ def ratio_figure(series: dict[str, tuple[np.ndarray, np.ndarray]], healthy: floa
     return fig
 
 
-def slice_1d_figure(alphas: np.ndarray, curves: dict[str, np.ndarray], height: int = 320) -> go.Figure:
+def slice_1d_figure(alphas: np.ndarray, curves: dict[str, np.ndarray], height: int = 320,
+                    depths: list[int] | None = None) -> go.Figure:
+    """``depths``: the run's two depths (the nets shown may be a subset), for each net's page colour."""
     fig = go.Figure()
+    depths = depths or _depths(curves)
     for name, losses in curves.items():
-        fig.add_trace(go.Scatter(x=alphas, y=losses, mode="lines", name=name, line=net_style(name),
+        fig.add_trace(go.Scatter(x=alphas, y=losses, mode="lines", name=name, line=net_style(name, depths),
                                  hovertemplate="α = %{x:.2f}: loss %{y:.4g}<extra>" + name + "</extra>"))
     fig.update_layout(height=height, margin=_MARGIN, title="1-D slice: L(θ + α d)",
                       xaxis_title="α (filter-normalised direction d)", yaxis_title="training loss",

@@ -27,10 +27,42 @@ def polyline_image(curves: list[tuple[np.ndarray, np.ndarray, tuple[int, int, in
 
 
 def thumbnail() -> np.ndarray:
-    """Landing-page card: log gradient norm per layer at init, plain (red) vs residual (blue), depth 12."""
+    """Landing-page card: log gradient norm per layer at init, plain (orange) vs residual (blue), depth 12 -- the
+    page's colours of the two families."""
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(64, 1, 8, 8, generator=g), torch.randint(0, 10, (64,), generator=g)
     cfg = DeepNet.Config(width=32, depth=12)
     profs = [init_profile(c, (x, y), seed=0, name=k) for k, c in plain_and_residual(cfg).items()]
     return polyline_image([(np.arange(len(p.grad_norms), dtype=float), np.log10(np.clip(p.grad_norms, 1e-30, None)), c)
-                           for p, c in zip(profs, [(228, 87, 86), (76, 120, 168)])])
+                           for p, c in zip(profs, [(245, 133, 24), (76, 120, 168)])])
+
+
+def grad_rows(recorders: dict) -> list[dict]:
+    """Every recorded ``||dL/dW||``: one row per net, training step and weight layer (for a CSV)."""
+    rows = []
+    for net, rec in recorders.items():
+        steps, norms = rec.table()
+        for i, step in enumerate(steps):
+            for j, layer in enumerate(rec.layers):
+                rows.append({"net": net, "step": int(step), "layer": layer, "grad_norm": float(norms[i, j])})
+    return rows
+
+
+def init_snippet(config: dict, depth: int, seed: int, n_probe: int, dataset: str) -> str:
+    """Notebook lines that recompute section 1's headline: the plain net's first/last gradient-norm ratio at
+    initialisation, on the same probe batch as the page."""
+    cfg = {**config, "depth": int(depth)}
+    return f"""import torch
+from dlviz.batchnorm.core import load_data
+from dlviz.models.deep_nets import DeepNet
+from dlviz.resnet_gradients import core as gf
+
+data = load_data({dataset!r}, {seed})
+config = DeepNet.Config(**{cfg!r})
+probe = torch.randperm(len(data.x_train), generator=torch.Generator().manual_seed({seed}))[:{n_probe}]
+batch = (data.x_train[probe], data.y_train[probe])
+nets = gf.plain_and_residual(config)                 # identical but for the skip connections
+plain = gf.init_profile(nets["plain"], batch, seed={seed}, name="plain")
+result = plain.ratio                                 # ||dL/dW|| of the first layer / of the head
+print(f"{{result:.2g}}")
+"""

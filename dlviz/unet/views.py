@@ -114,3 +114,77 @@ def thumbnail() -> np.ndarray:
     gap = np.full((64, 3, 3), 255, np.uint8)
     return np.concatenate([to_rgb(a.images[0]), gap, color_mask(a.masks[0].numpy()), gap, gap,
                            to_rgb(b.images[0]), gap, color_instances(b.instances[0].numpy())], axis=1)
+
+
+# ---------------------------------------------------------------- exports (issue 17)
+def side_by_side(images: list[np.ndarray], gap: int = 2) -> np.ndarray:
+    """``(H, W, 3)`` uint8 images of one height in a row, ``gap`` white pixels apart (a PNG or a GIF frame)."""
+    h = max(im.shape[0] for im in images)
+    cols = []
+    for k, im in enumerate(images):
+        pad = np.full((h, im.shape[1], 3), 255, np.uint8)
+        pad[: im.shape[0]] = im
+        cols.append(pad)
+        if k < len(images) - 1:
+            cols.append(np.full((h, gap, 3), 255, np.uint8))
+    return np.concatenate(cols, axis=1)
+
+
+def mean_iou_snippet(model: dict, ds: str, folder: str | None) -> str:
+    """Notebook lines that recompute section 1's mean IoU on the fixed test set; ``model`` is ``{"shipped": name}``
+    or ``{"file": path}`` (the page's "Download this model")."""
+    load = (f"from dlviz.checkpoints import load_shipped\n\nmodel, card = load_shipped({model['shipped']!r})\n"
+            if "shipped" in model else
+            "from dlviz.checkpoints import load_checkpoint\n\n"
+            f"model, card = load_checkpoint({model['file']!r})   # the file \"Download this model\" gave you\n")
+    return ("from dlviz.unet import core\nfrom dlviz.unet.training import load_data, predict_masks\n" + load +
+            f"test = load_data({ds!r}, 'test', None, folder={folder!r})\n"
+            "pred = predict_masks(model, test.images)                 # argmax class per pixel\n"
+            "report = core.evaluate_masks(pred, test.masks.numpy(), test.instances.numpy(), test.num_classes)\n"
+            "result = report.mean_iou                                  # per-class IoU, averaged over the classes\n"
+            "print(f\"{result:.3f}\")\n")
+
+
+# ---------------------------------------------------------------- the ablation table (from the shipped cards)
+def ablation_rows(names: list[str]) -> list[dict]:
+    """The ablation table from the checkpoints' cards (tests/test_checkpoints.py re-measures every card)."""
+    from dlviz.checkpoints import shipped
+    from dlviz.unet.recipes import PLANS, SUMMARY
+
+    rows = []
+
+    def as_int(v):
+        return None if v is None else int(v)
+
+    for n in names:
+        card = shipped()[n].card
+        m = card.get("metrics", {})
+        rows.append({"checkpoint": n, "setting": SUMMARY[n], "mean IoU": m.get("mean_iou"),
+                     "boundary F1": m.get("boundary_f1"), "merged objects": as_int(m.get("merged_instances")),
+                     "touching objects": as_int(m.get("touching_objects")), "train images": card.get("n_train"),
+                     "steps": card.get("steps"), "loss": card.get("loss", PLANS[n].loss),
+                     "CPU s": card.get("cpu_time_s")})
+    return rows
+
+
+def verdict(g: str, rows: list[dict]) -> str:
+    """One sentence that says what the numbers above show (computed from them, never assumed)."""
+    r = {x["checkpoint"]: x for x in rows}
+    if g.startswith("Skip") and "unet_foods" in r and "unet_foods_noskip" in r:
+        a, b = r["unet_foods"], r["unet_foods_noskip"]
+        s = (f"Removing every skip changes mean IoU by {b['mean IoU'] - a['mean IoU']:+.3f} and boundary F1 by "
+             f"{b['boundary F1'] - a['boundary F1']:+.3f}")
+        if "unet_foods_notop" in r:
+            c = r["unet_foods_notop"]
+            s += (f"; removing only the top skip by {c['mean IoU'] - a['mean IoU']:+.3f} and "
+                  f"{c['boundary F1'] - a['boundary F1']:+.3f}")
+        return s + " (one seed each: differences of a few thousandths are noise)."
+    if g.startswith("Border") and "unet_cells_wce" in r and "unet_cells_ce" in r:
+        a, b = r["unet_cells_wce"], r["unet_cells_ce"]
+        return (f"Of the {a['touching objects']} touching test cells, plain CE merged {b['merged objects']} and the "
+                f"weighted CE {a['merged objects']}; mean IoU {b['mean IoU']:.3f} vs {a['mean IoU']:.3f}.")
+    if g.startswith("Elastic") and "unet_foods20" in r and "unet_foods20_elastic" in r:
+        a, b = r["unet_foods20"], r["unet_foods20_elastic"]
+        return (f"At 20 training images, elastic deformation changes mean IoU by {b['mean IoU'] - a['mean IoU']:+.3f} "
+                f"and boundary F1 by {b['boundary F1'] - a['boundary F1']:+.3f} (one seed each).")
+    return ""

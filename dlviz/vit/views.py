@@ -123,3 +123,16 @@ def thumbnail() -> np.ndarray:
             y, x = i * (cell + gap), x0 + j * (cell + gap)
             out[y:y + cell, x:x + cell] = big[i * cell:(i + 1) * cell, j * cell:(j + 1) * cell]
     return out
+
+
+def accuracy_snippet(model: dict, dkey: str) -> str:
+    """Notebook lines that recompute the sidebar's test accuracy; ``model`` is ``{"shipped": name}`` or
+    ``{"file": path}`` (the page's "Download this model")."""
+    load = (f"from dlviz.checkpoints import load_shipped\n\nmodel, card = load_shipped({model['shipped']!r})\n"
+            if "shipped" in model else
+            "from dlviz.checkpoints import load_checkpoint\n\n"
+            f"model, card = load_checkpoint({model['file']!r})   # the file \"Download this model\" gave you\n")
+    return ("from dlviz.metrics import accuracy\nfrom dlviz.vit.training import load_data\n" + load +
+            f"test = load_data({dkey!r}, 'test')\n"
+            "result = accuracy(model, test.images, test.labels)     # share of held-out images classified right\n"
+            "print(f\"{result:.1%}\")\n")

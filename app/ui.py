@@ -562,7 +562,7 @@ def live_cached(name: str, version, build: Callable[[], object], min_interval: f
 
 
 def training_monitor(key: str, metrics: tuple[str, ...] = ("loss",), live: Callable[[Run], None] | None = None,
-                     every: float = 1.0, log_y: bool = True) -> None:
+                     every: float = 1.0, log_y: bool = True, colors: dict[str, str] | None = None) -> None:
     """The live metric chart (and the page's ``live`` view) of the run under ``key``: redrawn every
     ``max(every, 1)`` s while it trains, figures rebuilt only when their data changed and within the
     live-view budget (:func:`live_cached`). Progress and messages sit with the buttons (training_panel)."""
@@ -588,7 +588,7 @@ def training_monitor(key: str, metrics: tuple[str, ...] = ("loss",), live: Calla
         st.session_state["dlviz-live-throttle"] = r.active
         version = tuple(t.step for t in r.trainers.values())
         fig = live_cached(f"{key}-metrics", version, lambda: metrics_figure(
-            {name: t.history() for name, t in r.trainers.items()}, metrics, log_y=log_y))
+            {name: t.history() for name, t in r.trainers.items()}, metrics, log_y=log_y, colors=colors))
         show(fig, key=f"{key}-metrics")
         if live is not None:
             live(r)

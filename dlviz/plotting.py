@@ -107,12 +107,14 @@ def ema(values: list[float], alpha: float = 0.1) -> np.ndarray:
 
 
 def metrics_figure(histories: dict[str, dict[str, tuple[list[int], list[float]]]], metrics: tuple[str, ...],
-                   log_y: bool = True, height: int = 300) -> go.Figure:
-    """Live training curves: one panel per metric, one colour per run; raw (faint) and smoothed."""
+                   log_y: bool = True, height: int = 300, colors: dict[str, str] | None = None) -> go.Figure:
+    """Live training curves: one panel per metric, one colour per run (``colors`` pins a run's colour, so a page
+    whose runs have a meaning -- a learning rate, a net -- keeps one colour per meaning); raw (faint) and
+    smoothed."""
     metrics = tuple(m for m in metrics if any(m in h for h in histories.values())) or metrics[:1]
     fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=list(metrics))
     for ri, (run, hist) in enumerate(histories.items()):
-        color = PALETTE[ri % len(PALETTE)]
+        color = (colors or {}).get(run) or PALETTE[ri % len(PALETTE)]
         for ci, m in enumerate(metrics, 1):
             steps, vals = hist.get(m, ([], []))
             if not steps:

@@ -246,7 +246,8 @@ def dead_relu_experiment() -> None:
             share.figure_csv_download(traj, "dead-relus-during-training", "dead-live")
 
 
-    ui.training_monitor("dead", metrics=("loss", "val_acc", "dead"), live=live)
+    colors = {name: plots.lr_color(name) for name in (run.trainers if run is not None else {})}
+    ui.training_monitor("dead", metrics=("loss", "val_acc", "dead"), live=live, colors=colors)
     if run is not None and run.trainer.step > 0 and not run.active:
         from dlviz.data import digits
 

@@ -26,3 +26,12 @@ def test_explosion_is_judged_against_the_lowest_early_loss():
     assert first == w.early and "exploded" in reasons[first]
     healthy = ExplosionWatch()
     assert not any(healthy.update(2.3 * 0.99 ** i) for i in range(500))
+
+
+def test_a_pinned_colour_belongs_to_its_run_whatever_its_position():
+    from dlviz.plotting import PALETTE, metrics_figure
+
+    hist = {"lr 0.1": {"loss": ([0, 1], [1.0, 0.5])}}
+    fig = metrics_figure(hist, ("loss",), colors={"lr 0.1": "#123456"})
+    assert {tr.line.color for tr in fig.data} == {"#123456"}
+    assert {tr.line.color for tr in metrics_figure(hist, ("loss",)).data} == {PALETTE[0]}

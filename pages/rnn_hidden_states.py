@@ -88,7 +88,6 @@ def pick_model():
     if picked is None:
         st.info("Pick a model in the sidebar, or press **Train** to train one.", icon=":material/arrow_back:")
         st.stop()
-    cfg = picked.model.config
     st.sidebar.caption(V.model_caption(picked.model, picked.card))
     return picked
 

@@ -199,10 +199,10 @@ def reverse_process(model, key: str, dataset: str, clf, card: dict, source: str)
     st.header("2 · The reverse process: denoise step by step")
     classes = class_names(dataset)
     r1, r2, r3, r4 = st.columns(4)
-    cls = r1.selectbox("Class (y)", ["one of each"] + classes, index=1, key=f"ddpm-cls-{dataset}", bind=BIND,
+    cls = r1.selectbox("Class (y)", ["one of each"] + classes, index=1, key="ddpm-cls", bind=BIND,
                        help="The label the U-Net is conditioned on.")
     guidance = r2.slider("Guidance scale w", 0.0, 6.0, 4.0 if dataset == "food_shapes" else 2.0, 0.5,
-                         key=f"ddpm-w-{dataset}", bind=BIND,
+                         key="ddpm-w", bind=BIND,
                          help="ε̂ = ε̂(x, ∅) + w·(ε̂(x, y) − ε̂(x, ∅)). w = 0: unconditional; 1: plain conditional; "
                               ">1: pushed towards the class (classifier-free guidance).")
     n_img = r3.slider("Images", 2, 16, 8, key="ddpm-n", bind=BIND)

@@ -82,8 +82,11 @@ def test_page_controls():
     at.slider(key="ddpm-fwd-t").set_value(1000).run()
     at.radio(key="ddpm-src").set_value("digit").run()
     _ok(at)
+    at.selectbox(key="ddpm-cls").set_value("pizza slice").run()
     at.selectbox(key="ddpm-gen-model").set_value("digits").run()
-    at.selectbox(key="ddpm-cls-digits").set_value("one of each").run()
+    _ok(at)
+    assert at.selectbox(key="ddpm-cls").value == "0"      # no pizza among the digits: back to the default class
+    at.selectbox(key="ddpm-cls").set_value("one of each").run()
     at.toggle(key="ddpm-animate").set_value(True).run()
     _ok(at)
     at.toggle(key="ddpm-q-go").set_value(True).run()

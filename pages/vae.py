@@ -128,7 +128,7 @@ def folder_caption(folder: str | None) -> None:
         return
     try:
         tr, te = data("folder", "train", None, folder), data("folder", "test", None, folder)
-    except DataError:
+    except (DataError, OSError):
         return
     note = folder_note(tr.meta)
     st.sidebar.caption(f"{len(tr) + len(te):,} images in {len(tr.class_names)} class(es): {len(tr):,} to train on, "

@@ -103,7 +103,8 @@ def test_a_global_seed_above_10000_is_the_sampling_seed():
 
     for seed in (10_001, 2**31 - 1):
         at = AppTest.from_file(str(PAGE), default_timeout=600)
-        at.session_state["dlviz_seed"] = seed
+        at.session_state["dlviz_seed"] = seed          # the Session sidebar's key (``seed`` once it is in the URL)
+        at.session_state["seed"] = seed
         at.run()
         _ok(at)
         assert at.number_input(key="ddpm-seed").value == seed

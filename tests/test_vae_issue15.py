@@ -175,3 +175,15 @@ def test_a_link_sets_endpoints_and_latent_values_and_they_stay():
     assert at.number_input(key="vae-A").value == 5 and at.number_input(key="vae-B").value == 7
     assert at.slider(key="vae-z0").value == 1.5 and at.slider(key="vae-nshow").value == 6
     assert any(re.search(r"\|z\| = ", c.value) for c in at.caption)
+
+
+@pytest.mark.parametrize("text,msg", [("def f(x):\n    return x\n" * 50_000, "not a folder path"),
+                                      ("/tmp/a\x00b", r"/tmp/a\\x00b does not exist"),
+                                      ("x" * 300, "cannot be opened as a folder"),
+                                      ("/no/such/folder", "does not exist")])
+def test_a_folder_box_that_is_not_a_folder_gets_a_short_message(text, msg):
+    from dlviz.data import DataError
+
+    with pytest.raises(DataError, match=msg) as e:
+        image_folder_any(text)
+    assert len(str(e.value)) < 300                                          # never the whole input echoed back

@@ -8,6 +8,7 @@ student's own images (flat, or one sub-folder per class; a single class is fine 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,9 +87,18 @@ def image_folder_any(path: str | Path | None, split: str = "train", size: int = 
 
     if path is None or not str(path).strip():
         raise DataError("Enter the path of a folder of images (e.g. ~/Pictures/hotdogs).")
-    root = Path(path).expanduser()
-    if not root.is_dir():
-        raise DataError(f"{root} is not a folder." if root.exists() else f"{root} does not exist.")
+    text = str(path).strip()
+    shown = re.sub(r"[\x00-\x1f\x7f]", lambda c: f"\\x{ord(c.group()):02x}",
+                   shown_name(text if len(text) <= 80 else text[:60] + f"... ({len(text):,} characters)"))
+    if len(text) > 4096:
+        raise DataError(f"{shown} is not a folder path: paste the path of a folder of images, not its contents.")
+    try:
+        root = Path(text).expanduser()
+        is_dir, exists = root.is_dir(), root.exists()
+    except (OSError, ValueError) as e:              # a name too long, a NUL byte...
+        raise DataError(f"{shown} cannot be opened as a folder ({getattr(e, 'strerror', None) or e}).") from None
+    if not is_dir:
+        raise DataError(f"{shown} is not a folder." if exists else f"{shown} does not exist.")
     groups = [(shown_name(d.name), d) for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith(".")]
     flat = sorted(f for f in root.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
     ignored = sum(1 for f in root.rglob("*") if f.is_file() and f.suffix.lower() not in IMAGE_SUFFIXES)

@@ -20,7 +20,7 @@ from dlviz.data import DataError
 from dlviz.gans import plots as P
 from dlviz.gans import views
 from dlviz.gans.metrics import mode_stats
-from dlviz.gans.training import LIVE_DEFAULTS, make_game, make_trainer, seed_summary
+from dlviz.gans.training import LIVE_DEFAULTS, make_game, make_live_dcgan, make_live_runs, seed_summary
 
 PAGE_INFO = {
     "title": "GANs: the two-player game",
@@ -102,27 +102,11 @@ def dataset(key: str, points_key: int, _points):
 
 
 def start_training(cfg: dict | None):
-    from dlviz.models import build_model
-
     if cfg is None:
         raise DataError("give your points first (see the message above)")
     data = dataset(cfg["key"], zlib.crc32(np.asarray(cfg["points"]).tobytes()) if cfg["points"] is not None else 0,
                    cfg["points"])
-    base = ui.session().seed
-    seeds = [base + i for i in range(5)] if cfg["five"] else [base]
-    runs = {}
-    for s in seeds:
-        torch.manual_seed(s)
-        m = build_model("gan_mlp", noise_dim=cfg["nz"], noise=cfg["nk"], g_width=cfg["gw"], g_depth=cfg["gd"],
-                        d_width=cfg["dw"], d_depth=cfg["dd"], pack=cfg["pack"])
-        tr = make_trainer(m, data, steps=cfg["steps"], batch_size=cfg["bs"], loss=cfg["loss"], d_lr=cfg["d_lr"],
-                          g_lr=cfg["g_lr"], d_optimizer=cfg["d_opt"], g_optimizer=cfg["g_opt"],
-                          d_steps=cfg["d_steps"], unroll=cfg["unroll"], seed=s, lr_final=cfg["lr_final"],
-                          snapshot_fn=views.snapshot_fn(cfg["loss"], data), snapshot_every=max(10, cfg["steps"] // 60),
-                          name=f"seed {s}")
-        tr.gan_loss = cfg["loss"]
-        runs[f"seed {s}" if cfg["five"] else ""] = tr
-    return runs if cfg["five"] else runs[""]
+    return make_live_runs(cfg, data, ui.session().seed)
 
 
 CFG = sidebar_controls()
@@ -300,18 +284,7 @@ def measurements() -> None:
 def shipped_results() -> None:
     st.subheader("3 · Mode collapse over seeds: the shipped runs")
     avail = shipped()
-    rows = []
-    for name in SHIPPED:
-        if name not in avail:
-            continue
-        card = avail[name].card
-        ov = card.get("over_seeds", {})
-        row = {"run": SHIPPED[name], "seeds": len(ov.get("modes_captured", {}).get("values", []))}
-        for k in ("modes_captured", "high_quality_frac", "reverse_kl"):
-            if k in ov:
-                row[METRIC_TITLES[k]] = f"{ov[k]['mean']:.2f} ± {ov[k]['se']:.2f}"
-        row["steps"], row["CPU s / seed"] = card.get("steps"), card.get("cpu_s_per_seed")
-        rows.append(row)
+    rows = views.shipped_rows(avail, SHIPPED, METRIC_TITLES)
     if not rows:
         st.caption("No GAN checkpoints are shipped here (`python -m dlviz.train gan_grid_vanilla`).")
         return
@@ -319,53 +292,14 @@ def shipped_results() -> None:
     st.caption("Mean ± standard error over the seeds each card lists, measured on 2,500 samples per seed. PacGAN's "
                "own table reports 23.8 ± 0.7 modes and 91.3 % high-quality samples for m = 2 on this grid, with "
                "much larger networks trained much longer.")
-    hq = {n: avail[n].card["over_seeds"]["high_quality_frac"]["mean"] for n in SHIPPED
-          if n in avail and "over_seeds" in avail[n].card}
-    if hq:
-        st.markdown("At this CPU budget ({} steps) the runs are far from that: only {} of the samples land within 3σ "
-                    "of a mode; the rest lie between the modes, so few modes collect PacGAN's 20-of-2,500 samples. "
-                    "Train longer live (or with 5 seeds) to see whether the gap closes."
-                    .format(", ".join(sorted({str(avail[n].card.get("steps")) for n in hq})),
-                            ", ".join(f"{v:.0%} ({SHIPPED[n]})" for n, v in hq.items())))
-    verdict = _verdict(avail)
-    if verdict:
-        st.markdown(verdict)
-
-
-def _verdict(avail) -> str:
-    """A sentence comparing vanilla and packed modes on the grid, from the cards (empty when missing)."""
-    try:
-        v = avail["gan_grid_vanilla"].card["over_seeds"]["modes_captured"]
-        p = avail["gan_grid_pac2"].card["over_seeds"]["modes_captured"]
-    except KeyError:
-        return ""
-    diff = p["mean"] - v["mean"]
-    se = (v["se"] ** 2 + p["se"] ** 2) ** 0.5
-    if abs(diff) <= 2 * se:
-        return (f"In these runs packing changes the modes captured by {diff:+.1f} (± {se:.1f}): **no clear effect** at this "
-                "budget.")
-    return (f"In these runs packing {'raises' if diff > 0 else 'lowers'} the modes captured from {v['mean']:.1f} to "
-            f"{p['mean']:.1f} ({diff:+.1f} ± {se:.1f}, more than two standard errors).")
+    for text in (views.budget_sentence(avail, SHIPPED), views.packing_verdict(avail)):
+        if text:
+            st.markdown(text)
 
 
 # ---------------------------------------------------------------- 4. an image GAN
 KI = f"{K}-img"
 IMG_SHIPPED = {"dcgan_digits": ("digits", "digits · DCGAN"), "dcgan_food": ("food_shapes", "food shapes · DCGAN")}
-
-
-def _image_trainer(key: str, cond: bool, steps: int, lr: float, loss: str):
-    from dlviz.gans.images import dcgan_config, load_images
-    from dlviz.gans.training import make_image_trainer
-    from dlviz.models import build_model
-
-    data = load_images(key)
-    torch.manual_seed(ui.session().seed)
-    m = build_model("dcgan", **{**dcgan_config(key, cond), "g_width": 16, "d_width": 16})
-    tr = make_image_trainer(m, data.images, data.labels, steps=steps, batch_size=64, loss=loss, d_lr=lr, g_lr=lr,
-                            seed=ui.session().seed, snapshot_fn=views.image_snapshot_fn(),
-                            snapshot_every=max(10, steps // 40), name="dcgan")
-    tr.img_key = key
-    return tr
 
 
 def image_gan() -> None:
@@ -381,7 +315,8 @@ def image_gan() -> None:
         steps = c3.number_input("Steps", 20, 10_000, 1000, step=100, key=f"{KI}-steps", bind=BIND)
         lr = c4.select_slider("Learning rate", LRS, 3e-4, key=f"{KI}-lr", bind=BIND, format_func=lambda v: f"{v:g}")
         loss = c5.selectbox("Loss", list(G.LOSSES), index=1, key=f"{KI}-loss", bind=BIND)
-        irun = ui.training_panel(KI, lambda: _image_trainer(key, cond, int(steps), float(lr), loss),
+        irun = ui.training_panel(KI, lambda: make_live_dcgan(key, cond, int(steps), float(lr), loss,
+                                                             ui.session().seed),
                                  label="Train the DCGAN", container=st.container())
 
         def live(r) -> None:

@@ -159,6 +159,8 @@ def live_view(r) -> None:
     with c_map:
         ui.show(fig, key=f"{K}-live-map")
         st.caption("The test codes now (posterior means).")
+    share.csv_download("Training log (CSV)", lambda: views.history_rows(r.trainers), f"vae-training-log-{t.step}steps",
+                       key=f"{K}-live-log")
 
 
 # ---------------------------------------------------------------- which model

@@ -362,3 +362,9 @@ ev = evaluate(model, test.images, generator=torch.Generator().manual_seed(0))
 result = float(ev.terms.elbo.mean())        # nats per image, averaged over the held-out images
 print(f"{{result:.1f}} nats")
 '''
+
+
+def history_rows(trainers: dict) -> list[dict]:
+    """Every run's recorded metrics, long-form (run, metric, step, value): the training log as a table."""
+    return [{"run": name, "metric": k, "step": s, "value": v} for name, t in trainers.items()
+            for k, (steps, vals) in sorted(t.history().items()) for s, v in zip(steps, vals)]

@@ -3,22 +3,25 @@ train your own, and put a number on the samples (Ho et al., 2020; Song et al., 2
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-import re
 
 import numpy as np
 import streamlit as st
 import torch
 import ui
 
+import share
 from dlviz.checkpoints import CheckpointError, load_shipped
 from dlviz.data import FOOD_CLASSES
 from dlviz.ddpm import core as D
 from dlviz.ddpm import plots as P
 from dlviz.ddpm import training as TR
 from dlviz.ddpm import views as V
-from dlviz.imaging import gif_bytes, quantize, to_uint8
-from dlviz.metrics import CLASSIFIERS, classify
+from dlviz.ddpm.background import estimate_seconds, fetch
+from dlviz.ddpm.quality import NO_OBJECT_RULE, recognise, recognised_text, score_samples
+from dlviz.imaging import quantize
+from dlviz.metrics import CLASSIFIERS
 
 PAGE_INFO = {
     "title": "Diffusion (DDPM)",
@@ -38,6 +41,7 @@ ui.page_header(PAGE_INFO, (
 sess = ui.session()
 GENERATORS = {"food shapes (hotdog generator)": "ddpm_food", "digits": "ddpm_digits"}
 K = "ddpm"
+BIND = "query-params"
 
 
 # ---------------------------------------------------------------- cached computations
@@ -55,22 +59,6 @@ def cached_forward(_img: torch.Tensor, key: tuple, t: int, kind: str, seed: int)
     return V.forward_view(_img, t, kind, seed)
 
 
-@st.cache_data(show_spinner="Sampling...", max_entries=24)
-def trajectory(_model, key: str, sampler: str, steps: int, eta: float, labels: tuple, w: float, seed: int,
-               device: str) -> D.Trajectory:
-    """``key`` (the model picker's) identifies ``_model`` for the cache."""
-    return D.generate(_model, sampler=sampler, num_steps=steps, eta=eta, labels=torch.tensor(labels), guidance=w,
-                      seed=seed, device=device)
-
-
-@st.cache_data(show_spinner="Generating and scoring...", max_entries=32)
-def quality(_model, key: str, _clf, data: str, n_per: int, steps: int, w: float, seed: int):
-    from dlviz.metrics import measure, real_floor_images, real_reference
-
-    imgs, lab = D.generate_per_class(_model, n_per, num_steps=steps, guidance=w, seed=seed)
-    return measure(imgs, lab, _clf, real_reference(data), floor_images=real_floor_images(data, len(imgs)))
-
-
 @st.cache_resource(show_spinner=False)
 def classifier(name: str):
     """The shipped classifier that scores samples (None, with a warning, when it cannot load)."""
@@ -86,23 +74,66 @@ def train_images(dataset: str, seed: int):
     return TR.training_data(TR.SPECS[dataset])
 
 
+# ---------------------------------------------------------------- long sampling: bounded, or in the background
+INLINE_BUDGET = 1600     # image-evaluations of the U-Net computed in the script run (~5 s); more: background
+
+
+@st.cache_resource(show_spinner=False)
+def _finished() -> dict:
+    """Finished sampling results by their arguments, shared by every session (they are deterministic)."""
+    return {}
+
+
+def background(slot: str, args: tuple, work, label: str, cost: int):
+    """``work(progress)``'s result (:func:`dlviz.ddpm.background.fetch`), or None while a background job computes
+    it, with its progress shown."""
+    res, job = fetch(_finished(), st.session_state.setdefault(f"{K}-jobs", {}), slot, args, work, label, cost,
+                     INLINE_BUDGET)
+    if job is not None and job.done:
+        st.error(f"{label} failed: {job.error}", icon=":material/error:")
+    elif job is not None:
+        @st.fragment(run_every=0.5)
+        def poll() -> None:
+            job.touch()
+            if job.done:
+                st.rerun(scope="app")
+            st.progress(job.fraction, text=job.status_text() + " (in the background: the page stays usable)")
+
+        poll()
+    return res
+
+
+def sampling(model, key: str, sampler: str, steps: int, eta: float, labels: tuple, w: float, seed: int,
+             device: str):
+    """A trajectory (None while it is sampled in the background)."""
+    mult = 1 if w in (0.0, 1.0) else 2
+    n_steps = 1000 if sampler == "ddpm" else steps
+
+    def work(progress):                # on its own copy: the cached model is shared by every session
+        return D.generate(copy.deepcopy(model), sampler=sampler, num_steps=n_steps, eta=eta, labels=torch.tensor(labels),
+                          guidance=w, seed=seed, device=device, progress=progress)
+
+    return background(sampler, (key, sampler, n_steps, eta, labels, w, seed, device), work,
+                      f"{sampler.upper()} · {n_steps:,} steps", n_steps * mult * len(labels))
+
+
 # ================================================================ 1. forward process
 def forward_process() -> None:
     st.header("1 · The forward process: noise an image step by step")
     c1, c2 = st.columns([1, 2])
     with c1:
-        src = st.radio("Image", ["food shape", "digit", "photo"], horizontal=True, key="ddpm-src")
+        src = st.radio("Image", ["food shape", "digit", "photo"], horizontal=True, key="ddpm-src", bind=BIND)
         if src == "food shape":
-            fcls = st.selectbox("Food", FOOD_CLASSES, key="ddpm-fwd-food")
-            idx = st.number_input("Which one", 0, 99, 0, key="ddpm-fwd-idx")
+            fcls = st.selectbox("Food", FOOD_CLASSES, key="ddpm-fwd-food", bind=BIND)
+            idx = st.number_input("Which one", 0, 99, 0, key="ddpm-fwd-idx", bind=BIND)
             img_name, key_img = f"{fcls} #{idx}", ("food", fcls, int(idx))
         elif src == "digit":
-            idx = st.number_input("Digit index", 0, 1796, 0, key="ddpm-fwd-digit")
+            idx = st.number_input("Digit index", 0, 1796, 0, key="ddpm-fwd-digit", bind=BIND)
             img_name, key_img = f"digit #{idx}", ("digit", "", int(idx))
         else:
             img_name, photo = ui.image_input("ddpm-fwd", size=64, container=st.container())
             key_img = ("photo", img_name, 0)
-        t = st.slider("Timestep t", 0, 1000, 250, key="ddpm-fwd-t",
+        t = st.slider("Timestep t", 0, 1000, 250, key="ddpm-fwd-t", bind=BIND,
                       help="t = 0 is the clean image; t = 1000 is (almost) pure noise.")
     image = photo if src == "photo" else source_image(*key_img)
     views = {k: cached_forward(image, key_img, t, k, sess.seed) for k in D.SCHEDULES}
@@ -113,7 +144,10 @@ def forward_process() -> None:
                                  f"{img_name} at t = {t} (the same ε for all three)",
                                  col_labels=["x_0 (clean)"] + [f"x_{t}, {k}" for k in views], height=240),
                 key="ddpm-fwd-pics")
-    ui.show(P.schedule_figure(V.schedule_curves(), t), key="ddpm-schedules")
+    sched_fig = P.schedule_figure(V.schedule_curves(), t)
+    ui.show(sched_fig, key="ddpm-schedules")
+    share.figure_csv_download(sched_fig, "ddpm-noise-schedules", key="ddpm-schedules",
+                              label="Schedules: β, ᾱ, SNR (CSV)")
     m = st.columns(3)
     for col, (k, v) in zip(m, views.items(), strict=True):
         col.metric(f"{k}: ᾱ_{t}", f"{v.alpha_bar:.3f}", help="Signal kept = √ᾱ_t; noise std = √(1 − ᾱ_t).")
@@ -159,70 +193,119 @@ def class_names(dataset: str) -> list[str]:
 
 
 # ================================================================ 2. reverse process
-def reverse_process(model, key: str, dataset: str, clf) -> tuple[float, int]:
+def reverse_process(model, key: str, dataset: str, clf, card: dict, source: str) -> tuple[float, int]:
     """Sample with DDIM (and DDPM on demand) and scrub the trajectory; returns the guidance scale and the
     seed (section 3 measures at the same settings)."""
     st.header("2 · The reverse process: denoise step by step")
     classes = class_names(dataset)
     r1, r2, r3, r4 = st.columns(4)
-    cls = r1.selectbox("Class (y)", ["one of each"] + classes, index=1, key=f"ddpm-cls-{dataset}",
+    cls = r1.selectbox("Class (y)", ["one of each"] + classes, index=1, key="ddpm-cls", bind=BIND,
                        help="The label the U-Net is conditioned on.")
     guidance = r2.slider("Guidance scale w", 0.0, 6.0, 4.0 if dataset == "food_shapes" else 2.0, 0.5,
-                         key=f"ddpm-w-{dataset}",
+                         key="ddpm-w", bind=BIND,
                          help="ε̂ = ε̂(x, ∅) + w·(ε̂(x, y) − ε̂(x, ∅)). w = 0: unconditional; 1: plain conditional; "
                               ">1: pushed towards the class (classifier-free guidance).")
-    n_img = r3.slider("Images", 2, 16, 8, key="ddpm-n")
-    seed = r4.number_input("Seed (x_T)", 0, 10_000, sess.seed, key="ddpm-seed")
+    n_img = r3.slider("Images", 2, 16, 8, key="ddpm-n", bind=BIND)
+    seed = r4.number_input("Seed (x_T)", 0, 2**31 - 1, min(sess.seed, 2**31 - 1), key="ddpm-seed", bind=BIND,
+                           help="Starts at the Global seed (Session, in the sidebar) the first time the page opens.")
     s1, s2, s3 = st.columns([1, 1, 2])
-    ddim_steps = s1.select_slider("DDIM steps", [5, 10, 20, 25, 50, 100, 200, 500, 1000], 50, key="ddpm-ddim-steps")
-    eta = s2.slider("DDIM η", 0.0, 1.0, 0.0, 0.1, key="ddpm-eta", help="0: deterministic DDIM; 1: as noisy as DDPM.")
+    ddim_steps = s1.select_slider("DDIM steps", [5, 10, 20, 25, 50, 100, 200, 500, 1000], 50, key="ddpm-ddim-steps",
+                                  bind=BIND)
+    eta = s2.slider("DDIM η", 0.0, 1.0, 0.0, 0.1, key="ddpm-eta", bind=BIND,
+                    help="0: deterministic DDIM; 1: as noisy as DDPM.")
     labels = (torch.arange(n_img) % len(classes)) if cls == "one of each" else torch.full((n_img,), classes.index(cls))
     args = (tuple(labels.tolist()), float(guidance), int(seed), sess.device)
-    ddim = trajectory(model, key, "ddim", ddim_steps, eta, *args)
-    est = ddim.seconds / max(1, ddim.num_steps) * 1000
-    run_ddpm = s3.toggle(f"Also run DDPM (all 1,000 steps) from the same x_T (≈ {est:.0f} s)", key="ddpm-run-ddpm",
-                         help="Ancestral sampling (Ho Algorithm 2): 1,000 network evaluations, 2,000 with "
-                              "guidance. Estimated from the DDIM run's time per step; cached once computed.")
+    ddim = sampling(model, key, "ddim", ddim_steps, eta, *args)
+    est = estimate_seconds(ddim.step_seconds, 1000) if ddim is not None else float("nan")
+    run_ddpm = s3.toggle("Also run DDPM (all 1,000 steps) from the same x_T"
+                         + (f" (estimate ≈ {est:.0f} s)" if np.isfinite(est) else ""), key="ddpm-run-ddpm", bind=BIND,
+                         help="Ancestral sampling (Ho Algorithm 2): 1,000 network evaluations, 2,000 with guidance, "
+                              "in the background. The estimate is the DDIM run's measured time per step × 1,000; "
+                              "the machine's load changes it, so the progress bar re-estimates as it goes.")
     trajs = {f"DDIM · {ddim_steps} steps · η={eta:g}": ddim}
     if run_ddpm:
-        trajs = {"DDPM · 1,000 steps": trajectory(model, key, "ddpm", 1000, 1.0, *args), **trajs}
-    T = ddim.timesteps[0]
-    tsel = st.slider("Scrub the trajectory: noise level t", 0, T, T * 3 // 5, key="ddpm-rev-t",
-                     help="Shows, for each sampler, the recorded step nearest to t.")
+        trajs = {"DDPM · 1,000 steps": sampling(model, key, "ddpm", 1000, 1.0, *args), **trajs}
+    sched = D.schedule_for(model)
+    opts = V.common_timesteps([D.recorded_timesteps(sched, "ddpm" if "DDPM" in n else "ddim", ddim_steps)
+                               for n in trajs])
+    if st.session_state.get("ddpm-rev-t") not in (None, *opts):          # a value the new options lack: the nearest
+        st.session_state["ddpm-rev-t"] = V.nearest(opts, st.session_state["ddpm-rev-t"])
+    tsel = st.select_slider("Scrub the trajectory: noise level t", opts, V.nearest(opts, sched.T * 3 // 5),
+                            key="ddpm-rev-t", bind=BIND,
+                            help="The noise levels every sampler shown recorded: each panel shows exactly this t.")
     big = model.config.image_size >= 32
     cols = st.columns(len(trajs))
     for col, (name, tr) in zip(cols, trajs.items(), strict=True):
+        if tr is None:
+            continue
         f = tr.frame(tsel)
+        which = "ddpm" if "DDPM" in name else "ddim"
         with col:
-            rows = V.trajectory_rows(tr, f) + [tr.xt[-1]]                           # + the final samples x_0
-            ui.show(P.picture_figure(P.montage(rows, scale=3 if big else 5),
-                                     f"{name}: t = {tr.timesteps[f]}", ["x_t", "ε̂", "x̂_0", "final x_0"],
-                                     col_labels=[classes[k][:6] for k in labels.tolist()] if cls == "one of each"
-                                     else None, label_width=90, width_hint=1000 // len(trajs)),
-                    key=f"ddpm-rev-{'ddpm' if 'DDPM' in name else 'ddim'}-{len(trajs)}")
+            ui.show(P.trajectory_figure(V.trajectory_rows(tr, f) + [tr.xt[-1]], f"{name}: t = {tr.timesteps[f]}",
+                                        [classes[k][:6] for k in labels.tolist()] if cls == "one of each" else None,
+                                        scale=3 if big else 5, width_hint=1000 // len(trajs)),
+                    key=f"ddpm-rev-{which}-{len(trajs)}")
+            est_note = f" (estimated ≈ {est:.0f} s)" if which == "ddpm" and np.isfinite(est) else ""
             st.caption(f"{tr.num_steps} steps · {tr.num_steps * (2 if guidance not in (0, 1) else 1):,} network "
-                       f"evaluations · {tr.seconds:.1f} s")
+                       f"evaluations · took {tr.seconds:.1f} s{est_note}")
+            d1, d2 = st.columns(2)
+            share.gif_download(lambda tr=tr: V.trajectory_gif_frames(tr), f"ddpm-{which}-{cls}-seed{seed}",
+                               key=f"ddpm-gif-{which}", container=d1, label="Denoising (GIF)", frame_ms=80)
+            share.image_download(lambda tr=tr: P.montage([tr.xt[-1]], scale=4), f"ddpm-{which}-samples-seed{seed}",
+                                 key=f"ddpm-png-{which}", container=d2, label="Samples (PNG)")
     if clf is not None:
-        mc = st.columns(len(trajs))
-        for col, (name, tr) in zip(mc, trajs.items(), strict=True):
-            _, pred = classify(clf, tr.samples)
-            hit = int((pred == labels.numpy()).sum())
-            col.metric(f"{name.split(' ·')[0]}: recognised as the requested class", f"{hit} / {len(pred)}",
-                       help=f"The shipped {CLASSIFIERS[dataset]} classifier's verdict on the final samples.")
-            col.caption("classifier says: " + ", ".join(classes[p] for p in pred))
-    if st.toggle("Animate both samplers (play button) and export a GIF", key="ddpm-animate"):
-        ts, frames = V.animation_frames(list(trajs.values()), n_frames=40)
-        row_labels = [f"{k.split(' ·')[0]} {r}" for k in trajs for r in ("x_t", "x̂_0")]
+        verdicts(trajs, clf, classes, labels, dataset)
+        if ddim is not None:
+            headline_snippet(source, card, dataset, labels, ddim_steps, eta, guidance, seed, ddim, clf)
+    done = [tr for tr in trajs.values() if tr is not None]
+    if done and st.toggle("Animate the samplers (play button)", key="ddpm-animate", bind=BIND):
+        ts, frames = V.animation_frames(done, n_frames=40)
+        row_labels = [f"{k.split(' ·')[0]} {r}" for k, tr in trajs.items() if tr is not None for r in ("x_t", "x̂_0")]
         pics = [P.montage(rows, scale=2) for rows in frames]
         ui.show(P.animation_figure(pics, [f"t = {v}" for v in ts], "press ▶ to play the reverse process",
                                    row_labels, label_width=110), key="ddpm-anim")
-        fname = re.sub(r"[^A-Za-z0-9_.@-]+", "_", key)
-        st.download_button("Download the trajectory as a GIF", gif_bytes(pics, frame_ms=80, hold_last_ms=1500),
-                           file_name=f"ddpm-{fname}-{cls}.gif", mime="image/gif", icon=":material/download:")
+        share.gif_download(lambda: pics, f"ddpm-animation-{cls}-seed{seed}", key="ddpm-anim", frame_ms=80,
+                           label="This animation (GIF)")
     return float(guidance), int(seed)
 
 
+def verdicts(trajs: dict, clf, classes: list[str], labels: torch.Tensor, dataset: str) -> None:
+    """How many samples the classifier recognises as the class asked for (an image with no object: none)."""
+    mc = st.columns(len(trajs))
+    for col, (name, tr) in zip(mc, trajs.items(), strict=True):
+        if tr is None:
+            continue
+        v = recognise(clf, tr.samples)
+        col.metric(f"{name.split(' ·')[0]}: recognised as the requested class", recognised_text(v, labels.numpy()),
+                   help=f"The shipped {CLASSIFIERS[dataset]} classifier's verdict on the final samples.")
+        col.caption("classifier says: " + ", ".join(v.names(classes)))
+    st.caption(NO_OBJECT_RULE)
+
+
+def headline_snippet(source: str, card: dict, dataset: str, labels, steps: int, eta: float, guidance: float,
+                     seed: int, ddim, clf) -> None:
+    v = recognise(clf, ddim.samples)
+    shown = recognised_text(v, labels.numpy())
+    body = V.snippet_body(source if source in GENERATORS.values() else "ddpm_food", CLASSIFIERS[dataset],
+                          labels.tolist(), steps, eta, guidance, seed)
+    if source not in GENERATORS.values():
+        body = ("# This model is not shipped: download it (sidebar) and load it with\n"
+                "# dlviz.checkpoints.load_checkpoint(\"my_model.pt\") in place of load_shipped below.\n") + body
+    share.notebook(page="ddpm", label="DDIM samples recognised as the requested class", shown=shown, body=body,
+                   key="ddpm-nb")
+
+
 # ================================================================ 3. sample quality
+def quality(model, key: str, clf, dataset: str, n_per: int, steps: int, w: float, seed: int):
+    """Samples of every class, scored (None while they are drawn in the background)."""
+    def work(progress):
+        return score_samples(copy.deepcopy(model), clf, dataset, n_per, steps, w, seed, progress)
+
+    n = n_per * max(1, model.config.num_classes)
+    return background(f"quality-w{w:g}", ("quality", key, dataset, n_per, steps, w, seed), work,
+                      f"{n} samples at w = {w:g}", n * steps * (1 if w in (0.0, 1.0) else 2))
+
+
 def sample_quality(model, key: str, card: dict, dataset: str, clf, guidance: float, seed: int) -> None:
     st.header("3 · How good are the samples? A number for it")
     classes = class_names(dataset)
@@ -230,42 +313,44 @@ def sample_quality(model, key: str, card: dict, dataset: str, clf, guidance: flo
                 "that was asked for, and how far are the samples from real images in its feature space (the "
                 "**Fréchet distance**, FD: 0 only for identical feature statistics)? A finite set of *real* images "
                 "never reaches 0 either, so each FD is shown beside the real-vs-real FD of the same size.")
-    cm = card.get("metrics", {})
-    if all(k in cm for k in ("sample_acc", "fd", "fd_real_floor")):
-        k1, k2, k3, k4 = st.columns(4)
-        k1.metric("Card: samples recognised", f"{cm['sample_acc']:.1%}", help=card.get("quality_protocol", ""))
-        k2.metric("Card: FD to real", f"{cm['fd']:.2f}", help="Fréchet distance in the classifier's feature space.")
-        k3.metric("Card: FD real vs real", f"{cm['fd_real_floor']:.2f}", help="What a perfect generator would score.")
-        k4.metric("Trained for", f"{card.get('steps', 0):,} steps",
-                  help=f"{card.get('wall_time_s', 0) / 60:.0f} min wall time on {card.get('device', 'cpu')}, "
-                       f"{card.get('threads', '?')} thread(s), {card.get('train_cpu_time_s', '?')} s of CPU time.")
-        st.caption(f"Card protocol: {card.get('quality_protocol', '')}. Reproduce: `{card.get('reproduce', '')}`.")
+    rows, caption = V.card_metrics(card)
+    for col, (label, value, help_) in zip(st.columns(max(1, len(rows))), rows):
+        col.metric(label, value, help=help_)
+    if caption:
+        st.caption(caption)
     q1, q2, q3 = st.columns(3)
-    n_per = q1.select_slider("Samples per class", [5, 10, 20, 50], 10, key="ddpm-q-n")
-    q_steps = q2.select_slider("DDIM steps", [10, 25, 50], 10, key="ddpm-q-steps")
-    sweep = q3.toggle("Sweep the guidance scale (w = 0, 1, 2, 4)", key="ddpm-q-sweep",
+    n_per = q1.select_slider("Samples per class", [5, 10, 20, 50], 10, key="ddpm-q-n", bind=BIND)
+    q_steps = q2.select_slider("DDIM steps", [10, 25, 50], 10, key="ddpm-q-steps", bind=BIND)
+    sweep = q3.toggle("Sweep the guidance scale (w = 0, 1, 2, 4)", key="ddpm-q-sweep", bind=BIND,
                       help="Higher w: samples look more like their class, but less varied.")
     if clf is None or not st.toggle(f"Measure now: {n_per * len(classes)} samples at w = {guidance:g} "
-                                    f"(the guidance slider above)", key="ddpm-q-go"):
+                                    f"(the guidance slider above)", key="ddpm-q-go", bind=BIND):
         return
     ws = sorted({0.0, 1.0, 2.0, 4.0, guidance}) if sweep else [guidance]
     results = {w: quality(model, key, clf, dataset, n_per, q_steps, w, seed) for w in ws}
-    q = results[guidance]
-    a1, a2, a3 = st.columns(3)
-    a1.metric("Recognised as the requested class", f"{q.accuracy:.0%}", help=f"Chance: {1 / len(classes):.0%}.")
-    a2.metric("FD to real images", f"{q.fd:.2f}")
-    a3.metric("FD real vs real (floor)", f"{q.fd_real:.2f}")
-    title = f"accuracy per requested class (w = {guidance:g}, {q.n} samples; dotted: chance)"
-    fig = P.per_class_figure(classes, q.per_class_acc, 1 / len(classes), title=title)
-    if sweep:
-        g1, g2 = st.columns([3, 2])
-        with g2:
-            ui.show(P.guidance_sweep_figure(ws, [results[w].accuracy for w in ws], [results[w].fd for w in ws],
-                                            q.fd_real), key="ddpm-q-sweep-fig")
-        with g1:
-            ui.show(fig, key="ddpm-q-class")
-    else:
+    if any(r is None for r in results.values()):
+        return
+    q, v = results[guidance]
+    acc = V.recognised_share(v, q.requested)
+    a1, a2, a3, a4 = st.columns(4)
+    a1.metric("Recognised as the requested class", f"{acc:.0%}", help=f"Chance: {1 / len(classes):.0%}. A sample "
+              f"with no object (see section 2) never counts. The classifier alone says {q.accuracy:.0%}.")
+    a2.metric("No object", f"{v.blank.mean():.0%}", help="Samples with nothing standing out from the background.")
+    a3.metric("FD to real images", f"{q.fd:.2f}")
+    a4.metric("FD real vs real (floor)", f"{q.fd_real:.2f}")
+    per = V.per_class_share(v, q.requested, len(classes))
+    fig = P.per_class_figure(classes, per, 1 / len(classes),
+                             title=f"recognised per requested class (w = {guidance:g}, {q.n} samples; dotted: chance)")
+    g1, g2 = st.columns([3, 2]) if sweep else (st.container(), None)
+    with g1:
         ui.show(fig, key="ddpm-q-class")
+        share.figure_csv_download(fig, f"ddpm-per-class-w{guidance:g}", key="ddpm-q-class")
+    if sweep:
+        with g2:
+            sw = P.guidance_sweep_figure(ws, [V.recognised_share(results[w][1], results[w][0].requested) for w in ws],
+                                         [results[w][0].fd for w in ws], q.fd_real)
+            ui.show(sw, key="ddpm-q-sweep-fig")
+            share.figure_csv_download(sw, f"ddpm-guidance-sweep-{n_per}per-class", key="ddpm-q-sweep")
 
 
 # ================================================================ 4. live training
@@ -273,11 +358,12 @@ def training_controls() -> None:
     """The sidebar's "train your own" settings and its Train button (the run is read back by the model
     picker on the next rerun and by :func:`live_training`)."""
     st.sidebar.header("Train your own DDPM")
-    train_ds = st.sidebar.radio("Data", ["digits", "food shapes"], horizontal=True, key="ddpm-train-ds")
-    width = st.sidebar.select_slider("U-Net width (base channels)", [8, 16, 32], 16, key="ddpm-width")
-    sched_kind = st.sidebar.selectbox("Noise schedule", D.SCHEDULES, index=1, key="ddpm-sched")
+    train_ds = st.sidebar.radio("Data", ["digits", "food shapes"], horizontal=True, key="ddpm-train-ds", bind=BIND)
+    width = st.sidebar.select_slider("U-Net width (base channels)", [8, 16, 32], 16, key="ddpm-width", bind=BIND)
+    sched_kind = st.sidebar.selectbox("Noise schedule", D.SCHEDULES, index=1, key="ddpm-sched", bind=BIND)
     hp = ui.hyperparameters(K, lr=2e-3, steps=2000, batch_size=32)
-    snap_every = st.sidebar.select_slider("Draw samples every", [25, 50, 100, 200, 500], 100, key="ddpm-snap")
+    snap_every = st.sidebar.select_slider("Draw samples every", [25, 50, 100, 200, 500], 100, key="ddpm-snap",
+                                          bind=BIND)
 
     def start_training():
         spec = TR.SPECS["digits" if train_ds == "digits" else "food_shapes"]
@@ -298,17 +384,20 @@ def live_view(r) -> None:
     tr = r.trainer
     names, vals = ui.live_cached("ddpm-buckets-data", tr.step, lambda: TR.bucket_losses(tr))
     if names:
-        ui.show(ui.live_cached("ddpm-buckets", tuple(vals), lambda: P.bucket_loss_figure(
-            names, vals, title="ε-prediction loss by timestep (last 300 steps)")), key="ddpm-live-buckets")
-    snaps = tr.snapshots[-6:]
+        fig = ui.live_cached("ddpm-buckets", tuple(vals), lambda: P.bucket_loss_figure(
+            names, vals, title="ε-prediction loss by timestep (last 300 steps)"))
+        ui.show(fig, key="ddpm-live-buckets")
+        share.figure_csv_download(fig, "ddpm-loss-by-timestep", key="ddpm-live-buckets")
+    snaps = list(tr.snapshots)
     if snaps:
-        def snap_figure():
-            rows = [to_uint8(s.images) for _, s in snaps]
-            return P.picture_figure(P.montage(rows, scale=3 if rows[0].shape[1] >= 32 else 4),
-                                    "samples during training (one per class, same noise)",
-                                    [f"step {st_}" for st_, _ in snaps], height=80 + 70 * len(rows))
-
-        ui.show(ui.live_cached("ddpm-snaps", snaps[-1][0], snap_figure), key="ddpm-live-snaps")
+        ui.show(ui.live_cached("ddpm-snaps", snaps[-1][0], lambda: P.snapshots_figure(snaps[-6:])),
+                key="ddpm-live-snaps")
+    c1, c2 = st.columns(2)
+    if snaps:
+        share.gif_download(lambda: V.snapshot_frames(snaps), f"ddpm-training-snapshots-{tr.step}steps",
+                           key="ddpm-live-snaps", container=c1, label="Samples over training (GIF)", frame_ms=250)
+    share.csv_download("Training log (CSV)", lambda: V.history_rows(tr), f"ddpm-training-log-{tr.step}steps",
+                       key="ddpm-live-log", container=c2)
 
 
 def live_training() -> None:
@@ -345,7 +434,8 @@ training_controls()
 if generator is not None:
     picked, model, key, dataset = generator
     clf = classifier(CLASSIFIERS[dataset])
-    guidance, seed = reverse_process(model, key, dataset, clf)
+    source = picked.key.removeprefix("shipped:") if picked.source == "shipped" else picked.key
+    guidance, seed = reverse_process(model, key, dataset, clf, picked.card, source)
     sample_quality(model, key, picked.card, dataset, clf, guidance, seed)
 live_training()
 try_this()

@@ -13,13 +13,14 @@ import streamlit as st
 import torch
 import ui
 
+import share
 from dlviz import gans as G
 from dlviz.checkpoints import shipped
 from dlviz.data import DataError
 from dlviz.gans import plots as P
 from dlviz.gans import views
 from dlviz.gans.metrics import mode_stats
-from dlviz.gans.training import LIVE_DEFAULTS, make_game, make_trainer, seed_summary
+from dlviz.gans.training import LIVE_DEFAULTS, make_game, make_live_dcgan, make_live_runs, seed_summary
 
 PAGE_INFO = {
     "title": "GANs: the two-player game",
@@ -38,6 +39,7 @@ METRIC_TITLES = {"modes_captured": "modes captured", "high_quality_frac": "high-
                  "distance": "divergence D's loss estimates", "d_acc": "D's accuracy", "g_grad": "|∂L_G/∂x| per sample"}
 LRS = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 10.0]
 OPTS = ["Adam", "SGD", "SGD + momentum", "RMSprop"]
+BIND = "query-params"
 
 ui.page_header(PAGE_INFO, (
     "A **generator** G maps noise $z$ to samples; a **discriminator** D scores samples as real or fake. D descends "
@@ -50,7 +52,7 @@ ui.page_header(PAGE_INFO, (
 def sidebar_controls() -> dict | None:
     sb = st.sidebar
     sb.header("Train a 2-D GAN")
-    key = sb.selectbox("Data", list(G.DATASETS), format_func=G.DATASETS.get, key=f"{K}-data")
+    key = sb.selectbox("Data", list(G.DATASETS), format_func=G.DATASETS.get, key=f"{K}-data", bind=BIND)
     points = None
     if key == "custom":
         text = sb.text_area("Paste x,y rows (one point per line)", key=f"{K}-paste", height=100,
@@ -63,30 +65,30 @@ def sidebar_controls() -> dict | None:
         except DataError as e:
             sb.error(str(e), icon=":material/error:")
             points = None
-    loss = sb.selectbox("Loss", list(G.LOSSES), index=1, format_func=G.LOSSES.get, key=f"{K}-loss")
+    loss = sb.selectbox("Loss", list(G.LOSSES), index=1, format_func=G.LOSSES.get, key=f"{K}-loss", bind=BIND)
     with sb.expander("Players", expanded=False):
         c1, c2 = st.columns(2)
-        gw = c1.select_slider("G width", [16, 32, 64, 128, 256], LIVE_DEFAULTS["width"], key=f"{K}-gw")
-        gd = c2.slider("G hidden layers", 1, 5, 3, key=f"{K}-gd")
-        dw = c1.select_slider("D width", [16, 32, 64, 128, 256], LIVE_DEFAULTS["width"], key=f"{K}-dw")
-        dd = c2.slider("D hidden layers", 1, 5, 3, key=f"{K}-dd")
-        nz = c1.select_slider("Noise dimension", [1, 2, 3, 4, 8, 16], 2, key=f"{K}-nz")
-        nk = c2.radio("Noise", ["gaussian", "uniform"], key=f"{K}-noise")
+        gw = c1.select_slider("G width", [16, 32, 64, 128, 256], LIVE_DEFAULTS["width"], key=f"{K}-gw", bind=BIND)
+        gd = c2.slider("G hidden layers", 1, 5, 3, key=f"{K}-gd", bind=BIND)
+        dw = c1.select_slider("D width", [16, 32, 64, 128, 256], LIVE_DEFAULTS["width"], key=f"{K}-dw", bind=BIND)
+        dd = c2.slider("D hidden layers", 1, 5, 3, key=f"{K}-dd", bind=BIND)
+        nz = c1.select_slider("Noise dimension", [1, 2, 3, 4, 8, 16], 2, key=f"{K}-nz", bind=BIND)
+        nk = c2.radio("Noise", ["gaussian", "uniform"], key=f"{K}-noise", bind=BIND)
     c1, c2 = sb.columns(2)
-    d_opt = c1.selectbox("D optimizer", OPTS, key=f"{K}-dopt")
-    g_opt = c2.selectbox("G optimizer", OPTS, key=f"{K}-gopt")
-    d_lr = c1.select_slider("D learning rate", LRS, LIVE_DEFAULTS["lr"], key=f"{K}-dlr", format_func=lambda v: f"{v:g}")
-    g_lr = c2.select_slider("G learning rate", LRS, LIVE_DEFAULTS["lr"], key=f"{K}-glr", format_func=lambda v: f"{v:g}")
-    d_steps = c1.slider("D steps per G step", 1, 5, 1, key=f"{K}-dsteps")
-    bs = c2.select_slider("Batch", [32, 64, 128, 256, 512], LIVE_DEFAULTS["batch_size"], key=f"{K}-bs")
-    steps = sb.number_input("Steps", 50, 20_000, LIVE_DEFAULTS["steps"], step=250, key=f"{K}-steps")
-    decay = sb.toggle("Decay both learning rates to 5 % (as the shipped runs)", True, key=f"{K}-decay")
+    d_opt = c1.selectbox("D optimizer", OPTS, key=f"{K}-dopt", bind=BIND)
+    g_opt = c2.selectbox("G optimizer", OPTS, key=f"{K}-gopt", bind=BIND)
+    d_lr = c1.select_slider("D learning rate", LRS, LIVE_DEFAULTS["lr"], key=f"{K}-dlr", bind=BIND, format_func=lambda v: f"{v:g}")
+    g_lr = c2.select_slider("G learning rate", LRS, LIVE_DEFAULTS["lr"], key=f"{K}-glr", bind=BIND, format_func=lambda v: f"{v:g}")
+    d_steps = c1.slider("D steps per G step", 1, 5, 1, key=f"{K}-dsteps", bind=BIND)
+    bs = c2.select_slider("Batch", [32, 64, 128, 256, 512], LIVE_DEFAULTS["batch_size"], key=f"{K}-bs", bind=BIND)
+    steps = sb.number_input("Steps", 50, 20_000, LIVE_DEFAULTS["steps"], step=250, key=f"{K}-steps", bind=BIND)
+    decay = sb.toggle("Decay both learning rates to 5 % (as the shipped runs)", True, key=f"{K}-decay", bind=BIND)
     sb.markdown("**Fixes for mode collapse**")
-    pack = sb.slider("Packing m (PacGAN)", 1, 4, 1, key=f"{K}-pack",
+    pack = sb.slider("Packing m (PacGAN)", 1, 4, 1, key=f"{K}-pack", bind=BIND,
                      help="D judges m samples at once, all real or all fake: a collapsed G is easy to spot in a pack.")
-    unroll = sb.slider("Unrolled D steps k", 0, 10, 0, key=f"{K}-unroll",
+    unroll = sb.slider("Unrolled D steps k", 0, 10, 0, key=f"{K}-unroll", bind=BIND,
                        help="G's loss is taken through D after k look-ahead updates (Metz et al. 2017); slower.")
-    five = sb.toggle("Run 5 seeds (mean ± standard error)", key=f"{K}-five")
+    five = sb.toggle("Run 5 seeds (mean ± standard error)", key=f"{K}-five", bind=BIND)
     if key == "custom" and points is None:
         return None
     return dict(key=key, points=points, loss=loss, gw=gw, gd=gd, dw=dw, dd=dd, nz=nz, nk=nk, d_opt=d_opt, g_opt=g_opt,
@@ -100,27 +102,11 @@ def dataset(key: str, points_key: int, _points):
 
 
 def start_training(cfg: dict | None):
-    from dlviz.models import build_model
-
     if cfg is None:
         raise DataError("give your points first (see the message above)")
     data = dataset(cfg["key"], zlib.crc32(np.asarray(cfg["points"]).tobytes()) if cfg["points"] is not None else 0,
                    cfg["points"])
-    base = ui.session().seed
-    seeds = [base + i for i in range(5)] if cfg["five"] else [base]
-    runs = {}
-    for s in seeds:
-        torch.manual_seed(s)
-        m = build_model("gan_mlp", noise_dim=cfg["nz"], noise=cfg["nk"], g_width=cfg["gw"], g_depth=cfg["gd"],
-                        d_width=cfg["dw"], d_depth=cfg["dd"], pack=cfg["pack"])
-        tr = make_trainer(m, data, steps=cfg["steps"], batch_size=cfg["bs"], loss=cfg["loss"], d_lr=cfg["d_lr"],
-                          g_lr=cfg["g_lr"], d_optimizer=cfg["d_opt"], g_optimizer=cfg["g_opt"],
-                          d_steps=cfg["d_steps"], unroll=cfg["unroll"], seed=s, lr_final=cfg["lr_final"],
-                          snapshot_fn=views.snapshot_fn(cfg["loss"], data), snapshot_every=max(10, cfg["steps"] // 60),
-                          name=f"seed {s}")
-        tr.gan_loss = cfg["loss"]
-        runs[f"seed {s}" if cfg["five"] else ""] = tr
-    return runs if cfg["five"] else runs[""]
+    return make_live_runs(cfg, data, ui.session().seed)
 
 
 CFG = sidebar_controls()
@@ -133,11 +119,12 @@ def _real(data, n: int = 600) -> np.ndarray:
 
 def live_view(r) -> None:
     t = r.trainer
-    if not t.snapshots:
+    snaps = views.replay_snapshots(t)           # never a snapshot of weights a divergence threw away
+    if not snaps:
         return
     held = st.session_state.get(f"{K}-live")
-    if held is None or held[0] != id(t) or (held[2] != t.snapshots[-1][0] and (time.time() - held[1] > 1.0 or not r.active)):
-        snap = t.snapshots[-1][1]
+    if held is None or held[0] != id(t) or (held[2] != snaps[-1][0] and (time.time() - held[1] > 1.0 or not r.active)):
+        snap = snaps[-1][1]
         d = t.gan_data
         fig = P.layered_figure(snap, _real(d), t.gan_loss, d.bounds(), modes=d.modes, height=430)
         held = (id(t), time.time(), snap.step, fig)
@@ -145,6 +132,8 @@ def live_view(r) -> None:
     ui.show(held[3], key=f"{K}-live-fig")
     st.caption(f"{t.name or 'Your run'} at step {held[2]:,}: real (blue), fake from fixed noise (orange), D's surface, "
                "G's warped noise grid and, in green, where G's loss pushes each fake.")
+    share.csv_download("Training log (CSV)", lambda: views.history_rows(r.trainers), f"gans-training-log-{t.step}steps",
+                       key=f"{K}-live-log")
 
 
 ui.training_monitor(K, metrics=("d_loss", "g_loss", "modes_captured"), live=live_view, log_y=False)
@@ -182,10 +171,15 @@ def the_game() -> None:
                 icon=":material/info:")
         return
     default = len(srcs) - 1 if any(s.startswith("live:") for s in srcs) else 0
-    src = st.radio("Model", srcs, index=default, horizontal=True, format_func=_label,
-                   key=f"{K}-src-{zlib.crc32('|'.join(srcs).encode())}")
+    if run is not None and default and st.session_state.get(f"{K}-seen-run") != run.id:   # a new run: show it
+        st.session_state[f"{K}-seen-run"] = run.id
+        st.session_state[f"{K}-src"] = srcs[default]
+    if st.session_state.get(f"{K}-src") not in (None, *srcs):
+        st.session_state.pop(f"{K}-src")
+    src = st.radio("Model", srcs, index=default, horizontal=True, format_func=_label, key=f"{K}-src", bind=BIND)
     model, data, loss, tr, card = _load(src)
-    layers = st.pills("Layers", P.LAYERS, selection_mode="multi", default=list(P.LAYERS), key=f"{K}-layers")
+    layers = st.pills("Layers", P.LAYERS, selection_mode="multi", default=list(P.LAYERS), key=f"{K}-layers",
+                      bind=BIND)
     man_key = f"{K}-manual"
     manual = st.session_state.get(man_key)
     if manual is not None and manual["src"] != (src, tr.step if tr else 0):
@@ -193,7 +187,7 @@ def the_game() -> None:
     c_fig, c_ctl = st.columns([3, 1])
     with c_ctl:
         st.markdown("**Move one player**")
-        n = st.select_slider("Updates per click", [1, 10, 100], 10, key=f"{K}-nman")
+        n = st.select_slider("Updates per click", [1, 10, 100], 10, key=f"{K}-nman", bind=BIND)
         b1, b2 = st.columns(2)
         step_d, step_g = b1.button("Step D", key=f"{K}-stepd"), b2.button("Step G", key=f"{K}-stepg")
         if step_d or step_g:
@@ -220,12 +214,18 @@ def the_game() -> None:
         title = f"after {manual['d']} D and {manual['g']} G updates by hand"
     else:
         shown, title = model, None
-        if tr is not None and tr.snapshots:
-            steps_avail = [s for s, _ in tr.snapshots]
+        good = views.replay_snapshots(tr) if tr is not None else []
+        if good:
+            steps_avail = [s for s, _ in good]
             snap_step = st.select_slider("Replay: step", steps_avail, value=steps_avail[-1], key=f"{K}-scrub-{id(tr)}")
+            if tr.status == "diverged":
+                st.caption(f"The replay ends at step {tr.step:,}, the last good state the run kept.")
+            share.gif_download(lambda: views.replay_frames(good, _real(data), data.bounds(), data.modes, loss),
+                               f"gans-replay-{src[5:] or 'run'}-{steps_avail[-1]}steps", key=f"{K}-replay",
+                               label="Replay (GIF)", frame_ms=150)
     with c_fig:
         if snap_step is not None:
-            snap = dict(tr.snapshots)[snap_step]
+            snap = dict(good)[snap_step]
         else:
             snap = views.snapshot(shown, loss, tr.step if tr else card.get("steps", 0), data.bounds(),
                                   shown.noise(500, torch.Generator().manual_seed(1)).cpu())
@@ -245,7 +245,12 @@ def the_game() -> None:
                     help="KL(p_G || uniform) over the modes: 0 when every mode gets its share, "
                          f"log {ms.n_modes} = {np.log(ms.n_modes):.2f} when one mode gets all.")
         c[3].metric("Empty modes", f"{int((ms.counts == 0).sum())}")
-        ui.show(P.mode_histogram_figure(ms.counts, data.modes, ms.min_count), key=f"{K}-hist")
+        hist = P.mode_histogram_figure(ms.counts, data.modes, ms.min_count)
+        ui.show(hist, key=f"{K}-hist")
+        share.figure_csv_download(hist, f"gans-{src}-modes", key=f"{K}-hist", label="Samples per mode (CSV)")
+        if src in SHIPPED and manual is None:
+            share.notebook(page="gans", label="modes captured", shown=f"{ms.modes_captured} / {ms.n_modes}",
+                           body=views.snippet_body(src, SHIPPED_DATA[src]), key="gans-nb")
 
 
 # ---------------------------------------------------------------- 2. the measurements over time, over seeds
@@ -255,9 +260,15 @@ def measurements() -> None:
         st.caption("Train a run (or 5 seeds) to record the measurements over time here.")
         return
     hist = {n: t.history() for n, t in run.trainers.items()}
-    ui.show(P.measurements_figure(hist, ("modes_captured", "high_quality_frac", "reverse_kl"), METRIC_TITLES),
-            key=f"{K}-modes-time")
-    ui.show(P.measurements_figure(hist, ("distance", "d_acc", "g_grad"), METRIC_TITLES), key=f"{K}-game-time")
+    f1 = P.measurements_figure(hist, ("modes_captured", "high_quality_frac", "reverse_kl"), METRIC_TITLES)
+    ui.show(f1, key=f"{K}-modes-time")
+    f2 = P.measurements_figure(hist, ("distance", "d_acc", "g_grad"), METRIC_TITLES)
+    ui.show(f2, key=f"{K}-game-time")
+    d1, d2 = st.columns(2)
+    share.figure_csv_download(f1, "gans-modes-over-time", key=f"{K}-modes-time", container=d1,
+                              label="Mode measurements (CSV)")
+    share.csv_download("Every recorded metric (CSV)", lambda: views.history_rows(run.trainers), "gans-training-log",
+                       key=f"{K}-log", container=d2)
     st.caption("Left to right: the divergence D's loss estimates (JS for minimax / non-saturating, W₁ for WGAN-GP, "
                "TV for hinge, triangular discrimination for least squares); D's accuracy on its batch (near 1: D is "
                "winning); the gradient a fake sample receives from G's loss (near 0: G has stopped learning).")
@@ -273,18 +284,7 @@ def measurements() -> None:
 def shipped_results() -> None:
     st.subheader("3 · Mode collapse over seeds: the shipped runs")
     avail = shipped()
-    rows = []
-    for name in SHIPPED:
-        if name not in avail:
-            continue
-        card = avail[name].card
-        ov = card.get("over_seeds", {})
-        row = {"run": SHIPPED[name], "seeds": len(ov.get("modes_captured", {}).get("values", []))}
-        for k in ("modes_captured", "high_quality_frac", "reverse_kl"):
-            if k in ov:
-                row[METRIC_TITLES[k]] = f"{ov[k]['mean']:.2f} ± {ov[k]['se']:.2f}"
-        row["steps"], row["CPU s / seed"] = card.get("steps"), card.get("cpu_s_per_seed")
-        rows.append(row)
+    rows = views.shipped_rows(avail, SHIPPED, METRIC_TITLES)
     if not rows:
         st.caption("No GAN checkpoints are shipped here (`python -m dlviz.train gan_grid_vanilla`).")
         return
@@ -292,53 +292,14 @@ def shipped_results() -> None:
     st.caption("Mean ± standard error over the seeds each card lists, measured on 2,500 samples per seed. PacGAN's "
                "own table reports 23.8 ± 0.7 modes and 91.3 % high-quality samples for m = 2 on this grid, with "
                "much larger networks trained much longer.")
-    hq = {n: avail[n].card["over_seeds"]["high_quality_frac"]["mean"] for n in SHIPPED
-          if n in avail and "over_seeds" in avail[n].card}
-    if hq:
-        st.markdown("At this CPU budget ({} steps) the runs are far from that: only {} of the samples land within 3σ "
-                    "of a mode; the rest lie between the modes, so few modes collect PacGAN's 20-of-2,500 samples. "
-                    "Train longer live (or with 5 seeds) to see whether the gap closes."
-                    .format(", ".join(sorted({str(avail[n].card.get("steps")) for n in hq})),
-                            ", ".join(f"{v:.0%} ({SHIPPED[n]})" for n, v in hq.items())))
-    verdict = _verdict(avail)
-    if verdict:
-        st.markdown(verdict)
-
-
-def _verdict(avail) -> str:
-    """A sentence comparing vanilla and packed modes on the grid, from the cards (empty when missing)."""
-    try:
-        v = avail["gan_grid_vanilla"].card["over_seeds"]["modes_captured"]
-        p = avail["gan_grid_pac2"].card["over_seeds"]["modes_captured"]
-    except KeyError:
-        return ""
-    diff = p["mean"] - v["mean"]
-    se = (v["se"] ** 2 + p["se"] ** 2) ** 0.5
-    if abs(diff) <= 2 * se:
-        return (f"In these runs packing changes the modes captured by {diff:+.1f} (± {se:.1f}): **no clear effect** at this "
-                "budget.")
-    return (f"In these runs packing {'raises' if diff > 0 else 'lowers'} the modes captured from {v['mean']:.1f} to "
-            f"{p['mean']:.1f} ({diff:+.1f} ± {se:.1f}, more than two standard errors).")
+    for text in (views.budget_sentence(avail, SHIPPED), views.packing_verdict(avail)):
+        if text:
+            st.markdown(text)
 
 
 # ---------------------------------------------------------------- 4. an image GAN
 KI = f"{K}-img"
 IMG_SHIPPED = {"dcgan_digits": ("digits", "digits · DCGAN"), "dcgan_food": ("food_shapes", "food shapes · DCGAN")}
-
-
-def _image_trainer(key: str, cond: bool, steps: int, lr: float, loss: str):
-    from dlviz.gans.images import dcgan_config, load_images
-    from dlviz.gans.training import make_image_trainer
-    from dlviz.models import build_model
-
-    data = load_images(key)
-    torch.manual_seed(ui.session().seed)
-    m = build_model("dcgan", **{**dcgan_config(key, cond), "g_width": 16, "d_width": 16})
-    tr = make_image_trainer(m, data.images, data.labels, steps=steps, batch_size=64, loss=loss, d_lr=lr, g_lr=lr,
-                            seed=ui.session().seed, snapshot_fn=views.image_snapshot_fn(),
-                            snapshot_every=max(10, steps // 40), name="dcgan")
-    tr.img_key = key
-    return tr
 
 
 def image_gan() -> None:
@@ -349,12 +310,13 @@ def image_gan() -> None:
                 "strided ones. The same game, in 256 or 3,072 dimensions instead of 2.")
     with st.expander("Train a DCGAN live", expanded=False):
         c1, c2, c3, c4, c5 = st.columns(5)
-        key = c1.selectbox("Images", list(I.IMAGE_SETS), format_func=I.IMAGE_SETS.get, key=f"{KI}-data")
-        cond = c2.toggle("Conditional (on the class)", key=f"{KI}-cond")
-        steps = c3.number_input("Steps", 20, 10_000, 1000, step=100, key=f"{KI}-steps")
-        lr = c4.select_slider("Learning rate", LRS, 3e-4, key=f"{KI}-lr", format_func=lambda v: f"{v:g}")
-        loss = c5.selectbox("Loss", list(G.LOSSES), index=1, key=f"{KI}-loss")
-        irun = ui.training_panel(KI, lambda: _image_trainer(key, cond, int(steps), float(lr), loss),
+        key = c1.selectbox("Images", list(I.IMAGE_SETS), format_func=I.IMAGE_SETS.get, key=f"{KI}-data", bind=BIND)
+        cond = c2.toggle("Conditional (on the class)", key=f"{KI}-cond", bind=BIND)
+        steps = c3.number_input("Steps", 20, 10_000, 1000, step=100, key=f"{KI}-steps", bind=BIND)
+        lr = c4.select_slider("Learning rate", LRS, 3e-4, key=f"{KI}-lr", bind=BIND, format_func=lambda v: f"{v:g}")
+        loss = c5.selectbox("Loss", list(G.LOSSES), index=1, key=f"{KI}-loss", bind=BIND)
+        irun = ui.training_panel(KI, lambda: make_live_dcgan(key, cond, int(steps), float(lr), loss,
+                                                             ui.session().seed),
                                  label="Train the DCGAN", container=st.container())
 
         def live(r) -> None:
@@ -371,7 +333,12 @@ def image_gan() -> None:
     if not srcs:
         st.caption("No DCGAN is shipped here; train one above (or `python -m dlviz.train dcgan_digits`).")
         return
-    src = st.radio("Image model", srcs, index=len(srcs) - 1, horizontal=True, key=f"{KI}-src-{len(srcs)}",
+    if st.session_state.get(f"{KI}-src") not in (None, *srcs):
+        st.session_state.pop(f"{KI}-src")
+    if "live" in srcs and st.session_state.get(f"{KI}-seen-run") != irun.id:      # a new run: show it
+        st.session_state[f"{KI}-seen-run"] = irun.id
+        st.session_state[f"{KI}-src"] = "live"
+    src = st.radio("Image model", srcs, index=len(srcs) - 1, horizontal=True, key=f"{KI}-src", bind=BIND,
                    format_func=lambda s: IMG_SHIPPED[s][1] if s in IMG_SHIPPED else "my run")
     if src == "live":
         tr = irun.trainer
@@ -382,18 +349,23 @@ def image_gan() -> None:
     scale = max(2, 128 // model.config.image_size)
     c1, c2 = st.columns(2)
     with c1:
-        seed = st.number_input("Noise seed", 0, 10_000, 0, key=f"{KI}-seed")
+        seed = st.number_input("Noise seed", 0, 10_000, 0, key=f"{KI}-seed", bind=BIND)
         ui.show(P.image_grid_figure(views.mosaic(I.generate(model, 32, seed=int(seed)), 8, 2), "samples", 300),
                 key=f"{KI}-samples")
-        if tr is not None and tr.snapshots:
-            steps_avail = [s for s, _ in tr.snapshots]
+        good = views.replay_snapshots(tr) if tr is not None else []
+        if good:
+            steps_avail = [s for s, _ in good]
             at_step = st.select_slider("Fixed-noise grid at step", steps_avail, steps_avail[-1], key=f"{KI}-scrub")
-            ui.show(P.image_grid_figure(dict(tr.snapshots)[at_step], f"the same z at step {at_step:,}", 300),
+            ui.show(P.image_grid_figure(dict(good)[at_step], f"the same z at step {at_step:,}", 300),
                     key=f"{KI}-fixed")
+            share.gif_download(lambda: [g for _, g in good], f"gans-dcgan-training-{steps_avail[-1]}steps",
+                               key=f"{KI}-fixed", label="Samples over training (GIF)", scale=2, frame_ms=200)
     with c2:
-        sph = st.toggle("Spherical interpolation", True, key=f"{KI}-slerp")
+        sph = st.toggle("Spherical interpolation", True, key=f"{KI}-slerp", bind=BIND)
         path = I.interpolate(model, 9, seed=int(seed), spherical=sph)
         ui.show(P.image_grid_figure(views.mosaic(path, 9, scale // 2 or 1), "z₀ → z₁", 140), key=f"{KI}-interp")
+        share.gif_download(lambda: path, f"gans-dcgan-interpolation-seed{int(seed)}", key=f"{KI}-interp",
+                           label="Interpolation (GIF)", scale=max(2, scale // 2))
         clf = I.classifier_for(ikey)
         from dlviz.metrics import classify
 
@@ -405,6 +377,8 @@ def image_gan() -> None:
         m2.metric("Class entropy", f"{div.entropy:.2f} nats", help="log 10 = 2.30 when all ten are equally common.")
         names = I.load_images(ikey).class_names if ikey == "food_shapes" else [str(i) for i in range(10)]
         st.bar_chart(pd.DataFrame({"samples": div.counts}, index=names), height=180)
+        share.csv_download("Classes among the samples (CSV)", lambda: {"class": names, "samples": list(div.counts)},
+                           f"gans-dcgan-classes-seed{int(seed)}", key=f"{KI}-classes")
     compare_generators(ikey)
 
 
@@ -432,7 +406,8 @@ def compare_generators(key: str) -> None:
     avail = shipped()
     names = tuple(n for n in names if n in avail)
     st.markdown("**VAE, GAN and DDPM on one measure**")
-    if len(names) < 2 or not st.toggle("Measure them (about a minute of sampling the first time)", key=f"{KI}-cmp"):
+    if len(names) < 2 or not st.toggle("Measure them (about a minute of sampling the first time)", key=f"{KI}-cmp",
+                                       bind=BIND):
         st.caption("The same shared classifier and Fréchet distance as the DDPM page, 200 samples each.")
         return
     rows = _comparison(key, names)

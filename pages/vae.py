@@ -5,13 +5,13 @@ checkpoints or on a VAE trained live from the sidebar."""
 from __future__ import annotations
 
 import time
-import zlib
 
 import numpy as np
 import streamlit as st
 import torch
 import ui
 
+import share
 from dlviz import vae as V
 from dlviz.checkpoints import shipped
 from dlviz.data import DataError
@@ -19,7 +19,7 @@ from dlviz.imaging import tile, to_uint8, upscale
 from dlviz.train import make_optimizer
 from dlviz.vae import embed, views
 from dlviz.vae import plots as P
-from dlviz.vae.training import DATASETS, LIVE_DEFAULTS
+from dlviz.vae.training import DATASETS, LIVE_DEFAULTS, folder_note
 from dlviz.vae.views import Explored
 
 PAGE_INFO = {
@@ -33,6 +33,8 @@ PAGE_INFO = {
 SHIPPED = {"vae_digits2": ("digits", "digits · 2-D latent"), "vae_digits16": ("digits", "digits · 16-D latent"),
            "vae_food16": ("food", "food shapes · 16-D latent"), "vae_hotdog16": ("hotdog", "hotdogs · 16-D latent")}
 K = "vae"
+BIND = "query-params"
+T0 = time.perf_counter()
 
 ui.page_header(PAGE_INFO, (
     "An encoder maps an image $x$ to a Gaussian $q(z\\mid x)$ over a small **latent code** $z$; a decoder maps "
@@ -57,8 +59,8 @@ def recon_fig(ck: str, idx: tuple[int, ...], _model, _test, _elbo):
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def path_views(ck: str, ia: int, ib: int, steps: int, method: str, _model, _A, _emb, _scale: int) -> dict:
-    return views.interpolation_view(_model, _A["mu"], ia, ib, steps, method, _A["proj"], _emb, _scale)
+def path_views(ck: str, ia: int, ib: int, steps: int, method: str, _model, _A, _emb) -> dict:
+    return views.interpolation_view(_model, _A["mu"], ia, ib, steps, method, _A["proj"], _emb)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -86,21 +88,24 @@ def kl_fig(ck: str, _stats: V.LatentStats):
 # ---------------------------------------------------------------- sidebar: live training
 def train_sidebar():
     st.sidebar.header("Train a VAE")
-    ds = st.sidebar.selectbox("Data", list(DATASETS), format_func=lambda k: DATASETS[k].label, key=f"{K}-data")
+    ds = st.sidebar.selectbox("Data", list(DATASETS), format_func=lambda k: DATASETS[k].label, key=f"{K}-data",
+                              bind=BIND)
     root = folder = None
     if ds in ("mnist", "fashion"):
-        root = st.sidebar.text_input("Folder holding the torchvision data", "data", key=f"{K}-root")
+        root = st.sidebar.text_input("Folder holding the torchvision data", "data", key=f"{K}-root", bind=BIND)
     elif ds == "folder":
         folder = st.sidebar.text_input("Image folder (flat, or one sub-folder per class)", key=f"{K}-folder",
-                                       placeholder="~/Pictures/hotdogs")
+                                       placeholder="~/Pictures/hotdogs", bind=BIND)
+        folder_caption(folder)
     c1, c2 = st.sidebar.columns(2)
-    latent = c1.select_slider("Latent size", [2, 4, 8, 16, 32, 64], 16, key=f"{K}-latent")
-    beta = c2.select_slider("β", [0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0], 1.0, key=f"{K}-beta",
+    latent = c1.select_slider("Latent size", [1, 2, 4, 8, 16, 32, 64], 16, key=f"{K}-latent", bind=BIND)
+    beta = c2.select_slider("β", [0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0], 1.0, key=f"{K}-beta", bind=BIND,
                             help="β > 1 pushes codes toward the prior (β-VAE): a smaller KL, blurrier reconstructions.")
-    warmup = st.sidebar.number_input("KL warm-up steps (β ramps up from 0)", 0, 10_000, 0, step=100, key=f"{K}-warm")
-    decoder = st.sidebar.selectbox("Decoder p(x|z)", ["auto", "bernoulli", "gaussian"], key=f"{K}-dec",
+    warmup = st.sidebar.number_input("KL warm-up steps (β ramps up from 0)", 0, 10_000, 0, step=100, key=f"{K}-warm",
+                                     bind=BIND)
+    decoder = st.sidebar.selectbox("Decoder p(x|z)", ["auto", "bernoulli", "gaussian"], key=f"{K}-dec", bind=BIND,
                                    help="auto: Bernoulli for grey images, Gaussian with a learned σ for colour.")
-    sweep = st.sidebar.toggle("β sweep: four runs side by side (β = 0.25, 1, 4, 16)", key=f"{K}-sweep")
+    sweep = st.sidebar.toggle("β sweep: four runs side by side (β = 0.25, 1, 4, 16)", key=f"{K}-sweep", bind=BIND)
     hp = ui.hyperparameters(K, **LIVE_DEFAULTS)
 
     def start_training():
@@ -109,17 +114,37 @@ def train_sidebar():
                            make_optimizer=lambda p: make_optimizer(hp.optimizer, p, hp.lr, hp.weight_decay),
                            seed=ui.session().seed, steps=hp.steps, warmup=int(warmup), batch_size=hp.batch_size,
                            eval_every=max(50, hp.steps // 20))
-        return runs, {"data": (ds, root, folder)}         # the run's card: what the views load for it
+        note = folder_note(data(ds, "train", root, folder).meta) if ds == "folder" else ""
+        return runs, {"data": (ds, root, folder), "data_note": note}   # the run's card: what the views load for it
 
     run = ui.training_panel(K, start_training)
     ui.training_monitor(K, metrics=("recon", "kl", "test_elbo"), live=live_view)
     return run
 
 
+def folder_caption(folder: str | None) -> None:
+    """Under the folder box: how many images the folder gives and what was left out (errors wait for Train)."""
+    if not folder or not folder.strip():
+        return
+    try:
+        tr, te = data("folder", "train", None, folder), data("folder", "test", None, folder)
+    except (DataError, OSError):
+        return
+    note = folder_note(tr.meta)
+    st.sidebar.caption(f"{len(tr) + len(te):,} images in {len(tr.class_names)} class(es): {len(tr):,} to train on, "
+                       f"{len(te):,} held out." + (f" **Left out:** {note}." if note else ""))
+
+
 def live_view(r) -> None:
     for msg in views.loss_warnings(r.trainers):     # a VAE's loss saturates instead of turning NaN: look for it
         st.warning(msg, icon=":material/trending_up:")
+    if r.card.get("data_note"):
+        st.info(f"From the folder: {r.card['data_note']}.", icon=":material/folder_off:")
     t = r.trainer
+    shown = st.session_state.get(f"{K}-explored")     # the views below the tabs follow the run they show
+    if not st.session_state.get(f"{K}-full-run") and views.should_follow(
+            shown, r.trainers.get(str(shown[0])[5:], t).step if shown else 0, time.time(), r.active):
+        st.rerun(scope="app")
     k, r_, f_ = r.card["data"]
     snap = st.session_state.get(f"{K}-live-snap")     # redraw at most every 2 s: the poll runs twice a second
     if snap is None or snap[0] != id(t) or (snap[2] != t.step and (time.time() - snap[1] > 2.0 or not r.active)):
@@ -134,6 +159,8 @@ def live_view(r) -> None:
     with c_map:
         ui.show(fig, key=f"{K}-live-map")
         st.caption("The test codes now (posterior means).")
+    share.csv_download("Training log (CSV)", lambda: views.history_rows(r.trainers), f"vae-training-log-{t.step}steps",
+                       key=f"{K}-live-log")
 
 
 # ---------------------------------------------------------------- which model
@@ -146,7 +173,13 @@ def pick_model(explore, run, available) -> Explored:
         st.error("No VAE checkpoint is shipped here and no run has trained yet: press **Train** in the sidebar, or "
                  "reproduce one with `python -m dlviz.train vae_digits2`.", icon=":material/error:")
         st.stop()
-    src = explore.radio("Model", sources, index=default, key=f"{K}-src-{zlib.crc32('|'.join(sources).encode())}",
+    if run is not None and len(sources) > default and sources[default].startswith("live:") \
+            and st.session_state.get(f"{K}-seen-run") != run.id:        # a new run: explore it
+        st.session_state[f"{K}-seen-run"] = run.id
+        st.session_state[f"{K}-src"] = sources[default]
+    if st.session_state.get(f"{K}-src") not in (None, *sources):
+        st.session_state.pop(f"{K}-src")
+    src = explore.radio("Model", sources, index=default, key=f"{K}-src", bind=BIND,
                         format_func=lambda s: SHIPPED[s][1] if s in SHIPPED else f"my run · {s[5:] or 'live'}")
     try:
         if src in SHIPPED:
@@ -154,35 +187,55 @@ def pick_model(explore, run, available) -> Explored:
             (dkey, droot, dfolder), mkey = (SHIPPED[src][0], None, None), src
         else:
             tr = run.trainers[src[5:]]
-            model, card, (dkey, droot, dfolder), mkey = tr.model_copy(), {}, run.card["data"], f"live-{id(tr)}-{tr.step}"
+            step = tr.step
+            model, card, (dkey, droot, dfolder), mkey = tr.model_copy(), {}, run.card["data"], f"live-{id(tr)}-{step}"
         test = data(dkey, "test", droot, dfolder)
     except DataError as e:
         st.error(str(e), icon=":material/error:")
         st.stop()
-    return Explored(src, model, card, dkey, test, f"{mkey}|{dkey}|{droot}|{dfolder}")
+    return Explored(src, model, card, dkey, test, f"{mkey}|{dkey}|{droot}|{dfolder}",
+                    step if src not in SHIPPED else card.get("steps", 0))
 
 
 def summary(m: Explored, A: dict, run) -> None:
-    rows = views.summary_metrics(A, len(m.test), int(np.prod(m.test.shape)), m.model.config.latent_dim)
+    n_pix, lik = int(np.prod(m.test.shape)), m.model.config.likelihood
+    rows = views.summary_metrics(A, len(m.test), n_pix, m.model.config.latent_dim, lik)
     for col, (label, value, help_) in zip(st.columns(len(rows)), rows):
         col.metric(label, value, help=help_)
+    elbo = float(A["elbo"].mean())
+    st.caption(views.likelihood_caption(lik, elbo, n_pix, floor=views.bernoulli_floor(m.test.images)
+                                        if lik == "bernoulli" else None,
+                                        sigma=float(m.model.sigma) if lik == "gaussian" else None))
     card = m.card
     if card.get("metrics"):
         st.caption(f"Card of `{m.src}`: test ELBO {card['metrics']['test_elbo']:.1f} nats; trained {card.get('steps')} "
                    f"steps in {card.get('wall_time_s')} s; reproduce with `{card.get('reproduce')}`.")
     elif m.src not in SHIPPED:
-        st.caption(f"Your run at step {run.trainers[m.src[5:]].step}: the views show its weights at that step.")
+        live = run.trainers[m.src[5:]]
+        st.caption(f"Your run at step {m.step:,}: the views show its weights at that step"
+                   + (" and follow the run as it trains (redrawn every few seconds)." if live.status == "running"
+                      else "."))
+        if run.card.get("data_note"):
+            st.caption(f"From the folder: {run.card['data_note']}.")
+    share.notebook(page="vae", label="the test ELBO", shown=rows[0][1], body=views.snippet_body(
+        m.src if m.src in SHIPPED else None, m.dkey, *(run.card["data"][1:] if m.src not in SHIPPED else ())),
+        key="vae-nb")
 
 
 # ---------------------------------------------------------------- 1. reconstructions
 def reconstructions(m: Explored, A: dict) -> None:
     c1, c2 = st.columns([2, 1])
-    how = c1.radio("Show", views.SELECTIONS, horizontal=True, key=f"{K}-show")
-    n_show = c2.slider("Images", 4, 16, 12, key=f"{K}-nshow")
+    how = c1.radio("Show", views.SELECTIONS, horizontal=True, key=f"{K}-show", bind=BIND)
+    n_show = c2.slider("Images", 4, 16, 12, key=f"{K}-nshow", bind=BIND)
     idx = views.select_images(A["elbo"], how, n_show, seed=ui.session().seed)
     ui.show(recon_fig(m.ck, tuple(int(i) for i in idx), m.model, m.test, A["elbo"]), key=f"{K}-recon")
     st.caption("Top: held-out images; bottom: the decoder's mean image at the posterior mean. Under each: the image's "
                "ELBO in nats. *lowest ELBO* shows what the model finds hardest.")
+    names = m.test.class_names
+    share.csv_download("These images' ELBO (CSV)", lambda: [
+        {"image": int(i), "class": names[int(m.test.labels[i])], "elbo_nats": float(A["elbo"][i]),
+         "recon_nats": float(A["recon"][i]), "kl_nats": float(A["kl"][i])} for i in idx],
+        f"vae-{m.src}-elbo-{how}", key=f"{K}-recon")
     if m.model.config.likelihood == "gaussian":
         st.caption(f"The Gaussian decoder learned a pixel noise σ = {m.model.sigma:.3f}: its mean image averages every "
                    "image the code could stand for, so detail the code cannot afford (crumbs, edges) becomes blur. "
@@ -193,11 +246,11 @@ def reconstructions(m: Explored, A: dict) -> None:
 def map_method(m: Explored, A: dict, run):
     """Which 2-D map the views draw: (method, positions, UMAP job, the radio's choice, whether a run trains)."""
     live_training = run is not None and run.active and m.src not in SHIPPED
-    if m.model.config.latent_dim == 2:
+    if m.model.config.latent_dim <= 2:
         return "identity", A["xy"], None, "PCA", live_training
     cache = embed.umap_cache_path(m.src) if m.src in SHIPPED else None
     job = None if live_training else embed.umap_job(m.ck, A["mu"], seed=0, cache=cache)
-    want = st.radio("Map", ["UMAP", "PCA"], horizontal=True, key=f"{K}-proj",
+    want = st.radio("Map", ["UMAP", "PCA"], horizontal=True, key=f"{K}-proj", bind=BIND,
                     help="PCA: the two directions of largest variance (a linear view). UMAP: a nonlinear map "
                          "that keeps neighbours together; computed in the background.")
     method = "umap" if (want == "UMAP" and job is not None and job.embedding is not None) else "pca"
@@ -222,16 +275,16 @@ def latent_map(m: Explored, A: dict, run) -> tuple[str, np.ndarray, int]:
     _pick_from_map(ck)
     n_test = len(test)
     other = V.farthest_other_class(A["mu"], np.asarray(labels))  # B: far away, another class: a long path
-    views.clamp_endpoints(st.session_state, K, n_test, {"A": 0, "B": other})
+    defaults = views.clamp_endpoints(st.session_state, K, n_test, {"A": 0, "B": other})
     c1, c2, c3, c4, c5 = st.columns([1, 1, 1.2, 1.3, 1.3])
-    ia = int(c1.number_input("Image A (#)", 0, n_test - 1, key=f"{K}-A"))
-    ib = int(c2.number_input("Image B (#)", 0, n_test - 1, key=f"{K}-B"))
-    c3.radio("A click on the map sets", ["A", "B"], horizontal=True, key=f"{K}-target")
-    steps = c4.slider("Steps", 3, 15, 9, key=f"{K}-steps-ip")
-    color_by = c5.radio("Colour by", ["class", "ELBO"], horizontal=True, key=f"{K}-color",
+    ia = int(c1.number_input("Image A (#)", 0, n_test - 1, defaults["A"], key=f"{K}-A", bind=BIND))
+    ib = int(c2.number_input("Image B (#)", 0, n_test - 1, defaults["B"], key=f"{K}-B", bind=BIND))
+    c3.radio("A click on the map sets", ["A", "B"], horizontal=True, key=f"{K}-target", bind=BIND)
+    steps = c4.slider("Steps", 3, 15, 9, key=f"{K}-steps-ip", bind=BIND)
+    color_by = c5.radio("Colour by", ["class", "ELBO"], horizontal=True, key=f"{K}-color", bind=BIND,
                         index=1 if test.num_classes == 1 else 0)
-    pv = path_views(ck, ia, ib, steps, method, m.model, A, emb_xy, max(2, 128 // test.shape[1]))
-    thumbs_on = st.toggle("Draw images on the map", key=f"{K}-thumbs")
+    pv = path_views(ck, ia, ib, steps, method, m.model, A, emb_xy)
+    thumbs_on = st.toggle("Draw images on the map", key=f"{K}-thumbs", bind=BIND)
     cm, ci = st.columns([3, 2])
     with cm:
         ui.show(map_fig(ck, method, color_by, ia, ib, steps, thumbs_on, A, emb_xy, test, pv["on_map"]), key=f"{K}-map",
@@ -254,18 +307,22 @@ def latent_map(m: Explored, A: dict, run) -> tuple[str, np.ndarray, int]:
     with ci:
         ui.show(pv["strips"], key=f"{K}-strips")
         ui.show(pv["norms"], key=f"{K}-norms")
-        g1, g2 = st.columns(2)
-        gmode = g1.selectbox("GIF of", V.INTERPOLATIONS, key=f"{K}-gifmode", label_visibility="collapsed")
-        g2.download_button("Download GIF", pv["gifs"][gmode], file_name=f"vae-{m.src.replace(':', '-')}-{ia}-{ib}-{gmode}.gif",
-                           mime="image/gif", icon=":material/download:", key=f"{K}-gif")
+        g = st.columns(3)
+        for col, mode in zip(g, V.INTERPOLATIONS):
+            share.gif_download(lambda mode=mode: views.interpolation_frames(m.model, A["mu"], ia, ib, steps, mode,
+                               max(2, 128 // test.shape[1])), f"vae-{m.src}-{ia}-to-{ib}-{mode}",
+                               key=f"{K}-gif-{mode}", container=col, label=f"{mode.capitalize()} path (GIF)")
+        share.figure_csv_download(pv["norms"], f"vae-{m.src}-{ia}-to-{ib}-norms", key=f"{K}-norms", container=g[2],
+                                  label="|z| (CSV)")
         st.caption(f"Midpoint |z|: linear {pv['mid']['linear']:.2f}, spherical {pv['mid']['spherical']:.2f}; a typical prior "
                    f"sample has |z| ≈ √{D} = {np.sqrt(D):.2f}.")
         sel = st.session_state.get(f"{K}-last-click")
         if sel and sel[0] == ck:
             i = int(sel[1][0])
-            st.image(tile(torch.cat([test.images[i:i + 1], V.reconstruct(m.model, test.images[i:i + 1])]), ncol=2),
-                     width=160, caption=f"clicked #{i} ({names[labels[i]]}, ELBO {A['elbo'][i]:.1f}): "
-                                        "image and reconstruction")
+            pair = tile(torch.cat([test.images[i:i + 1], V.reconstruct(m.model, test.images[i:i + 1])]), ncol=2)
+            st.image(pair, width=160, caption=f"clicked #{i} ({names[labels[i]]}, ELBO {A['elbo'][i]:.1f}): "
+                                               "image and reconstruction")
+            share.image_download(lambda: pair, f"vae-{m.src}-image{i}-and-reconstruction", key=f"{K}-clicked")
     return method, emb_xy, ia
 
 
@@ -273,26 +330,28 @@ def latent_map(m: Explored, A: dict, run) -> tuple[str, np.ndarray, int]:
 def manifold(m: Explored, A: dict, ia: int) -> None:
     D, stats = m.model.config.latent_dim, A["stats"]
     c1, c2, c3, c4 = st.columns(4)
-    if D == 2:
-        da, db = 0, 1
+    if D <= 2:
+        da, db = 0, (1 if D == 2 else None)
     else:
         top = stats.top_dims(2)
         fmt = lambda d: f"z{d} (KL {float(stats.kl_per_dim[d]):.2f})"  # noqa: E731
-        da = c1.selectbox("Horizontal: dimension", range(D), index=top[0], format_func=fmt, key=f"{K}-da-{D}")
-        db = c2.selectbox("Vertical: dimension", range(D), index=top[1], format_func=fmt, key=f"{K}-db-{D}")
-    n = c3.slider("Grid size", 5, 25, 15, key=f"{K}-n")
-    cover = c4.slider("Prior mass covered", 0.5, 0.998, 0.9, 0.002, key=f"{K}-cover",
+        da = c1.selectbox("Horizontal: dimension", range(D), index=top[0], format_func=fmt, key=f"{K}-da", bind=BIND)
+        db = c2.selectbox("Vertical: dimension", range(D), index=top[1], format_func=fmt, key=f"{K}-db", bind=BIND)
+    n = c3.slider("Grid size", 5, 25, 15, key=f"{K}-n", bind=BIND)
+    cover = c4.slider("Prior mass covered", 0.5, 0.998, 0.9, 0.002, key=f"{K}-cover", bind=BIND,
                       help="The grid runs over N(0,1) quantiles from (1-c)/2 to (1+c)/2: every cell is equally likely.")
     base_choice = st.radio("Other dimensions held at", ["0 (the prior mean)", "image A's code"], horizontal=True,
-                           key=f"{K}-base", disabled=D == 2)
+                           key=f"{K}-base", disabled=D <= 2, bind=BIND)
     if da == db:
         st.warning("Pick two different dimensions.", icon=":material/warning:")
         return
     use_a = base_choice.startswith("image") and D > 2
     base = torch.from_numpy(A["mu"][ia]) if use_a else None
-    ui.show(grid_fig(m.ck, (da, db), n, cover, f"A{ia}" if use_a else "0", m.model, base), key=f"{K}-manifold")
-    st.caption(f"Each cell decodes a code with z{da} = its column value and z{db} = its row value. The values are "
-               "quantiles of N(0, 1), so the grid is what the prior would draw, cell for cell.")
+    dims = (da,) if db is None else (da, db)
+    ui.show(grid_fig(m.ck, dims, n, cover, f"A{ia}" if use_a else "0", m.model, base), key=f"{K}-manifold")
+    st.caption((f"Each cell decodes a code with z{da} = its column value and z{db} = its row value. " if db is not None
+                else f"A 1-D latent: each image decodes z{da} = the value under it. ") +
+               "The values are quantiles of N(0, 1), so the grid is what the prior would draw, cell for cell.")
 
 
 # ---------------------------------------------------------------- 4. latent sliders
@@ -303,16 +362,16 @@ def latent_sliders(m: Explored, A: dict, method: str, emb_xy: np.ndarray, ia: in
     def sliders() -> None:
         t0 = time.perf_counter()
         dims = list(range(D)) if D <= 8 else sorted(stats.top_dims(8))
-        pre = f"{K}-z-{ck}"
-        bkey = f"{pre}-base"
+        bkey = f"{K}-zbase-{ck}"          # the code the sliders start from, per model; the sliders' keys: vae-z<d>
 
-        def set_code(z: torch.Tensor) -> None:
+        def set_code(z: torch.Tensor, keep_link: bool = False) -> None:
             st.session_state[bkey] = z.clone()
-            for d in dims:
-                st.session_state[f"{pre}-{d}"] = views.slider_value(z[d])
+            for d in dims:                 # a link's value (first view of the page) is left for its slider
+                if not (keep_link and f"{K}-z{d}" in st.query_params and f"{K}-z{d}" not in st.session_state):
+                    st.session_state[f"{K}-z{d}"] = views.slider_value(z[d])
 
         if bkey not in st.session_state:
-            set_code(torch.from_numpy(A["mu"][ia]))
+            set_code(torch.from_numpy(A["mu"][ia]), keep_link=True)
         b1, b2, b3 = st.columns(3)
         if b1.button("Sample from the prior", icon=":material/casino:", key=f"{K}-prior"):
             set_code(torch.randn(D))
@@ -327,13 +386,15 @@ def latent_sliders(m: Explored, A: dict, method: str, emb_xy: np.ndarray, ia: in
             for j, d in enumerate(dims):
                 kl = float(stats.kl_per_dim[d])
                 z[d] = cols[j % 2].slider(f"z{d} · KL {kl:.2f}" + ("" if stats.active[d] else " · collapsed"),
-                                          -4.0, 4.0, step=0.05, key=f"{pre}-{d}")
+                                          -4.0, 4.0, step=0.05, key=f"{K}-z{d}", bind=BIND)
             if D > len(dims):
                 st.caption(f"Sliders for the {len(dims)} dimensions with the most KL; the other {D - len(dims)} keep "
                            "the starting code's values.")
         with c_img:
             img = V.decode(m.model, z[None])
-            st.image(upscale(to_uint8(img[0]), max(4, 224 // m.test.shape[1])), width=224)
+            pic = upscale(to_uint8(img[0]), max(4, 224 // m.test.shape[1]))
+            st.image(pic, width=224)
+            share.image_download(lambda: pic, f"vae-{m.src}-decoded-code", key=f"{K}-decoded")
             logp = V.prior_log_prob(z)
             cap = st.empty()
             star = views.place_on_map(z[None].numpy(), method, A["proj"], A["mu"], emb_xy)[0]
@@ -354,6 +415,7 @@ def diagnostics(m: Explored, A: dict, run, available) -> None:
     c1, c2 = st.columns(2)
     with c1:
         ui.show(kl_fig(m.ck, A["stats"]), key=f"{K}-kl")
+        share.figure_csv_download(kl_fig(m.ck, A["stats"]), f"vae-{m.src}-kl-per-unit", key=f"{K}-kl")
         st.caption("A unit whose posterior equals the prior for every image (KL ≈ 0, grey) carries no information: "
                    "the decoder ignores it. Larger β, or a latent bigger than the data needs, collapses more units.")
         n_iw = min(200, len(m.test))
@@ -365,7 +427,10 @@ def diagnostics(m: Explored, A: dict, run, available) -> None:
             i1.metric("IWAE-64 bound", f"{lp:.1f} nats", f"{lp - el:+.1f} over the ELBO")
             i2.metric("ELBO (same images)", f"{el:.1f} nats")
             st.caption("log p(x) ≥ IWAE-k ≥ ELBO (Burda et al. 2016). The gap is a lower bound on "
-                       "KL(q(z|x) || p(z|x)): how far the encoder's Gaussian is from the true posterior.")
+                       "KL(q(z|x) || p(z|x)): how far the encoder's Gaussian is from the true posterior."
+                       + (" Here p(x|z) is the Bernoulli decoder's score of grey-level pixels (see the note under "
+                          "the headline numbers): the bounds hold for that unnormalised quantity, not for a "
+                          "probability of the image." if m.model.config.likelihood == "bernoulli" else ""))
     with c2:
         sc = available.get("vae_digits16")
         sweep = sc.card.get("beta_sweep", []) if m.dkey == "digits" and sc is not None else []
@@ -373,12 +438,16 @@ def diagnostics(m: Explored, A: dict, run, available) -> None:
         points = views.rate_distortion_points(sweep, run.trainers if mine else {})
         cur = {"kl": float(A["kl"].mean()), "recon": float(-A["recon"].mean()),
                "name": f"this model ({m.model.config.latent_dim}-D latent)"}
-        ui.show(P.rate_distortion_figure(points, cur), key=f"{K}-rd")
-        st.caption("Each point is a model: how many nats its codes carry (rate) against how badly it reconstructs "
-                   "(distortion). β trades one for the other; β = 1 maximises the ELBO = -(rate + distortion). "
+        rd = P.rate_distortion_figure(points, cur)
+        ui.show(rd, key=f"{K}-rd")
+        share.figure_csv_download(rd, f"vae-{m.dkey}-rate-distortion", key=f"{K}-rd")
+        st.caption("Each point is a model: its rate (the mean KL, an upper bound on the information I(x; z) its "
+                   "codes carry about the image) against how badly it reconstructs (distortion, −E log p(x|z)). "
+                   "β trades one for the other; β = 1 maximises the ELBO = −(rate + distortion). "
                    "Switch on *β sweep* in the sidebar to add your own runs (their points use 256 test images).")
 
 
+st.session_state[f"{K}-full-run"] = True   # the live view follows the run only from its own (fragment) reruns
 explore = st.sidebar.container()       # filled by pick_model, once we know whether a live run exists
 run, available = train_sidebar(), shipped()
 m = pick_model(explore, run, available)
@@ -395,6 +464,8 @@ with tabs[3]:
     latent_sliders(m, A, method, emb_xy, ia)
 with tabs[4]:
     diagnostics(m, A, run, available)
+st.session_state[f"{K}-explored"] = (m.src, m.step, time.time(), time.perf_counter() - T0)
+st.session_state[f"{K}-full-run"] = False
 
 ui.try_this([
     "On *digits · 2-D latent*, open **Manifold**: where does a 4 turn into a 9? Then click a 4 and a 9 on the map "

@@ -57,22 +57,93 @@ def _ok(at):
     assert not at.error, [e.value for e in at.error]
 
 
+def _settle(at, timeout: float = 300):
+    """Rerun until no sampling job is left in the background (a script run itself never waits for one)."""
+    t0 = time.time()
+    while at.get("progress") and time.time() - t0 < timeout:
+        time.sleep(1)
+        at.run()
+    assert not at.get("progress"), "sampling did not finish"
+
+
+def _title(at, key: str) -> str:
+    import json
+
+    chart = next(c for c in at.get("plotly_chart") if key in c.proto.id)
+    return json.loads(chart.proto.spec)["layout"]["title"]["text"]
+
+
 def test_page_controls():
     at = _app()
     _ok(at)
     assert any("recognised" in m.label for m in at.metric)
-    at.slider(key="ddpm-rev-t").set_value(100).run()
+    at.select_slider(key="ddpm-rev-t").set_value(100).run()
     _ok(at)
     at.slider(key="ddpm-fwd-t").set_value(1000).run()
     at.radio(key="ddpm-src").set_value("digit").run()
     _ok(at)
+    at.selectbox(key="ddpm-cls").set_value("pizza slice").run()
     at.selectbox(key="ddpm-gen-model").set_value("digits").run()
-    at.selectbox(key="ddpm-cls-digits").set_value("one of each").run()
+    _ok(at)
+    assert at.selectbox(key="ddpm-cls").value == "0"      # no pizza among the digits: back to the default class
+    at.selectbox(key="ddpm-cls").set_value("one of each").run()
     at.toggle(key="ddpm-animate").set_value(True).run()
     _ok(at)
     at.toggle(key="ddpm-q-go").set_value(True).run()
     _ok(at)
+    _settle(at)
+    _ok(at)
     assert any("Recognised as the requested class" == m.label for m in at.metric)
+    assert any(m.label == "No object" for m in at.metric)
+
+
+def test_a_global_seed_above_10000_is_the_sampling_seed():
+    """Issue 15: "Seed (x_T)" was capped at 10,000 but defaulted to the Global seed (up to 2**31 - 1)."""
+    from streamlit.testing.v1 import AppTest
+
+    for seed in (10_001, 2**31 - 1):
+        at = AppTest.from_file(str(PAGE), default_timeout=600)
+        at.session_state["dlviz_seed"] = seed          # the Session sidebar's key (``seed`` once it is in the URL)
+        at.session_state["seed"] = seed
+        at.run()
+        _ok(at)
+        assert at.number_input(key="ddpm-seed").value == seed
+        assert any("recognised" in m.label for m in at.metric)
+
+
+def test_long_sampling_never_blocks_a_script_run():
+    """Issue 15: DDIM 1,000 steps (and DDPM) ran > 120 s in one script run. Now the run returns at once, the
+    progress shows, and the result arrives in a later run with its measured time beside the estimate."""
+    at = _app()
+    at.selectbox(key="ddpm-gen-model").set_value("digits")
+    at.slider(key="ddpm-n").set_value(2)
+    at.select_slider(key="ddpm-ddim-steps").set_value(1000)
+    t0 = time.perf_counter()
+    at.run()
+    assert time.perf_counter() - t0 < 10                    # 2,000 network evaluations were not waited for
+    _ok(at)
+    assert any("in the background" in p.proto.text for p in at.get("progress"))
+    assert not any(m.label.startswith("DDIM: recognised") for m in at.metric)
+    _settle(at)
+    _ok(at)
+    assert any(m.label.startswith("DDIM: recognised") for m in at.metric)
+    assert any("took" in c.value and "2,000 network evaluations" in c.value for c in at.caption)
+    toggle = at.toggle(key="ddpm-run-ddpm")
+    assert "estimate ≈" in toggle.label                   # measured time per step x 1,000, called an estimate
+
+
+def test_the_scrubber_reads_the_noise_level_the_panel_shows():
+    """Issue 15: the scrub slider read 590 while the panel said t = 600. Its options are the recorded levels."""
+    at = _app()
+    scrub = at.select_slider(key="ddpm-rev-t")
+    assert scrub.value == 600 and f"t = {scrub.value}" in _title(at, "ddpm-rev-ddim")
+    assert all(int(t) % 20 == 0 for t in scrub.options)         # DDIM 50 steps visits every 20th level
+    scrub.set_value(580).run()
+    assert "t = 580" in _title(at, "ddpm-rev-ddim")
+    at.select_slider(key="ddpm-ddim-steps").set_value(20).run()          # now every 50th: 580 is gone
+    _ok(at)
+    scrub = at.select_slider(key="ddpm-rev-t")
+    assert scrub.value == 600 and f"t = {scrub.value}" in _title(at, "ddpm-rev-ddim")
 
 
 @pytest.mark.slow
@@ -82,6 +153,9 @@ def test_page_ddpm_beside_ddim_and_live_training():
     at.slider(key="ddpm-n").set_value(2).run()
     at.toggle(key="ddpm-run-ddpm").set_value(True).run()
     _ok(at)
+    _settle(at)
+    _ok(at)
+    assert any("took" in c.value and "estimated ≈" in c.value for c in at.caption)
     verdicts = [m.label for m in at.metric if m.label.endswith(": recognised as the requested class")]
     assert [v.split(":")[0] for v in verdicts] == ["DDPM", "DDIM"], verdicts
     at.number_input(key="ddpm-steps").set_value(30)

@@ -77,6 +77,8 @@ class NoiseSchedule:
 
     def __init__(self, num_timesteps: int = 1000, kind: str = "linear", beta_start: float = 1e-4,
                  beta_end: float = 0.02) -> None:
+        if not (math.isfinite(beta_start) and math.isfinite(beta_end) and 0 <= beta_start <= beta_end < 1):
+            raise ValueError(f"the betas must satisfy 0 <= beta_start <= beta_end < 1, got {beta_start}, {beta_end}")
         self.kind, self.T = kind, int(num_timesteps)
         b = torch.cat([torch.zeros(1, dtype=torch.float64), make_betas(kind, self.T, beta_start, beta_end)])
         self.betas = b                                              # (T+1,), beta_0 = 0
@@ -136,7 +138,7 @@ class NoiseSchedule:
     def predict_eps(self, xt: torch.Tensor, x0: torch.Tensor, t: int | torch.Tensor) -> torch.Tensor:
         """The noise that takes x_0 to x_t (Ho eq. 4 solved for ε); undefined at t = 0."""
         a = self._c(self.alphas_cumprod, t, xt)
-        return (xt - a.sqrt() * x0) / (1 - a).sqrt()
+        return (xt - a.sqrt() * x0) / (1 - a).clamp(min=1e-20).sqrt()       # 0 where no noise was added
 
     def posterior(self, x0: torch.Tensor, xt: torch.Tensor, t: int | torch.Tensor
                   ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -164,7 +166,8 @@ class NoiseSchedule:
             mean, _ = self.posterior(x0, xt, t)
         else:
             b, a, abar = (self._c(arr, t, xt) for arr in (self.betas, self.alphas, self.alphas_cumprod))
-            mean = (xt - b / (1 - abar).sqrt() * eps) / a.sqrt()                        # Ho eq. 11
+            # Ho eq. 11; beta_t / sqrt(1 - abar_t) <= sqrt(beta_t), so it is 0 (not 0/0) where beta_t = 0
+            mean = (xt - b / (1 - abar).clamp(min=1e-20).sqrt() * eps) / a.sqrt()
         if variance not in ("posterior", "beta"):
             raise ValueError("variance must be 'posterior' or 'beta'")
         var = self._c(self.posterior_variance if variance == "posterior" else self.betas, t, xt)
@@ -177,6 +180,8 @@ class NoiseSchedule:
     def ddim_sigma(self, t: int, s: int, eta: float) -> float:
         """sigma_{t->s}(eta) = eta sqrt((1 - abar_s) / (1 - abar_t)) sqrt(1 - abar_t / abar_s)  (Song eq. 16)."""
         at, as_ = float(self.alphas_cumprod[t]), float(self.alphas_cumprod[s])
+        if at >= 1.0 or eta == 0:        # no noise in x_t (then none in x_s either): a deterministic step
+            return 0.0
         return eta * math.sqrt((1 - as_) / (1 - at)) * math.sqrt(max(0.0, 1 - at / as_))
 
     def ddim_step(self, eps: torch.Tensor, t: int, s: int, xt: torch.Tensor, eta: float = 0.0,
@@ -266,6 +271,7 @@ class Trajectory:
     samples: torch.Tensor          # (B, C, H, W) in [0, 1]: the generated images
     labels: torch.Tensor | None
     seconds: float
+    step_seconds: float = float("nan")   # median wall time of one step (one or two network evaluations)
 
     def frame(self, t: int) -> int:
         """Index of the recorded frame nearest to noise level ``t``."""
@@ -277,12 +283,13 @@ class Trajectory:
 def sample(model: torch.nn.Module, schedule: NoiseSchedule, x_T: torch.Tensor, *, sampler: str = "ddim",
            num_steps: int = 50, eta: float = 0.0, labels: torch.Tensor | None = None, guidance: float = 1.0,
            clip: bool = True, generator: torch.Generator | None = None, max_frames: int = 101,
-           record: bool = True) -> Trajectory:
+           record: bool = True, progress=None) -> Trajectory:
     """Run the reverse process from ``x_T`` ``(B, C, H, W)`` and record up to ``max_frames`` frames.
 
     ``sampler="ddpm"`` takes all T ancestral steps (Ho Algorithm 2, sigma^2 = beta~_t); ``"ddim"``
     takes ``num_steps`` jumps (Song eq. 12) with stochasticity ``eta``. The per-step noise comes from
-    ``generator`` (on the CPU), so a run is reproducible from its seed.
+    ``generator`` (on the CPU), so a run is reproducible from its seed. ``progress(i, n)`` is called before
+    step ``i`` of ``n`` (it may raise to abandon the run).
     """
     if sampler not in ("ddpm", "ddim"):
         raise ValueError("sampler must be 'ddpm' or 'ddim'")
@@ -291,11 +298,14 @@ def sample(model: torch.nn.Module, schedule: NoiseSchedule, x_T: torch.Tensor, *
     model.eval()
     ts = schedule.timesteps(schedule.T if sampler == "ddpm" else num_steps)
     n = len(ts) - 1
-    keep = set(np.unique(np.linspace(0, n, min(max_frames, n + 1)).round().astype(int)).tolist()) if record else set()
-    frames_xt, frames_eps, frames_x0, rec_t = [], [], [], []
+    keep = _kept_steps(n, max_frames) if record else set()
+    frames_xt, frames_eps, frames_x0, rec_t, step_s = [], [], [], [], []
     x = x_T
     eps = torch.zeros_like(x)
     for i, (t, s) in enumerate(itertools.pairwise(ts)):
+        if progress is not None:
+            progress(i, n)                               # may raise to cancel the run
+        t_step = time.perf_counter()
         eps = predict_noise(model, x, t, labels, guidance)
         z = torch.randn(x.shape, generator=generator).to(x.device) if (sampler == "ddpm" or eta > 0) else None
         if sampler == "ddpm":
@@ -308,6 +318,7 @@ def sample(model: torch.nn.Module, schedule: NoiseSchedule, x_T: torch.Tensor, *
             frames_x0.append(_u8(to_image_space(out.pred_x0)))
             rec_t.append(t)
         x = out.prev_sample
+        step_s.append(time.perf_counter() - t_step)
     final = to_image_space(x)
     if record:
         frames_xt.append(_u8(final))
@@ -319,7 +330,21 @@ def sample(model: torch.nn.Module, schedule: NoiseSchedule, x_T: torch.Tensor, *
     return Trajectory(sampler, n, float(eta if sampler == "ddim" else 1.0), rec_t,
                       np.stack(frames_xt) if record else empty, np.stack(frames_eps) if record else empty,
                       np.stack(frames_x0) if record else empty, final.cpu(),
-                      None if labels is None else labels.cpu(), time.perf_counter() - start)
+                      None if labels is None else labels.cpu(), time.perf_counter() - start,
+                      float(np.median(step_s)) if step_s else float("nan"))
+
+
+def _kept_steps(n: int, max_frames: int) -> set[int]:
+    """Indices (of ``n`` steps) whose x_t :func:`sample` records: ``max_frames`` evenly spaced, the first included."""
+    return set(np.unique(np.linspace(0, n, min(max_frames, n + 1)).round().astype(int)).tolist())
+
+
+def recorded_timesteps(schedule: NoiseSchedule, sampler: str = "ddim", num_steps: int = 50,
+                       max_frames: int = 101) -> list[int]:
+    """The noise levels t a :func:`sample` run records (descending, ending at 0), known before it runs."""
+    ts = schedule.timesteps(schedule.T if sampler == "ddpm" else num_steps)
+    keep = _kept_steps(len(ts) - 1, max_frames)
+    return [t for i, t in enumerate(ts[:-1]) if i in keep] + [0]
 
 
 def initial_noise(n: int, shape: tuple[int, int, int], seed: int) -> torch.Tensor:
@@ -343,7 +368,8 @@ def _cat(trajs: list[Trajectory]) -> Trajectory:
               for k in ("xt", "eps", "x0")}
     labels = None if first.labels is None else torch.cat([tr.labels for tr in trajs])
     return Trajectory(first.sampler, first.num_steps, first.eta, first.timesteps, frames["xt"], frames["eps"],
-                      frames["x0"], torch.cat([tr.samples for tr in trajs]), labels, sum(tr.seconds for tr in trajs))
+                      frames["x0"], torch.cat([tr.samples for tr in trajs]), labels, sum(tr.seconds for tr in trajs),
+                      float(np.nanmean([tr.step_seconds for tr in trajs])))
 
 
 @torch.no_grad()
@@ -351,7 +377,7 @@ def generate(model: nn.Module, *, schedule: NoiseSchedule | None = None, sampler
              eta: float = 0.0, labels: torch.Tensor | None = None, guidance: float = 1.0,
              noise: torch.Tensor | None = None, n: int | None = None, seed: int = 0, clip: bool = True,
              record: bool = True, max_frames: int = 101, batch_size: int | None = None,
-             device: str | torch.device | None = None) -> Trajectory:
+             device: str | torch.device | None = None, progress=None) -> Trajectory:
     """The one way dlviz draws images from a diffusion model (like a ``diffusers`` pipeline's ``__call__``).
 
     ``schedule`` defaults to the one the model was trained with (:func:`schedule_for`). The start x_T is
@@ -361,7 +387,8 @@ def generate(model: nn.Module, *, schedule: NoiseSchedule | None = None, sampler
     ``guidance`` condition the samples (classifier-free guidance, :func:`predict_noise`); ``record`` keeps
     up to ``max_frames`` frames of the trajectory; ``batch_size`` splits a large set into batches that draw
     from the same generator one after another. The model runs on its own device unless ``device`` is
-    given (then a copy is moved there).
+    given (then a copy is moved there). ``progress(done, total)`` counts steps over all batches (it may raise
+    to abandon the run).
     """
     if device is not None and torch.device(device) != next(model.parameters()).device:
         model = copy.deepcopy(model).to(device)
@@ -374,20 +401,23 @@ def generate(model: nn.Module, *, schedule: NoiseSchedule | None = None, sampler
     g = torch.Generator().manual_seed(int(seed) + 1)
     B = len(noise)
     step = int(batch_size or B) or 1
-    parts = []
-    for i in range(0, B, step):
+    parts, n_batches = [], -(-B // step)
+    for b, i in enumerate(range(0, B, step)):
         y = None if labels is None else labels[i:i + step].to(dev)
+        hook = None if progress is None else (lambda k, n, b=b: progress(b * n + k, n_batches * n))
         parts.append(sample(model, schedule, noise[i:i + step].to(dev), sampler=sampler, num_steps=num_steps,
                             eta=eta, labels=y, guidance=guidance, clip=clip, generator=g, max_frames=max_frames,
-                            record=record))
+                            record=record, progress=hook))
     return _cat(parts)
 
 
 def generate_per_class(model: nn.Module, n_per_class: int, *, num_steps: int = 25, guidance: float = 2.0,
-                       eta: float = 0.0, seed: int = 0, batch_size: int = 250) -> tuple[torch.Tensor, torch.Tensor]:
+                       eta: float = 0.0, seed: int = 0, batch_size: int = 250, progress=None
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
     """``n_per_class`` DDIM samples of every class: ``(images (N, C, H, W) in [0, 1], labels (N,))``."""
     c = model.config
     labels = torch.arange(max(1, c.num_classes)).repeat_interleave(n_per_class)
     traj = generate(model, num_steps=num_steps, eta=eta, labels=labels if c.num_classes else None,
-                    n=len(labels), guidance=guidance, seed=seed, record=False, batch_size=batch_size)
+                    n=len(labels), guidance=guidance, seed=seed, record=False, batch_size=batch_size,
+                    progress=progress)
     return traj.samples, labels

@@ -158,3 +158,20 @@ def guidance_sweep_figure(ws: list[float], acc: list[float], fd: list[float], fl
     fig.update_layout(height=height, margin={"l": 4, "r": 4, "t": 36, "b": 4}, title={"text": "guidance sweep",
                       "font": {"size": 14}}, legend={"orientation": "h", "y": -0.3})
     return fig
+
+
+def trajectory_figure(rows: list[np.ndarray], title: str, col_labels: list[str] | None, scale: int = 3,
+                      width_hint: int = 1000) -> go.Figure:
+    """One sampler's panel: rows x_t, ε̂, x̂_0 at the scrubbed t and the final samples."""
+    return picture_figure(montage(rows, scale=scale), title, ["x_t", "ε̂", "x̂_0", "final x_0"],
+                          col_labels=col_labels, label_width=90, width_hint=width_hint)
+
+
+def snapshots_figure(snaps: list) -> go.Figure:
+    """The samples a live run drew at its last snapshots, one row per ``(step, Snapshot)``."""
+    from dlviz.imaging import to_uint8
+
+    rows = [to_uint8(s.images) for _, s in snaps]
+    return picture_figure(montage(rows, scale=3 if rows[0].shape[1] >= 32 else 4),
+                          "samples during training (one per class, same noise)",
+                          [f"step {step}" for step, _ in snaps], height=80 + 70 * len(rows))

@@ -79,10 +79,11 @@ def fresh_model(spec: DDPMSpec, base_channels: int | None = None, schedule: str 
 
 
 def sample_scorer(classifier: nn.Module):
-    """``score_fn(images, labels)`` for :func:`make_trainer`: the fraction ``classifier`` recognises."""
-    from dlviz.metrics import classify
+    """``score_fn(images, labels)`` for :func:`make_trainer`: the fraction ``classifier`` recognises as their
+    label (an image with no object never counts: :func:`dlviz.ddpm.quality.recognise`)."""
+    from dlviz.ddpm.quality import recognise
 
-    return lambda x, y: float((classify(classifier, x)[1] == y.numpy()).mean())
+    return lambda x, y: float(recognise(classifier, x).hits(y.numpy()).mean())
 
 
 def dataset_of(model: nn.Module) -> str | None:

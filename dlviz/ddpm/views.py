@@ -108,3 +108,83 @@ def thumbnail() -> np.ndarray:
     cols = [to_image_space(s.add_noise(x0, eps, t)) for t in (0, 50, 100, 200, 300, 400, 550, 1000)]
     imgs = to_uint8(torch.stack(cols))                                                    # (8, 32, 32, 3)
     return montage([imgs[:4], imgs[4:]], scale=2, gap=3)                                  # 2 x 4, like the card
+
+
+# ------------------------------------------------------------------ the page's scrubber, exports and snippet
+def common_timesteps(runs: list[list[int]]) -> list[int]:
+    """The noise levels every one of several runs recorded, ascending (a scrubber on these shows each run at
+    exactly the t it reads)."""
+    common = set(runs[0])
+    for r in runs[1:]:
+        common &= set(r)
+    return sorted(common)
+
+
+def nearest(options: list[int], t: int) -> int:
+    """The option nearest to ``t`` (the larger one on a tie)."""
+    return min(options, key=lambda o: (abs(o - int(t)), -o))
+
+
+def trajectory_gif_frames(traj: Trajectory, n_frames: int = 40, scale: int = 2) -> list[np.ndarray]:
+    """One picture per noise level from T to 0 (rows x_t and x̂_0 of every image): a GIF of the denoising."""
+    from dlviz.ddpm.plots import montage
+
+    _, frames = animation_frames([traj], n_frames=n_frames)
+    return [montage(rows, scale=scale) for rows in frames]
+
+
+def history_rows(trainer) -> list[dict]:
+    """A run's recorded metrics, long-form (metric, step, value): the training log as a table."""
+    return [{"metric": k, "step": s, "value": v} for k, (steps, vals) in sorted(trainer.history().items())
+            for s, v in zip(steps, vals, strict=True)]
+
+
+def snippet_body(checkpoint: str, classifier: str, labels: list[int], steps: int, eta: float, guidance: float,
+                 seed: int) -> str:
+    """Plain Python (dlviz only) that redraws the page's DDIM samples and counts what the classifier recognises."""
+    return f'''import torch
+from dlviz.checkpoints import load_shipped
+from dlviz.ddpm.core import generate
+from dlviz.ddpm.quality import recognise, recognised_text
+
+model, _ = load_shipped("{checkpoint}", expected_arch="unet")
+classifier, _ = load_shipped("{classifier}", expected_arch="small_cnn")
+labels = torch.tensor({list(labels)})
+traj = generate(model, sampler="ddim", num_steps={steps}, eta={eta!r}, labels=labels, guidance={guidance!r},
+                seed={seed})
+result = recognise(classifier, traj.samples)      # the class of each sample, or -1: no object to classify
+print(recognised_text(result, labels.numpy()))
+'''
+
+
+def recognised_share(verdicts, requested) -> float:
+    """The share of samples recognised as their requested class (a sample with no object never is)."""
+    return float(verdicts.hits(requested).mean()) if len(verdicts.predicted) else float("nan")
+
+
+def per_class_share(verdicts, requested, n_classes: int) -> np.ndarray:
+    """``(K,)`` :func:`recognised_share` per requested class (nan where none was requested)."""
+    req, hit = np.asarray(requested), verdicts.hits(requested)
+    return np.array([float(hit[req == k].mean()) if (req == k).any() else np.nan for k in range(n_classes)])
+
+
+def card_metrics(card: dict) -> tuple[list[tuple[str, str, str]], str]:
+    """A shipped generator's card as (label, value, help) metrics and a caption (empty without quality metrics)."""
+    cm = card.get("metrics", {})
+    if not all(k in cm for k in ("sample_acc", "fd", "fd_real_floor")):
+        return [], ""
+    rows = [("Card: samples recognised", f"{cm['sample_acc']:.1%}", card.get("quality_protocol", "")),
+            ("Card: FD to real", f"{cm['fd']:.2f}", "Fréchet distance in the classifier's feature space."),
+            ("Card: FD real vs real", f"{cm['fd_real_floor']:.2f}", "What a perfect generator would score."),
+            ("Trained for", f"{card.get('steps', 0):,} steps",
+             f"{card.get('wall_time_s', 0) / 60:.0f} min wall time on {card.get('device', 'cpu')}, "
+             f"{card.get('threads', '?')} thread(s), {card.get('train_cpu_time_s', '?')} s of CPU time.")]
+    return rows, (f"Card protocol: {card.get('quality_protocol', '')} (the card counts the classifier's verdict on "
+                  f"every sample, blank ones included). Reproduce: `{card.get('reproduce', '')}`.")
+
+
+def snapshot_frames(snaps: list, scale: int = 3) -> list[np.ndarray]:
+    """One picture per ``(step, Snapshot)`` of a live run (its samples from the same noise): a GIF of training."""
+    from dlviz.ddpm.plots import montage
+
+    return [montage([to_uint8(s.images)], scale=scale) for _, s in snaps]

@@ -256,3 +256,41 @@ def seed_summary(trainers: dict[str, Trainer], keys: tuple[str, ...] = ("modes_c
         m, se = mean_se(vals)
         out[k] = (m, se, len(vals))
     return out
+
+
+def make_live_runs(cfg: dict, data: Dataset2D, base_seed: int = 0):
+    """The page's live run from its sidebar settings ``cfg``: one Trainer (or five, ``{"seed s": Trainer}``, with
+    ``cfg["five"]``) of a fresh ``gan_mlp``, snapshotting the layered view about 60 times."""
+    from dlviz.gans.views import snapshot_fn
+    from dlviz.models import build_model
+
+    seeds = [base_seed + i for i in range(5)] if cfg["five"] else [base_seed]
+    runs = {}
+    for s in seeds:
+        torch.manual_seed(s)
+        m = build_model("gan_mlp", noise_dim=cfg["nz"], noise=cfg["nk"], g_width=cfg["gw"], g_depth=cfg["gd"],
+                        d_width=cfg["dw"], d_depth=cfg["dd"], pack=cfg["pack"])
+        tr = make_trainer(m, data, steps=cfg["steps"], batch_size=cfg["bs"], loss=cfg["loss"], d_lr=cfg["d_lr"],
+                          g_lr=cfg["g_lr"], d_optimizer=cfg["d_opt"], g_optimizer=cfg["g_opt"],
+                          d_steps=cfg["d_steps"], unroll=cfg["unroll"], seed=s, lr_final=cfg["lr_final"],
+                          snapshot_fn=snapshot_fn(cfg["loss"], data), snapshot_every=max(10, cfg["steps"] // 60),
+                          name=f"seed {s}")
+        tr.gan_loss = cfg["loss"]
+        runs[f"seed {s}" if cfg["five"] else ""] = tr
+    return runs if cfg["five"] else runs[""]
+
+
+def make_live_dcgan(key: str, conditional: bool, steps: int, lr: float, loss: str, seed: int = 0) -> GANTrainer:
+    """The page's live DCGAN (narrow: 16 channels) on image set ``key``, snapshotting its fixed-noise grid ~40 times."""
+    from dlviz.gans.images import dcgan_config, load_images
+    from dlviz.gans.views import image_snapshot_fn
+    from dlviz.models import build_model
+
+    data = load_images(key)
+    torch.manual_seed(seed)
+    m = build_model("dcgan", **{**dcgan_config(key, conditional), "g_width": 16, "d_width": 16})
+    tr = make_image_trainer(m, data.images, data.labels, steps=steps, batch_size=64, loss=loss, d_lr=lr, g_lr=lr,
+                            seed=seed, snapshot_fn=image_snapshot_fn(), snapshot_every=max(10, steps // 40),
+                            name="dcgan")
+    tr.img_key = key
+    return tr

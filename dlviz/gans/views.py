@@ -161,3 +161,121 @@ def image_snapshot_fn(n: int = 32, seed: int = 3):
         return out
 
     return fn
+
+
+# ------------------------------------------------------------------ replay, exports, snippet
+def replay_snapshots(trainer) -> list[tuple[int, Snapshot]]:
+    """The snapshots a replay may show: up to the trainer's step (after a divergence, the restored last good
+    step; snapshots taken between it and the blow-up show weights that were thrown away) and finite."""
+    def finite(s) -> bool:
+        arrays = (s.fake, s.heat) if isinstance(s, Snapshot) else (np.asarray(s, dtype=float),)
+        return all(np.isfinite(a).all() for a in arrays)
+
+    return [(step, s) for step, s in list(trainer.snapshots) if step <= trainer.step and finite(s)]
+
+
+def replay_frame(snap: Snapshot, real: np.ndarray, bounds, modes: np.ndarray | None = None, size: int = 320,
+                 logit: bool = True) -> np.ndarray:
+    """One frame of the game as pixels ``(size, size, 3)`` uint8: D's surface (red: "fake", blue: "real"), the real
+    samples (blue dots), the fakes from the fixed noise (orange) and the modes (black); for a GIF of a replay."""
+    from PIL import Image, ImageDraw
+
+    x0, x1, y0, y1 = bounds
+    h = np.asarray(snap.heat, dtype=float)
+    lo, hi = (0.0, 1.0) if logit else (float(np.nanmin(h)), float(np.nanmax(h)))
+    u = np.clip((h - lo) / ((hi - lo) or 1.0), 0, 1)[::-1]                     # row 0 at the top: y1
+    red, blue = np.array([214, 96, 77]), np.array([67, 147, 195])
+    rgb = (1 - u)[..., None] * red + u[..., None] * blue
+    rgb = 0.45 * rgb + 0.55 * 255                                              # light, so the dots stand out
+    im = Image.fromarray(rgb.astype(np.uint8)).resize((size, size), Image.BILINEAR)
+    draw = ImageDraw.Draw(im)
+
+    def to_px(p):
+        return (p[:, 0] - x0) / (x1 - x0) * (size - 1), (y1 - p[:, 1]) / (y1 - y0) * (size - 1)
+
+    for pts, col, r in ((real, (31, 119, 180), 1.5), (snap.fake, (255, 127, 14), 1.5)):
+        xs, ys = to_px(np.asarray(pts, dtype=float))
+        for x, y in zip(xs, ys):
+            if np.isfinite(x) and np.isfinite(y):
+                draw.ellipse((x - r, y - r, x + r, y + r), fill=col)
+    if modes is not None:
+        for x, y in zip(*to_px(np.asarray(modes, dtype=float))):
+            draw.line((x - 3, y - 3, x + 3, y + 3), fill=(0, 0, 0))
+            draw.line((x - 3, y + 3, x + 3, y - 3), fill=(0, 0, 0))
+    draw.text((4, 2), f"step {snap.step:,}", fill=(0, 0, 0))
+    return np.asarray(im)
+
+
+def replay_frames(snaps: list[tuple[int, Snapshot]], real: np.ndarray, bounds, modes=None, loss: str = "",
+                  size: int = 320, max_frames: int = 60) -> list[np.ndarray]:
+    """Up to ``max_frames`` evenly spaced frames (:func:`replay_frame`) of a run's replay, the last one included."""
+    idx = np.unique(np.linspace(0, len(snaps) - 1, min(max_frames, len(snaps))).round().astype(int))
+    return [replay_frame(snaps[i][1], real, bounds, modes, size, loss in LOGIT_LOSSES) for i in idx]
+
+
+def history_rows(trainers: dict) -> list[dict]:
+    """Every run's recorded metrics, long-form (run, metric, step, value): the training log as a table."""
+    return [{"run": name, "metric": k, "step": s, "value": v} for name, t in trainers.items()
+            for k, (steps, vals) in sorted(t.history().items()) for s, v in zip(steps, vals)]
+
+
+def snippet_body(checkpoint: str, dataset: str) -> str:
+    """Plain Python (dlviz only) that recounts the modes a shipped 2-D GAN captures (2,500 samples, seed 0)."""
+    return f'''import torch
+from dlviz.checkpoints import load_shipped
+from dlviz.gans import make_dataset, mode_stats
+
+model, _ = load_shipped("{checkpoint}", expected_arch="gan_mlp")
+data = make_dataset("{dataset}")
+with torch.no_grad():
+    x = model.generate(2500, torch.Generator().manual_seed(0)).numpy()
+result = mode_stats(x, data.modes, data.sigma)     # PacGAN's criterion: >= 20 samples within 3 sigma
+print(f"{{result.modes_captured}} / {{result.n_modes}}")
+'''
+
+
+# ------------------------------------------------------------------ the shipped runs, from their cards
+def shipped_rows(avail: dict, names: dict[str, str], titles: dict[str, str]) -> list[dict]:
+    """One table row per shipped 2-D GAN: its mode measurements over seeds (mean ± s.e.), steps and CPU time."""
+    rows = []
+    for name, label in names.items():
+        if name not in avail:
+            continue
+        card = avail[name].card
+        ov = card.get("over_seeds", {})
+        row = {"run": label, "seeds": len(ov.get("modes_captured", {}).get("values", []))}
+        for k in ("modes_captured", "high_quality_frac", "reverse_kl"):
+            if k in ov:
+                row[titles[k]] = f"{ov[k]['mean']:.2f} ± {ov[k]['se']:.2f}"
+        row["steps"], row["CPU s / seed"] = card.get("steps"), card.get("cpu_s_per_seed")
+        rows.append(row)
+    return rows
+
+
+def budget_sentence(avail: dict, names: dict[str, str]) -> str:
+    """How far the shipped runs' high-quality share is from PacGAN's, from the cards (empty when missing)."""
+    hq = {n: avail[n].card["over_seeds"]["high_quality_frac"]["mean"] for n in names
+          if n in avail and "high_quality_frac" in avail[n].card.get("over_seeds", {})}
+    if not hq:
+        return ""
+    return ("At this CPU budget ({} steps) the runs are far from that: only {} of the samples land within 3σ of a "
+            "mode; the rest lie between the modes, so few modes collect PacGAN's 20-of-2,500 samples. Train longer "
+            "live (or with 5 seeds) to see whether the gap closes."
+            .format(", ".join(sorted({str(avail[n].card.get("steps")) for n in hq})),
+                    ", ".join(f"{v:.0%} ({names[n]})" for n, v in hq.items())))
+
+
+def packing_verdict(avail: dict) -> str:
+    """A sentence comparing vanilla and packed modes on the grid, from the cards (empty when missing)."""
+    try:
+        v = avail["gan_grid_vanilla"].card["over_seeds"]["modes_captured"]
+        p = avail["gan_grid_pac2"].card["over_seeds"]["modes_captured"]
+    except KeyError:
+        return ""
+    diff = p["mean"] - v["mean"]
+    se = (v["se"] ** 2 + p["se"] ** 2) ** 0.5
+    if abs(diff) <= 2 * se:
+        return (f"In these runs packing changes the modes captured by {diff:+.1f} (± {se:.1f}): **no clear effect** at "
+                "this budget.")
+    return (f"In these runs packing {'raises' if diff > 0 else 'lowers'} the modes captured from {v['mean']:.1f} to "
+            f"{p['mean']:.1f} ({diff:+.1f} ± {se:.1f}, more than two standard errors).")

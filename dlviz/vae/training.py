@@ -8,6 +8,7 @@ student's own images (flat, or one sub-folder per class; a single class is fine 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,35 +87,69 @@ def image_folder_any(path: str | Path | None, split: str = "train", size: int = 
 
     if path is None or not str(path).strip():
         raise DataError("Enter the path of a folder of images (e.g. ~/Pictures/hotdogs).")
-    root = Path(path).expanduser()
-    if not root.is_dir():
-        raise DataError(f"{root} is not a folder." if root.exists() else f"{root} does not exist.")
-    groups = [(d.name, d) for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith(".")]
+    text = str(path).strip()
+    shown = re.sub(r"[\x00-\x1f\x7f]", lambda c: f"\\x{ord(c.group()):02x}",
+                   shown_name(text if len(text) <= 80 else text[:60] + f"... ({len(text):,} characters)"))
+    if len(text) > 4096:
+        raise DataError(f"{shown} is not a folder path: paste the path of a folder of images, not its contents.")
+    try:
+        root = Path(text).expanduser()
+        is_dir, exists = root.is_dir(), root.exists()
+    except (OSError, ValueError) as e:              # a name too long, a NUL byte...
+        raise DataError(f"{shown} cannot be opened as a folder ({getattr(e, 'strerror', None) or e}).") from None
+    if not is_dir:
+        raise DataError(f"{shown} is not a folder." if exists else f"{shown} does not exist.")
+    groups = [(shown_name(d.name), d) for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith(".")]
     flat = sorted(f for f in root.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+    ignored = sum(1 for f in root.rglob("*") if f.is_file() and f.suffix.lower() not in IMAGE_SUFFIXES)
     if flat or not groups:
-        groups = [(root.name or "images", None)] + groups
-    images, labels, names, skipped = [], [], [], 0
+        groups = [(shown_name(root.name) or "images", None)] + groups
+    images, labels, names, skipped, odd = [], [], [], [], 0
     for name, d in groups:
         files = flat if d is None else sorted(f for f in d.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
         loaded = []
         for f in files[:max_images]:
+            odd += shown_name(f.name) != f.name
             try:
                 loaded.append(square(load_image(f), size))
-            except DataError:
-                skipped += 1
+            except (DataError, OSError, ValueError) as e:
+                skipped.append(f"{shown_name(f.name)} ({str(e).split(':')[0][:60] or type(e).__name__})")
         if loaded:
             names.append(name)
             images += loaded
             labels += [len(names) - 1] * len(loaded)
     if len(images) < 10:
-        raise DataError(f"{root} has {len(images)} readable image(s); a VAE needs at least 10 "
-                        f"(PNG or JPEG, directly in the folder or in sub-folders).")
-    data = ImageData(torch.stack(images), torch.tensor(labels), names, name=root.name,
-                     meta={"skipped": skipped, "root": str(root)})
+        raise DataError(f"{shown_name(str(root))} has {len(images)} readable image(s); a VAE needs at least 10 "
+                        f"(PNG or JPEG, directly in the folder or in sub-folders)"
+                        + (f"; {len(skipped)} could not be read, e.g. {skipped[0]}" if skipped else "") + ".")
+    data = ImageData(torch.stack(images), torch.tensor(labels), names, name=shown_name(root.name),
+                     meta={"skipped": len(skipped), "skipped_files": skipped[:5], "ignored": ignored,
+                           "odd_names": odd, "loaded": len(images), "root": shown_name(str(root))})
     g = torch.Generator().manual_seed(0)
     perm = torch.randperm(len(data), generator=g)
     k = max(1, round(test_fraction * len(data)))
     return data.subset(perm[k:].sort().values if split == "train" else perm[:k].sort().values)
+
+
+def shown_name(name: str) -> str:
+    """A file name as text a page can show: bytes that are not UTF-8 (kept by Python as surrogates) as ``\\xNN``."""
+    import os
+
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def folder_note(meta: dict) -> str:
+    """What was read from an image folder and what was left out (empty when nothing was)."""
+    parts = []
+    if meta.get("skipped"):
+        parts.append(f"{meta['skipped']} file(s) skipped as unreadable: " + "; ".join(meta.get("skipped_files", []))
+                     + (" ..." if meta["skipped"] > len(meta.get("skipped_files", [])) else ""))
+    if meta.get("ignored"):
+        parts.append(f"{meta['ignored']} file(s) ignored (not an image type: {', '.join(sorted(IMAGE_SUFFIXES))})")
+    if meta.get("odd_names"):
+        parts.append(f"{meta['odd_names']} file name(s) are not valid UTF-8 (read all the same; shown with \\x "
+                     "escapes)")
+    return "; ".join(parts)
 
 
 def default_config(key: str, latent_dim: int = 16, likelihood: str | None = None) -> dict:
@@ -195,11 +230,11 @@ def loss_health(losses: list[float], min_steps: int = 200) -> str | None:
     vals = [v for v in losses if math.isfinite(v)]
     if len(vals) < 15:
         return None
-    start, now = statistics.median(vals[:5]), statistics.median(vals[-10:])
+    first, start, now = vals[0], statistics.median(vals[:5]), statistics.median(vals[-10:])
     if now > start + 2 * abs(start) or now > 1e6:
-        return (f"The loss exploded: {now:.3g} now against {start:.3g} at the start. The learning rate is "
-                f"probably too high -- stop the run and lower it.")
+        return (f"The loss exploded: {now:.3g} now (median of the last 10 steps) against {first:.3g} at the first "
+                f"recorded step. The learning rate is probably too high -- stop the run and lower it.")
     if len(vals) >= min_steps and now >= start:
-        return (f"The loss has not improved in {len(vals)} steps ({now:.3g} now, {start:.3g} at the start). "
-                f"The learning rate is probably too high (or far too low).")
+        return (f"The loss has not improved in {len(vals)} steps ({now:.3g} now, median of the last 10; {first:.3g} "
+                f"at the first recorded step). The learning rate is probably too high (or far too low).")
     return None

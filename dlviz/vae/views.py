@@ -92,12 +92,23 @@ def reconstruction_view(model, data, idx: list[int], elbos: np.ndarray):
     return reconstruction_figure(mos, len(idx), elbos[idx], labs, height=260 if data.shape[1] < 32 else 300)
 
 
+def interpolation_frames(model, mu: np.ndarray, ia: int, ib: int, steps: int, mode: str, scale: int = 4
+                         ) -> list[np.ndarray]:
+    """The decoded path from image ``ia``'s code to ``ib``'s, forth and back, as uint8 frames (a GIF's)."""
+    from dlviz.imaging import to_uint8, upscale
+    from dlviz.vae.core import decode, interpolate
+
+    frames = to_uint8(decode(model, interpolate(torch.from_numpy(mu[ia]), torch.from_numpy(mu[ib]), steps, mode)))
+    frames = [upscale(f, scale) for f in frames]
+    return frames + frames[-2:0:-1]
+
+
 def interpolation_view(model, mu: np.ndarray, ia: int, ib: int, steps: int, method: str, projection: Projection,
-                       embedding: np.ndarray, gif_scale: int = 4) -> dict:
+                       embedding: np.ndarray) -> dict:
     """Both interpolations between the codes of images ``ia`` and ``ib``: their map positions, the strips,
-    the norm profiles, a GIF of each, and the midpoint norms."""
+    the norm profiles and the midpoint norms."""
     from dlviz.vae.plots import norm_profile_figure, strips_figure
-    from dlviz.imaging import gif_bytes, tile
+    from dlviz.imaging import tile
     from dlviz.vae.core import INTERPOLATIONS, decode, interpolate
 
     za, zb = torch.from_numpy(mu[ia]), torch.from_numpy(mu[ib])
@@ -107,7 +118,6 @@ def interpolation_view(model, mu: np.ndarray, ia: int, ib: int, steps: int, meth
     return {"on_map": {m: place_on_map(p.numpy(), method, projection, mu, embedding) for m, p in paths.items()},
             "strips": strips_figure({m: tile(f, ncol=steps) for m, f in frames.items()}, steps, height=200),
             "norms": norm_profile_figure(np.linspace(0, 1, steps), norms, float(np.sqrt(mu.shape[1])), height=230),
-            "gifs": {m: gif_bytes(f, scale=gif_scale, bounce=True) for m, f in frames.items()},
             "mid": {m: float(n[steps // 2]) for m, n in norms.items()}}
 
 
@@ -127,13 +137,22 @@ def map_view(data, xy: np.ndarray, method: str, hover: list[str], elbos: np.ndar
                              thumbnails=thumbs, thumb_size=size, height=560)
 
 
-def manifold_view(model, dims: tuple[int, int], n: int, coverage: float, base: torch.Tensor | None):
-    """The decoded grid over two latent dimensions at prior quantiles, with the z values on the axes."""
+def manifold_view(model, dims: tuple[int, ...], n: int, coverage: float, base: torch.Tensor | None):
+    """The decoded grid over two latent dimensions at prior quantiles, with the z values on the axes (one row
+    over ``dims = (d,)`` for a 1-D latent)."""
     from dlviz.vae.plots import mosaic_figure
     from dlviz.imaging import tile
-    from dlviz.vae.core import manifold, prior_quantile_grid
+    from dlviz.vae.core import decode, manifold, prior_quantile_grid
 
     g = prior_quantile_grid(n, coverage)
+    if len(dims) == 1:
+        z = torch.zeros(n, model.config.latent_dim) if base is None else base.float().repeat(n, 1)
+        z[:, dims[0]] = g
+        every = max(1, n // 8)
+        fig = mosaic_figure(tile(decode(model, z), ncol=n, pad=0), None, height=160, ncols=n, nrows=1,
+                            col_labels=[f"{v:+.1f}" if i % every == 0 else "" for i, v in enumerate(g.tolist())],
+                            row_labels=[""])
+        return fig.update_layout(xaxis_title=f"z{dims[0]}")
     imgs, rows, cols = manifold(model, dims, n, base=base, values=(g, g))
     every = max(1, n // 8)
     fig = mosaic_figure(tile(imgs, pad=0), None, height=620, ncols=n, nrows=n,
@@ -220,6 +239,7 @@ class Explored:
     dkey: str
     test: object
     ck: str
+    step: int = 0          # the training step of the weights explored (a live run moves on)
 
 
 def model_sources(shipped_names, available, run) -> tuple[list[str], int]:
@@ -232,18 +252,56 @@ def model_sources(shipped_names, available, run) -> tuple[list[str], int]:
     return sources, n_shipped if len(sources) > n_shipped else 0
 
 
-def summary_metrics(A: dict, n_images: int, n_pix: int, latent_dim: int) -> list[tuple[str, str, str]]:
+def summary_metrics(A: dict, n_images: int, n_pix: int, latent_dim: int,
+                    likelihood: str = "bernoulli") -> list[tuple[str, str, str]]:
     """The page's headline numbers as (label, value, help)."""
+    what = ("a Bernoulli cross-entropy of grey-level pixels: unnormalised, see below" if likelihood == "bernoulli"
+            else "a log-density of continuous pixel values: it can be positive")
     return [
         ("Test ELBO", f"{A['elbo'].mean():.1f} nats", f"Mean over {n_images} held-out images, one sample each; "
-         f"{A['elbo'].mean() / n_pix:.3f} nats per pixel value. Higher is better."),
-        ("Reconstruction term", f"{A['recon'].mean():.1f} nats", "E_q[log p(x|z)] (for the Gaussian decoder a "
-         "log-density, so it can be positive)."),
-        ("KL to the prior", f"{A['kl'].mean():.1f} nats", "Closed form: the information the code carries, "
-         f"about {A['kl'].mean() / np.log(2):.0f} bits per image."),
+         f"{A['elbo'].mean() / n_pix:+.3f} nats per pixel value ({n_pix:,} values). Higher is better; {what}."),
+        ("Reconstruction term", f"{A['recon'].mean():.1f} nats", f"E_q[log p(x|z)]: {what}."),
+        ("KL to the prior", f"{A['kl'].mean():.1f} nats", "Closed form; the *rate*: an upper bound on the "
+         f"mutual information I(x; z) between an image and its code (at most about {A['kl'].mean() / np.log(2):.0f} "
+         "bits per image), not the information itself."),
         ("Active units", f"{A['stats'].n_active} / {latent_dim}", "Units with Var_x E_q[z_d] > 0.01 (Burda et al. 2016)."),
         ("Reconstruction MSE", f"{A['mse']:.4f}", "Mean squared pixel error of decode(encode(x)), mean code."),
     ]
+
+
+def bernoulli_floor(images: torch.Tensor) -> float:
+    """Mean over images of the pixels' own entropy, sum_i H(x_i) in nats, H(x) = -x log x - (1-x) log(1-x):
+    the best E[log p(x|z)] a Bernoulli decoder can reach on grey-level pixels is minus this (at p = x)."""
+    x = images.double().clamp(0, 1).flatten(1)
+    h = -(torch.special.xlogy(x, x) + torch.special.xlogy(1 - x, 1 - x))
+    return float(h.sum(1).mean()) if len(x) else float("nan")
+
+
+def likelihood_caption(likelihood: str, elbo: float, n_pix: int, floor: float | None = None,
+                       sigma: float | None = None) -> str:
+    """What the ELBO's nats mean for this decoder on this data (issue 15: they are easily over-read)."""
+    if likelihood == "bernoulli":
+        return (f"**What these nats are.** The decoder is a Bernoulli distribution, made for *binary* pixels, but "
+                f"these pixels are grey levels in [0, 1]: log p(x|z) = Σ x log p + (1 − x) log(1 − p) is then a "
+                f"cross-entropy, not the log-probability of the image. Even a perfect decoder (p = x) scores "
+                f"−{floor:.1f} nats per image on this test set (minus the pixels' own entropy), so of the ELBO's "
+                f"{elbo:.1f} nats, {floor:.1f} are a floor no model can remove. The ELBO, log p(x|z) and the IWAE "
+                f"bound here are of this unnormalised quantity: compare them between models on the same data, not "
+                f"with published MNIST numbers (those binarise the pixels).")
+    sig = f" (σ = {sigma:.3f}, much less than 1)" if sigma is not None else ""
+    return (f"**What these nats are.** The Gaussian decoder gives a *density* over continuous pixel values, and a "
+            f"density can exceed 1{sig}: log p(x|z), and so the ELBO, can be positive. Here the ELBO is "
+            f"{elbo:+.0f} nats per image = {elbo / n_pix:+.2f} nats per pixel value ({n_pix:,} values). It ranks "
+            f"models on the same data; it is not a probability of the image.")
+
+
+def should_follow(explored: tuple | None, trainer_step: int, now: float, active: bool) -> bool:
+    """Whether the page should redraw its views of a live run: ``explored`` is ``(source, step shown, time shown,
+    seconds the views took)``; redraw when the run moved on, at most every ``max(5 s, 10 x their cost)``."""
+    if not active or explored is None or not str(explored[0]).startswith("live:"):
+        return False
+    _, step, shown_at, cost = explored
+    return trainer_step > step and now - shown_at >= max(5.0, 10.0 * cost)
 
 
 def map_caption(method: str, latent_dim: int, explained=None) -> str:
@@ -255,16 +313,21 @@ def map_caption(method: str, latent_dim: int, explained=None) -> str:
     if method == "umap":
         return ("UMAP of the posterior means (neighbours stay neighbours; distances and axes mean little). "
                 "Path points sit at the weighted mean of their 8 nearest codes. Click a dot to make it A or B.")
+    if latent_dim == 1:
+        return ("The 1-D latent itself: each dot's x is a test image's posterior mean (y = 0: there is no second "
+                "axis). Click a dot to make it A or B.")
     return "The 2-D latent itself: each dot is a test image's posterior mean. Click a dot to make it A or B."
 
 
-def clamp_endpoints(state, prefix: str, n: int, defaults: dict[str, int]) -> None:
-    """Keep the endpoint indices ``state[f"{prefix}-A"]``/``-B`` inside a test set of ``n`` images, starting
-    them at ``defaults``."""
-    for ab, default_i in defaults.items():
+def clamp_endpoints(state, prefix: str, n: int, defaults: dict[str, int]) -> dict[str, int]:
+    """Keep the endpoint indices ``state[f"{prefix}-A"]``/``-B`` inside a test set of ``n`` images (an index left
+    over from a larger set goes back to its default) and return the defaults, clipped, for the widgets to start at
+    (set as widget defaults, not in ``state``, so a link's values are not overwritten)."""
+    clipped = {ab: min(int(d), n - 1) for ab, d in defaults.items()}
+    for ab, d in clipped.items():
         if state.get(f"{prefix}-{ab}", 0) >= n:
-            state[f"{prefix}-{ab}"] = min(default_i, n - 1)
-        state.setdefault(f"{prefix}-{ab}", min(default_i, n - 1))
+            state[f"{prefix}-{ab}"] = d
+    return clipped
 
 
 def small_map_figure(xy: np.ndarray, data, hover: list[str]):
@@ -282,3 +345,26 @@ def loss_warnings(trainers: dict) -> list[str]:
 
     msgs = [(name, loss_health(t.history("loss")[1])) for name, t in trainers.items()]
     return [f"{name}: {msg}" if len(trainers) > 1 else msg for name, msg in msgs if msg]
+
+
+def snippet_body(checkpoint: str | None, dataset: str, root: str | None = None, folder: str | None = None) -> str:
+    """Plain Python (dlviz only) that recomputes the page's test ELBO: one sample per image, generator seed 0."""
+    load = (f'model, _ = load_shipped("{checkpoint}", expected_arch="conv_vae")' if checkpoint else
+            '# your run is not shipped: download it (sidebar, "Download this model") and load the file\n'
+            'model, _ = load_checkpoint("my_vae.pt", expected_arch="conv_vae")')
+    return f'''import torch
+from dlviz.checkpoints import load_checkpoint, load_shipped
+from dlviz.vae import evaluate, load_data
+
+{load}
+test = load_data("{dataset}", "test"{f", root={root!r}" if root else ""}{f", folder={folder!r}" if folder else ""})
+ev = evaluate(model, test.images, generator=torch.Generator().manual_seed(0))
+result = float(ev.terms.elbo.mean())        # nats per image, averaged over the held-out images
+print(f"{{result:.1f}} nats")
+'''
+
+
+def history_rows(trainers: dict) -> list[dict]:
+    """Every run's recorded metrics, long-form (run, metric, step, value): the training log as a table."""
+    return [{"run": name, "metric": k, "step": s, "value": v} for name, t in trainers.items()
+            for k, (steps, vals) in sorted(t.history().items()) for s, v in zip(steps, vals)]

@@ -204,12 +204,12 @@ def image_download(image: Callable[[], np.ndarray], name: str, key: str, contain
 
 
 def gif_download(frames: Callable[[], object], name: str, key: str, container=None,
-                 label: str = "Animation (GIF)", scale: int = 1, frame_ms: int = 120) -> None:
+                 label: str = "Animation (GIF)", scale: int = 1, frame_ms: int = 120, hold_last_ms: int = 0) -> None:
     """A GIF download of a sequence of frames -- uint8 ``(H, W, 3)`` frames or images ``(T, C, H, W)`` in [0, 1]
     (a trajectory, an interpolation, a replay); built on click."""
     from dlviz.imaging import gif_bytes
 
-    _button(container or st, label, lambda: gif_bytes(frames(), scale=scale, frame_ms=frame_ms),
+    _button(container or st, label, lambda: gif_bytes(frames(), scale=scale, frame_ms=frame_ms, hold_last_ms=hold_last_ms),
             f"dlviz-{_safe_name(name)}.gif",
             "image/gif", key=f"{key}-gif")
 

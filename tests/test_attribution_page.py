@@ -30,7 +30,7 @@ def _app(**params) -> AppTest:
 
 def _upload(at: AppTest, name: str) -> AppTest:
     at.sidebar.selectbox(key="attr-model").set_value("upload a checkpoint").run()
-    up = next(u for u in at.get("file_uploader") if u.key == "attr-upload")
+    up = next(u for u in at.get("file_uploader") if u.key == "attr-ckpt-upload")
     up.set_value((f"{name}.pt", shipped()[name].path.read_bytes(), "application/octet-stream")).run()
     assert not at.exception, [e.value for e in at.exception]
     return at

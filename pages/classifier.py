@@ -394,7 +394,9 @@ def try_this() -> None:
         "Use only **250** training images and watch the dashed (train) and solid (validation) curves part; then add "
         "*Random resized crop* and *Horizontal flip* and train again.",
         "Compare **ResNet-14** and **Plain-14** (the same net without skip connections) at learning rate 0.01.",
-        "Set the learning rate to **3** with SGD: the run diverges, stops and restores its last good weights.",
+        "Set the learning rate to **10** with **Adam**: the loss never turns infinite, yet the run ends at chance "
+        "(10 %) and the page says so. Then **3** with plain **SGD**: BatchNorm and the one-cycle warm-up keep the "
+        "default CNN training (99.7 % validation accuracy at the default 800 steps and seed).",
         "Train with **label smoothing 0.3**: the accuracy barely changes, but what happens to the confidence of the "
         "mistakes?",
         "Open the UMAP: are the misclassified crosses between two clusters, or deep inside the wrong one?",

@@ -57,3 +57,21 @@ def force_options(w, values: list[str] | str) -> None:
             return ws
 
     w.__class__ = Forced
+
+
+def run_snippet(code: str, cwd=None) -> str:
+    """Run a page's notebook snippet as a student would paste it (in folder ``cwd``, where a downloaded model
+    may lie); returns everything it printed."""
+    import contextlib
+    import io
+    import os
+
+    out, here = io.StringIO(), os.getcwd()
+    if cwd is not None:
+        os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, "<snippet>", "exec"), {"__name__": "__snippet__"})
+    finally:
+        os.chdir(here)
+    return out.getvalue()

@@ -5,8 +5,6 @@ number shown."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 
 import pytest
 import torch
@@ -14,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from dlviz.attribution import core as attr
 from dlviz.checkpoints import shipped
-from pagetest import PAGES, errors
+from pagetest import PAGES, errors, run_snippet
 
 PAGE = str(PAGES / "attribution.py")
 
@@ -38,10 +36,7 @@ def _upload(at: AppTest, name: str) -> AppTest:
 
 def _snippet_output(at: AppTest) -> str:
     code = next(c.value for c in at.code if c.value.startswith("# dlviz notebook snippet"))
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(code, "<snippet>", "exec"), {})
-    return out.getvalue().strip().splitlines()[-1]
+    return run_snippet(code).strip().splitlines()[-1]
 
 
 def test_occlusion_stride_larger_than_the_patch_is_clamped():

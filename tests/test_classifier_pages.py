@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from pagetest import run_snippet
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 
@@ -136,10 +137,7 @@ def test_accuracy_axes_span_zero_to_one() -> None:
 def test_classifier_page_trains_and_reproduces_its_headline_from_the_downloaded_model(tmp_path) -> None:
     """Issue 17: after a short run the page's snippet names the file "Download this model" gives; with that file
     it prints the page's validation accuracy. And no chart shows accuracy on a free axis."""
-    import contextlib
-    import io
     import json
-    import os
 
     from dlviz.checkpoints import checkpoint_bytes
 
@@ -158,14 +156,7 @@ def test_classifier_page_trains_and_reproduces_its_headline_from_the_downloaded_
     t = run.trainer
     card = {**run.card, "steps": t.step, "summary": "", "metrics": {k: t.latest(k) for k in t.history()}}
     (tmp_path / fname).write_bytes(checkpoint_bytes(t.model_copy(), card, fname[:-3]))
-    out, cwd = io.StringIO(), os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        with contextlib.redirect_stdout(out):
-            exec(compile(code, "<snippet>", "exec"), {})
-    finally:
-        os.chdir(cwd)
-    assert out.getvalue().split()[-1] == shown
+    assert run_snippet(code, cwd=tmp_path).split()[-1] == shown
     for chart in at.get("plotly_chart"):
         spec = json.loads(chart.proto.spec)
         titles = [a.get("text", "") for a in spec["layout"].get("annotations", [])]

@@ -4,12 +4,10 @@ the number the page shows."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 
 import pytest
 
-from pagetest import errors, rendered
+from pagetest import errors, rendered, run_snippet
 from streamlit.testing.v1 import AppTest
 
 from dlviz.receptive_fields import core as rfm
@@ -32,10 +30,7 @@ def _app(**params) -> AppTest:
 
 def _snippet_output(at: AppTest) -> str:
     code = next(c.value for c in at.code if c.value.startswith("# dlviz notebook snippet"))
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(code, "<snippet>", "exec"), {})
-    return out.getvalue().strip().splitlines()[-1]
+    return run_snippet(code).strip().splitlines()[-1]
 
 
 def test_field_wider_than_the_input_caption_matches_a_brute_force_probe():

@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dlviz.checkpoints import shipped
-from pagetest import errors, rendered, stop_runs
+from pagetest import errors, rendered, stop_runs, run_snippet
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "unet.py")
 pytestmark = pytest.mark.skipif("unet_foods" not in shipped(), reason="unet_foods is not shipped")
@@ -99,8 +99,6 @@ def test_a_live_ablation_trains_and_becomes_explorable():
     assert not errors(app), errors(app)
     assert any(m.label == "Mean IoU" for m in app.metric)
     # issue 17: the live model downloads, and the notebook lines read that file and print the page's mean IoU
-    import contextlib
-    import io
     import os
 
     from dlviz.checkpoints import checkpoint_bytes
@@ -114,14 +112,7 @@ def test_a_live_ablation_trains_and_becomes_explorable():
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"dlviz-unet-snippet-{os.getpid()}"
     tmp.mkdir(exist_ok=True)
     (tmp / fname).write_bytes(checkpoint_bytes(tr.model_copy(), {"arch": "seg_unet"}, fname[:-3]))
-    out, cwd = io.StringIO(), os.getcwd()
-    os.chdir(tmp)
-    try:
-        with contextlib.redirect_stdout(out):
-            exec(compile(code, "<snippet>", "exec"), {})
-    finally:
-        os.chdir(cwd)
-    assert out.getvalue().split()[-1] == shown
+    assert run_snippet(code, cwd=tmp).split()[-1] == shown
     frames = app.session_state["unet-live-frames"][1]
     assert frames and all(f.dtype.name == "uint8" and f.shape == frames[0].shape for f in frames)
 

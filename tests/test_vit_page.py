@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dlviz.checkpoints import shipped
-from pagetest import errors, rendered
+from pagetest import errors, rendered, run_snippet
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "vit.py")
 pytestmark = pytest.mark.skipif(not {"vit_digits", "vit_food"} <= set(shipped()), reason="ViT checkpoints missing")
@@ -80,8 +80,6 @@ def test_a_short_live_run_trains_and_becomes_the_explored_model():
     labels = {m.label: m.value for m in app.metric}
     assert "Locality" not in labels and "Prediction" in labels
     # issue 17: the live ViT downloads, and the notebook lines read that file and print the sidebar's accuracy
-    import contextlib
-    import io
     import os
 
     from dlviz.checkpoints import checkpoint_bytes
@@ -94,14 +92,7 @@ def test_a_short_live_run_trains_and_becomes_the_explored_model():
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"dlviz-vit-snippet-{os.getpid()}"
     tmp.mkdir(exist_ok=True)
     (tmp / fname).write_bytes(checkpoint_bytes(run.trainer.model_copy(), {"arch": "vit"}, fname[:-3]))
-    out, cwd = io.StringIO(), os.getcwd()
-    os.chdir(tmp)
-    try:
-        with contextlib.redirect_stdout(out):
-            exec(compile(code, "<snippet>", "exec"), {})
-    finally:
-        os.chdir(cwd)
-    assert out.getvalue().split()[-1] == shown
+    assert run_snippet(code, cwd=tmp).split()[-1] == shown
 
 
 def test_a_link_reopens_the_food_model_and_its_snippet_prints_its_accuracy():

@@ -71,7 +71,7 @@ def test_click_on_the_map_sets_endpoint_a():
                 break
         assert a_input.input_value() == str(pt["idx"]), "clicking a point did not make it endpoint A"
         browse.wait_idle(page, 120)
-        assert page.get_by_role("button", name="Download GIF").count() == 1
+        assert page.get_by_role("button", name="path (GIF)").count() == 2     # linear and spherical, built on click
         page.get_by_role("tab", name="Latent sliders").click()
         page.get_by_role("button", name="Sample from the prior").click()
         browse.wait_idle(page, 120)

@@ -90,7 +90,7 @@ def volume(d: int) -> None:
     v1, v2, v3 = st.columns(3)
     frac = min(1.0, dim.ball_in_cube_fraction(d))
     log10 = (dim.log_ball_volume(d) - d * math.log(2)) / math.log(10)
-    v1.metric(f"Cube inside its ball, d = {d:,}", f"{frac:.3g}" if frac > 1e-300 else f"10^{log10:,.0f}",
+    v1.metric(f"Inscribed ball, share of the cube, d = {d:,}", f"{frac:.3g}" if frac > 1e-300 else f"10^{log10:,.0f}",
               help="V_d(1) / 2^d with V_d(r) = π^(d/2) r^d / Γ(d/2 + 1)")
     v2.metric(f"Volume in the outer {eps:.0%} shell", f"{dim.shell_fraction(d, eps):.4f}", help="1 − (1 − ε)^d")
     v3.metric("Grid points to sample [0, 1]^d at 10 per axis", f"10^{d}" if d > 6 else f"{dim.grid_points(d):,.0f}")

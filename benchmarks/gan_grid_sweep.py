@@ -1,0 +1,47 @@
+"""Which GAN setting reproduces PacGAN's direction on the 5x5 grid at a CPU budget? (issue 12; not a shipped recipe)
+
+Trains the 2-D GAN (``gan_mlp``) on the grid for each seed of one configuration and prints one JSON line per seed
+with the mode metrics (``dlviz.gans.training.mode_eval``). Stop-11 results, 2 seeds each:
+
+    G 4x400 / D 3x200, 10k steps, lr 1e-3 -> 5e-5: vanilla 0, 0 modes; PacGAN m=2 12, 9 modes
+    G 4x256 / D 3x128, same:                       vanilla 13, 12;      PacGAN m=2 5
+    G/D 3x64 (shipped), 12k steps, 2e-3 -> 2e-5:   vanilla 8, 7;        PacGAN m=2 9, 4
+
+    python benchmarks/gan_grid_sweep.py '{"pack":2,"gw":400,"gd":4,"dw":200,"dd":3,"bs":100,"lr":1e-3,"lrf":0.05,"steps":10000,"seeds":[0,1]}'
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main(cfg: dict) -> None:
+    import torch
+
+    from dlviz.gans.data import make_dataset
+    from dlviz.gans.training import make_trainer, mode_eval
+    from dlviz.models import build_model
+
+    torch.set_num_threads(1)
+    data = make_dataset("grid")
+    for seed in cfg.get("seeds", [0, 1]):
+        torch.manual_seed(seed)
+        m = build_model("gan_mlp", pack=cfg["pack"], g_width=cfg["gw"], g_depth=cfg["gd"], d_width=cfg["dw"],
+                        d_depth=cfg["dd"], noise_dim=2)
+        tr = make_trainer(m, data, steps=cfg["steps"], batch_size=cfg["bs"], loss=cfg.get("loss", "non-saturating"),
+                          d_lr=cfg["lr"], g_lr=cfg["lr"], lr_final=cfg.get("lrf", 1.0), seed=seed,
+                          eval_every=cfg["steps"])
+        t0 = time.time()
+        tr.run()
+        r = mode_eval(m.eval(), data)
+        print(json.dumps({**cfg, "seed": seed, "status": tr.status, "s": round(time.time() - t0, 1),
+                          **{k: round(v, 3) for k, v in r.items()}}), flush=True)
+
+
+if __name__ == "__main__":
+    main(json.loads(sys.argv[1]))

@@ -3,7 +3,6 @@ shift measured two ways, learning-rate tolerance, train vs eval mode, and domain
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import share
@@ -164,8 +163,7 @@ def side_by_side(net: dict, data, configs: dict, hp, run):
                            label="Histograms over training (GIF)", scale=2, frame_ms=200)
         cols = st.columns(len(series))
         for col, (n, (_steps, pct)) in zip(cols, series.items()):
-            spread = max(float(np.median(pct[:, 2] - pct[:, 0])), 1e-12)
-            col.metric(f"{n}: drift of the median", f"{abs(pct[-1, 1] - pct[0, 1]) / spread:.2f}",
+            col.metric(f"{n}: drift of the median", f"{bv.median_drift(pct):.2f}",
                        help="|median at the last snapshot − median at step 0|, in units of the unit's typical "
                             "15–85 percentile spread (its median over the snapshots).")
         steps_all = sorted(set.intersection(*[{s for s, _ in v} for v in snaps.values()]))
@@ -200,7 +198,7 @@ def covariate_shift_measures(snaps: dict, layer_i: int) -> None:
     with c2:
         ui.show(bp.lines_figure({n: (st_, v[:, layer_i]) for n, (st_, v) in ics.items() if len(st_)},
                                 f"(b) ‖G − G′‖ of {layer} (Santurkar et al.)", "‖G − G′‖"), key="bn-ics")
-    path = {n: (np.array([p for p, _ in s]), [d["path"] for _, d in s]) for n, s in snaps.items()}
+    path = bv.smoothness_paths(snaps)
     c3, c4 = st.columns(2)
     with c3:
         ui.show(bp.lines_figure({n: (x, np.array([d["spread"] for d in ds])) for n, (x, ds) in path.items()},
@@ -212,16 +210,7 @@ def covariate_shift_measures(snaps: dict, layer_i: int) -> None:
     share.csv_download("Every snapshot (CSV)", lambda: bv.measure_rows(shift, ics, path, layer_i),
                        f"batchnorm-covariate-shift-{layer}", "bn-measures")
 
-    def med(a) -> float:
-        a = np.asarray(a, dtype=float)
-        return float(np.nanmedian(a)) if a.size and np.isfinite(a).any() else math.nan
-
-    rows = []
-    for n in snaps:
-        rows.append({"variant": n, "median W₁/std (a)": med(shift[n][1][1:, layer_i]),
-                     "median ‖G − G′‖ (b)": med(ics[n][1][:, layer_i]),
-                     "median Δloss": med([d["spread"] for d in path[n][1]]),
-                     "median β": med([d["beta"] for d in path[n][1]])})
+    rows = bv.summary_rows(shift, ics, path, layer_i)
     st.dataframe(rows, hide_index=True, use_container_width=True,
                  column_config={k: st.column_config.NumberColumn(format="%.3g") for k in rows[0] if k != "variant"})
     st.caption("Medians over the snapshots of this run (for the selected layer where a layer applies). Santurkar et al. "

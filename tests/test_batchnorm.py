@@ -397,3 +397,18 @@ def test_measure_rows_pick_the_layer_and_step():
                      "delta loss": 0.5, "beta": 5.0},
                     {"variant": "a", "step": 10, "layer": 2, "W1/std (a)": 0.2, "||G-G'|| (b)": 4.0,
                      "delta loss": 0.25, "beta": 6.0}]
+
+
+def test_median_drift_is_in_units_of_the_spread():
+    import numpy as np
+
+    from dlviz.batchnorm.views import median_drift, summary_rows
+
+    pct = np.array([[-1.0, 0.0, 1.0], [-1.0, 0.5, 1.0], [0.0, 1.0, 2.0]])   # spread 2 throughout, median 0 -> 1
+    assert median_drift(pct) == 0.5
+    shift = {"bn": (None, np.array([[9.0], [1.0], [3.0]]))}
+    ics = {"bn": (None, np.array([[2.0], [np.nan]]))}
+    path = {"bn": (None, [{"spread": 1.0, "beta": 4.0}, {"spread": 3.0, "beta": 6.0}])}
+    row = summary_rows(shift, ics, path, 0)[0]
+    assert row["median W₁/std (a)"] == 2.0 and row["median ‖G − G′‖ (b)"] == 2.0      # step 0 left out; NaN ignored
+    assert row["median Δloss"] == 2.0 and row["median β"] == 5.0

@@ -112,3 +112,29 @@ def measure_rows(shift: dict, ics: dict, path: dict, layer: int) -> list[dict]:
                         "||G-G'|| (b)": float(g[0, layer]) if len(g) else None,
                         "delta loss": float(d["spread"]), "beta": float(d["beta"])})
     return out
+
+
+def median_drift(pct: np.ndarray) -> float:
+    """How far a unit's median moved from the first snapshot to the last, in units of its typical 15-85
+    percentile spread (the median spread over the snapshots). ``pct``: (snapshots, 3) percentiles 15/50/85."""
+    spread = max(float(np.median(pct[:, 2] - pct[:, 0])), 1e-12)
+    return abs(float(pct[-1, 1] - pct[0, 1])) / spread
+
+
+def smoothness_paths(snaps: dict[str, list[tuple[int, dict]]]) -> dict[str, tuple[np.ndarray, list[dict]]]:
+    """Each variant's steps and its loss-along-the-gradient measurements (``spread``, ``beta``) per snapshot."""
+    return {n: (np.array([p for p, _ in s]), [d["path"] for _, d in s]) for n, s in snaps.items()}
+
+
+def _nanmedian(a) -> float:
+    a = np.asarray(a, dtype=float)
+    return float(np.nanmedian(a)) if a.size and np.isfinite(a).any() else float("nan")
+
+
+def summary_rows(shift: dict, ics: dict, path: dict, layer: int) -> list[dict]:
+    """One row per variant: the medians of the two covariate-shift measures and the two smoothness ones
+    (the first distribution change, step 0 against itself, is left out)."""
+    return [{"variant": n, "median W₁/std (a)": _nanmedian(shift[n][1][1:, layer]),
+             "median ‖G − G′‖ (b)": _nanmedian(ics[n][1][:, layer]),
+             "median Δloss": _nanmedian([d["spread"] for d in path[n][1]]),
+             "median β": _nanmedian([d["beta"] for d in path[n][1]])} for n in shift]

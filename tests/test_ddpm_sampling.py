@@ -5,6 +5,7 @@ abandoned, background jobs are bounded and cancelled, and the recogniser says "n
 from __future__ import annotations
 
 import math
+import threading
 import time
 
 import numpy as np
@@ -142,24 +143,31 @@ def test_a_cancelled_or_abandoned_job_stops_at_its_next_step():
 
 def test_fetch_computes_short_work_inline_long_work_in_the_background_and_caches_both():
     done, jobs, calls = {}, {}, []
+    gate = threading.Event()                          # background work waits here, so "not done yet" is certain
 
-    def work(tag, pause=0.0):
+    def work(tag, gated=False):
         def fn(progress):
             progress(0, 1)
             calls.append(tag)
-            time.sleep(pause)
+            if gated:
+                assert gate.wait(10)
+                progress(1, 1)                        # its next step: a cancelled job stops here
             return tag
         return fn
 
     assert fetch(done, jobs, "a", ("short",), work("short"), "short", cost=10, inline_budget=100) == ("short", None)
     assert fetch(done, jobs, "a", ("short",), work("again"), "short", cost=10, inline_budget=100)[0] == "short"
     assert calls == ["short"]                                             # the second call is a cache hit
-    res, job = fetch(done, jobs, "b", ("long",), work("long", 0.3), "long", cost=1000, inline_budget=100)
+    res, job = fetch(done, jobs, "b", ("long",), work("long", gated=True), "long", cost=1000, inline_budget=100)
     assert res is None and job is not None and not job.done               # the script run does not wait
-    other, job2 = fetch(done, jobs, "b", ("other",), work("other", 0.0), "other", cost=1000, inline_budget=100)
-    assert job.cancelled and jobs["b"] is job2                             # new arguments cancel the old job
-    assert job2.wait(10)
+    other, job2 = fetch(done, jobs, "b", ("other",), work("other", gated=True), "other", cost=1000,
+                        inline_budget=100)
+    assert other is None and job.cancelled and jobs["b"] is job2          # new arguments cancel the old job
+    gate.set()
+    assert job.wait(10) and not job.ok                                    # the cancelled one stops at its next step
+    assert job2.wait(10) and job2.ok
     assert fetch(done, jobs, "b", ("other",), work("x"), "other", cost=1000, inline_budget=100) == ("other", None)
+    assert "b" not in jobs and ("long",) not in done                      # the cancelled result is never cached
 
     def broken(progress):
         raise RuntimeError("boom")

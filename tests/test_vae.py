@@ -329,9 +329,8 @@ def test_umap_job_returns_at_once_and_never_blocks(monkeypatch):
 
     monkeypatch.setattr(embed, "umap_embedding", slow_umap)
     codes = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
-    t0 = time.perf_counter()
     job = embed.umap_job("test-nonblocking", codes)
-    assert time.perf_counter() - t0 < 0.5 and not job.done          # the page gets control back at once
+    assert not job.done                        # the page gets control back at once (a blocking call returns done)
     assert embed.umap_job("test-nonblocking", codes) is job           # one job per key, shared
     gate.set()
     assert job.wait(10) and job.error is None

@@ -482,28 +482,46 @@ def training_panel(key: str, start: Callable[[], object], label: str = "Train", 
     threads. Stopping keeps the weights of the last finished step and frees the slot at once."""
     where = container or st.sidebar
     run = get_run(key)
-    active = run is not None and run.active
-    if where.button(label, key=f"{key}-train", type="primary", icon=":material/play_arrow:", disabled=active,
-                    use_container_width=True):
+    if st.session_state.pop(f"dlviz-train-clicked-{key}", False):   # set by the Train button's callback
         if run is not None:
             run.stop()
-        made = _start_run(key, start, where)
-        run = made or run
-        active = made is not None
+        run = _start_run(key, start, where) or run
+    active = run is not None and run.active
+    # Every button acts before it is drawn (Train through the flag its callback sets, Pause and Stop in their
+    # callbacks), so the one rerun a click causes already draws the new state: no second, st.rerun()-triggered
+    # run of the whole page, and Train is greyed out at once.
+    where.button(label, key=f"{key}-train", type="primary", icon=":material/play_arrow:", disabled=active,
+                 use_container_width=True, on_click=_flag_train, args=(key,))
     c2, c3 = where.columns(2)
     paused = active and not run.queued and all(t.status == "paused" for t in run.trainers.values())
-    if c2.button("Resume" if paused else "Pause", key=f"{key}-pause", disabled=not active or run.queued,
-                 icon=":material/play_circle:" if paused else ":material/pause:", use_container_width=True):
-        for t in run.trainers.values():
-            t.resume() if paused else t.pause()
-        st.rerun()
-    if c3.button("Stop", key=f"{key}-stop", icon=":material/stop:", disabled=not active, use_container_width=True):
-        run.stop()
-        st.rerun()
+    c2.button("Resume" if paused else "Pause", key=f"{key}-pause", disabled=not active or run.queued,
+              icon=":material/play_circle:" if paused else ":material/pause:", use_container_width=True,
+              on_click=_pause_or_resume, args=(key,))
+    c3.button("Stop", key=f"{key}-stop", icon=":material/stop:", disabled=not active, use_container_width=True,
+              on_click=_stop, args=(key,))
     if run is not None:
         with where:
             _progress(key, active)
     return run
+
+
+def _flag_train(key: str) -> None:
+    st.session_state[f"dlviz-train-clicked-{key}"] = True
+
+
+def _pause_or_resume(key: str) -> None:
+    run = get_run(key)
+    if run is None or not run.active or run.queued:
+        return
+    paused = all(t.status == "paused" for t in run.trainers.values())
+    for t in run.trainers.values():
+        t.resume() if paused else t.pause()
+
+
+def _stop(key: str) -> None:
+    run = get_run(key)
+    if run is not None and run.active:
+        run.stop()
 
 
 def _fmt_eta(s: float) -> str:

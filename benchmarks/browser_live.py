@@ -1,11 +1,13 @@
 """Live training in a real browser vs the same run outside the app (issue 16, "Live means live").
 
 Serves the app (``streamlit run app/Home.py``), drives headless Chromium with Playwright on the same
-machine, presses **Train** on each trainable page and reads the step counter the page shows. Prints, per
-page: in-app vs outside steps/s (the outside run is ``benchmarks/live_setups.py``, the page's default run
-in a plain process, measured right before), the live view's share of the training time (from the
-Trainer's own clock), click-to-pixels latency of the page's main controls while the run trains, the
-two-session table, and the capacity table (1, 2, 4 sessions on one server).
+machine, presses **Train** on every trainable page (``tests/test_divergence.py::TRAINABLE``, which a test
+keeps complete) and reads the step counter the page shows. Prints, per page: in-app vs outside steps/s (the
+outside run is the Trainer the page's own Train button builds, made through AppTest and trained in a plain
+process right before), the live view's share of the training time (from the Trainer's own clock),
+click-to-pixels latency of the page's main control idle and while the run trains (timed from Streamlit's
+own protocol, ``benchmarks/run_clock.py``), Stop to greyed-out, the warm first paint; then the sessions
+table (1, 2, 4, 8 sessions training on one server, one more session moving a slider).
 
     python benchmarks/browser_live.py                       # everything (~10 min on 2 idle cores)
     python benchmarks/browser_live.py --pages convolutions --skip-capacity
@@ -26,47 +28,64 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")     # as app/Home.py sets it for the server
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "scripts"), str(ROOT / "benchmarks")]
+sys.path[:0] = [str(ROOT), str(ROOT / "app"), str(ROOT / "scripts"), str(ROOT / "benchmarks")]
 
-from browse import CHROMIUM, CHROMIUM_ARGS, serve_app, wait_idle  # noqa: E402
+from browse import CHROMIUM, CHROMIUM_ARGS, serve_app  # noqa: E402
+from run_clock import RunClock  # noqa: E402
 
-# page slug -> (run key, outside setup, main control: (label, control selector, how, figure it redraws))
-PAGES = {
-    "convolutions": ("conv", "convolutions", ("stride slider", ".st-key-conv-stride input[type=range]", "key",
-                                               ".st-key-conv-out")),
-    "classifier": ("clf", "classifier", ("confusion-matrix colouring", ".st-key-clf-cm-norm label", "click",
-                                         '[class*="st-key-clf-cm-"]:not(.st-key-clf-cm-norm)')),
-    "ddpm": ("ddpm", "ddpm", ("scrub t slider", ".st-key-ddpm-rev-t input[type=range]", "key", ".st-key-ddpm-rev-ddim-1")),
-}
+sys.path.insert(0, str(ROOT / "tests"))
+from test_divergence import TRAINABLE  # noqa: E402  page -> (hyperparameter key, run key, optimiser): every trainable page
+
 LONG_RUN = 20_000                          # steps of every benchmarked run
 STEP_RE = re.compile(r"step ([\d,]+)")      # "step 123/2,000 · ..." or "finished at step 600 (...)"
+TRAINING_KNOBS = re.compile(r"-(lr|steps|bs|opt|wd|train|pause|stop|seed)$")
+
+# The main control of a page: the first visible slider in the page's main area that is not a training knob
+# (a control that needs no training), else the first visible radio option there.
+FIND_CONTROL = """() => {
+  const keyOf = el => { const c = el.closest('[class*="st-key-"]');
+    return c ? [...c.classList].find(x => x.startsWith('st-key-')).slice(7) : null; };
+  const seen = el => el.offsetParent !== null;
+  for (const sel of ['[data-testid="stSlider"]', '[data-testid="stRadio"] label']) {
+    for (const el of document.querySelectorAll('[data-testid="stMain"] ' + sel)) {
+      const k = keyOf(el);
+      if (k && seen(el) && !/KNOBS/.test(k)) return [k, sel.includes('Slider') ? 'slider' : 'radio'];
+    }
+  }
+  return null; }""".replace("KNOBS", TRAINING_KNOBS.pattern.replace("\\", "\\\\"))
 
 
 @dataclass
 class Tab:
     page: object
     slug: str
+    hp: str
     key: str
+    clock: RunClock | None = None
     _flip: bool = True
 
+    def __post_init__(self) -> None:
+        self.clock = RunClock(self.page)
+
     def goto(self, url: str) -> float:
-        t0 = time.perf_counter()
-        # a run long enough to outlast the measuring window (the steps control is in the URL): the default runs
-        # (600 steps of the digits CNN) end within seconds on an idle machine, and a finished run counts 0 steps/s
-        self.page.goto(f"{url}/{self.slug}?{self.key}-steps={LONG_RUN}", wait_until="domcontentloaded")
-        wait_idle(self.page)
-        return time.perf_counter() - t0
+        """First paint: navigation to the page's first full script run ended and painted. The run is long enough
+        to outlast the measuring window (the steps control is in the URL): the default runs (600 steps of the digits
+        CNN) end within seconds on an idle machine, and a finished run counts 0 steps/s."""
+        return self.clock.goto(f"{url}/{self.slug}?{self.hp}-steps={LONG_RUN}")
 
     def train(self) -> None:
         self.page.locator(f".st-key-{self.key}-train button").click(timeout=180_000)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 3.0) -> None:
         btn = self.page.locator(f".st-key-{self.key}-stop button")
         with contextlib.suppress(Exception):
-            btn.click(timeout=3000)
+            btn.click(timeout=timeout * 1000)
 
     def step(self) -> int | None:
         """The step the page shows in its progress text (None before the run shows one)."""
@@ -75,30 +94,36 @@ class Tab:
         m = STEP_RE.search(txt or "")
         return int(m.group(1).replace(",", "")) if m else None
 
-    def latency(self, control: tuple, timeout: float = 60.0) -> float:
-        """Like :meth:`latency_once`; NaN (reported as such) when the control did not answer in time."""
+    def control(self) -> tuple[str, str] | None:
+        """(key, kind) of the page's main control (see FIND_CONTROL)."""
+        for _ in range(40):                             # a page still drawing after its first run: look again
+            found = self.page.evaluate(FIND_CONTROL)
+            if found:
+                return tuple(found)
+            self.clock.pump(0.25)
+        return None
+
+    def latency(self, control: tuple[str, str] | None, timeout: float = 60.0) -> float:
+        """Click to pixels of one input on ``control`` (NaN, reported as such, when it did not answer in time)."""
+        if control is None:
+            return float("nan")
+        key, kind = control
+        ignore = self.clock.periodic_fragments(1.2)     # the live views of a run are not this control's answer
+
+        def act() -> None:
+            if kind == "slider":
+                loc = self.page.locator(f".st-key-{key} input[type=range]").first
+                loc.focus(timeout=timeout * 1000)
+                self.page.keyboard.press("ArrowRight" if self._flip else "ArrowLeft")
+            else:
+                options = self.page.locator(f".st-key-{key} label")
+                options.nth(1 if self._flip else 0).click(timeout=timeout * 1000)
+            self._flip = not self._flip
+
         try:
-            return self.latency_once(control, timeout)
+            return self.clock.latency(act, ignore, timeout)
         except Exception:  # noqa: BLE001 - a benchmark row, not a crash
             return float("nan")
-
-    def latency_once(self, control: tuple, timeout: float = 60.0) -> float:
-        """Seconds from a control's input to the browser showing a changed figure (click to pixels)."""
-        _, sel, how, target = control
-        self.page.locator(target).first.wait_for(timeout=timeout * 1000)
-        self.page.evaluate(f"() => {{ window.__before = document.querySelector({json.dumps(target)}).innerHTML; }}")
-        loc = self.page.locator(sel).first
-        t0 = time.perf_counter()
-        if how == "key":
-            loc.focus(timeout=timeout * 1000)
-            self.page.keyboard.press("ArrowRight" if self._flip else "ArrowLeft")
-            self._flip = not self._flip
-        else:
-            loc.click(timeout=timeout * 1000)
-        self.page.wait_for_function(f"() => {{ const e = document.querySelector({json.dumps(target)});"
-                                    f" return e && e.innerHTML !== window.__before; }}", polling="raf",
-                                    timeout=timeout * 1000)
-        return time.perf_counter() - t0
 
     def wait_step(self, timeout: float = 120.0) -> tuple[int, float]:
         t0 = time.perf_counter()
@@ -106,14 +131,14 @@ class Tab:
             s = self.step()
             if s is not None and s > 0:
                 return s, time.perf_counter()
-            time.sleep(0.2)
+            self.clock.pump(0.2)
         raise TimeoutError(f"{self.slug}: no training step shown within {timeout:.0f} s")
 
 
 def rate(tabs: list[Tab], seconds: float) -> list[float]:
     """Steps/s each tab shows over ``seconds`` (from the first shown step on)."""
     starts = [t.wait_step() for t in tabs]
-    time.sleep(seconds)
+    tabs[0].clock.pump(seconds)
     out = []
     for t, (s0, t0) in zip(tabs, starts, strict=True):
         s1, t1 = t.step() or s0, time.perf_counter()
@@ -121,10 +146,31 @@ def rate(tabs: list[Tab], seconds: float) -> list[float]:
     return out
 
 
-def outside(setup: str, seconds: float) -> float:
-    from live_setups import outside_rate
+def outside(slug: str, seconds: float) -> float:
+    """Steps/s of the page's own default run (the Trainer its Train button builds, via AppTest) training in a
+    background thread of this plain process: no server, no browser, no script reruns."""
+    from streamlit.testing.v1 import AppTest
 
-    return outside_rate(setup, seconds)["steps_per_s"]
+    hp, key, _ = TRAINABLE[slug]
+    at = AppTest.from_file(str(ROOT / "pages" / f"{slug}.py"), default_timeout=300)
+    at.query_params[f"{hp}-steps"] = str(LONG_RUN)
+    at.run()
+    if at.exception:
+        raise RuntimeError(f"{slug} failed in AppTest: {at.exception[0].value[:300]}")
+    at.button(key=f"{key}-train").click().run()
+    run = at.session_state[f"dlviz-run-{key}"]
+    trainer = next(iter(run.trainers.values()))           # the first progress line the page shows
+    try:
+        t_end = time.perf_counter() + 120
+        while trainer.step == 0 and time.perf_counter() < t_end:
+            time.sleep(0.05)
+        s0, t0 = trainer.step, time.perf_counter()
+        time.sleep(seconds)
+        return (trainer.step - s0) / (time.perf_counter() - t0)
+    finally:
+        run.stop()
+        for t in run.trainers.values():
+            t.join(10)
 
 
 def server_rss_mb(port: int) -> float:
@@ -155,11 +201,12 @@ def live_view_share(stats: Path, key: str) -> tuple[float, float]:
     return tm["periodic_s"] / step_s, sum(r["views_s"] for r in rows) / step_s
 
 
-def open_tabs(browser, url: str, slug: str, key: str, n: int) -> list[Tab]:
+def open_tabs(browser, url: str, slug: str, n: int) -> list[Tab]:
+    hp, key, _ = TRAINABLE[slug]
     tabs = []
     for _ in range(n):
         ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-        tabs.append(Tab(ctx.new_page(), slug, key))
+        tabs.append(Tab(ctx.new_page(), slug, hp, key))
     for t in tabs:
         t.goto(url)
     return tabs
@@ -174,32 +221,39 @@ def close(tabs: list[Tab]) -> None:
 
 
 def per_page(browser, url: str, stats: Path, slug: str, seconds: float) -> dict:
-    key, setup, control = PAGES[slug]
-    out_sps = outside(setup, seconds)
-    tab = open_tabs(browser, url, slug, key, 1)[0]
-    t0 = time.perf_counter()
-    tab.goto(url)                                   # second visit: a warm page's first paint
-    paint = time.perf_counter() - t0
+    out_sps = outside(slug, seconds)
+    tab = open_tabs(browser, url, slug, 1)[0]          # the first visit warms the page's caches
+    paint = tab.goto(url)                             # second visit: a warm page's first paint
+    control = tab.control()
     idle_lat = statistics.median(tab.latency(control) for _ in range(3))
     tab.train()
     in_sps = rate([tab], seconds)[0]
     busy_lat = statistics.median(tab.latency(control) for _ in range(3))
-    tab.stop()
+    t0 = time.perf_counter()                          # Stop: click to the button greyed out
+    tab.stop(timeout=30)
+    try:
+        tab.page.wait_for_function(f"() => document.querySelector('.st-key-{tab.key}-stop button')?.disabled",
+                                   timeout=30_000)
+        stop_lat = time.perf_counter() - t0
+    except Exception:  # noqa: BLE001 - reported as inf, not a crash of the table
+        stop_lat = float("inf")
     time.sleep(1.5)
-    periodic, views = live_view_share(stats, key)
+    periodic, views = live_view_share(stats, tab.key)
     tab.page.context.close()
     return {"page": slug, "outside_steps_per_s": round(out_sps, 2), "in_app_steps_per_s": round(in_sps, 2),
             "ratio": round(in_sps / out_sps, 2) if out_sps else None,
             "snapshot_eval_share": round(periodic, 3), "monitor_share": round(views, 3),
-            f"latency_s[{control[0]}] idle": round(idle_lat, 2), "while training": round(busy_lat, 2),
+            "control": control[0] if control else None, "latency_idle_s": round(idle_lat, 2),
+            "latency_training_s": round(busy_lat, 2), "stop_s": round(stop_lat, 2),
             "warm_first_paint_s": round(paint, 2)}
 
 
 def sessions(browser, url: str, port: int, n_train: int, seconds: float, slug: str = "convolutions") -> dict:
     """``n_train`` sessions train ``slug`` at once; one more session moves a slider meanwhile."""
-    key, _, control = PAGES[slug]
-    tabs = open_tabs(browser, url, slug, key, n_train + 1)
+    tabs = open_tabs(browser, url, slug, n_train + 1)
     trainers, idle = tabs[:-1], tabs[-1]
+    key = idle.key
+    control = idle.control()
     for t in trainers:
         t.train()
     for t in trainers:                              # each shows a progress line (running or queued)
@@ -211,7 +265,7 @@ def sessions(browser, url: str, port: int, n_train: int, seconds: float, slug: s
     stop_lat = None
     if running:                                     # Stop answers: click to the button greying out
         t0 = time.perf_counter()
-        running[0].stop()
+        running[0].stop(timeout=30)
         try:
             running[0].page.wait_for_function(
                 f"() => document.querySelector('.st-key-{key}-stop button')?.disabled", timeout=30_000)
@@ -234,10 +288,10 @@ def _queued(tab: Tab) -> bool:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--pages", nargs="*", default=list(PAGES))
+    ap.add_argument("--pages", nargs="*", default=sorted(TRAINABLE))
     ap.add_argument("--port", type=int, default=8605)
     ap.add_argument("--seconds", type=float, default=20.0)
-    ap.add_argument("--capacity", nargs="*", type=int, default=[1, 2, 4], help="sessions training at once")
+    ap.add_argument("--capacity", nargs="*", type=int, default=[1, 2, 4, 8], help="sessions training at once")
     args = ap.parse_args()
     import torch
     from playwright.sync_api import sync_playwright

@@ -5,6 +5,7 @@ from the Train click (the training pool is built inside the timed span), on the 
 dlviz.seq2seq.training.TRAIN_THREADS) and, for comparison, on 2 threads.
 
     python benchmarks/bench_seq2seq.py             # these rows only
+    python benchmarks/bench_seq2seq.py --browser   # and type-to-pixels in headless Chromium (serves the app)
     python benchmarks/run.py --only rows           # with every other module's rows
 """
 
@@ -83,11 +84,50 @@ def training_rows(target: float = 0.95, threads: int | None = None, max_steps: i
             _row(f"  machine load average during the run (on {os.cpu_count()} cores)", load, "", "-", area)]
 
 
+def browser_rows(port: int | None = None) -> list[dict]:
+    """Type-to-pixels in headless Chromium against the real server (section 1 is a fragment, so a typed input
+    reruns only that section): the median over 5 typed dates of Enter -> the attention figure redrawn."""
+    import json
+    import statistics
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    from browse import CHROMIUM, CHROMIUM_ARGS, serve_app, wait_idle
+    from playwright.sync_api import sync_playwright
+
+    fig = ".st-key-s2s-align"
+    times = []
+    with serve_app(port) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/seq2seq", wait_until="domcontentloaded")
+        wait_idle(page)
+        for text in ["21st of september 1998", "march 4, 2001", "4/7/1776", "july 4, 1776", "3rd of march 1998"]:
+            page.evaluate(f"() => {{ window.__before = document.querySelector({json.dumps(fig)}).innerHTML; }}")
+            box = page.locator(".st-key-s2s-text-dates input").first
+            box.fill(text)
+            t0 = time.perf_counter()
+            box.press("Enter")
+            page.wait_for_function(f"() => {{ const e = document.querySelector({json.dumps(fig)});"
+                                   " return e && e.innerHTML !== window.__before; }", polling="raf", timeout=30_000)
+            times.append(time.perf_counter() - t0)
+            wait_idle(page)
+        browser.close()
+    return [_row("type a date, Enter -> attention figure redrawn (browser, median of 5)",
+                 1000 * statistics.median(times), "ms", "<= 300 ms"),
+            _row("  the slowest of the 5", 1000 * max(times), "ms", "-")]
+
+
 def rows() -> list[dict]:
     # the page's thread count, then 2 threads for comparison (the count a 1-run-per-server registry would give)
     return interaction_rows() + training_rows() + training_rows(threads=2)
 
 
 if __name__ == "__main__":
-    for r in rows():
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--browser", action="store_true", help="also the type-to-pixels rows (serves the app)")
+    ap.add_argument("--port", type=int, default=None)
+    a = ap.parse_args()
+    for r in rows() + (browser_rows(a.port) if a.browser else []):
         print(f"{r['area']:<34} {r['what']:<70} {r['value']:>9.3g} {r['unit']:<4} {r['budget']}")

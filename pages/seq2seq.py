@@ -118,6 +118,11 @@ def length_curve(key: str, _model) -> C.LengthCurve:
 # ---------------------------------------------------------------- 1. type an input, see the attention
 def typed_input() -> None:
     st.subheader("1 · Type an input: where does the decoder look?")
+    _typed_body()
+
+
+@st.fragment          # its controls (text, model, beam width) rerun only this section
+def _typed_body() -> None:
     if not sources:
         st.info(f"No model for *{spec.label}* is shipped: press **Train** in the sidebar (the defaults take a few "
                 "minutes on a laptop). Meanwhile, here is the true alignment of your input.",

@@ -135,6 +135,71 @@ def position_locality(sim: np.ndarray) -> float:
     return float(np.corrcoef(s[off], -d[off])[0, 1])
 
 
+def _grid_coords(g: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.repeat(np.arange(g), g), np.tile(np.arange(g), g)          # row, column of patch k (row-major)
+
+
+def row_col_contrast(sim: np.ndarray) -> float:
+    """Fig. 7's row/column structure: the mean cosine similarity of pairs of patches in the same row or
+    the same column minus the mean over all other pairs (self-pairs excluded). 0 for no such structure."""
+    g = sim.shape[0]
+    s = sim.reshape(g * g, g * g)
+    r, c = _grid_coords(g)
+    off = ~np.eye(g * g, dtype=bool)
+    same = ((r[:, None] == r[None]) | (c[:, None] == c[None])) & off
+    return float(s[same].mean() - s[off & ~same].mean())
+
+
+def radial_order(sim: np.ndarray) -> float:
+    """How much the embeddings code the distance from the image centre: the correlation over all pairs of
+    patches between cosine similarity and minus the difference of their distances from the centre (1: patches
+    equally far from the centre have equal embeddings, wherever they are). A ring code like this makes
+    :func:`position_locality` negative: opposite patches on one ring are far apart yet alike."""
+    g = sim.shape[0]
+    r, c = _grid_coords(g)
+    rho = np.hypot(r - (g - 1) / 2, c - (g - 1) / 2)
+    d = np.abs(rho[:, None] - rho[None])
+    off = ~np.eye(g * g, dtype=bool)
+    return float(np.corrcoef(sim.reshape(g * g, g * g)[off], -d[off])[0, 1])
+
+
+@dataclass
+class PositionStructure:
+    """The spatial order in a position-similarity map, each score beside its value when the patches'
+    positions are shuffled (a random relabelling of the grid keeps every similarity, destroys the layout)."""
+
+    locality: float            # corr(similarity, -grid distance)
+    row_col: float             # row_col_contrast
+    radial: float              # radial_order
+    null_mean: dict[str, float]
+    null_std: dict[str, float]
+    p_value: dict[str, float]  # share of shuffles scoring at least as high (one-sided)
+
+    def z(self, name: str) -> float:
+        sd = self.null_std[name]
+        return (getattr(self, name) - self.null_mean[name]) / sd if sd > 0 else float("nan")
+
+
+def position_structure(sim: np.ndarray, shuffles: int = 500, seed: int = 0) -> PositionStructure:
+    """:func:`position_locality`, :func:`row_col_contrast` and :func:`radial_order` of ``sim (g, g, g, g)``,
+    each against ``shuffles`` random permutations of the patches (deterministic given ``seed``)."""
+    g = sim.shape[0]
+    s = sim.reshape(g * g, g * g)
+    fns = {"locality": position_locality, "row_col": row_col_contrast, "radial": radial_order}
+    obs = {k: f(sim) for k, f in fns.items()}
+    rng = np.random.default_rng(seed)
+    null = {k: [] for k in fns}
+    for _ in range(shuffles):
+        p = rng.permutation(g * g)
+        sp = s[p][:, p].reshape(g, g, g, g)
+        for k, f in fns.items():
+            null[k].append(f(sp))
+    arr = {k: np.asarray(v) for k, v in null.items()}
+    return PositionStructure(obs["locality"], obs["row_col"], obs["radial"],
+                             {k: float(v.mean()) for k, v in arr.items()}, {k: float(v.std()) for k, v in arr.items()},
+                             {k: float((arr[k] >= obs[k] - 1e-12).mean()) for k in fns})
+
+
 @dataclass
 class AttentionResult:
     logits: torch.Tensor        # (B, classes)

@@ -113,3 +113,20 @@ def test_the_shipped_curve_has_at_least_three_seeds():
     if curve is None:
         pytest.skip("vit_vs_cnn_digits.npz is not shipped")
     assert len(set(curve.meta["seeds"])) >= 3 and curve.vit.shape[0] == len(curve.meta["seeds"])
+
+
+def test_shuffle_scores_equal_the_scores_of_the_shuffled_map():
+    """Scoring with shuffled grid coordinates (how position_structure scores its shuffles at once) is scoring the
+    map with its patches shuffled by the inverse permutation."""
+    g = 4
+    rng = np.random.default_rng(5)
+    e = rng.normal(size=(g * g, 6))
+    s = e @ e.T
+    p = rng.permutation(g * g)
+    sp = s[p][:, p].reshape(g, g, g, g)
+    r, c = _coords(g)
+    q = np.argsort(p)
+    got = C._structure_scores(s, r[q][None], c[q][None], g)
+    assert got["row_col"][0] == pytest.approx(C.row_col_contrast(sp))
+    assert got["locality"][0] == pytest.approx(C.position_locality(sp))
+    assert got["radial"][0] == pytest.approx(C.radial_order(sp))

@@ -180,24 +180,40 @@ class PositionStructure:
         return (getattr(self, name) - self.null_mean[name]) / sd if sd > 0 else float("nan")
 
 
-def position_structure(sim: np.ndarray, shuffles: int = 500, seed: int = 0) -> PositionStructure:
+def _structure_scores(s: np.ndarray, r: np.ndarray, c: np.ndarray, g: int) -> dict[str, np.ndarray]:
+    """The three scores of similarity matrix ``s (N, N)`` for ``K`` assignments of grid coordinates to the
+    patches at once (``r``, ``c``: ``(K, N)`` rows and columns); the identity assignment gives the plain scores."""
+    N = s.shape[0]
+    off = ~np.eye(N, dtype=bool)
+    sv = s[off]                                                         # (M,) off-diagonal similarities
+    rr, cc = r[:, :, None], c[:, :, None]
+    same = ((rr == r[:, None]) | (cc == c[:, None]))[:, off]           # (K, M)
+    contrast = (same * sv).sum(1) / same.sum(1) - (~same * sv).sum(1) / (~same).sum(1)
+    dist = np.hypot(rr - r[:, None], cc - c[:, None])[:, off]
+    rho = np.hypot(r - (g - 1) / 2, c - (g - 1) / 2)
+    ring = np.abs(rho[:, :, None] - rho[:, None])[:, off]
+
+    def corr(x: np.ndarray) -> np.ndarray:                             # Pearson of sv with each row of -x
+        xm, sm = -x - (-x).mean(1, keepdims=True), sv - sv.mean()
+        return (xm * sm).sum(1) / np.sqrt((xm ** 2).sum(1) * (sm ** 2).sum())
+
+    return {"locality": corr(dist), "row_col": contrast, "radial": corr(ring)}
+
+
+def position_structure(sim: np.ndarray, shuffles: int = 200, seed: int = 0) -> PositionStructure:
     """:func:`position_locality`, :func:`row_col_contrast` and :func:`radial_order` of ``sim (g, g, g, g)``,
-    each against ``shuffles`` random permutations of the patches (deterministic given ``seed``)."""
+    each against ``shuffles`` random permutations of the patches (deterministic given ``seed``). Shuffling the
+    patches is the same as shuffling which grid cell each patch is given, so the shuffles are scored at once."""
     g = sim.shape[0]
-    s = sim.reshape(g * g, g * g)
-    fns = {"locality": position_locality, "row_col": row_col_contrast, "radial": radial_order}
-    obs = {k: f(sim) for k, f in fns.items()}
+    s = sim.reshape(g * g, g * g).astype(np.float64)
+    r, c = (a.astype(np.float32) for a in _grid_coords(g))
+    obs = {k: float(v[0]) for k, v in _structure_scores(s, r[None], c[None], g).items()}
     rng = np.random.default_rng(seed)
-    null = {k: [] for k in fns}
-    for _ in range(shuffles):
-        p = rng.permutation(g * g)
-        sp = s[p][:, p].reshape(g, g, g, g)
-        for k, f in fns.items():
-            null[k].append(f(sp))
-    arr = {k: np.asarray(v) for k, v in null.items()}
+    q = np.stack([rng.permutation(g * g) for _ in range(shuffles)])      # (K, N)
+    arr = _structure_scores(s, r[q], c[q], g)
     return PositionStructure(obs["locality"], obs["row_col"], obs["radial"],
                              {k: float(v.mean()) for k, v in arr.items()}, {k: float(v.std()) for k, v in arr.items()},
-                             {k: float((arr[k] >= obs[k] - 1e-12).mean()) for k in fns})
+                             {k: float((arr[k] >= obs[k] - 1e-12).mean()) for k in arr})
 
 
 @dataclass

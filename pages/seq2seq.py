@@ -171,7 +171,7 @@ def _typed_body() -> None:
             m3.metric("Alignment matches", "–", help="Without attention there are no weights to score.")
         else:
             m3.metric("Alignment matches", f"{score.hits:.0%}", f"{score.near:.0%} within ± 1 position",
-                      delta_color="off",
+                      delta_color="off", delta_arrow="off",
                       help=f"Of the {score.scored} output tokens that come from somewhere in the input, the share "
                            f"whose most-attended input token is one they truly come from. Mean attention mass on "
                            f"the true positions: {score.mass:.0%}. The small number forgives one position: the "

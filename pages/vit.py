@@ -190,13 +190,20 @@ def tokens() -> None:
                                                           for i in range(g * g) for j in range(g * g)],
                            f"vit-position-similarity-{mkey}", f"{K}-possim")
     ps = position_structure(mkey, sim)
-    c2.metric("Same row / column", f"{ps.row_col:+.2f}", f"{ps.z('row_col'):.1f} sd above shuffled", delta_color="off",
+    c2.metric("Same row / column", f"{ps.row_col:+.2f}", f"{ps.z('row_col'):+.1f} sd vs shuffled patches", delta_color="off",
+              delta_arrow="off",
               help="Mean cosine similarity of pairs of patches in the same row or column minus that of all other "
                    "pairs; beside it, how far above the same score with the patches' positions shuffled.")
-    c2.metric("Distance from centre", f"{ps.radial:+.2f}", f"{ps.z('radial'):.1f} sd above shuffled", delta_color="off",
+    c2.metric("Distance from centre", f"{ps.radial:+.2f}", f"{ps.z('radial'):+.1f} sd vs shuffled patches", delta_color="off",
+              delta_arrow="off",
               help="Correlation between similarity and minus the difference of the two patches' distances from "
                    "the image centre (1: a pure ring code).")
     c2.caption(views.position_caption(ps, g))
+    if ps.z("row_col") < 3 and mkey != "vit_food" and "vit_food" in AVAILABLE:
+        fm = ui.load_shipped("vit_food", expected_arch="vit")[1]["metrics"]
+        c2.caption(f"The shipped food ViT (an 8×8 grid of patches) shows rows, columns and rings clearly (its card: "
+                   f"same row/column {fm['position_row_col']:+.2f}, centre distance {fm['position_radial']:+.2f}): "
+                   "pick it in the sidebar.")
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -80,3 +80,18 @@ def test_the_sidebar_defaults_reach_95_percent_on_the_digits():
     t.run()
     assert t.status == "finished"
     assert max(t.history("test_acc")[1]) >= 0.95
+
+
+def test_the_position_map_caption_says_what_each_shipped_model_shows():
+    """Section 2 states what is measured: faint rows/columns on the digits ViT (pointing to the food ViT), clear
+    rows, columns and rings on the food ViT."""
+    if "vit_food" not in shipped():
+        pytest.skip("vit_food is not shipped")
+    at = _open()
+    text = " ".join(c.value for c in at.caption)
+    assert "faint row/column structure" in text and "The shipped food ViT" in text
+    radio = next(r for r in at.sidebar.radio if r.key.startswith("vit-src"))
+    radio.set_value("vit_food").run()
+    text = " ".join(c.value for c in at.caption)
+    assert "rows and columns of Fig. 7 are there" in text and "codes the distance from the centre" in text
+    assert "The shipped food ViT" not in text

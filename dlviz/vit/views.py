@@ -143,8 +143,7 @@ def position_caption(ps, g: int) -> str:
     :class:`dlviz.vit.core.PositionStructure` beside its value with the patches shuffled, and a verdict that
     says no more than those numbers (3 standard deviations above the shuffles: "there"; 2: "faint")."""
     def vs(name: str) -> str:
-        return (f"{getattr(ps, name):+.2f}, shuffled patches {ps.null_mean[name]:+.2f} ± {ps.null_std[name]:.2f}, "
-                f"{ps.z(name):.1f} sd")
+        return f"{getattr(ps, name):+.2f} ({ps.null_mean[name]:+.2f} ± {ps.null_std[name]:.2f})"
 
     zr, zc = ps.z("row_col"), ps.z("radial")
     rows = ("the rows and columns of Fig. 7 are there" if zr >= 3 else
@@ -156,6 +155,7 @@ def position_caption(ps, g: int) -> str:
                 "wherever they lie)" + (", which is why similarity against plain grid distance is negative"
                                         if ps.locality < 0 else "") + ".")
     return (f"Tile (row i, column j): how similar patch (i, j)'s position embedding is to every other patch's "
-            f"(Dosovitskiy et al. Fig. 7 centre); nobody told the model the {g}×{g} grid. Measured: same row or "
-            f"column minus other pairs {vs('row_col')}; similarity against equal distance from the centre "
-            f"{vs('radial')}; against grid distance {vs('locality')}. So: {rows}.{ring}")
+            f"(Dosovitskiy et al. Fig. 7 centre); nobody told the model the {g}×{g} grid. Measured (in brackets: "
+            f"the same with the patches shuffled, mean ± sd): same row or column minus other pairs {vs('row_col')}; "
+            f"similarity against equal distance from the centre {vs('radial')}; against grid distance "
+            f"{vs('locality')}. So: {rows}.{ring}")

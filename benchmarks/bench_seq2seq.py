@@ -51,6 +51,25 @@ def interaction_rows() -> list[dict]:
                                                                             1), "s", "< 3 s")]
 
 
+def server_rows() -> list[dict]:
+    """Server time of a typed input in Streamlit's AppTest: AppTest reruns the whole page (it does not run fragments
+    alone), so this bounds the fragment rerun a browser triggers from above. Median over 5 typed dates."""
+    import statistics
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "app"))
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "pages" / "seq2seq.py"), default_timeout=120)
+    at.run()
+    times = []
+    for text in ["21st of september 1998", "march 4, 2001", "4/7/1776", "july 4, 1776", "3rd of march 1998"]:
+        t0 = time.perf_counter()
+        at.text_input(key="s2s-text-dates").input(text).run()
+        times.append(time.perf_counter() - t0)
+    return [_row("type a date: whole-page rerun, server time (AppTest, median of 5)", 1000 * statistics.median(times),
+                 "ms", "<= 100 ms")]
+
+
 def training_rows(target: float = 0.95, threads: int | None = None, max_steps: int = 1200) -> list[dict]:
     """The default live run to ``target``; ``threads`` None: the page's own count (TRAIN_THREADS), else forced."""
     from dlviz.seq2seq.training import LIVE_DEFAULTS, TRAIN_THREADS, _pool, make_trainer, new_model
@@ -119,7 +138,7 @@ def browser_rows(port: int | None = None) -> list[dict]:
 
 def rows() -> list[dict]:
     # the page's thread count, then 2 threads for comparison (the count a 1-run-per-server registry would give)
-    return interaction_rows() + training_rows() + training_rows(threads=2)
+    return interaction_rows() + server_rows() + training_rows() + training_rows(threads=2)
 
 
 if __name__ == "__main__":

@@ -86,8 +86,8 @@ def view_rows() -> list[dict]:
 
         out.append(dict(area=area, what=f"attention of every head + rollout + overlay, one image ({name})",
                         value=1000 * best_of(attention, 5), unit="ms", budget="< 100 ms"))
-        out.append(dict(area=area, what=f"position-similarity map and locality ({name})",
-                        value=1000 * best_of(lambda model=model: V.position_locality(V.position_similarity(model)), 5),
+        out.append(dict(area=area, what=f"position-similarity map and its structure vs 200 shuffles ({name})",
+                        value=1000 * best_of(lambda model=model: V.position_structure(V.position_similarity(model)), 5),
                         unit="ms", budget="< 100 ms"))
         out.append(dict(area=area, what=f"shift measure, 4 shifts x {n_eq} test images ({name}), uncached",
                         value=1000 * best_of(lambda model=model, test=test, n_eq=n_eq: V.patch_shift_errors(model, test.images[:n_eq], [1, 2, 4, 8]), 3),

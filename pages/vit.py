@@ -189,16 +189,26 @@ def tokens() -> None:
         share.csv_download("Similarities (CSV)", lambda: [{"patch a": i, "patch b": j, "cosine": float(sim[i, j])}
                                                           for i in range(g * g) for j in range(g * g)],
                            f"vit-position-similarity-{mkey}", f"{K}-possim")
-    loc = V.position_locality(sim)
-    c2.metric("Locality", f"{loc:.2f}", help="Correlation, over all pairs of patches, between their embeddings' "
-              "cosine similarity and minus their distance on the grid. 1: similarity falls off with distance; "
-              "0: no spatial structure.")
-    verdict = ("similarity falls off with distance on the grid: the model has learned where its patches sit"
-               if loc > 0.3 else "there is little spatial order in them: this model hardly uses where a patch was "
-               "(with few patches and little data, the paper's Fig. 7 structure need not appear)")
-    c2.caption(f"Tile (row i, column j) shows how similar patch (i, j)'s position embedding is to every other "
-               f"patch's (Dosovitskiy et al. Fig. 7 centre). Nobody told the model the grid; here (locality "
-               f"{loc:.2f}) {verdict}.")
+    ps = position_structure(mkey, sim)
+    c2.metric("Same row / column", f"{ps.row_col:+.2f}", f"{ps.z('row_col'):+.1f} sd vs shuffled patches", delta_color="off",
+              delta_arrow="off",
+              help="Mean cosine similarity of pairs of patches in the same row or column minus that of all other "
+                   "pairs; beside it, how far above the same score with the patches' positions shuffled.")
+    c2.metric("Distance from centre", f"{ps.radial:+.2f}", f"{ps.z('radial'):+.1f} sd vs shuffled patches", delta_color="off",
+              delta_arrow="off",
+              help="Correlation between similarity and minus the difference of the two patches' distances from "
+                   "the image centre (1: a pure ring code).")
+    c2.caption(views.position_caption(ps, g))
+    if ps.z("row_col") < 3 and mkey != "vit_food" and "vit_food" in AVAILABLE:
+        fm = ui.load_shipped("vit_food", expected_arch="vit")[1]["metrics"]
+        c2.caption(f"The shipped food ViT (an 8×8 grid of patches) shows rows, columns and rings clearly (its card: "
+                   f"same row/column {fm['position_row_col']:+.2f}, centre distance {fm['position_radial']:+.2f}): "
+                   "pick it in the sidebar.")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def position_structure(mk: str, _sim) -> V.PositionStructure:
+    return V.position_structure(_sim)
 
 
 # ---------------------------------------------------------------- 3. attention
@@ -264,7 +274,7 @@ def vit_vs_cnn() -> None:
     curve = efficiency.load()
     if curve is None:
         st.warning("The measured curve is not shipped here; reproduce it with `python -m dlviz.vit.efficiency` "
-                   "(about 4 min of CPU at 1 thread).", icon=":material/warning:")
+                   "(about 4 min of CPU per seed at 1 thread).", icon=":material/warning:")
         return
     mt = curve.meta
     a, b = st.columns([3, 1])
@@ -277,18 +287,23 @@ def vit_vs_cnn() -> None:
             for m, acc_ in (("ViT", curve.vit), ("CNN", curve.cnn)) for k, sd in enumerate(mt["seeds"])
             for i, n in enumerate(curve.sizes)], "vit-vs-cnn-digits", f"{K}-eff")
     v, c = curve.vit.mean(0), curve.cnn.mean(0)
-    b.metric(f"{curve.sizes[0]} images: CNN / ViT", f"{c[0]:.0%} / {v[0]:.0%}")
-    b.metric(f"{curve.sizes[-1]:,} images: CNN / ViT", f"{c[-1]:.0%} / {v[-1]:.0%}")
+    sv, sc = curve.stderr(curve.vit), curve.stderr(curve.cnn)
+    for i in (0, -1):
+        b.metric(f"{curve.sizes[i]:,} images: CNN / ViT", f"{c[i]:.0%} / {v[i]:.0%}",
+                 help=f"Mean over {len(mt['seeds'])} seeds ± standard error: CNN {c[i]:.1%} ± {sc[i]:.1%}, "
+                      f"ViT {v[i]:.1%} ± {sv[i]:.1%}.")
     gap = c - v
-    b.metric("Largest CNN lead", f"{gap.max():+.1%}", help=f"at {curve.sizes[int(gap.argmax())]} training images")
+    j = int(gap.argmax())
+    b.metric("Largest CNN lead", f"{gap[j]:+.1%}", help=f"at {curve.sizes[j]} training images (mean over seeds)")
     vc, cc = mt["vit_config"], mt["cnn_config"]
     st.caption(
         f"**What was measured:** the test accuracy on all {mt['n_test']} held-out digits of a fresh ViT "
         f"({vc['patch_size']}×{vc['patch_size']} patches, width {vc['dim']}, depth {vc['depth']}, {vc['heads']} heads; "
         f"{mt['vit_params']:,} parameters) and a fresh SmallCNN (channels {tuple(cc['channels'])}, "
         f"{cc['kernel_size']}×{cc['kernel_size']} convolutions, {mt['cnn_params']:,} parameters), each trained on the "
-        f"first n images of one class-balanced order of the training split with the same recipe ({mt['recipe']}); "
-        + (f"line: mean over seeds {mt['seeds']}, band: their range. " if len(mt["seeds"]) > 1 else
+        f"first n images of a class-balanced order of the training split with the same recipe ({mt['recipe']}); "
+        + (f"line: the mean over seeds {mt['seeds']} (a seed sets the initialisation, the class-balanced order "
+           f"the n images are taken from, and the batches), band: ± one standard error of that mean. " if len(mt["seeds"]) > 1 else
            f"one seed ({mt['seeds'][0]}) per point: the spread between seeds was not measured. ")
         + f"Measured once offline ({mt['cpu_time_s']:.0f} s of "
         f"CPU); reproduce with `{mt['reproduce']}`. The convolution's locality and weight sharing are the prior "

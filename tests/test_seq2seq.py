@@ -226,6 +226,9 @@ def test_alignment_score_by_hand():
     s = C.alignment_score(alpha, [[0], [1], [], [0, 1]])
     assert s.scored == 3 and s.hits == pytest.approx(2 / 3)             # row 1 attends to 2, not 1
     assert s.mass == pytest.approx((0.7 + 0.1 + 1.0) / 3)
+    assert s.near == 1.0                                                # ... which is one position off
+    far = C.alignment_score(np.array([[0.0, 0.0, 0.1, 0.9], [0.9, 0.1, 0.0, 0.0]]), [[0], [1]])
+    assert far.hits == 0.0 and far.near == 0.5                          # 3 is two from 0; 0 is one from 1
     A = C.alignment_matrix([[0], [1, 2], []], 3)
     assert np.allclose(A, [[1, 0, 0], [0, 0.5, 0.5], [0, 0, 0]])
 

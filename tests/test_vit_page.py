@@ -28,7 +28,7 @@ def at() -> AppTest:
 
 def test_default_view_states_its_measurements(at):
     labels = {m.label: m.value for m in at.metric}
-    for name in ("Test accuracy", "Tokens", "Locality", "Prediction", "Rollout on the ink", "Largest CNN lead"):
+    for name in ("Test accuracy", "Tokens", "Same row / column", "Distance from centre", "Prediction", "Rollout on the ink", "Largest CNN lead"):
         assert name in labels, sorted(labels)
     assert float(labels["Test accuracy"].rstrip("%")) >= 95
     assert labels["Tokens"] == "16 + [CLS]"                     # 16x16 digits, 4x4 patches
@@ -78,7 +78,7 @@ def test_a_short_live_run_trains_and_becomes_the_explored_model():
     assert _model_radio(app).value == "live"
     assert any("no position embeddings" in i.value for i in app.info)
     labels = {m.label: m.value for m in app.metric}
-    assert "Locality" not in labels and "Prediction" in labels
+    assert "Same row / column" not in labels and "Prediction" in labels
     # issue 17: the live ViT downloads, and the notebook lines read that file and print the sidebar's accuracy
     import os
 

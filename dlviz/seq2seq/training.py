@@ -25,6 +25,11 @@ from dlviz.train import Trainer
 # what the page's sidebar starts from: the default task reaches >= 95 % exact match within these steps
 LIVE_DEFAULTS = {"lr": 3e-3, "steps": 400, "batch_size": 64}
 POOL = 8_000                         # training examples per run (fresh seeds; the test seed is apart)
+# One intra-op thread: a decoder step is a few (64 x 64) matrix products, too small to split, so a second OpenMP
+# thread only adds synchronisation -- measured (benchmarks/bench_seq2seq.py, idle 2-core machine): the default
+# run to 95 % exact match took 3.3 s on 1 thread and 9.4 s on 2; on a loaded machine a 2-thread step was ~10x
+# slower than a 1-thread one (0.27 s vs 0.03 s), which is where a 115 s live run came from.
+TRAIN_THREADS = 1
 
 
 def new_model(task: str, attention: str = "additive", cell: str = "gru", hidden_size: int = 64,
@@ -79,8 +84,12 @@ def seq2seq_loss(model: Seq2Seq, batch, teacher_forcing: float = 1.0, generator=
 def make_trainer(model: Seq2Seq, *, steps: int = 1200, lr: float = 3e-3, batch_size: int = 64,
                  teacher_forcing: float = 1.0, optimizer: torch.optim.Optimizer | None = None, seed: int = 0,
                  eval_every: int = 100, eval_n: int = 300, grad_clip: float = 1.0, name: str = "seq2seq",
-                 device: str | None = None, scheduler=None, pool: int = POOL) -> Trainer:
-    """A Trainer for ``model`` on its task; records ``exact_match`` on ``eval_n`` held-out examples."""
+                 device: str | None = None, scheduler=None, pool: int = POOL, threads: int | None = TRAIN_THREADS
+                 ) -> Trainer:
+    """A Trainer for ``model`` on its task; records ``exact_match`` on ``eval_n`` held-out examples.
+
+    ``threads`` (default :data:`TRAIN_THREADS`, 1) is the training thread's intra-op thread count; ``None``
+    leaves it to the caller (the app's run registry splits the cores between runs)."""
     if not 0.0 <= teacher_forcing <= 1.0:
         raise ValueError("the teacher-forcing ratio must lie in [0, 1]")
     src, tin, tout = training_pool(model, n=pool, seed=seed)
@@ -94,4 +103,5 @@ def make_trainer(model: Seq2Seq, *, steps: int = 1200, lr: float = 3e-3, batch_s
 
     return Trainer(model, loss_fn=lambda m, b: seq2seq_loss(m, b, teacher_forcing, g), optimizer=opt,
                    batches=_batches(src, tin, tout, batch_size, seed), steps=steps, grad_clip=grad_clip,
-                   eval_fn=eval_fn, eval_every=eval_every, name=name, device=device, scheduler=scheduler)
+                   eval_fn=eval_fn, eval_every=eval_every, name=name, device=device, scheduler=scheduler,
+                   threads=threads)

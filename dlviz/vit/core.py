@@ -135,6 +135,87 @@ def position_locality(sim: np.ndarray) -> float:
     return float(np.corrcoef(s[off], -d[off])[0, 1])
 
 
+def _grid_coords(g: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.repeat(np.arange(g), g), np.tile(np.arange(g), g)          # row, column of patch k (row-major)
+
+
+def row_col_contrast(sim: np.ndarray) -> float:
+    """Fig. 7's row/column structure: the mean cosine similarity of pairs of patches in the same row or
+    the same column minus the mean over all other pairs (self-pairs excluded). 0 for no such structure."""
+    g = sim.shape[0]
+    s = sim.reshape(g * g, g * g)
+    r, c = _grid_coords(g)
+    off = ~np.eye(g * g, dtype=bool)
+    same = ((r[:, None] == r[None]) | (c[:, None] == c[None])) & off
+    return float(s[same].mean() - s[off & ~same].mean())
+
+
+def radial_order(sim: np.ndarray) -> float:
+    """How much the embeddings code the distance from the image centre: the correlation over all pairs of
+    patches between cosine similarity and minus the difference of their distances from the centre (1: patches
+    equally far from the centre have equal embeddings, wherever they are). A ring code like this makes
+    :func:`position_locality` negative: opposite patches on one ring are far apart yet alike."""
+    g = sim.shape[0]
+    r, c = _grid_coords(g)
+    rho = np.hypot(r - (g - 1) / 2, c - (g - 1) / 2)
+    d = np.abs(rho[:, None] - rho[None])
+    off = ~np.eye(g * g, dtype=bool)
+    return float(np.corrcoef(sim.reshape(g * g, g * g)[off], -d[off])[0, 1])
+
+
+@dataclass
+class PositionStructure:
+    """The spatial order in a position-similarity map, each score beside its value when the patches'
+    positions are shuffled (a random relabelling of the grid keeps every similarity, destroys the layout)."""
+
+    locality: float            # corr(similarity, -grid distance)
+    row_col: float             # row_col_contrast
+    radial: float              # radial_order
+    null_mean: dict[str, float]
+    null_std: dict[str, float]
+    p_value: dict[str, float]  # share of shuffles scoring at least as high (one-sided)
+
+    def z(self, name: str) -> float:
+        sd = self.null_std[name]
+        return (getattr(self, name) - self.null_mean[name]) / sd if sd > 0 else float("nan")
+
+
+def _structure_scores(s: np.ndarray, r: np.ndarray, c: np.ndarray, g: int) -> dict[str, np.ndarray]:
+    """The three scores of similarity matrix ``s (N, N)`` for ``K`` assignments of grid coordinates to the
+    patches at once (``r``, ``c``: ``(K, N)`` rows and columns); the identity assignment gives the plain scores."""
+    N = s.shape[0]
+    off = ~np.eye(N, dtype=bool)
+    sv = s[off]                                                         # (M,) off-diagonal similarities
+    rr, cc = r[:, :, None], c[:, :, None]
+    same = ((rr == r[:, None]) | (cc == c[:, None]))[:, off]           # (K, M)
+    contrast = (same * sv).sum(1) / same.sum(1) - (~same * sv).sum(1) / (~same).sum(1)
+    dist = np.hypot(rr - r[:, None], cc - c[:, None])[:, off]
+    rho = np.hypot(r - (g - 1) / 2, c - (g - 1) / 2)
+    ring = np.abs(rho[:, :, None] - rho[:, None])[:, off]
+
+    def corr(x: np.ndarray) -> np.ndarray:                             # Pearson of sv with each row of -x
+        xm, sm = -x - (-x).mean(1, keepdims=True), sv - sv.mean()
+        return (xm * sm).sum(1) / np.sqrt((xm ** 2).sum(1) * (sm ** 2).sum())
+
+    return {"locality": corr(dist), "row_col": contrast, "radial": corr(ring)}
+
+
+def position_structure(sim: np.ndarray, shuffles: int = 200, seed: int = 0) -> PositionStructure:
+    """:func:`position_locality`, :func:`row_col_contrast` and :func:`radial_order` of ``sim (g, g, g, g)``,
+    each against ``shuffles`` random permutations of the patches (deterministic given ``seed``). Shuffling the
+    patches is the same as shuffling which grid cell each patch is given, so the shuffles are scored at once."""
+    g = sim.shape[0]
+    s = sim.reshape(g * g, g * g).astype(np.float64)
+    r, c = (a.astype(np.float32) for a in _grid_coords(g))
+    obs = {k: float(v[0]) for k, v in _structure_scores(s, r[None], c[None], g).items()}
+    rng = np.random.default_rng(seed)
+    q = np.stack([rng.permutation(g * g) for _ in range(shuffles)])      # (K, N)
+    arr = _structure_scores(s, r[q], c[q], g)
+    return PositionStructure(obs["locality"], obs["row_col"], obs["radial"],
+                             {k: float(v.mean()) for k, v in arr.items()}, {k: float(v.std()) for k, v in arr.items()},
+                             {k: float((arr[k] >= obs[k] - 1e-12).mean()) for k in arr})
+
+
 @dataclass
 class AttentionResult:
     logits: torch.Tensor        # (B, classes)

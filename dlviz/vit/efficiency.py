@@ -27,7 +27,7 @@ from dlviz.vit.training import build_cnn, build_vit, load_data, make_trainer, n_
 
 CURVE_PATH = CHECKPOINT_DIR / "vit_vs_cnn_digits.npz"
 SIZES = (20, 50, 100, 200, 500, 1000, 1437)
-SEEDS = (0,)
+SEEDS = (0, 1, 2)
 STEPS, BATCH, LR = 500, 64, 3e-3
 
 
@@ -37,6 +37,11 @@ class Curve:
     vit: np.ndarray            # (seeds, S) test accuracy
     cnn: np.ndarray            # (seeds, S)
     meta: dict                 # what was measured: configs, parameter counts, recipe, wall time
+
+    def stderr(self, acc: np.ndarray) -> np.ndarray:
+        """``(S,)`` standard error of the mean over seeds (sample std / sqrt(seeds)); zeros for one seed."""
+        k = acc.shape[0]
+        return acc.std(0, ddof=1) / np.sqrt(k) if k > 1 else np.zeros(acc.shape[1])
 
     def crossover(self) -> int | None:
         """The smallest size from which the ViT's mean accuracy is at least the CNN's, or None."""
@@ -98,6 +103,33 @@ def load(path: str | Path = CURVE_PATH) -> Curve | None:
         return Curve(z["sizes"], z["vit"], z["cnn"], json.loads(str(z["meta"])))
 
 
-if __name__ == "__main__":
+def merge(curves: list[Curve]) -> Curve:
+    """One curve from per-seed runs of the same sizes and recipe (seeds stacked in the given order); times add."""
+    sizes = curves[0].sizes
+    if any(not np.array_equal(c.sizes, sizes) or c.meta["recipe"] != curves[0].meta["recipe"] for c in curves):
+        raise ValueError("the curves differ in sizes or recipe")
+    meta = dict(curves[0].meta, seeds=[s for c in curves for s in c.meta["seeds"]],
+                wall_time_s=round(sum(c.meta["wall_time_s"] for c in curves), 1),
+                cpu_time_s=round(sum(c.meta["cpu_time_s"] for c in curves), 1))
+    return Curve(sizes, np.concatenate([c.vit for c in curves]), np.concatenate([c.cnn for c in curves]), meta)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m dlviz.vit.efficiency`` measures every seed in turn and writes the shipped curve; a seed can
+    also run alone (``--seeds 1 --out part1.npz``, e.g. one process per core) and the parts be merged
+    (``--merge part0.npz part1.npz part2.npz``): each seed's numbers do not depend on the others."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m dlviz.vit.efficiency")
+    ap.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    ap.add_argument("--out", default=str(CURVE_PATH))
+    ap.add_argument("--merge", nargs="+", default=None, help="per-seed .npz files to merge into --out")
+    a = ap.parse_args(argv)
     torch.set_num_threads(1)
-    print(f"wrote {save(measure())}")
+    curve = merge([load(p) for p in a.merge]) if a.merge else measure(seeds=tuple(a.seeds))
+    print(f"wrote {save(curve, a.out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

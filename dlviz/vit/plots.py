@@ -73,14 +73,19 @@ def mosaic_figure(m: np.ndarray, row_labels: list[str], col_labels: list[str], t
 
 def efficiency_figure(sizes: np.ndarray, vit: np.ndarray, cnn: np.ndarray, vit_label: str, cnn_label: str,
                       height: int = 360) -> go.Figure:
-    """Test accuracy against the number of training images (log x); the band spans the seeds."""
+    """Test accuracy against the number of training images (log x): the mean over seeds (rows of ``vit`` /
+    ``cnn``), the band ± one standard error of that mean (none for one seed)."""
     fig = go.Figure()
     for acc, name, colour in ((cnn, cnn_label, PALETTE[0]), (vit, vit_label, PALETTE[1])):
-        lo, hi, mean = acc.min(0), acc.max(0), acc.mean(0)
-        fig.add_trace(go.Scatter(x=np.r_[sizes, sizes[::-1]], y=np.r_[hi, lo[::-1]], fill="toself", mode="none",
-                                 fillcolor=colour, opacity=0.2, showlegend=False, hoverinfo="skip"))
+        k = acc.shape[0]
+        mean = acc.mean(0)
+        se = acc.std(0, ddof=1) / np.sqrt(k) if k > 1 else np.zeros_like(mean)
+        if k > 1:
+            fig.add_trace(go.Scatter(x=np.r_[sizes, sizes[::-1]], y=np.r_[mean + se, (mean - se)[::-1]], fill="toself",
+                                     mode="none", fillcolor=colour, opacity=0.2, showlegend=False, hoverinfo="skip"))
         fig.add_trace(go.Scatter(x=sizes, y=mean, mode="lines+markers", name=name, line=dict(color=colour),
-                                 hovertemplate="%{x} images: %{y:.1%}<extra>" + name.split(" (")[0] + "</extra>"))
+                                 customdata=se, hovertemplate="%{x} images: %{y:.1%} ± %{customdata:.1%} (s.e., "
+                                 + f"{k} seed{'s' * (k > 1)})<extra>" + name.split(" (")[0] + "</extra>"))
     fig.update_xaxes(type="log", title="training images", tickvals=list(sizes))
     lo = float(min(vit.min(), cnn.min()))
     fig.update_yaxes(title="test accuracy", tickformat=".0%", range=[max(0.0, lo - 0.05), 1.005])

@@ -136,3 +136,26 @@ def accuracy_snippet(model: dict, dkey: str) -> str:
             f"test = load_data({dkey!r}, 'test')\n"
             "result = accuracy(model, test.images, test.labels)     # share of held-out images classified right\n"
             "print(f\"{result:.1%}\")\n")
+
+
+def position_caption(ps, g: int) -> str:
+    """What the position-similarity map measures on this model, in words: each score of a
+    :class:`dlviz.vit.core.PositionStructure` beside its value with the patches shuffled, and a verdict that
+    says no more than those numbers (3 standard deviations above the shuffles: "there"; 2: "faint")."""
+    def vs(name: str) -> str:
+        return f"{getattr(ps, name):+.2f} ({ps.null_mean[name]:+.2f} ± {ps.null_std[name]:.2f})"
+
+    zr, zc = ps.z("row_col"), ps.z("radial")
+    rows = ("the rows and columns of Fig. 7 are there" if zr >= 3 else
+            "a faint row/column structure, about 2 sd above chance" if zr >= 2 else
+            "no row/column structure beyond chance")
+    ring = ""
+    if zc >= 3:
+        ring = (" It also codes the distance from the centre (rings: patches as far from the centre are alike, "
+                "wherever they lie)" + (", which is why similarity against plain grid distance is negative"
+                                        if ps.locality < 0 else "") + ".")
+    return (f"Tile (row i, column j): how similar patch (i, j)'s position embedding is to every other patch's "
+            f"(Dosovitskiy et al. Fig. 7 centre); nobody told the model the {g}×{g} grid. Measured (in brackets: "
+            f"the same with the patches shuffled, mean ± sd): same row or column minus other pairs {vs('row_col')}; "
+            f"similarity against equal distance from the centre {vs('radial')}; against grid distance "
+            f"{vs('locality')}. So: {rows}.{ring}")

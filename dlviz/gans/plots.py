@@ -95,3 +95,19 @@ def image_grid_figure(grid: np.ndarray, title: str = "", height: int = 320) -> g
     fig.update_yaxes(visible=False)
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=30 if title else 0, b=0), title=title)
     return fig
+
+
+def canvas_figure(targets: np.ndarray, drawn: np.ndarray | None, height: int = 300) -> go.Figure:
+    """The drawing canvas: faint click targets (trace 0) and the points drawn so far (trace 1)."""
+    fig = go.Figure(go.Scatter(x=targets[:, 0], y=targets[:, 1], mode="markers", name="click to add",
+                               marker=dict(size=7, color="rgba(120,120,120,0.12)"),
+                               hovertemplate="add a blob at (%{x:.1f}, %{y:.1f})<extra></extra>"))
+    if drawn is not None and len(drawn):
+        fig.add_trace(go.Scatter(x=drawn[:, 0], y=drawn[:, 1], mode="markers", name="your points",
+                                 marker=dict(size=4, color=REAL), hoverinfo="skip"))
+    lo, hi = float(targets.min()) - 0.3, float(targets.max()) + 0.3
+    fig.update_xaxes(range=[lo, hi], constrain="domain", showgrid=False, zeroline=False)
+    fig.update_yaxes(range=[lo, hi], scaleanchor="x", scaleratio=1, showgrid=False, zeroline=False)
+    fig.update_layout(height=height, margin=dict(l=2, r=2, t=2, b=2), showlegend=False, plot_bgcolor="white",
+                      clickmode="event+select", dragmode="lasso")
+    return fig

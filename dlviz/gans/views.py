@@ -16,6 +16,11 @@ from dlviz.gans.data import Dataset2D
 from dlviz.imaging import quantize
 
 LOGIT_LOSSES = ("minimax", "non-saturating")
+METRIC_TITLES = {"modes_captured": "modes captured", "high_quality_frac": "high-quality share",
+                 "reverse_kl": "reverse KL (nats)", "d_loss": "D's loss", "g_loss": "G's loss",
+                 "distance": "divergence D's loss estimates", "d_acc": "D's accuracy", "g_grad": "|∂L_G/∂x| per sample"}
+LRS = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 10.0]     # the learning-rate sliders
+OPTS = ["Adam", "SGD", "SGD + momentum", "RMSprop"]
 
 
 @dataclass
@@ -279,3 +284,14 @@ def packing_verdict(avail: dict) -> str:
                 "this budget.")
     return (f"In these runs packing {'raises' if diff > 0 else 'lowers'} the modes captured from {v['mean']:.1f} to "
             f"{p['mean']:.1f} ({diff:+.1f} ± {se:.1f}, more than two standard errors).")
+
+
+def mode_cards(ms) -> list[tuple[str, str, str | None]]:
+    """The mode measurements of :class:`dlviz.gans.metrics.ModeStats` as (label, value, help) metric cards."""
+    return [("Modes captured", f"{ms.modes_captured} / {ms.n_modes}",
+             f"Modes with ≥ {ms.min_count} of {len(ms.nearest):,} samples within 3σ (PacGAN's criterion)."),
+            ("High-quality samples", f"{ms.high_quality_frac:.1%}", "Within 3σ of the nearest mode."),
+            ("Reverse KL of the mode histogram", f"{ms.reverse_kl:.3f} nats",
+             "KL(p_G || uniform) over the modes: 0 when every mode gets its share, "
+             f"log {ms.n_modes} = {np.log(ms.n_modes):.2f} when one mode gets all."),
+            ("Empty modes", f"{int((ms.counts == 0).sum())}", None)]

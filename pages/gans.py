@@ -92,27 +92,21 @@ def custom_points(sb):
     with sb:
         ev = ui.show(P.canvas_figure(targets, drawn["pts"]), key=f"{K}-canvas", on_select="rerun",
                      selection_mode=("points", "lasso", "box"))
-    picked = G.clicked_points(ev, targets)
-    sig = picked.tobytes()
-    if len(picked) and sig != drawn["seen"]:
-        drawn["pts"] = np.concatenate([drawn["pts"], G.spray(picked, seed=len(drawn["pts"]))])
-        drawn["seen"] = sig
+    if G.add_clicks(drawn, G.clicked_points(ev, targets)):
         st.rerun()
     if len(drawn["pts"]) and sb.button("Clear my drawing", key=f"{K}-clear"):
-        drawn.update(pts=np.zeros((0, 2)), seen=sig)
+        drawn["pts"] = np.zeros((0, 2))
         st.rerun()
     text = sb.text_area("...or paste x,y rows (one point per line)", key=f"{K}-paste", height=80,
                         placeholder="0.1, 0.2\n-1.0, 0.5\n...")
     up = sb.file_uploader("...or a CSV with two numeric columns", type=["csv", "txt"], key=f"{K}-csv")
     raw = up.getvalue() if up is not None else text
     try:
-        pasted = G.parse_points(raw) if raw and raw.strip() else None
-        points = G.combine_points(pasted, drawn["pts"])
+        points = G.combine_points(G.parse_points(raw) if raw.strip() else None, drawn["pts"])
         sb.caption(f"{len(points):,} points ({len(drawn['pts']):,} drawn).")
         return points
     except DataError as e:
         sb.error(str(e), icon=":material/error:")
-        return None
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -309,7 +303,7 @@ def shipped_results() -> None:
 # ---------------------------------------------------------------- 4. an image GAN
 KI = f"{K}-img"
 IMG_SHIPPED = {"dcgan_digits": ("digits", "digits · DCGAN"), "dcgan_food": ("food_shapes", "food shapes · DCGAN"),
-               "dcgan_food_cond": ("food_shapes", "food shapes · conditional DCGAN")}
+               "dcgan_digits_cond": ("digits", "digits · conditional DCGAN")}
 
 
 def image_gan() -> None:
@@ -379,13 +373,9 @@ def image_gan() -> None:
         ui.show(P.image_grid_figure(views.mosaic(path, 9, scale // 2 or 1), "z₀ → z₁", 140), key=f"{KI}-interp")
         share.gif_download(lambda: path, f"gans-dcgan-interpolation-seed{int(seed)}", key=f"{KI}-interp",
                            label="Interpolation (GIF)", scale=max(2, scale // 2))
-        div, acc = I.class_reading(model, ikey, 500, int(seed), label)
-        m = st.columns(3 if model.config.num_classes else 2)
-        m[0].metric("Classes among 500 samples", f"{div.classes_present} / 10",
-                    help=f"Classes the shared classifier finds in ≥ {div.share:.0%} of the samples.")
-        m[1].metric("Class entropy", f"{div.entropy:.2f} nats", help="log 10 = 2.30 when all ten are equally common.")
-        if model.config.num_classes:
-            m[2].metric("Read as the class asked for", f"{acc:.0%}", help="By the shared classifier.")
+        div, cards = I.reading_cards(model, ikey, 500, int(seed), label)
+        for col, (lab, val, help_) in zip([c for _ in range(0, len(cards), 2) for c in st.columns(2)], cards):
+            col.metric(lab, val, help=help_)
         st.bar_chart(pd.DataFrame({"samples": div.counts}, index=names), height=180)
         share.csv_download("Classes among the samples (CSV)", lambda: {"class": names, "samples": list(div.counts)},
                            f"gans-dcgan-classes-seed{int(seed)}", key=f"{KI}-classes")
@@ -424,4 +414,7 @@ ui.try_this([
     "Pick the shipped ring GAN: this seed keeps all 8 modes. Section 3 shows what its five seeds average: one run "
     "is noise.",
     "Set the learning rates to 10 with SGD: the run stops, says which loss broke, and keeps the last good weights.",
+    "Section 4, **digits · conditional DCGAN**: every sample is read as the digit asked for, yet change the noise "
+    "seed and the digits hardly change -- the spread over z inside a class is a few percent of the real digits': "
+    "G collapsed inside each class.",
 ])

@@ -211,3 +211,36 @@ def test_prompt_sgd_at_lr_10_stops_with_a_message():
         assert all(torch.isfinite(p).all() for p in run.trainer.model.parameters())
     finally:
         stop_runs(at, "gans")
+
+
+# ---------------------------------------------------------------- the three hotdog generators on one table
+def test_food_gan_sits_beside_the_food_vae_and_ddpm():
+    import dlviz.gans.images as I
+    from dlviz.checkpoints import load_shipped
+
+    names = I.COMPARE["food_shapes"]
+    assert set(names) <= set(shipped()) and any(n.startswith("dcgan") for n in names)
+    rows = I.compare(I.generators_for({n: load_shipped(n)[0] for n in names}), "food_shapes", n=20)
+    assert [r.generator for r in rows] == ["VAE", "GAN", "DDPM (DDIM, 25 steps, w = 2)"]
+    assert all(math.isfinite(r.fd) and r.fd > 0 and r.ms_per_image > 0 and r.n == 20 for r in rows)
+    assert math.isnan(rows[1].accuracy) and 0 <= rows[2].accuracy <= 1       # only the conditional one is asked
+
+
+def test_a_selection_is_added_once_however_often_the_page_reruns():
+    state = {"pts": np.zeros((0, 2)), "seen": None}
+    picked = np.array([[1.0, 1.0]])
+    assert D.add_clicks(state, picked) and len(state["pts"]) == D.SPRAY[0]
+    assert not D.add_clicks(state, picked) and len(state["pts"]) == D.SPRAY[0]      # the same selection, a rerun
+    assert not D.add_clicks(state, np.zeros((0, 2)))
+    assert D.add_clicks(state, np.array([[1.0, 1.0], [2.0, 0.0]])) and len(state["pts"]) == 3 * D.SPRAY[0]
+
+
+def test_prompt_conditional_digits_ignore_the_noise():
+    """'digits · conditional DCGAN: every sample is read as the digit asked for, yet ... the spread over z inside a
+    class is a few percent of the real digits'.'"""
+    at = _open(**{"gans-img-src": "digits · conditional DCGAN"})
+    m = {x.label: x.value for x in at.metric}
+    assert m["Read as the class asked for"] == "100%", m
+    spread = m["Spread over z inside a class"]
+    share = float(spread.split("(")[1].split("%")[0])
+    assert share < 10, spread

@@ -127,6 +127,17 @@ def clicked_points(selection: dict | None, targets: np.ndarray, trace: int = 0) 
     return targets[idx] if idx else np.zeros((0, 2))
 
 
+def add_clicks(state: dict, picked: np.ndarray) -> bool:
+    """Add a blob per newly picked target to ``state["pts"]``; a selection already added (``state["seen"]``, kept
+    by the chart across reruns) is not added again. True when points were added."""
+    sig = picked.tobytes()
+    if not len(picked) or sig == state.get("seen"):
+        return False
+    state["pts"] = np.concatenate([state["pts"], spray(picked, seed=len(state["pts"]))])
+    state["seen"] = sig
+    return True
+
+
 def combine_points(pasted: np.ndarray | None, drawn: np.ndarray | None) -> np.ndarray:
     """Pasted (or uploaded) and drawn points as one set; :class:`DataError` when together they are too few."""
     parts = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in (pasted, drawn) if p is not None and len(p)]

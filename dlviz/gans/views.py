@@ -306,7 +306,7 @@ def load_sweep(path: Path = SWEEP) -> dict:
 def sweep_rows(sweep: dict, titles: dict[str, str]) -> list[dict]:
     """One row per variant of the paper-size sweep: mean ± s.e. over its seeds, and the per-seed modes."""
     rows = []
-    for name, e in sweep.items():
+    for e in sweep.values():
         c = e["config"]
         row = {"run": f"{'vanilla GAN' if c['pack'] == 1 else 'PacGAN (m = %d)' % c['pack']}, G {c['gd']}×{c['gw']}, "
                       f"D {c['dd']}×{c['dw']}", "seeds": len(e["seeds"])}

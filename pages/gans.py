@@ -101,6 +101,9 @@ def custom_points(sb):
                         placeholder="0.1, 0.2\n-1.0, 0.5\n...")
     up = sb.file_uploader("...or a CSV with two numeric columns", type=["csv", "txt"], key=f"{K}-csv")
     raw = up.getvalue() if up is not None else text
+    if not raw.strip() and not len(drawn["pts"]):
+        sb.info("Draw or paste your points to train on them.", icon=":material/draw:")
+        return None
     try:
         points = G.combine_points(G.parse_points(raw) if raw.strip() else None, drawn["pts"])
         sb.caption(f"{len(points):,} points ({len(drawn['pts']):,} drawn).")
@@ -302,8 +305,8 @@ def shipped_results() -> None:
 
 # ---------------------------------------------------------------- 4. an image GAN
 KI = f"{K}-img"
-IMG_SHIPPED = {"dcgan_digits": ("digits", "digits · DCGAN"), "dcgan_food": ("food_shapes", "food shapes · DCGAN"),
-               "dcgan_digits_cond": ("digits", "digits · conditional DCGAN")}
+IMG_SHIPPED = {"dcgan_digits": ("digits", "digits · DCGAN"), "dcgan_digits_cond": ("digits", "digits · conditional DCGAN"),
+               "dcgan_food": ("food_shapes", "food shapes · DCGAN")}            # the last is the default
 
 
 def image_gan() -> None:

@@ -228,7 +228,7 @@ def reading_cards(model: nn.Module, key: str, n: int = 500, seed: int = 0, label
     if model.config.num_classes:
         spread, real = within_class_spread(model), real_within_class_spread(key)
         cards += [("Read as the class asked for", f"{acc:.0%}", "By the shared classifier."),
-                  ("Spread over z inside a class", f"{spread:.3f} ({spread / real:.0%} of real)",
-                   f"Mean per-pixel std over 50 noise vectors at a fixed class; real images: {real:.3f}. "
+                  ("Spread over z inside a class", f"{spread / real:.0%} of real",
+                   f"Mean per-pixel std over 50 noise vectors at a fixed class: {spread:.3f}; real images: {real:.3f}. "
                    "Near 0: G ignores z (collapse inside a class).")]
     return div, cards

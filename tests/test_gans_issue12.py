@@ -244,3 +244,23 @@ def test_prompt_conditional_digits_ignore_the_noise():
     spread = m["Spread over z inside a class"]
     share = float(spread.split("%")[0])
     assert share < 10, spread
+
+
+def test_five_seeds_train_in_the_background_and_give_mean_and_se():
+    at = _open(**{"gans-data": D.DATASETS["ring"], "gans-steps": "100", "gans-five": "true"})
+    try:
+        at.sidebar.button(key="gans-train").click().run()
+        assert not errors(at), errors(at)                  # the script returned while the five runs train
+        run = run_of(at, "gans")
+        assert sorted(run.trainers) == [f"seed {s}" for s in range(5)]        # the session's seed 0, then 1..4
+        for t in run.trainers.values():
+            t.join(300)
+        at.run()
+        assert not errors(at), errors(at)
+        table = next(df.value for df in at.dataframe if "standard error" in df.value.columns)
+        row = table.set_index("measure").loc["modes captured"]
+        vals = [t.latest("modes_captured") for t in run.trainers.values()]
+        assert row["runs"] == 5 and row["mean"] == pytest.approx(np.mean(vals))
+        assert row["standard error"] == pytest.approx(np.std(vals, ddof=1) / np.sqrt(5))
+    finally:
+        stop_runs(at, "gans")

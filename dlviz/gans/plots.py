@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -65,8 +67,11 @@ def measurements_figure(histories: dict[str, dict], metrics: tuple[str, ...], ti
             n = min(len(s) for s, _ in runs)
             steps = np.asarray(runs[0][0][:n])
             vals = np.array([v[:n] for _, v in runs], dtype=float)                    # (runs, n)
-            mean = np.nanmean(vals, 0)
-            se = np.nanstd(vals, 0, ddof=1) / np.sqrt(len(runs))
+            k = np.isfinite(vals).sum(0)                                              # finite runs per step
+            with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)                    # a step no run measured: nan
+                mean = np.nanmean(vals, 0)
+                se = np.where(k > 1, np.nanstd(vals, 0, ddof=1) / np.sqrt(np.maximum(k, 1)), 0.0)
             fig.add_trace(go.Scatter(x=np.r_[steps, steps[::-1]], y=np.r_[mean + se, (mean - se)[::-1]], fill="toself",
                                      fillcolor="rgba(31,119,180,0.25)", line=dict(width=0), showlegend=False,
                                      hoverinfo="skip"), 1, ci)

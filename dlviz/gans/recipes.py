@@ -7,6 +7,14 @@ discriminator, and writes the per-seed values with their mean and standard error
 (``over_seeds``). The card's ``metrics`` are seed 0's, re-measured by the checkpoint test.
 
     python -m dlviz.train gan_grid_vanilla gan_grid_pac2 gan_ring_vanilla
+
+The image DCGANs (Part 2) train once each, seed 0, and are measured with the shared classifier on 500 samples:
+``dcgan_digits``, ``dcgan_food`` (float16 storage, ~2 CPU-min) and ``dcgan_digits_cond`` (conditional, float16,
+~1.5 CPU-min). A conditional food DCGAN (4,000 steps) was tried on 2026-12-02 and did not learn the classes (10 %
+read as asked, chance), so it is not shipped. The paper-size grid runs are measured by
+``benchmarks/gan_grid_sweep.py`` (their weights, 1.1 MB each in float16, are over the checkpoint budget).
+
+    python -m dlviz.train dcgan_digits dcgan_food dcgan_digits_cond
 """
 
 from __future__ import annotations

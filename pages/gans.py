@@ -85,10 +85,10 @@ def sidebar_controls() -> dict | None:
 
 
 def custom_points(sb):
-    """Points drawn on the canvas (a click or a lasso adds a blob per target) and/or pasted / uploaded rows."""
+    """Points drawn on the canvas (a lasso or box adds a blob per target inside it) and/or pasted / uploaded rows."""
     drawn = st.session_state.setdefault(f"{K}-drawn", {"pts": np.zeros((0, 2)), "seen": None})
     targets = G.canvas_targets()
-    sb.caption("Click (or lasso) on the canvas: each target adds a blob of 20 points.")
+    sb.caption("Draw a lasso on the canvas (or box-select): each target inside adds a blob of 20 points.")
     with sb:
         ev = ui.show(P.canvas_figure(targets, drawn["pts"]), key=f"{K}-canvas", on_select="rerun",
                      selection_mode=("points", "lasso", "box"))

@@ -104,7 +104,7 @@ def image_grid_figure(grid: np.ndarray, title: str = "", height: int = 320) -> g
 
 def canvas_figure(targets: np.ndarray, drawn: np.ndarray | None, height: int = 300) -> go.Figure:
     """The drawing canvas: faint click targets (trace 0) and the points drawn so far (trace 1)."""
-    fig = go.Figure(go.Scatter(x=targets[:, 0], y=targets[:, 1], mode="markers", name="click to add",
+    fig = go.Figure(go.Scatter(x=targets[:, 0], y=targets[:, 1], mode="markers", name="lasso to add",
                                marker=dict(size=7, color="rgba(120,120,120,0.12)"),
                                hovertemplate="add a blob at (%{x:.1f}, %{y:.1f})<extra></extra>"))
     if drawn is not None and len(drawn):

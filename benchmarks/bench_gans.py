@@ -1,6 +1,6 @@
 """Benchmarks for the GAN page: the 2-D game's steps per second (default players, with packing and with
-unrolling), the cost of one layered-view snapshot and its figure, and the time a default run takes to
-reach N modes of the ring and of the grid.
+unrolling), the DCGAN's steps per second, the cost of one layered-view snapshot and its figure, and the time a
+default run takes to reach N modes of the ring and of the grid.
 
     python benchmarks/bench_gans.py            # prints the table
     (also collected by python benchmarks/run.py)
@@ -63,6 +63,20 @@ def _time_to_modes(key: str, target: int, max_steps: int = 3000) -> tuple[float,
     return time.perf_counter() - t0, reached if reached is not None else -1, v[-1] if v else float("nan")
 
 
+def _dcgan_steps_per_s(key: str, steps: int = 30) -> float:
+    from dlviz.gans.images import dcgan_config, load_images
+    from dlviz.gans.training import make_image_trainer
+    from dlviz.models import build_model
+
+    torch.manual_seed(0)
+    data = load_images(key)
+    m = build_model("dcgan", **{**dcgan_config(key), "g_width": 16, "d_width": 16})
+    tr = make_image_trainer(m, data.images, data.labels, steps=steps, batch_size=64, d_lr=5e-4, g_lr=5e-4)
+    t0 = time.perf_counter()
+    tr.run()
+    return steps / (time.perf_counter() - t0)
+
+
 def rows() -> list[dict]:
     import plotly.io
 
@@ -78,7 +92,7 @@ def rows() -> list[dict]:
         sps, cpu = _steps_per_s(pack, unroll)
         out.append(dict(area=AREA, what=f"2-D game steps/s, {label}", value=sps, unit="steps/s",
                         budget="3,000 steps <= 60 s" if unroll == 0 else "slower by design"))
-        out.append(dict(area=AREA, what=f"CPU per 1,000 steps, {label}", value=cpu / 1000, unit="s", budget=""))
+        out.append(dict(area=AREA, what=f"CPU per 1,000 steps, {label}", value=cpu, unit="CPU s", budget=""))
     m, d = build_model("gan_mlp"), grid()
     z = m.noise(500, torch.Generator().manual_seed(1))
     snap = views.snapshot(m, "non-saturating", 0, d.bounds(), z)
@@ -91,6 +105,10 @@ def rows() -> list[dict]:
                                                                                      d.bounds(), modes=d.modes)
                                                                    .to_dict(), validate=False), 5),
                     unit="ms", budget="< 100 ms"))
+    for key in ("digits", "food_shapes"):
+        sps = _dcgan_steps_per_s(key)
+        out.append(dict(area=AREA, what=f"DCGAN steps/s on the {key} (width 16, batch 64, as the recipes)", value=sps,
+                        unit="steps/s", budget="1,500 steps in a few CPU-minutes"))
     for key, target in (("ring", 6), ("grid", 10)):
         sec, steps, last = _time_to_modes(key, target)
         out.append(dict(area=AREA, what=f"default live run to {target} modes of the {key} (steps {steps}; "

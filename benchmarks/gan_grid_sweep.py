@@ -8,6 +8,15 @@ with the mode metrics (``dlviz.gans.training.mode_eval``). Stop-11 results, 2 se
     G/D 3x64 (shipped), 12k steps, 2e-3 -> 2e-5:   vanilla 8, 7;        PacGAN m=2 9, 4
 
     python benchmarks/gan_grid_sweep.py '{"pack":2,"gw":400,"gd":4,"dw":200,"dd":3,"bs":100,"lr":1e-3,"lrf":0.05,"steps":10000,"seeds":[0,1]}'
+
+Session of 2026-12-02, the paper-size networks over 5 seeds each (seeds 0-4, one run per variant, ~2-9 min wall per
+seed on a shared 2-core machine), summarised into dlviz/gans/grid_sweep.json, which the page shows:
+
+    python benchmarks/gan_grid_sweep.py '{"pack":1,"gw":400,"gd":4,"dw":200,"dd":3,"bs":100,"lr":1e-3,"lrf":0.05,"steps":10000,"seeds":[0,1,2,3,4]}' > pac1.jsonl
+    python benchmarks/gan_grid_sweep.py '{"pack":2, ...same...}' > pac2.jsonl
+    python benchmarks/gan_grid_sweep.py --summarise pac1.jsonl pac2.jsonl > dlviz/gans/grid_sweep.json
+
+    vanilla: modes 0, 0, 14, 0, 16 (6.0 +- 3.7);  PacGAN m=2: 12, 9, 10, 11, 15 (11.4 +- 1.0)
 """
 
 from __future__ import annotations
@@ -43,5 +52,29 @@ def main(cfg: dict) -> None:
                           **{k: round(v, 3) for k, v in r.items()}}), flush=True)
 
 
+def summarise(paths: list[str]) -> dict:
+    """Per-variant values and mean +- standard error of the mode metrics over the seeds in the JSON-lines files."""
+    import math
+
+    from dlviz.gans.metrics import mean_se
+
+    out = {}
+    for p in paths:
+        rows = [json.loads(ln) for ln in Path(p).read_text().splitlines() if ln.strip()]
+        cfg = {k: rows[0][k] for k in ("pack", "gw", "gd", "dw", "dd", "bs", "lr", "lrf", "steps")}
+        entry = {"config": cfg, "seeds": [r["seed"] for r in rows], "wall_s": [r["s"] for r in rows]}
+        for k in ("modes_captured", "high_quality_frac", "reverse_kl"):
+            vals = [r[k] for r in rows]
+            finite = [v for v in vals if v is not None and math.isfinite(v)]
+            mu, se = mean_se(finite)
+            entry[k] = {"values": [v if v is not None and math.isfinite(v) else None for v in vals],
+                        "mean": round(mu, 4), "se": round(se, 4), "n": len(finite)}
+        out["vanilla" if cfg["pack"] == 1 else f"pac{cfg['pack']}"] = entry
+    return out
+
+
 if __name__ == "__main__":
-    main(json.loads(sys.argv[1]))
+    if sys.argv[1] == "--summarise":
+        print(json.dumps(summarise(sys.argv[2:]), indent=1))
+    else:
+        main(json.loads(sys.argv[1]))

@@ -17,10 +17,11 @@ import share
 from dlviz import gans as G
 from dlviz.checkpoints import shipped
 from dlviz.data import DataError
+from dlviz.gans import images as I
 from dlviz.gans import plots as P
 from dlviz.gans import views
 from dlviz.gans.metrics import mode_stats
-from dlviz.gans.training import LIVE_DEFAULTS, make_game, make_live_dcgan, make_live_runs, seed_summary
+from dlviz.gans.training import LIVE_DEFAULTS, ManualGame, make_live_dcgan, make_live_runs, seed_summary
 
 PAGE_INFO = {
     "title": "GANs: the two-player game",
@@ -34,11 +35,7 @@ K = "gans"
 SHIPPED = {"gan_grid_vanilla": "5×5 grid · vanilla GAN", "gan_grid_pac2": "5×5 grid · PacGAN (m = 2)",
            "gan_ring_vanilla": "ring of 8 · vanilla GAN"}
 SHIPPED_DATA = {"gan_grid_vanilla": "grid", "gan_grid_pac2": "grid", "gan_ring_vanilla": "ring"}
-METRIC_TITLES = {"modes_captured": "modes captured", "high_quality_frac": "high-quality share",
-                 "reverse_kl": "reverse KL (nats)", "d_loss": "D's loss", "g_loss": "G's loss",
-                 "distance": "divergence D's loss estimates", "d_acc": "D's accuracy", "g_grad": "|∂L_G/∂x| per sample"}
-LRS = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 10.0]
-OPTS = ["Adam", "SGD", "SGD + momentum", "RMSprop"]
+METRIC_TITLES, LRS, OPTS = views.METRIC_TITLES, views.LRS, views.OPTS
 BIND = "query-params"
 
 ui.page_header(PAGE_INFO, (
@@ -55,16 +52,7 @@ def sidebar_controls() -> dict | None:
     key = sb.selectbox("Data", list(G.DATASETS), format_func=G.DATASETS.get, key=f"{K}-data", bind=BIND)
     points = None
     if key == "custom":
-        text = sb.text_area("Paste x,y rows (one point per line)", key=f"{K}-paste", height=100,
-                            placeholder="0.1, 0.2\n-1.0, 0.5\n...")
-        up = sb.file_uploader("...or a CSV with two numeric columns", type=["csv", "txt"], key=f"{K}-csv")
-        raw = up.getvalue() if up is not None else text
-        try:
-            points = G.parse_points(raw)
-            sb.caption(f"{len(points):,} points read.")
-        except DataError as e:
-            sb.error(str(e), icon=":material/error:")
-            points = None
+        points = custom_points(sb)
     loss = sb.selectbox("Loss", list(G.LOSSES), index=1, format_func=G.LOSSES.get, key=f"{K}-loss", bind=BIND)
     with sb.expander("Players", expanded=False):
         c1, c2 = st.columns(2)
@@ -94,6 +82,34 @@ def sidebar_controls() -> dict | None:
     return dict(key=key, points=points, loss=loss, gw=gw, gd=gd, dw=dw, dd=dd, nz=nz, nk=nk, d_opt=d_opt, g_opt=g_opt,
                 d_lr=float(d_lr), g_lr=float(g_lr), d_steps=d_steps, bs=bs, steps=int(steps), pack=pack,
                 unroll=unroll, five=five, lr_final=0.05 if decay else 1.0)
+
+
+def custom_points(sb):
+    """Points drawn on the canvas (a lasso or box adds a blob per target inside it) and/or pasted / uploaded rows."""
+    drawn = st.session_state.setdefault(f"{K}-drawn", {"pts": np.zeros((0, 2)), "seen": None})
+    targets = G.canvas_targets()
+    sb.caption("Draw a lasso on the canvas (or box-select): each target inside adds a blob of 20 points.")
+    with sb:
+        ev = ui.show(P.canvas_figure(targets, drawn["pts"]), key=f"{K}-canvas", on_select="rerun",
+                     selection_mode=("points", "lasso", "box"))
+    if G.add_clicks(drawn, G.clicked_points(ev, targets)):
+        st.rerun()
+    if len(drawn["pts"]) and sb.button("Clear my drawing", key=f"{K}-clear"):
+        drawn["pts"] = np.zeros((0, 2))
+        st.rerun()
+    text = sb.text_area("...or paste x,y rows (one point per line)", key=f"{K}-paste", height=80,
+                        placeholder="0.1, 0.2\n-1.0, 0.5\n...")
+    up = sb.file_uploader("...or a CSV with two numeric columns", type=["csv", "txt"], key=f"{K}-csv")
+    raw = up.getvalue() if up is not None else text
+    if not raw.strip() and not len(drawn["pts"]):
+        sb.info("Draw or paste your points to train on them.", icon=":material/draw:")
+        return None
+    try:
+        points = G.combine_points(G.parse_points(raw) if raw.strip() else None, drawn["pts"])
+        sb.caption(f"{len(points):,} points ({len(drawn['pts']):,} drawn).")
+        return points
+    except DataError as e:
+        sb.error(str(e), icon=":material/error:")
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -182,7 +198,7 @@ def the_game() -> None:
                       bind=BIND)
     man_key = f"{K}-manual"
     manual = st.session_state.get(man_key)
-    if manual is not None and manual["src"] != (src, tr.step if tr else 0):
+    if manual is not None and manual.source != (src, tr.step if tr else 0):
         manual = st.session_state[man_key] = None
     c_fig, c_ctl = st.columns([3, 1])
     with c_ctl:
@@ -192,17 +208,8 @@ def the_game() -> None:
         step_d, step_g = b1.button("Step D", key=f"{K}-stepd"), b2.button("Step G", key=f"{K}-stepg")
         if step_d or step_g:
             if manual is None:
-                m = ui.copy_model(model)
-                manual = {"src": (src, tr.step if tr else 0), "model": m, "d": 0, "g": 0,
-                          "game": make_game(m, loss, d_lr=1e-3, g_lr=1e-3), "gen": torch.Generator().manual_seed(5)}
-                st.session_state[man_key] = manual
-            bs = 128 * manual["model"].config.pack
-            for _ in range(n):
-                if step_d:
-                    manual["game"].step_d(data.sample(bs, manual["gen"]))
-                else:
-                    manual["game"].step_g(bs)
-            manual["d" if step_d else "g"] += n
+                manual = st.session_state[man_key] = ManualGame(ui.copy_model(model), loss, (src, tr.step if tr else 0))
+            manual.step("D" if step_d else "G", n, data)
         if manual is not None and st.button("Back to the model", key=f"{K}-reset"):
             manual = st.session_state[man_key] = None
         st.caption("Step D alone and watch its surface and the green arrows change; step G alone and watch the fakes "
@@ -210,8 +217,7 @@ def the_game() -> None:
                    "lr 1e-3, on a copy of the model.")
     snap_step = None
     if manual is not None:
-        shown = manual["model"].eval()
-        title = f"after {manual['d']} D and {manual['g']} G updates by hand"
+        shown, title = manual.model.eval(), manual.title
     else:
         shown, title = model, None
         good = views.replay_snapshots(tr) if tr is not None else []
@@ -237,14 +243,8 @@ def the_game() -> None:
         with torch.no_grad():
             x = shown.generate(2500, torch.Generator().manual_seed(0)).numpy()
         ms = mode_stats(x, data.modes, data.sigma)
-        c = st.columns(4)
-        c[0].metric("Modes captured", f"{ms.modes_captured} / {ms.n_modes}",
-                    help=f"Modes with ≥ {ms.min_count} of 2,500 samples within 3σ (PacGAN's criterion).")
-        c[1].metric("High-quality samples", f"{ms.high_quality_frac:.1%}", help="Within 3σ of the nearest mode.")
-        c[2].metric("Reverse KL of the mode histogram", f"{ms.reverse_kl:.3f} nats",
-                    help="KL(p_G || uniform) over the modes: 0 when every mode gets its share, "
-                         f"log {ms.n_modes} = {np.log(ms.n_modes):.2f} when one mode gets all.")
-        c[3].metric("Empty modes", f"{int((ms.counts == 0).sum())}")
+        for col, (label, value, help_) in zip(st.columns(4), views.mode_cards(ms)):
+            col.metric(label, value, help=help_)
         hist = P.mode_histogram_figure(ms.counts, data.modes, ms.min_count)
         ui.show(hist, key=f"{K}-hist")
         share.figure_csv_download(hist, f"gans-{src}-modes", key=f"{K}-hist", label="Samples per mode (CSV)")
@@ -289,22 +289,27 @@ def shipped_results() -> None:
         st.caption("No GAN checkpoints are shipped here (`python -m dlviz.train gan_grid_vanilla`).")
         return
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    st.caption("Mean ± standard error over the seeds each card lists, measured on 2,500 samples per seed. PacGAN's "
-               "own table reports 23.8 ± 0.7 modes and 91.3 % high-quality samples for m = 2 on this grid, with "
-               "much larger networks trained much longer.")
+    st.caption("Mean ± standard error over the seeds each card lists (G and D 3×64), measured on 2,500 samples per "
+               "seed. PacGAN's own table reports 23.8 ± 0.7 modes and 91.3 % high-quality samples for m = 2 on this "
+               "grid (G 4×400, D 3×200).")
     for text in (views.budget_sentence(avail, SHIPPED), views.packing_verdict(avail)):
         if text:
             st.markdown(text)
+    sweep = views.load_sweep()
+    if sweep:
+        st.markdown("**The paper's network sizes**, 5 seeds each, measured by `benchmarks/gan_grid_sweep.py` "
+                    "(weights not shipped: 1.1 MB per model even in float16)")
+        st.dataframe(pd.DataFrame(views.sweep_rows(sweep, METRIC_TITLES)), hide_index=True, width="stretch")
+        st.markdown(views.sweep_verdict(sweep))
 
 
 # ---------------------------------------------------------------- 4. an image GAN
 KI = f"{K}-img"
-IMG_SHIPPED = {"dcgan_digits": ("digits", "digits · DCGAN"), "dcgan_food": ("food_shapes", "food shapes · DCGAN")}
+IMG_SHIPPED = {"dcgan_digits": ("digits", "digits · DCGAN"), "dcgan_digits_cond": ("digits", "digits · conditional DCGAN"),
+               "dcgan_food": ("food_shapes", "food shapes · DCGAN")}            # the last is the default
 
 
 def image_gan() -> None:
-    from dlviz.gans import images as I
-
     st.subheader("4 · An image GAN: the third hotdog generator")
     st.markdown("A DCGAN (Radford et al. 2016): G upsamples $z$ with transposed convolutions, D downsamples with "
                 "strided ones. The same game, in 256 or 3,072 dimensions instead of 2.")
@@ -347,11 +352,16 @@ def image_gan() -> None:
         model, _ = ui.load_shipped(src, expected_arch="dcgan")
         ikey, tr = IMG_SHIPPED[src][0], None
     scale = max(2, 128 // model.config.image_size)
+    names = I.class_names(ikey)
+    label = None
+    if model.config.num_classes:
+        pick = st.selectbox("Ask G for", ["every class in turn"] + names, key=f"{KI}-class", bind=BIND)
+        label = names.index(pick) if pick in names else None
     c1, c2 = st.columns(2)
     with c1:
         seed = st.number_input("Noise seed", 0, 10_000, 0, key=f"{KI}-seed", bind=BIND)
-        ui.show(P.image_grid_figure(views.mosaic(I.generate(model, 32, seed=int(seed)), 8, 2), "samples", 300),
-                key=f"{KI}-samples")
+        x = I.generate(model, 32, seed=int(seed), labels=I.requested(model, 32, label))
+        ui.show(P.image_grid_figure(views.mosaic(x, 8, 2), "samples", 300), key=f"{KI}-samples")
         good = views.replay_snapshots(tr) if tr is not None else []
         if good:
             steps_avail = [s for s, _ in good]
@@ -362,62 +372,35 @@ def image_gan() -> None:
                                key=f"{KI}-fixed", label="Samples over training (GIF)", scale=2, frame_ms=200)
     with c2:
         sph = st.toggle("Spherical interpolation", True, key=f"{KI}-slerp", bind=BIND)
-        path = I.interpolate(model, 9, seed=int(seed), spherical=sph)
+        path = I.interpolate(model, 9, seed=int(seed), spherical=sph, label=label or 0)
         ui.show(P.image_grid_figure(views.mosaic(path, 9, scale // 2 or 1), "z₀ → z₁", 140), key=f"{KI}-interp")
         share.gif_download(lambda: path, f"gans-dcgan-interpolation-seed{int(seed)}", key=f"{KI}-interp",
                            label="Interpolation (GIF)", scale=max(2, scale // 2))
-        clf = I.classifier_for(ikey)
-        from dlviz.metrics import classify
-
-        _, pred = classify(clf, I.generate(model, 500, seed=int(seed)))
-        div = I.class_diversity(pred, 10)
-        m1, m2 = st.columns(2)
-        m1.metric("Classes among 500 samples", f"{div.classes_present} / 10",
-                  help=f"Classes the shared classifier finds in ≥ {div.share:.0%} of the samples.")
-        m2.metric("Class entropy", f"{div.entropy:.2f} nats", help="log 10 = 2.30 when all ten are equally common.")
-        names = I.load_images(ikey).class_names if ikey == "food_shapes" else [str(i) for i in range(10)]
+        div, cards = I.reading_cards(model, ikey, 500, int(seed), label)
+        for col, (lab, val, help_) in zip([c for _ in range(0, len(cards), 2) for c in st.columns(2)], cards):
+            col.metric(lab, val, help=help_)
         st.bar_chart(pd.DataFrame({"samples": div.counts}, index=names), height=180)
         share.csv_download("Classes among the samples (CSV)", lambda: {"class": names, "samples": list(div.counts)},
                            f"gans-dcgan-classes-seed{int(seed)}", key=f"{KI}-classes")
     compare_generators(ikey)
 
 
-@st.cache_resource(show_spinner="Sampling the three generators...", max_entries=2)
+@st.cache_resource(show_spinner="Sampling the generators...", max_entries=2)
 def _comparison(key: str, names: tuple[str, ...]):
-    from dlviz.ddpm.core import generate_per_class
-    from dlviz.gans import images as I
-    from dlviz.vae.core import sample_prior
-
-    gens = {}
-    for n in names:
-        model, _ = ui.load_shipped(n)
-        if n.startswith("vae"):
-            gens["VAE"] = (n, lambda k, m=model: (sample_prior(m.eval(), k, torch.Generator().manual_seed(0))[1], None))
-        elif n.startswith("dcgan"):
-            gens["GAN"] = (n, lambda k, m=model: (I.generate(m, k, seed=0), None))
-        else:
-            gens["DDPM (DDIM, 25 steps, w = 2)"] = (n, lambda k, m=model: generate_per_class(m.eval(), k // 10))
-    return I.compare(gens, key, n=200)
+    return I.compare(I.generators_for({n: ui.load_shipped(n)[0] for n in names}), key, n=200)
 
 
 def compare_generators(key: str) -> None:
-    names = {"digits": ("vae_digits16", "dcgan_digits", "ddpm_digits"),
-             "food_shapes": ("vae_food16", "dcgan_food", "ddpm_food")}.get(key, ())
-    avail = shipped()
-    names = tuple(n for n in names if n in avail)
+    names = tuple(n for n in I.COMPARE.get(key, ()) if n in shipped())
     st.markdown("**VAE, GAN and DDPM on one measure**")
     if len(names) < 2 or not st.toggle("Measure them (about a minute of sampling the first time)", key=f"{KI}-cmp",
                                        bind=BIND):
         st.caption("The same shared classifier and Fréchet distance as the DDPM page, 200 samples each.")
         return
     rows = _comparison(key, names)
-    st.dataframe(pd.DataFrame([{"generator": r.generator, "checkpoint": r.checkpoint, "Fréchet distance": r.fd,
-                                "real-vs-real floor": r.fd_floor, "classes present": r.classes_present,
-                                "class entropy (nats)": r.class_entropy, "class accuracy": r.accuracy,
-                                "ms per image": r.ms_per_image} for r in rows]), hide_index=True,
-                 width="stretch")
+    st.dataframe(pd.DataFrame(I.table_rows(rows)), hide_index=True, width="stretch")
     st.caption("Lower Fréchet distance is closer to the real images (the floor is two real sets). Class accuracy only "
-               "for the class-conditional DDPM. Time: this server, this session's CPU share.")
+               "for the class-conditional generators (asked for each class in turn). Time: this server, this session's CPU share.")
 
 
 the_game()
@@ -425,9 +408,16 @@ measurements()
 shipped_results()
 image_gan()
 ui.try_this([
-    "Grid, non-saturating loss, 5 seeds: how many of the 25 modes does each seed keep? Now set packing m = 2.",
-    "Pick **minimax** and make D's learning rate 10× G's: D's accuracy goes to 1 and |∂L_G/∂x| to 0 -- G stops learning.",
-    "Step D only 100 times, then step G only 100 times: where do the fakes go, and do the modes-captured count rise?",
-    "WGAN-GP on the ring: the divergence curve (W₁) falls steadily while the modes fill in.",
+    "Grid, 5 seeds: how many of the 25 modes does each seed keep? Set packing m = 2 and compare the mean ± standard "
+    "error; section 3 says what the shipped and the paper-size runs measured.",
+    "**Minimax**, D's learning rate 0.01, G's 1e-5, 600 steps on the grid: D's accuracy climbs to 1 (D wins while G "
+    "barely moves) -- yet |∂L_G/∂x| does not vanish here: D's surface gets steeper as it wins.",
+    "Shipped ring GAN: step D only 100 times, then G only 100 times. D alone moves no sample; G alone slides the "
+    "fakes along the arrows and overshoots -- the high-quality share falls. The game needs both players.",
+    "Pick the shipped ring GAN: this seed keeps all 8 modes. Section 3 shows what its five seeds average: one run "
+    "is noise.",
     "Set the learning rates to 10 with SGD: the run stops, says which loss broke, and keeps the last good weights.",
+    "Section 4, **digits · conditional DCGAN**: every sample is read as the digit asked for, yet change the noise "
+    "seed and the digits hardly change -- the spread over z inside a class is a few percent of the real digits': "
+    "G collapsed inside each class.",
 ])

@@ -14,8 +14,10 @@ Radford et al. 2016 (DCGAN).
 """
 
 from dlviz.gans.core import LOSSES, d_loss, distance_estimate, g_loss, optimal_d, pack
-from dlviz.gans.data import DATASETS, Dataset2D, make_dataset, parse_points
+from dlviz.gans.data import (DATASETS, Dataset2D, add_clicks, canvas_targets, clicked_points, combine_points, make_dataset,
+                             parse_points, spray)
 from dlviz.gans.metrics import ModeStats, mode_stats
 
 __all__ = ["DATASETS", "LOSSES", "Dataset2D", "ModeStats", "d_loss", "distance_estimate", "g_loss", "make_dataset",
-           "mode_stats", "optimal_d", "pack", "parse_points"]
+           "mode_stats", "optimal_d", "pack", "parse_points", "canvas_targets", "clicked_points", "combine_points", "spray",
+           "add_clicks"]

@@ -98,7 +98,57 @@ def custom(points: np.ndarray, noise: float = 0.0, label: str = "my points") -> 
 
 
 DATASETS = {"ring": "ring of 8 Gaussians", "grid": "5×5 grid of Gaussians", "moons": "two moons",
-            "spiral": "spiral", "custom": "my own points (paste or CSV)"}
+            "spiral": "spiral", "custom": "my own points (draw, paste or CSV)"}
+
+CANVAS = (-4.0, 4.0, 41)        # the drawing canvas: click targets on a 41 x 41 lattice over [-4, 4]^2
+SPRAY = (20, 0.08)              # each click adds 20 points, normal with sigma 0.08 around the clicked target
+
+
+def canvas_targets(lo: float = CANVAS[0], hi: float = CANVAS[1], n: int = CANVAS[2]) -> np.ndarray:
+    """The lattice of points a student clicks on to draw (n*n, 2): a plotly click selects the nearest one."""
+    g = np.linspace(lo, hi, n)
+    xx, yy = np.meshgrid(g, g)
+    return np.stack([xx.ravel(), yy.ravel()], 1)
+
+
+def spray(centres: np.ndarray, seed: int, per: int = SPRAY[0], sigma: float = SPRAY[1]) -> np.ndarray:
+    """``per`` points around each clicked centre (K, 2) -> (K*per, 2): a click makes a small blob (a mode)."""
+    c = np.asarray(centres, dtype=np.float64).reshape(-1, 2)
+    rng = np.random.default_rng(seed)
+    return (c[:, None, :] + sigma * rng.standard_normal((len(c), per, 2))).reshape(-1, 2)
+
+
+def clicked_points(selection: dict | None, targets: np.ndarray, trace: int = 0) -> np.ndarray:
+    """The canvas targets (K, 2) a plotly selection event (Streamlit's ``on_select``) picked on trace ``trace``;
+    points on other traces (the points already drawn) are ignored."""
+    pts = ((selection or {}).get("selection") or {}).get("points") or []
+    idx = sorted({int(p["point_index"]) for p in pts if p.get("curve_number", 0) == trace
+                  and 0 <= int(p.get("point_index", -1)) < len(targets)})
+    return targets[idx] if idx else np.zeros((0, 2))
+
+
+def add_clicks(state: dict, picked: np.ndarray) -> bool:
+    """Add a blob per newly picked target to ``state["pts"]``; a selection already added (``state["seen"]``, kept
+    by the chart across reruns) is not added again. True when points were added."""
+    sig = picked.tobytes()
+    if not len(picked) or sig == state.get("seen"):
+        return False
+    state["pts"] = np.concatenate([state["pts"], spray(picked, seed=len(state["pts"]))])
+    state["seen"] = sig
+    return True
+
+
+def combine_points(pasted: np.ndarray | None, drawn: np.ndarray | None) -> np.ndarray:
+    """Pasted (or uploaded) and drawn points as one set; :class:`DataError` when together they are too few."""
+    parts = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in (pasted, drawn) if p is not None and len(p)]
+    pts = np.concatenate(parts) if parts else np.zeros((0, 2))
+    if len(pts) < MIN_POINTS:
+        raise DataError(f"{len(pts)} point(s) is too few: click on the canvas or paste at least {MIN_POINTS} rows.")
+    if len(pts) > MAX_POINTS:
+        raise DataError(f"{len(pts):,} points is too many: at most {MAX_POINTS:,}.")
+    if np.ptp(pts, axis=0).max() == 0:
+        raise DataError("All points are the same: give points that spread out.")
+    return pts
 
 
 def make_dataset(key: str, points: np.ndarray | None = None) -> Dataset2D:

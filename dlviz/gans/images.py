@@ -20,9 +20,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from dlviz.data import ImageData, digits, food_shapes
+from dlviz.data import FOOD_CLASSES, ImageData, digits, food_shapes
 
 IMAGE_SETS = {"digits": "digits (16x16, 1,797 handwritten)", "food_shapes": "food shapes (32x32 RGB, 10 classes)"}
+# the shipped generators the page compares, per image set
+COMPARE = {"digits": ("vae_digits16", "dcgan_digits", "dcgan_digits_cond", "ddpm_digits"),
+           "food_shapes": ("vae_food16", "dcgan_food", "ddpm_food")}
 FOOD_TRAIN = (6000, 320)          # (n, seed) of the food shapes a DCGAN trains on (disjoint from the reference)
 
 
@@ -106,7 +109,26 @@ def evaluate_dcgan(model: nn.Module, key: str, n: int = 500) -> dict[str, float]
            "class_entropy": div.entropy}
     if model.config.num_classes:
         out["sample_acc"] = q.accuracy
+        out["within_class_spread"] = within_class_spread(model)
     return out
+
+
+@torch.no_grad()
+def within_class_spread(model: nn.Module, per_class: int = 50, seed: int = 0) -> float:
+    """Mean per-pixel standard deviation over ``per_class`` noise vectors at a fixed class, averaged over the
+    classes: 0 when G ignores z (every sample of a class the same image: collapse inside the class)."""
+    k = model.config.num_classes
+    x = generate(model, k * per_class, seed=seed, labels=torch.arange(k).repeat_interleave(per_class))
+    return float(x.view(k, per_class, -1).std(1).mean())
+
+
+def real_within_class_spread(key: str, per_class: int = 50) -> float:
+    """The same spread for real images (the reference a generator's spread is read against)."""
+    from dlviz.metrics import real_reference
+
+    real = real_reference(key)
+    out = [real.images[real.labels == c][:per_class].flatten(1).std(0).mean() for c in range(10)]
+    return float(torch.stack(out).mean())
 
 
 @dataclass
@@ -142,3 +164,71 @@ def compare(generators: dict[str, tuple[str, Callable[[int], tuple[torch.Tensor,
         acc = float((pred == req.numpy()).mean()) if req is not None else math.nan
         rows.append(Row(label, ck, frechet_distance(f, real_f), floor, div.classes_present, div.entropy, acc, ms, n))
     return rows
+
+
+def generators_for(models: dict[str, nn.Module]) -> dict[str, tuple[str, Callable]]:
+    """The comparison's sampler for each shipped model ``{checkpoint: model}``, labelled by its family; a
+    conditional model (GAN or DDPM) is asked for every class in turn, so its class accuracy is measured."""
+    from dlviz.ddpm.core import generate_per_class
+    from dlviz.vae.core import sample_prior
+
+    gens = {}
+    for name, m in models.items():
+        m.eval()
+        if name.startswith("vae"):
+            gens["VAE"] = (name, lambda k, m=m: (sample_prior(m, k, torch.Generator().manual_seed(0))[1], None))
+        elif name.startswith("dcgan"):
+            cond = bool(m.config.num_classes)
+            gens["conditional GAN" if cond else "GAN"] = (
+                name, lambda k, m=m, c=cond: (generate(m, k, seed=0), torch.arange(k) % 10 if c else None))
+        else:
+            gens["DDPM (DDIM, 25 steps, w = 2)"] = (name, lambda k, m=m: generate_per_class(m, k // 10))
+    return gens
+
+
+def table_rows(rows: list[Row]) -> list[dict]:
+    """The comparison as table rows (class accuracy only where the generator was asked for a class)."""
+    return [{"generator": r.generator, "checkpoint": r.checkpoint, "Fréchet distance": r.fd,
+             "real-vs-real floor": r.fd_floor, "classes present": r.classes_present,
+             "class entropy (nats)": r.class_entropy, "class accuracy": r.accuracy,
+             "ms per image": r.ms_per_image} for r in rows]
+
+
+def class_names(key: str) -> list[str]:
+    return list(FOOD_CLASSES) if key == "food_shapes" else [str(i) for i in range(10)]
+
+
+def requested(model: nn.Module, n: int, label: int | None) -> torch.Tensor | None:
+    """The labels a conditional model is asked for: ``label`` every time, or every class in turn (None)."""
+    if not model.config.num_classes:
+        return None
+    return torch.full((n,), int(label)) if label is not None else torch.arange(n) % model.config.num_classes
+
+
+def class_reading(model: nn.Module, key: str, n: int = 500, seed: int = 0, label: int | None = None
+                  ) -> tuple[Diversity, float]:
+    """How the shared classifier reads ``n`` samples: the class histogram and, for a conditional model, the
+    share of samples read as the class they were asked for (nan for an unconditional model)."""
+    from dlviz.metrics import classify
+
+    req = requested(model, n, label)
+    _, pred = classify(classifier_for(key), generate(model, n, seed=seed, labels=req))
+    acc = float((pred == req.numpy()).mean()) if req is not None else math.nan
+    return class_diversity(pred, 10), acc
+
+
+def reading_cards(model: nn.Module, key: str, n: int = 500, seed: int = 0, label: int | None = None
+                  ) -> tuple[Diversity, list[tuple[str, str, str]]]:
+    """The class histogram of ``n`` samples and the page's metric cards (label, value, help): classes present,
+    class entropy and, for a conditional model, agreement with the class asked for and the spread over z."""
+    div, acc = class_reading(model, key, n, seed, label)
+    cards = [(f"Classes among {n} samples", f"{div.classes_present} / 10",
+              f"Classes the shared classifier finds in ≥ {div.share:.0%} of the samples."),
+             ("Class entropy", f"{div.entropy:.2f} nats", "log 10 = 2.30 when all ten are equally common.")]
+    if model.config.num_classes:
+        spread, real = within_class_spread(model), real_within_class_spread(key)
+        cards += [("Read as the class asked for", f"{acc:.0%}", "By the shared classifier."),
+                  ("Spread over z inside a class", f"{spread / real:.0%} of real",
+                   f"Mean per-pixel std over 50 noise vectors at a fixed class: {spread:.3f}; real images: {real:.3f}. "
+                   "Near 0: G ignores z (collapse inside a class).")]
+    return div, cards

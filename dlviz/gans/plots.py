@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -65,8 +67,11 @@ def measurements_figure(histories: dict[str, dict], metrics: tuple[str, ...], ti
             n = min(len(s) for s, _ in runs)
             steps = np.asarray(runs[0][0][:n])
             vals = np.array([v[:n] for _, v in runs], dtype=float)                    # (runs, n)
-            mean = np.nanmean(vals, 0)
-            se = np.nanstd(vals, 0, ddof=1) / np.sqrt(len(runs))
+            k = np.isfinite(vals).sum(0)                                              # finite runs per step
+            with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)                    # a step no run measured: nan
+                mean = np.nanmean(vals, 0)
+                se = np.where(k > 1, np.nanstd(vals, 0, ddof=1) / np.sqrt(np.maximum(k, 1)), 0.0)
             fig.add_trace(go.Scatter(x=np.r_[steps, steps[::-1]], y=np.r_[mean + se, (mean - se)[::-1]], fill="toself",
                                      fillcolor="rgba(31,119,180,0.25)", line=dict(width=0), showlegend=False,
                                      hoverinfo="skip"), 1, ci)
@@ -94,4 +99,20 @@ def image_grid_figure(grid: np.ndarray, title: str = "", height: int = 320) -> g
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=30 if title else 0, b=0), title=title)
+    return fig
+
+
+def canvas_figure(targets: np.ndarray, drawn: np.ndarray | None, height: int = 300) -> go.Figure:
+    """The drawing canvas: faint click targets (trace 0) and the points drawn so far (trace 1)."""
+    fig = go.Figure(go.Scatter(x=targets[:, 0], y=targets[:, 1], mode="markers", name="lasso to add",
+                               marker=dict(size=7, color="rgba(120,120,120,0.12)"),
+                               hovertemplate="add a blob at (%{x:.1f}, %{y:.1f})<extra></extra>"))
+    if drawn is not None and len(drawn):
+        fig.add_trace(go.Scatter(x=drawn[:, 0], y=drawn[:, 1], mode="markers", name="your points",
+                                 marker=dict(size=4, color=REAL), hoverinfo="skip"))
+    lo, hi = float(targets.min()) - 0.3, float(targets.max()) + 0.3
+    fig.update_xaxes(range=[lo, hi], constrain="domain", showgrid=False, zeroline=False)
+    fig.update_yaxes(range=[lo, hi], scaleanchor="x", scaleratio=1, showgrid=False, zeroline=False)
+    fig.update_layout(height=height, margin=dict(l=2, r=2, t=2, b=2), showlegend=False, plot_bgcolor="white",
+                      clickmode="event+select", dragmode="lasso")
     return fig

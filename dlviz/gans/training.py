@@ -202,6 +202,31 @@ def make_game(model: nn.Module, loss: str = "non-saturating", *, d_lr: float = 1
                 seed=seed)
 
 
+class ManualGame:
+    """"Step D only / step G only" by hand, on a copy of a model (fresh Adam, lr 1e-3, for each player)."""
+
+    def __init__(self, model_copy: nn.Module, loss: str, source, seed: int = 5) -> None:
+        self.model, self.source, self.d, self.g = model_copy, source, 0, 0
+        self.game = make_game(model_copy, loss, d_lr=1e-3, g_lr=1e-3)
+        self.gen = torch.Generator().manual_seed(seed)
+
+    def step(self, player: str, n: int, data: Dataset2D, batch: int = 128) -> None:
+        bs = batch * self.model.config.pack
+        for _ in range(n):
+            if player == "D":
+                self.game.step_d(data.sample(bs, self.gen))
+            else:
+                self.game.step_g(bs)
+        if player == "D":
+            self.d += n
+        else:
+            self.g += n
+
+    @property
+    def title(self) -> str:
+        return f"after {self.d} D and {self.g} G updates by hand"
+
+
 def make_trainer(model: nn.Module, data: Dataset2D, *, steps: int = 3000, batch_size: int = 128,
                  loss: str = "non-saturating", d_lr: float = 1e-3, g_lr: float = 1e-3, d_optimizer: str = "Adam",
                  g_optimizer: str = "Adam", d_steps: int = 1, unroll: int = 0, seed: int = 0, eval_every: int = 0,

@@ -102,11 +102,34 @@ def check_link(page_id: str, known_keys: Iterable[str]) -> list[str]:
             notes.append(f"`{k}` is not a control on this page")
             if k in st.query_params:
                 del st.query_params[k]
-        elif k not in st.query_params:
+        elif k not in st.query_params and not _is_value(st.session_state.get(k), values):
             notes.append(f"`{k}={shown}` is not a value this control accepts")
     st.session_state[_SNAPSHOT] = (page_id, params, True)
     st.session_state[_NOTES] = notes
     return notes
+
+
+def _is_value(value, asked: list[str]) -> bool:
+    """The control holds what the link asked for (a hand-made link may spell out a default, which Streamlit then
+    drops from the address: that is not a value the page refused)."""
+    if value is None:
+        return False
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if len(values) != len(asked):
+        return False
+    for v, a in zip(values, asked, strict=True):
+        if isinstance(v, bool):
+            if a.strip().lower() != str(v).lower():
+                return False
+        elif isinstance(v, (int, float)):
+            try:
+                if float(a) != float(v):
+                    return False
+            except ValueError:
+                return False
+        elif str(v) != a:
+            return False
+    return True
 
 
 def show_link_notes(notes: Sequence[str], container) -> None:

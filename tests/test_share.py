@@ -192,6 +192,17 @@ def test_a_good_link_gives_no_note():
     assert next(w for w in at2.selectbox if w.key == "attn-model").value == other
 
 
+def test_a_link_that_spells_out_defaults_gives_no_note():
+    at = _default("attention")
+    model = next(w for w in at.selectbox if w.key == "attn-model")
+    at2 = _home({"attn-model": str(model.value), "attn-lr": "0.001", "seed": "0"}, "attention")
+    assert not at2.exception
+    assert not any("This link asked" in i.value for i in at2.info), [i.value for i in at2.info]
+    at3 = _home({"attn-model": "no such model", "attn-lr": "0.001"}, "attention")   # a refused value still is
+    notes = [i.value for i in at3.info if "This link asked" in i.value]
+    assert notes and "attn-model" in notes[0] and "attn-lr" not in notes[0]
+
+
 # ---------------------------------------------------------------- CSV helpers
 def test_rows_to_csv_round_trips():
     import share

@@ -67,6 +67,7 @@ class Tab:
     slug: str
     hp: str
     key: str
+    steps: int = LONG_RUN
     clock: RunClock | None = None
     _flip: bool = True
 
@@ -77,7 +78,7 @@ class Tab:
         """First paint: navigation to the page's first full script run ended and painted. The run is long enough
         to outlast the measuring window (the steps control is in the URL): the default runs (600 steps of the digits
         CNN) end within seconds on an idle machine, and a finished run counts 0 steps/s."""
-        return self.clock.goto(f"{url}/{self.slug}?{self.hp}-steps={LONG_RUN}")
+        return self.clock.goto(f"{url}/{self.slug}?{self.hp}-steps={self.steps}")
 
     def train(self) -> None:
         self.page.locator(f".st-key-{self.key}-train button").click(timeout=180_000)
@@ -146,17 +147,18 @@ def rate(tabs: list[Tab], seconds: float) -> list[float]:
     return out
 
 
-def outside(slug: str, seconds: float) -> float:
-    """Steps/s of the page's own default run (the Trainer its Train button builds, via AppTest) training in a
+def outside(slug: str, seconds: float) -> tuple[float, int]:
+    """(steps/s, steps) of the page's own default run, as long as the page allows, (the Trainer its Train button builds, via AppTest) training in a
     background thread of this plain process: no server, no browser, no script reruns."""
     from streamlit.testing.v1 import AppTest
 
     hp, key, _ = TRAINABLE[slug]
     at = AppTest.from_file(str(ROOT / "pages" / f"{slug}.py"), default_timeout=300)
-    at.query_params[f"{hp}-steps"] = str(LONG_RUN)
     at.run()
     if at.exception:
         raise RuntimeError(f"{slug} failed in AppTest: {at.exception[0].value[:300]}")
+    steps = min(LONG_RUN, int(at.number_input(key=f"{hp}-steps").max))   # some pages cap their runs lower
+    at.number_input(key=f"{hp}-steps").set_value(steps).run()
     at.button(key=f"{key}-train").click().run()
     run = at.session_state[f"dlviz-run-{key}"]
     trainer = next(iter(run.trainers.values()))           # the first progress line the page shows
@@ -166,7 +168,7 @@ def outside(slug: str, seconds: float) -> float:
             time.sleep(0.05)
         s0, t0 = trainer.step, time.perf_counter()
         time.sleep(seconds)
-        return (trainer.step - s0) / (time.perf_counter() - t0)
+        return (trainer.step - s0) / (time.perf_counter() - t0), steps
     finally:
         run.stop()
         for t in run.trainers.values():
@@ -201,12 +203,12 @@ def live_view_share(stats: Path, key: str) -> tuple[float, float]:
     return tm["periodic_s"] / step_s, sum(r["views_s"] for r in rows) / step_s
 
 
-def open_tabs(browser, url: str, slug: str, n: int) -> list[Tab]:
+def open_tabs(browser, url: str, slug: str, n: int, steps: int = LONG_RUN) -> list[Tab]:
     hp, key, _ = TRAINABLE[slug]
     tabs = []
     for _ in range(n):
         ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-        tabs.append(Tab(ctx.new_page(), slug, hp, key))
+        tabs.append(Tab(ctx.new_page(), slug, hp, key, steps))
     for t in tabs:
         t.goto(url)
     return tabs
@@ -221,8 +223,8 @@ def close(tabs: list[Tab]) -> None:
 
 
 def per_page(browser, url: str, stats: Path, slug: str, seconds: float) -> dict:
-    out_sps = outside(slug, seconds)
-    tab = open_tabs(browser, url, slug, 1)[0]          # the first visit warms the page's caches
+    out_sps, steps = outside(slug, seconds)
+    tab = open_tabs(browser, url, slug, 1, steps)[0]          # the first visit warms the page's caches
     paint = tab.goto(url)                             # second visit: a warm page's first paint
     control = tab.control()
     idle_lat = statistics.median(tab.latency(control) for _ in range(3))
@@ -230,17 +232,18 @@ def per_page(browser, url: str, stats: Path, slug: str, seconds: float) -> dict:
     in_sps = rate([tab], seconds)[0]
     busy_lat = statistics.median(tab.latency(control) for _ in range(3))
     t0 = time.perf_counter()                          # Stop: click to the button greyed out
-    tab.stop(timeout=30)
+    ended = tab.page.evaluate(f"() => document.querySelector('.st-key-{tab.key}-stop button')?.disabled")
+    tab.stop(timeout=0.1 if ended else 30)
     try:
         tab.page.wait_for_function(f"() => document.querySelector('.st-key-{tab.key}-stop button')?.disabled",
                                    timeout=30_000)
-        stop_lat = time.perf_counter() - t0
+        stop_lat = float("nan") if ended else time.perf_counter() - t0     # nan: the run had ended already
     except Exception:  # noqa: BLE001 - reported as inf, not a crash of the table
         stop_lat = float("inf")
     time.sleep(1.5)
     periodic, views = live_view_share(stats, tab.key)
     tab.page.context.close()
-    return {"page": slug, "outside_steps_per_s": round(out_sps, 2), "in_app_steps_per_s": round(in_sps, 2),
+    return {"page": slug, "steps": steps, "outside_steps_per_s": round(out_sps, 2), "in_app_steps_per_s": round(in_sps, 2),
             "ratio": round(in_sps / out_sps, 2) if out_sps else None,
             "snapshot_eval_share": round(periodic, 3), "monitor_share": round(views, 3),
             "control": control[0] if control else None, "latency_idle_s": round(idle_lat, 2),

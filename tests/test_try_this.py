@@ -78,3 +78,47 @@ def test_equivariance_circular_cnn_is_exact_and_max_pool_is_not(dx):
     m = _metrics("equivariance", **{"eq-dx": dx})
     assert _num(m["logits · circular pad, no downsampling"]) < 1e-6
     assert _num(m["logits · max-pool"]) > 0.1
+
+
+def _page(page: str, **params) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=240)
+    at.query_params.update(params)
+    at.run()
+    assert not errors(at), errors(at)
+    return at
+
+
+def _bars(at: AppTest, title_start: str) -> dict[str, float]:
+    """A bar chart's values by bar name, read from the page's plotly figure (the number the student sees)."""
+    import json
+
+    for c in at.get("plotly_chart"):
+        spec = json.loads(c.proto.spec)
+        title = spec.get("layout", {}).get("title", {})
+        title = title.get("text", "") if isinstance(title, dict) else (title or "")
+        if title.startswith(title_start):
+            d = spec["data"][0]
+            return dict(zip(d["x"], d["y"]))
+    raise AssertionError(f"no chart titled {title_start!r}")
+
+
+def test_equivariance_blur_pool_lifts_consistency_from_077_to_099():
+    """'Compare max-pool with blur pool in section 4: ... lifts consistency from about 0.77 to about 0.99.'"""
+    cons = _bars(_page("equivariance"), "P(same label for two random shifts")
+    assert abs(cons["max-pool"] - 0.77) < 0.03, cons
+    assert abs(cons["blur pool"] - 0.99) < 0.02, cons
+
+
+@pytest.mark.parametrize(("dx", "exact"), [("1", True), ("8", False)])
+def test_equivariance_zero_fill_breaks_the_circular_cnn_once_the_digit_leaves(dx, exact):
+    """'Switch the fill to zeros and shift by 8 px: even the circular CNN is no longer exact ... (At 1-4 px only
+    the empty border leaves, and it stays exact.)'"""
+    err = _num(_metrics("equivariance", **{"eq-dx": dx, "eq-fill": "zeros"})["logits · circular pad, no downsampling"])
+    assert (err < 1e-5) == exact, err
+
+
+def test_receptive_fields_resnet50_layer4_is_427_px():
+    """'Pick ResNet-50, layer layer4: the field is 427 px -- wider than the 224-px image.'"""
+    m = _metrics("receptive_fields", **{"rf-arch": "ResNet-50", "rf-layer": "layer4"})
+    assert m["Receptive field"].startswith("427 × 427")
+    assert float(m["Share of its field on the image"].rstrip("%")) < 100

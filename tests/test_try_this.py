@@ -122,3 +122,22 @@ def test_receptive_fields_resnet50_layer4_is_427_px():
     m = _metrics("receptive_fields", **{"rf-arch": "ResNet-50", "rf-layer": "layer4"})
     assert m["Receptive field"].startswith("427 × 427")
     assert float(m["Share of its field on the image"].rstrip("%")) < 100
+
+
+def test_ddim_eta_1_with_every_step_is_the_ddpm_panel_of_the_shipped_model():
+    """'DDIM with eta = 1 and 1000 steps *is* DDPM: compare it with the DDPM panel from the same seed.' The page's
+    two panels call ``generate`` with the same seed; with the shipped model they are the same samples."""
+    import torch
+
+    from dlviz.checkpoints import load_shipped
+    from dlviz.ddpm.core import generate
+
+    model, _ = load_shipped("ddpm_digits", expected_arch="unet")
+    T = model.config.num_timesteps
+    kw = dict(labels=torch.tensor([3]), guidance=2.0, seed=11)
+    with torch.no_grad():
+        a = generate(model, sampler="ddpm", **kw).samples
+        b = generate(model, sampler="ddim", num_steps=T, eta=1.0, **kw).samples
+        c = generate(model, sampler="ddim", num_steps=T, eta=0.0, **kw).samples
+    assert torch.allclose(a, b, atol=1e-4), (a - b).abs().max()
+    assert not torch.allclose(a, c, atol=1e-2)                     # eta = 0 with the same steps is another sampler

@@ -141,3 +141,11 @@ def test_ddim_eta_1_with_every_step_is_the_ddpm_panel_of_the_shipped_model():
         c = generate(model, sampler="ddim", num_steps=T, eta=0.0, **kw).samples
     assert torch.allclose(a, b, atol=1e-4), (a - b).abs().max()
     assert not torch.allclose(a, c, atol=1e-2)                     # eta = 0 with the same steps is another sampler
+
+
+def test_googlenet_is_deeper_than_vgg16_with_20x_fewer_parameters():
+    """'GoogLeNet is deeper than VGG-16 yet has 20x fewer parameters.' (read off each one's page)"""
+    g = _metrics("architectures", **{"arch-model": "GoogLeNet"})
+    v = _metrics("architectures", **{"arch-model": "VGG-16"})
+    assert _num(g["Depth"]) > _num(v["Depth"])
+    assert 18 < _num(v["Parameters"]) / _num(g["Parameters"]) < 24

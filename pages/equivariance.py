@@ -344,8 +344,9 @@ def try_this() -> None:
     ui.try_this([
         ("Shift by 1 px: the circular no-downsampling CNN stays at ~1e-7 in every layer; the max-pool CNN jumps to "
         "~0.3 right after its first pool. Now shift by 2, then by 4: which layers become exact again?"),
-        ("Switch the fill to **zeros**: even the circular CNN is no longer exact -- the content that left the image "
-        "is gone, so no T′ can bring it back."),
+        ("Switch the fill to **zeros** and shift by 8 px: even the circular CNN is no longer exact -- the part of "
+        "the digit that left the image is gone, so no T′ can bring it back. (At 1-4 px only the empty border "
+        "leaves, and it stays exact.)"),
         ("Add the **p4 group CNN** and rotate by 90°: every layer is exact, and its accuracy on rotated digits equals "
         "its upright accuracy. Which digits does it confuse? (Think of 6 and 9.)"),
         ("Compare **max-pool** with **blur pool** in section 4: the blur costs almost nothing and lifts consistency "

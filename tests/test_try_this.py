@@ -78,3 +78,74 @@ def test_equivariance_circular_cnn_is_exact_and_max_pool_is_not(dx):
     m = _metrics("equivariance", **{"eq-dx": dx})
     assert _num(m["logits · circular pad, no downsampling"]) < 1e-6
     assert _num(m["logits · max-pool"]) > 0.1
+
+
+def _page(page: str, **params) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=240)
+    at.query_params.update(params)
+    at.run()
+    assert not errors(at), errors(at)
+    return at
+
+
+def _bars(at: AppTest, title_start: str) -> dict[str, float]:
+    """A bar chart's values by bar name, read from the page's plotly figure (the number the student sees)."""
+    import json
+
+    for c in at.get("plotly_chart"):
+        spec = json.loads(c.proto.spec)
+        title = spec.get("layout", {}).get("title", {})
+        title = title.get("text", "") if isinstance(title, dict) else (title or "")
+        if title.startswith(title_start):
+            d = spec["data"][0]
+            return dict(zip(d["x"], d["y"]))
+    raise AssertionError(f"no chart titled {title_start!r}")
+
+
+def test_equivariance_blur_pool_lifts_consistency_from_077_to_099():
+    """'Compare max-pool with blur pool in section 4: ... lifts consistency from about 0.77 to about 0.99.'"""
+    cons = _bars(_page("equivariance"), "P(same label for two random shifts")
+    assert abs(cons["max-pool"] - 0.77) < 0.03, cons
+    assert abs(cons["blur pool"] - 0.99) < 0.02, cons
+
+
+@pytest.mark.parametrize(("dx", "exact"), [("1", True), ("8", False)])
+def test_equivariance_zero_fill_breaks_the_circular_cnn_once_the_digit_leaves(dx, exact):
+    """'Switch the fill to zeros and shift by 8 px: even the circular CNN is no longer exact ... (At 1-4 px only
+    the empty border leaves, and it stays exact.)'"""
+    err = _num(_metrics("equivariance", **{"eq-dx": dx, "eq-fill": "zeros"})["logits · circular pad, no downsampling"])
+    assert (err < 1e-5) == exact, err
+
+
+def test_receptive_fields_resnet50_layer4_is_427_px():
+    """'Pick ResNet-50, layer layer4: the field is 427 px -- wider than the 224-px image.'"""
+    m = _metrics("receptive_fields", **{"rf-arch": "ResNet-50", "rf-layer": "layer4"})
+    assert m["Receptive field"].startswith("427 × 427")
+    assert float(m["Share of its field on the image"].rstrip("%")) < 100
+
+
+def test_ddim_eta_1_with_every_step_is_the_ddpm_panel_of_the_shipped_model():
+    """'DDIM with eta = 1 and 1000 steps *is* DDPM: compare it with the DDPM panel from the same seed.' The page's
+    two panels call ``generate`` with the same seed; with the shipped model they are the same samples."""
+    import torch
+
+    from dlviz.checkpoints import load_shipped
+    from dlviz.ddpm.core import generate
+
+    model, _ = load_shipped("ddpm_digits", expected_arch="unet")
+    T = model.config.num_timesteps
+    kw = dict(labels=torch.tensor([3]), guidance=2.0, seed=11)
+    with torch.no_grad():
+        a = generate(model, sampler="ddpm", **kw).samples
+        b = generate(model, sampler="ddim", num_steps=T, eta=1.0, **kw).samples
+        c = generate(model, sampler="ddim", num_steps=T, eta=0.0, **kw).samples
+    assert torch.allclose(a, b, atol=1e-4), (a - b).abs().max()
+    assert not torch.allclose(a, c, atol=1e-2)                     # eta = 0 with the same steps is another sampler
+
+
+def test_googlenet_is_deeper_than_vgg16_with_20x_fewer_parameters():
+    """'GoogLeNet is deeper than VGG-16 yet has 20x fewer parameters.' (read off each one's page)"""
+    g = _metrics("architectures", **{"arch-model": "GoogLeNet"})
+    v = _metrics("architectures", **{"arch-model": "VGG-16"})
+    assert _num(g["Depth"]) > _num(v["Depth"])
+    assert 18 < _num(v["Parameters"]) / _num(g["Parameters"]) < 24

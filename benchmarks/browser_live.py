@@ -104,7 +104,7 @@ class Tab:
             self.clock.pump(0.25)
         return None
 
-    def latency(self, control: tuple[str, str] | None, timeout: float = 60.0) -> float:
+    def latency(self, control: tuple[str, str] | None, timeout: float = 20.0) -> float:
         """Click to pixels of one input on ``control`` (NaN, reported as such, when it did not answer in time)."""
         if control is None:
             return float("nan")
@@ -115,7 +115,9 @@ class Tab:
             if kind == "slider":
                 loc = self.page.locator(f".st-key-{key} input[type=range]").first
                 loc.focus(timeout=timeout * 1000)
-                self.page.keyboard.press("ArrowRight" if self._flip else "ArrowLeft")
+                at_end = loc.evaluate("e => [Number(e.value) >= Number(e.max), Number(e.value) <= Number(e.min)]")
+                right = (self._flip or at_end[1]) and not at_end[0]      # a slider at an end moves inwards
+                self.page.keyboard.press("ArrowRight" if right else "ArrowLeft")
             else:
                 options = self.page.locator(f".st-key-{key} label")
                 options.nth(1 if self._flip else 0).click(timeout=timeout * 1000)

@@ -56,7 +56,7 @@ def landing() -> None:
             with cols[i % 4].container(border=True, height=330):
                 thumb = ui.thumbnail(p.thumbnail, p.slug) if p.thumbnail else None
                 if thumb is not None:
-                    st.image(thumb, use_container_width=True)
+                    st.image(thumb, width="stretch")
                 st.markdown(f"**{p.title}**")
                 st.caption(p.question)
                 st.page_link(str(p.path), label="Open", icon=":material/arrow_forward:")

@@ -364,7 +364,7 @@ def download_model(picked: Picked, key: str, container=None) -> None:
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", f"{key}_{picked.card.get('arch', 'model')}_{picked.card.get('steps', 0)}steps")
     where.download_button("Download this model (.pt)", lambda: checkpoint_bytes(picked.model, picked.card, stem),
                           file_name=f"{stem}.pt", mime="application/octet-stream", key=f"{key}-download-model",
-                          icon=":material/download:", on_click="ignore", use_container_width=True,
+                          icon=":material/download:", on_click="ignore", width="stretch",
                           help="Weights, config and card in one file; it survives closing the tab.")
 
 
@@ -491,13 +491,13 @@ def training_panel(key: str, start: Callable[[], object], label: str = "Train", 
     # callbacks), so the one rerun a click causes already draws the new state: no second, st.rerun()-triggered
     # run of the whole page, and Train is greyed out at once.
     where.button(label, key=f"{key}-train", type="primary", icon=":material/play_arrow:", disabled=active,
-                 use_container_width=True, on_click=_flag_train, args=(key,))
+                 width="stretch", on_click=_flag_train, args=(key,))
     c2, c3 = where.columns(2)
     paused = active and not run.queued and all(t.status == "paused" for t in run.trainers.values())
     c2.button("Resume" if paused else "Pause", key=f"{key}-pause", disabled=not active or run.queued,
-              icon=":material/play_circle:" if paused else ":material/pause:", use_container_width=True,
+              icon=":material/play_circle:" if paused else ":material/pause:", width="stretch",
               on_click=_pause_or_resume, args=(key,))
-    c3.button("Stop", key=f"{key}-stop", icon=":material/stop:", disabled=not active, use_container_width=True,
+    c3.button("Stop", key=f"{key}-stop", icon=":material/stop:", disabled=not active, width="stretch",
               on_click=_stop, args=(key,))
     if run is not None:
         with where:

@@ -216,9 +216,10 @@ def transform_input(x: torch.Tensor, img_name: str) -> eq.Transform:
         horiz = c1.radio("Direction", ["left ↔ right", "top ↕ bottom"], key="eq-flip", bind="query-params") == "left ↔ right"
         T = eq.Transform("flip", horizontal=horiz)
     i1, i2, i3 = st.columns([1, 1, 2])
-    i1.plotly_chart(image_figure(x, f"x: {img_name}", height=230), key="eq-x", config={"displayModeBar": False})
-    i2.plotly_chart(image_figure(T.apply(x[None])[0], f"T x: {T.label()}", height=230), key="eq-tx",
-                    config={"displayModeBar": False})
+    with i1:
+        ui.show(image_figure(x, f"x: {img_name}", height=230), key="eq-x")
+    with i2:
+        ui.show(image_figure(T.apply(x[None])[0], f"T x: {T.label()}", height=230), key="eq-tx")
     with i3:
         st.markdown("**T′ for a layer with stride s** — shift: by (dy/s, dx/s) when s divides the shift (else the "
                     "nearest shift, and no exact T′ exists); rotation / flip: the same on every map; for p4 maps also a "
@@ -298,7 +299,8 @@ def prediction_as_input_moves(models: dict, shipped_name: dict, x: torch.Tensor,
                       key="eq-grid-model", bind="query-params")
     fill_g = T.fill if T.kind == "shift" else "circular"
     grid = cached_grid(shipped_name[gm], x_np, fill_g) if gm in shipped_name else eq.shift_grid(models[gm], x, 6, fill_g)
-    g1.plotly_chart(plots.grid_figure(grid, cls, f"p(“{cls}”) for every shift, {fill_g} fill"), key="eq-grid")
+    with g1:
+        ui.show(plots.grid_figure(grid, cls, f"p(“{cls}”) for every shift, {fill_g} fill"), key="eq-grid")
     with g2:
         stable = float((grid.argmax(-1) == cls).mean())
         st.metric(f"{gm}: shifts keeping the label “{cls}”", f"{stable:.0%}", help="of the 13×13 shifts in [-6, 6]²")

@@ -203,6 +203,22 @@ def test_a_link_that_spells_out_defaults_gives_no_note():
     assert notes and "attn-model" in notes[0] and "attn-lr" not in notes[0]
 
 
+
+def test_session_settings_persist_across_page_changes():
+    """The Session sidebar (device, threads, seed) lives in the entry point, so a value set on one page is the value
+    on the next; the seed is bound to the URL as well."""
+    at = AppTest.from_file(str(ROOT / "app" / "Home.py"), default_timeout=180)
+    at.run()
+    at.number_input(key="seed").set_value(7).run()
+    at.slider(key="dlviz_threads").set_value(1).run()
+    for page in ("curse_of_dimensionality", "attention"):
+        at.switch_page(str(Path("..") / "pages" / f"{page}.py"))
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.number_input(key="seed").value == 7, page
+        assert at.slider(key="dlviz_threads").value == 1, page
+        assert at.selectbox(key="dlviz_device").value == "cpu", page
+
 # ---------------------------------------------------------------- CSV helpers
 def test_rows_to_csv_round_trips():
     import share

@@ -106,6 +106,13 @@ def ema(values: list[float], alpha: float = 0.1) -> np.ndarray:
     return out
 
 
+# SVG traces, not WebGL (Scattergl): a live chart is redrawn every second, and where the browser has no GPU (a
+# headless or software-rendered browser, many laptops' remote desktops) each WebGL redraw of a small chart cost the
+# browser ~0.8 of a core (measured: benchmarks/latency_timeline.py, docs/live-training.md). A few hundred points per
+# curve draw as SVG in milliseconds.
+MAX_CURVE_POINTS = 600
+
+
 def metrics_figure(histories: dict[str, dict[str, tuple[list[int], list[float]]]], metrics: tuple[str, ...],
                    log_y: bool = True, height: int = 300, colors: dict[str, str] | None = None) -> go.Figure:
     """Live training curves: one panel per metric, one colour per run (``colors`` pins a run's colour, so a page
@@ -120,19 +127,19 @@ def metrics_figure(histories: dict[str, dict[str, tuple[list[int], list[float]]]
             if not steps:
                 continue
             step_arr, val_arr = np.asarray(steps), np.asarray(vals, dtype=float)
-            if len(step_arr) > 2000:  # keep the payload small: thin long histories
-                idx = np.linspace(0, len(step_arr) - 1, 2000).astype(int)
+            if len(step_arr) > MAX_CURVE_POINTS:  # keep the payload and the SVG small: thin long histories
+                idx = np.linspace(0, len(step_arr) - 1, MAX_CURVE_POINTS).astype(int)
             else:
                 idx = slice(None)
             name = run or m
             dense = len(step_arr) > 30
             if dense:
-                fig.add_trace(go.Scattergl(x=step_arr[idx], y=val_arr[idx], mode="lines", line=dict(color=color, width=1),
-                                           opacity=0.25, showlegend=False, hoverinfo="skip"), 1, ci)
+                fig.add_trace(go.Scatter(x=step_arr[idx], y=val_arr[idx], mode="lines", line=dict(color=color, width=1),
+                                         opacity=0.25, showlegend=False, hoverinfo="skip"), 1, ci)
             smooth = ema(list(val_arr)) if dense else val_arr
-            fig.add_trace(go.Scattergl(x=step_arr[idx], y=smooth[idx], mode="lines+markers" if not dense else "lines",
-                                       line=dict(color=color, width=2), name=name, legendgroup=name,
-                                       showlegend=ci == 1 and bool(run)), 1, ci)
+            fig.add_trace(go.Scatter(x=step_arr[idx], y=smooth[idx], mode="lines+markers" if not dense else "lines",
+                                     line=dict(color=color, width=2), name=name, legendgroup=name,
+                                     showlegend=ci == 1 and bool(run)), 1, ci)
             if log_y and m.lower().endswith("loss") and np.all(val_arr[np.isfinite(val_arr)] > 0):
                 fig.update_yaxes(type="log", row=1, col=ci)
     for ci, m in enumerate(metrics, 1):

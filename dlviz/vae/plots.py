@@ -58,6 +58,9 @@ def reconstruction_figure(mosaic: np.ndarray, n: int, elbos: Sequence[float], la
     return fig
 
 
+SVG_MAX_POINTS = 3000
+
+
 def latent_map_figure(xy: np.ndarray, labels: np.ndarray, class_names: Sequence[str], hover: Sequence[str],
                       *, color: np.ndarray | None = None, color_name: str = "", axis_names: tuple[str, str] = ("z1", "z2"),
                       paths: dict[str, np.ndarray] | None = None, endpoints: dict[str, tuple[float, float]] | None = None,
@@ -69,8 +72,11 @@ def latent_map_figure(xy: np.ndarray, labels: np.ndarray, class_names: Sequence[
     fig = go.Figure()
     idx = np.arange(len(xy))
     hover = np.asarray(hover, dtype=object)
+    # SVG up to a few thousand points: this map is redrawn live while a run trains and on every slider move, and
+    # WebGL redraws cost a browser without a GPU most of a core (tests/test_live_views.py says why).
+    scatter = go.Scatter if len(xy) <= SVG_MAX_POINTS else go.Scattergl
     if color is not None:
-        fig.add_trace(go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers", customdata=idx, text=hover,
+        fig.add_trace(scatter(x=xy[:, 0], y=xy[:, 1], mode="markers", customdata=idx, text=hover,
                                    hovertemplate="%{text}<extra></extra>", name=color_name,
                                    marker={"size": 6, "color": color, "colorscale": "Viridis", "showscale": True,
                                            "colorbar": {"title": color_name, "thickness": 12}}))
@@ -79,7 +85,7 @@ def latent_map_figure(xy: np.ndarray, labels: np.ndarray, class_names: Sequence[
             m = labels == c
             if not m.any():
                 continue
-            fig.add_trace(go.Scattergl(x=xy[m, 0], y=xy[m, 1], mode="markers", name=str(name), customdata=idx[m],
+            fig.add_trace(scatter(x=xy[m, 0], y=xy[m, 1], mode="markers", name=str(name), customdata=idx[m],
                                        text=hover[m], hovertemplate="%{text}<extra></extra>",
                                        marker={"size": 6, "color": PALETTE[c % len(PALETTE)], "opacity": 0.75}))
     for name, p in (paths or {}).items():

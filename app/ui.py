@@ -530,8 +530,11 @@ def _fmt_eta(s: float) -> str:
     return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min"
 
 
+PROGRESS_EVERY = float(os.environ.get("DLVIZ_PROGRESS_EVERY", "0.5"))
+
+
 def _progress(key: str, active: bool) -> None:
-    @st.fragment(run_every=0.5 if active else None)
+    @st.fragment(run_every=PROGRESS_EVERY if active else None)
     def _bar() -> None:
         from dlviz.jobs import describe_wait
 

@@ -67,7 +67,7 @@ def main() -> int:
         loc = page.locator(f".st-key-{k} input[type=range]").first
         right = True
         for _ in range(args.presses):
-            tab.clock.pump(1.5)
+            periodic = tab.clock.periodic_fragments(1.5)      # the live views' fragments: not this control's run
             n_ev, n_sent = len(tab.clock.events), len(sent)
             t0 = time.perf_counter()
             loc.focus(timeout=20_000)
@@ -80,25 +80,26 @@ def main() -> int:
             deadline = t_press + 30
             st_ = en = ts = None
             while time.perf_counter() < deadline:
-                full_sent = [t for t, f in sent[n_sent:] if f == "full"]
-                if full_sent:
-                    ts = full_sent[0]
-                    evs = tab.clock.events[n_ev:]
-                    st_ = next((e.t for e in evs if e.kind == "start" and not e.fragments and e.t >= ts - 0.01), None)
+                mine = [t for t, f in sent[n_sent:] if f == "full" or f not in periodic]
+                if mine:
+                    ts = mine[0]
+                    evs = [e for e in tab.clock.events[n_ev:] if not set(e.fragments) & periodic]
+                    st_ = next((e.t for e in evs if e.kind == "start" and e.t >= ts - 0.01), None)
                     if st_ is not None:
-                        en = next((e for e in evs if e.kind == "end" and not e.fragments and e.t >= st_), None)
+                        en = next((e for e in evs if e.kind == "end" and e.t >= st_), None)
                         if en is not None:
                             break
                 tab.clock.pump(0.005)
             if en is None:
-                print("no full run ended within 30 s", ts, st_)
+                print("no run ended within 30 s", ts, st_)
                 continue
             page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))")
             t_paint = time.perf_counter()
             evs = tab.clock.events[n_ev:]
-            n_frag = sum(1 for e in evs if e.kind == "end" and e.fragments and ts <= e.t <= en.t)
+            n_frag = sum(1 for e in tab.clock.events[n_ev:] if e.kind == "end" and set(e.fragments) & periodic
+                         and ts <= e.t <= en.t)
             rows.append((t_press - t0, ts - t_press, st_ - ts, en.t - st_, t_paint - en.t, t_paint - t0))
-            print(f"focus {t_focus - t0:5.2f}  press {t_press - t_focus:5.2f}  press->sent {ts - t_press:5.2f}  "
+            print(f"{'fragment' if en.fragments else 'full'} run: focus {t_focus - t0:5.2f}  press {t_press - t_focus:5.2f}  press->sent {ts - t_press:5.2f}  "
                   f"sent->start {st_ - ts:5.2f}  run {en.t - st_:5.2f} (status {en.status})  end->painted {t_paint - en.t:5.2f}"
                   f"  total {t_paint - t0:5.2f}  fragment runs ended during the run {n_frag}", flush=True)
         if rows:

@@ -36,6 +36,7 @@ def input_image():
     return ui.image_input("conv-img", size=160)   # "conv-upload" is the model picker's checkpoint
 
 
+@st.fragment
 def slide_kernel(img_name: str, image: torch.Tensor) -> None:
     """1 · A hand-picked kernel, its feature map, and the output-size formula evaluated live."""
     st.header("1 · Slide a kernel over a photo")

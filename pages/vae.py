@@ -359,8 +359,7 @@ def diagnostics(m: Explored, A: dict, run, available) -> None:
             i2.metric("ELBO (same images)", f"{el:.1f} nats")
             st.caption(C.iwae_caption(m.model.config.likelihood))
     with c2:
-        rd = P.rate_distortion_figure(S.rd_points(available, m.dkey, run),
-                                      C.this_model_point(A, m.model.config.latent_dim))
+        rd = P.rate_distortion_figure(S.rd_points(available, m.dkey, run), C.this_model_point(A, m.model.config.latent_dim))
         ui.show(rd, key=f"{K}-rd")
         share.figure_csv_download(rd, f"vae-{m.dkey}-rate-distortion", key=f"{K}-rd")
         st.caption(C.RATE_DISTORTION)
@@ -389,8 +388,9 @@ st.session_state[f"{K}-full-run"] = False
 ui.try_this([
     "On *digits · 2-D latent*, open **Manifold**: where does a 4 turn into a 9? Then click a 4 and a 9 on the map "
     "and compare the linear and spherical paths.",
-    "On a 16-D model, read the midpoint norms under the strips: the linear path dips toward the origin, where the "
-    "prior rarely draws. Does its middle frame look worse than the spherical one?",
+    "On a 16-D model, read the midpoint norms under the strips: the linear path dips toward the origin, the "
+    "spherical one does not. Which midpoint is nearer √D, where the prior's samples lie, and does its frame look "
+    "better?",
     "Train with **β = 8** on the digits and open **Diagnostics**: how many units stay active, and what happened to "
     "the reconstructions?",
     "Switch on the **β sweep** and watch four runs trace the rate–distortion curve.",

@@ -24,7 +24,7 @@ CELL = ("Most confident first; the number is the probability the model gave the 
 MISTAKES = ("true → predicted, and the confidence in the wrong answer. Confident mistakes are often label noise, "
             "ambiguous images -- or a shortcut the model learned. Ask *why* on the Attribution page.")
 EMBEDDING_HELP = ("PCA is instant and linear. UMAP (McInnes et al. 2018) keeps neighbourhoods; it runs in the "
-                  "background -- the first run compiles numba code and can take half a minute.")
+                  "background -- the first run in a session also compiles numba code, which takes a while.")
 
 
 def data_caption(name: str, note: str, num_classes: int, shape: tuple[int, int, int]) -> str:

@@ -11,11 +11,12 @@ import torch
 
 import ui
 from dlviz.augmentation.core import AUGMENTATIONS, Aug, describe
+from dlviz.classifier import captions as C
 from dlviz.classifier import core as clf
 from dlviz.classifier import plots as cplots
 from dlviz.classifier import views as cviews
 from dlviz.classifier.training import make_trainer
-from dlviz.data import DataError
+from dlviz.data import FOOD_CLASSES, DataError
 from dlviz.imaging import png_bytes, tile, to_uint8
 from dlviz.metrics import predict
 from dlviz.models.cnn import ACTIVATIONS
@@ -30,11 +31,7 @@ PAGE_INFO = {
     "thumbnail": "dlviz.classifier.core:thumbnail",
 }
 
-ui.page_header(PAGE_INFO, (
-    "Choose the data, an architecture, a loss, an optimiser and a schedule, then **Train** in the sidebar and "
-    "watch train and validation accuracy part ways. Then read what the model gets wrong: the **confusion "
-    "matrix** (click a cell to see its images), the most **confidently wrong** images, and a map of the "
-    "**penultimate-layer features** -- the space the final linear layer has to cut into classes."))
+ui.page_header(PAGE_INFO, C.INTRO)
 sess = ui.session()
 SHIPPED = {"shipped food_lenet5 (mid-training)": "food_lenet5", "shipped food_cnn (fully trained)": "food_cnn"}
 
@@ -169,15 +166,11 @@ def train(setup: clf.Setup, data: Data) -> None:
 # ---------------------------------------------------------------- 4. the data and the set-up
 def data_and_setup(setup: clf.Setup, data: Data) -> None:
     split = data.split
-    c, h, _ = split.train.shape
-    classes_note = "" if "classes" in split.note else f" · {split.train.num_classes} classes"
-    st.caption(f"**{split.train.name or data.source}**: {split.note}{classes_note} · images {c}x{h}x{h}. "
-               "Validation images are never trained on.")
+    st.caption(C.data_caption(split.train.name or data.source, split.note, split.train.num_classes, split.train.shape))
     with st.expander("Data, schedule and augmentation", icon=":material/tune:"):
         d1, d2 = st.columns([3, 2])
         with d1:
-            first = [int(torch.nonzero(split.val.labels == k)[0]) for k in range(split.val.num_classes)
-                     if (split.val.labels == k).any()][:20]
+            first = C.first_of_each_class(split.val.labels, split.val.num_classes)
             image_strip(("samples", data.key), split.val.images[first],
                         [split.class_names[int(split.val.labels[i])] for i in first], width=80)
             share.image_download(lambda: tile(split.val.images[first], ncol=10, pad=2), "classifier-samples",
@@ -200,11 +193,10 @@ def data_and_setup(setup: clf.Setup, data: Data) -> None:
 def choose_model(data: Data) -> ui.Picked:
     split = data.split
     # the shipped models are always offered (a link names one whatever the data); they read only food shapes
-    fits_shipped = data.source == "food shapes" and split.train.shape == (3, 32, 32)
+    fits_shipped = data.source == "food shapes" and split.train.shape == C.SHIPPED_SHAPE
     run = ui.get_run("clf")
     if run is not None and run.trainer.step > 0 and run.card.get("data_key") != data.key:
-        st.caption(f"Your last run was trained on another data set ({run.card.get('dataset', '?')}); choose it "
-                   "again to read its results.")
+        st.caption(C.other_data_caption(run.card.get("dataset", "?")))
     st.header("What the model gets wrong")
     picked = ui.model_picker("clf", SHIPPED, run_key="clf", label="Results of", container=st.container(),
                              accept_run=lambda r: r.card.get("data_key") == data.key)
@@ -213,9 +205,7 @@ def choose_model(data: Data) -> ui.Picked:
                 icon=":material/play_arrow:")
         st.stop()
     if picked.source == "shipped" and not fits_shipped:
-        st.info(f"The shipped models classify the 10 food shapes (32×32 colour images), not {data.source}: choose "
-                "*food shapes* as the dataset, or train (or upload) a model for these images.",
-                icon=":material/swap_horiz:")
+        st.info(C.not_food_shapes(data.source), icon=":material/swap_horiz:")
         st.stop()
     c, h, w = split.val.shape
     try:
@@ -232,18 +222,13 @@ def choose_model(data: Data) -> ui.Picked:
 # ---------------------------------------------------------------- 6. the numbers
 def headline(picked: ui.Picked, data: Data) -> clf.Results:
     res = evaluate(picked.model, picked.key, data.key, data.split.val)
-    names, pcc = res.class_names, res.per_class_accuracy
-    worst = int(torch.nan_to_num(pcc, nan=2.0).argmin())
+    names = res.class_names
     model_note = cviews.model_note(picked.source, picked.card, SHIPPED.get(picked.label, picked.label))
-    wrong = res.preds != res.labels
-    m1, m2, m3, m4 = st.columns(4)
-    m1.metric("Validation accuracy", f"{res.accuracy:.1%}", help=f"{len(res.labels)} validation images; {model_note}.")
-    m2.metric("Mean per-class accuracy", f"{float(np.nanmean(pcc.numpy())):.1%}",
-              help="Balanced accuracy: every class counts the same, however many images it has.")
-    m3.metric("Worst class", names[worst], f"{float(pcc[worst]):.1%} correct", delta_color="off", delta_arrow="off")
-    m4.metric("Wrong predictions", f"{int(wrong.sum())}",
-              f"{float(res.confidence[wrong].mean()) if wrong.any() else 0:.0%} mean confidence",
-              delta_color="off", delta_arrow="off")
+    for col, (label, value, delta, help_) in zip(st.columns(4), C.headline_metrics(res, model_note)):
+        if delta is None:
+            col.metric(label, value, help=help_)
+        else:
+            col.metric(label, value, delta, delta_color="off", delta_arrow="off")
     st.caption(f"Model: {model_note}.")
     share.notebook(page="classifier", label=f"validation accuracy of {picked.label}", shown=f"{res.accuracy:.1%}",
                    key="clf-nb", body=cviews.accuracy_snippet(cviews.snippet_model(picked.source, picked.key, picked.card, picked.label),
@@ -255,8 +240,7 @@ def headline(picked: ui.Picked, data: Data) -> clf.Results:
         curves = cplots.curves_figure({"": ui.get_run("clf").trainer.history()})
         ui.show(curves, key="clf-curves")
         share.figure_csv_download(curves, "classifier-training-curves", "clf-curves")
-        st.caption("Dashed: accuracy/loss on a fixed subset of the (un-augmented) training images; solid: "
-                   "validation. A widening gap is over-fitting.")
+        st.caption(C.CURVES)
     return res
 
 
@@ -264,10 +248,8 @@ def headline(picked: ui.Picked, data: Data) -> clf.Results:
 def confusion(picked: ui.Picked, data: Data, res: clf.Results) -> None:
     names, model_key = res.class_names, picked.key
     cm_col, pc_col = st.columns([3, 2])
-    off = res.confusion.clone().fill_diagonal_(0)
-    default_cell = tuple(int(v) for v in np.unravel_index(int(off.argmax()), off.shape)) if off.sum() else (0, 0)
     cell_key = f"clf-cell-{model_key}"
-    cell = st.session_state.get(cell_key, default_cell)
+    cell = st.session_state.get(cell_key, C.default_cell(res.confusion))
     with cm_col:
         normalise = st.toggle("Colour by row rate (else by count)", True, key="clf-cm-norm", bind="query-params")
         cm_fig = cached_figure("cm", (model_key, data.key, normalise, cell),
@@ -286,7 +268,7 @@ def confusion(picked: ui.Picked, data: Data, res: clf.Results) -> None:
                 key="clf-perclass")
         tops = res.top_confusions(3)
         if tops:
-            st.markdown("**Most confused:** " + "; ".join(f"{a} → {b} ({n})" for a, b, n in tops))
+            st.markdown(C.most_confused(tops))
         share.csv_download("Confusion matrix (CSV)", lambda: cviews.confusion_rows(res), "classifier-confusion",
                            "clf-cm")
         share.csv_download("Every prediction (CSV)", lambda: cviews.prediction_rows(res), "classifier-predictions",
@@ -294,8 +276,7 @@ def confusion(picked: ui.Picked, data: Data, res: clf.Results) -> None:
 
     true_c, pred_c = cell
     idx = res.cell(true_c, pred_c)
-    kind = "correct" if true_c == pred_c else "mistakes"
-    st.subheader(f"Cell: true *{names[true_c]}*, predicted *{names[pred_c]}* — {len(idx)} images ({kind})")
+    st.subheader(C.cell_title(names[true_c], names[pred_c], len(idx), true_c == pred_c))
     if len(idx):
         show_idx = idx[:20]
         image_strip(("cell", model_key, data.key, cell), data.split.val.images[show_idx],
@@ -303,8 +284,7 @@ def confusion(picked: ui.Picked, data: Data, res: clf.Results) -> None:
         share.image_download(lambda: tile(data.split.val.images[show_idx], ncol=10, pad=2),
                              f"classifier-true-{names[true_c]}-predicted-{names[pred_c]}", "clf-cell",
                              label="These images (PNG)")
-        st.caption("Most confident first; the number is the probability the model gave the predicted class. "
-                   "Click another cell of the matrix to look there.")
+        st.caption(C.CELL)
     else:
         st.caption("No validation image falls in this cell. Click a cell with a count.")
 
@@ -316,15 +296,14 @@ def confident_mistakes(picked: ui.Picked, data: Data, res: clf.Results) -> None:
     wrong = res.confidently_wrong(20)
     if len(wrong):
         image_strip(("wrong", picked.key, data.key), data.split.val.images[wrong],
-                    [f"{names[int(res.labels[i])]} → {names[int(res.preds[i])]} ({float(res.confidence[i]):.0%})"
+                    [C.mistake_caption(names[int(res.labels[i])], names[int(res.preds[i])], float(res.confidence[i]))
                      for i in wrong], width=96)
         w1, w2, _ = st.columns(3)
         share.image_download(lambda: tile(data.split.val.images[wrong], ncol=10, pad=2), "classifier-confident-mistakes",
                              "clf-wrong", w1, label="These images (PNG)")
         share.csv_download("Their labels (CSV)", lambda: cviews.prediction_rows(res, wrong), "classifier-confident-mistakes",
                            "clf-wrong", w2)
-        st.caption("true → predicted, and the confidence in the wrong answer. Confident mistakes are often label "
-                   "noise, ambiguous images -- or a shortcut the model learned. Ask *why* on the Attribution page.")
+        st.caption(C.MISTAKES)
     else:
         st.success("No validation image is misclassified.", icon=":material/check_circle:")
 
@@ -334,8 +313,7 @@ def feature_embedding(picked: ui.Picked, data: Data, res: clf.Results) -> None:
     names, model_key, val = res.class_names, picked.key, data.split.val
     st.subheader("Penultimate-layer features")
     method = st.radio("Embedding", ["PCA", "UMAP"], horizontal=True, key="clf-emb", bind="query-params",
-                      help="PCA is instant and linear. UMAP (McInnes et al. 2018) keeps neighbourhoods; it runs in "
-                           "the background -- the first run compiles numba code and can take half a minute.")
+                      help=C.EMBEDDING_HELP)
     points_pca = pca(model_key, data.key, res.features)
     umap_job = None
     if method == "UMAP":
@@ -365,11 +343,8 @@ def feature_embedding(picked: ui.Picked, data: Data, res: clf.Results) -> None:
         a_2d = agreement(model_key, data.key, label, pts2, res.labels.numpy())
         a_full = agreement(model_key, data.key, "features", res.features.numpy(), res.labels.numpy())
         e1, e2, e3 = st.columns([1, 1, 2])
-        e1.metric(f"10-NN agreement, {label} map", f"{a_2d:.1%}",
-                  help="Average fraction of each image's 10 nearest neighbours (in the 2-D map) that share its "
-                       "class.")
-        e2.metric(f"10-NN agreement, all {res.features.shape[1]} dims", f"{a_full:.1%}",
-                  help="The same in the full penultimate feature space: what the 2-D picture loses or distorts.")
+        for col, (lab, value, help_) in zip((e1, e2), C.agreement_metrics(label, a_2d, a_full, res.features.shape[1])):
+            col.metric(lab, value, help=help_)
         share.csv_download(f"{label} map (CSV)", lambda: cviews.prediction_rows(res, points=np.asarray(pts2)),
                            f"classifier-{label}-map", f"clf-emb-{label}", e3)
         sel = (ev.selection.points if ev is not None and ev.selection else []) or []
@@ -380,7 +355,7 @@ def feature_embedding(picked: ui.Picked, data: Data, res: clf.Results) -> None:
                          caption=f"#{i}: true {names[int(res.labels[i])]}, predicted {names[int(res.preds[i])]} "
                                  f"({float(res.confidence[i]):.0%})")
             else:
-                st.caption(f"Click a point to see its image. Chance agreement is about 1/K = {1 / len(names):.0%}.")
+                st.caption(C.chance_caption(len(names)))
         if pending and umap_job.done:  # ready: redraw the page once so the polling stops
             st.rerun(scope="app")
 
@@ -395,8 +370,9 @@ def try_this() -> None:
         "*Random resized crop* and *Horizontal flip* and train again.",
         "Compare **ResNet-14** and **Plain-14** (the same net without skip connections) at learning rate 0.01.",
         "Set the learning rate to **10** with **Adam**: the loss never turns infinite, yet the run ends at chance "
-        "(10 %) and the page says so. Then **3** with plain **SGD**: BatchNorm and the one-cycle warm-up keep the "
-        "default CNN training (99.7 % validation accuracy at the default 800 steps and seed).",
+        f"({1 / len(FOOD_CLASSES):.0%} on the food shapes) and the page says so. Then **3** with plain **SGD**: "
+        "BatchNorm and the one-cycle warm-up keep the default CNN training. How close does it come to the default "
+        "run's validation accuracy?",
         "Train with **label smoothing 0.3**: the accuracy barely changes, but what happens to the confidence of the "
         "mistakes?",
         "Open the UMAP: are the misclassified crosses between two clusters, or deep inside the wrong one?",

@@ -14,6 +14,7 @@ import ui
 import share
 from dlviz.checkpoints import CheckpointError, load_shipped
 from dlviz.data import FOOD_CLASSES
+from dlviz.ddpm import captions as C
 from dlviz.ddpm import core as D
 from dlviz.ddpm import plots as P
 from dlviz.ddpm import training as TR
@@ -32,12 +33,7 @@ PAGE_INFO = {
     "thumbnail": "dlviz.ddpm.views:thumbnail",
 }
 
-ui.page_header(PAGE_INFO, (
-    "A **DDPM** destroys an image in T = 1,000 small steps of Gaussian noise, then trains a U-Net ε̂(x_t, t, y) "
-    "to say which noise was added. Run backwards from pure noise, those predictions *generate* images. "
-    "Below: the forward process under three noise schedules, a trained model denoising step by step "
-    "(DDPM's 1,000 steps beside DDIM's 50), class-conditioning with guidance, a live training run, and a "
-    "number for how good the samples are."))
+ui.page_header(PAGE_INFO, C.INTRO)
 sess = ui.session()
 GENERATORS = {"food shapes (hotdog generator)": "ddpm_food", "digits": "ddpm_digits"}
 K = "ddpm"
@@ -47,11 +43,7 @@ BIND = "query-params"
 # ---------------------------------------------------------------- cached computations
 @st.cache_data(show_spinner=False, max_entries=64)
 def source_image(kind: str, name: str, i: int) -> torch.Tensor:
-    from dlviz.data import digits, food_shapes
-
-    if kind == "food":
-        return food_shapes(100, seed=7, classes=[name]).images[i]
-    return digits("all", size=32).images[i]
+    return V.source_image(kind, name, i)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -106,15 +98,14 @@ def background(slot: str, args: tuple, work, label: str, cost: int):
 def sampling(model, key: str, sampler: str, steps: int, eta: float, labels: tuple, w: float, seed: int,
              device: str):
     """A trajectory (None while it is sampled in the background)."""
-    mult = 1 if w in (0.0, 1.0) else 2
-    n_steps = 1000 if sampler == "ddpm" else steps
+    n_steps = C.T if sampler == "ddpm" else steps
 
     def work(progress):                # on its own copy: the cached model is shared by every session
         return D.generate(copy.deepcopy(model), sampler=sampler, num_steps=n_steps, eta=eta, labels=torch.tensor(labels),
                           guidance=w, seed=seed, device=device, progress=progress)
 
     return background(sampler, (key, sampler, n_steps, eta, labels, w, seed, device), work,
-                      f"{sampler.upper()} · {n_steps:,} steps", n_steps * mult * len(labels))
+                      f"{sampler.upper()} · {n_steps:,} steps", C.network_evals(n_steps, w) * len(labels))
 
 
 # ================================================================ 1. forward process
@@ -139,11 +130,7 @@ def forward_process() -> None:
     views = {k: cached_forward(image, key_img, t, k, sess.seed) for k in D.SCHEDULES}
     zoom = max(1, 128 // image.shape[-1])
     with c2:
-        row = np.stack([image.permute(1, 2, 0).numpy()] + [v.closed_form for v in views.values()])  # (4, H, W, C)
-        ui.show(P.picture_figure(P.montage([quantize(row)], scale=zoom),
-                                 f"{img_name} at t = {t} (the same ε for all three)",
-                                 col_labels=["x_0 (clean)"] + [f"x_{t}, {k}" for k in views], height=240),
-                key="ddpm-fwd-pics")
+        ui.show(P.forward_row_figure(image, views, img_name, t, zoom), key="ddpm-fwd-pics")
     sched_fig = P.schedule_figure(V.schedule_curves(), t)
     ui.show(sched_fig, key="ddpm-schedules")
     share.figure_csv_download(sched_fig, "ddpm-noise-schedules", key="ddpm-schedules",
@@ -151,14 +138,9 @@ def forward_process() -> None:
     m = st.columns(3)
     for col, (k, v) in zip(m, views.items(), strict=True):
         col.metric(f"{k}: ᾱ_{t}", f"{v.alpha_bar:.3f}", help="Signal kept = √ᾱ_t; noise std = √(1 − ᾱ_t).")
-        snr = f"{v.snr:.3g}" if np.isfinite(v.snr) else "∞"
-        col.caption(f"SNR **{snr}** (= 1 at t = {V.t_where_snr_crosses(k)}) · noise std measured in the picture: "
-                    f"**{v.noise_std_closed:.3f}** (theory √(1−ᾱ) = {np.sqrt(1 - v.alpha_bar):.3f}); "
-                    f"after {t} single steps (eq. 2): **{v.noise_std_stepwise:.3f}**")
+        col.caption(C.snr_caption(v, V.t_where_snr_crosses(k)))
     with st.expander("Closed form (Ho eq. 4) vs. t single steps (eq. 2): the same distribution"):
-        st.markdown("q(x_t | x_0) = N(√ᾱ_t x_0, (1 − ᾱ_t) I) lets training jump to any t in one draw. "
-                    "Iterating x_t = √(1 − β_t) x_{t−1} + √β_t ε_t with fresh noise gives a *different* picture "
-                    "(other noise) with the *same* statistics -- compare the noise levels above.")
+        st.markdown(C.CLOSED_FORM)
         v = views["linear"]
         ui.show(P.picture_figure(P.montage([quantize(np.stack([v.closed_form, v.stepwise]))], scale=zoom),
                                  f"linear schedule, t = {t}", height=220,
@@ -181,15 +163,9 @@ def pick_generator() -> tuple[ui.Picked, object, str, str] | None:
         key = f"{picked.key}/ema@{step}"
     dataset = TR.dataset_of(model)
     if dataset is None:
-        c = model.config
-        st.error(f"This U-Net makes {c.in_channels}x{c.image_size}x{c.image_size} images; the page can judge "
-                 "digits (1x16x16) and food shapes (3x32x32) only.", icon=":material/error:")
+        st.error(C.wrong_size(model.config.in_channels, model.config.image_size), icon=":material/error:")
         return None
     return picked, model, key, dataset
-
-
-def class_names(dataset: str) -> list[str]:
-    return FOOD_CLASSES if dataset == "food_shapes" else [str(i) for i in range(10)]
 
 
 # ================================================================ 2. reverse process
@@ -197,34 +173,28 @@ def reverse_process(model, key: str, dataset: str, clf, card: dict, source: str)
     """Sample with DDIM (and DDPM on demand) and scrub the trajectory; returns the guidance scale and the
     seed (section 3 measures at the same settings)."""
     st.header("2 · The reverse process: denoise step by step")
-    classes = class_names(dataset)
+    classes = V.class_names(dataset)
     r1, r2, r3, r4 = st.columns(4)
     cls = r1.selectbox("Class (y)", ["one of each"] + classes, index=1, key="ddpm-cls", bind=BIND,
                        help="The label the U-Net is conditioned on.")
     guidance = r2.slider("Guidance scale w", 0.0, 6.0, 4.0 if dataset == "food_shapes" else 2.0, 0.5,
-                         key="ddpm-w", bind=BIND,
-                         help="ε̂ = ε̂(x, ∅) + w·(ε̂(x, y) − ε̂(x, ∅)). w = 0: unconditional; 1: plain conditional; "
-                              ">1: pushed towards the class (classifier-free guidance).")
+                         key="ddpm-w", bind=BIND, help=C.GUIDANCE_HELP)
     n_img = r3.slider("Images", 2, 16, 8, key="ddpm-n", bind=BIND)
     seed = r4.number_input("Seed (x_T)", 0, 2**31 - 1, min(sess.seed, 2**31 - 1), key="ddpm-seed", bind=BIND,
                            help="Starts at the Global seed (Session, in the sidebar) the first time the page opens.")
     s1, s2, s3 = st.columns([1, 1, 2])
-    ddim_steps = s1.select_slider("DDIM steps", [5, 10, 20, 25, 50, 100, 200, 500, 1000], 50, key="ddpm-ddim-steps",
+    ddim_steps = s1.select_slider("DDIM steps", [5, 10, 20, 25, 50, 100, 200, 500, 1000], C.DDIM_STEPS, key="ddpm-ddim-steps",
                                   bind=BIND)
     eta = s2.slider("DDIM η", 0.0, 1.0, 0.0, 0.1, key="ddpm-eta", bind=BIND,
                     help="0: deterministic DDIM; 1: as noisy as DDPM.")
     labels = (torch.arange(n_img) % len(classes)) if cls == "one of each" else torch.full((n_img,), classes.index(cls))
     args = (tuple(labels.tolist()), float(guidance), int(seed), sess.device)
     ddim = sampling(model, key, "ddim", ddim_steps, eta, *args)
-    est = estimate_seconds(ddim.step_seconds, 1000) if ddim is not None else float("nan")
-    run_ddpm = s3.toggle("Also run DDPM (all 1,000 steps) from the same x_T"
-                         + (f" (estimate ≈ {est:.0f} s)" if np.isfinite(est) else ""), key="ddpm-run-ddpm", bind=BIND,
-                         help="Ancestral sampling (Ho Algorithm 2): 1,000 network evaluations, 2,000 with guidance, "
-                              "in the background. The estimate is the DDIM run's measured time per step × 1,000; "
-                              "the machine's load changes it, so the progress bar re-estimates as it goes.")
+    est = estimate_seconds(ddim.step_seconds, C.T) if ddim is not None else float("nan")
+    run_ddpm = s3.toggle(C.ddpm_toggle_label(est), key="ddpm-run-ddpm", bind=BIND, help=C.DDPM_HELP)
     trajs = {f"DDIM · {ddim_steps} steps · η={eta:g}": ddim}
     if run_ddpm:
-        trajs = {"DDPM · 1,000 steps": sampling(model, key, "ddpm", 1000, 1.0, *args), **trajs}
+        trajs = {f"DDPM · {C.T:,} steps": sampling(model, key, "ddpm", C.T, 1.0, *args), **trajs}
     sched = D.schedule_for(model)
     opts = V.common_timesteps([D.recorded_timesteps(sched, "ddpm" if "DDPM" in n else "ddim", ddim_steps)
                                for n in trajs])
@@ -245,9 +215,7 @@ def reverse_process(model, key: str, dataset: str, clf, card: dict, source: str)
                                         [classes[k][:6] for k in labels.tolist()] if cls == "one of each" else None,
                                         scale=3 if big else 5, width_hint=1000 // len(trajs)),
                     key=f"ddpm-rev-{which}-{len(trajs)}")
-            est_note = f" (estimated ≈ {est:.0f} s)" if which == "ddpm" and np.isfinite(est) else ""
-            st.caption(f"{tr.num_steps} steps · {tr.num_steps * (2 if guidance not in (0, 1) else 1):,} network "
-                       f"evaluations · took {tr.seconds:.1f} s{est_note}")
+            st.caption(C.trajectory_caption(tr.num_steps, guidance, tr.seconds, est if which == "ddpm" else None))
             d1, d2 = st.columns(2)
             share.gif_download(lambda tr=tr: V.trajectory_gif_frames(tr), f"ddpm-{which}-{cls}-seed{seed}",
                                key=f"ddpm-gif-{which}", container=d1, label="Denoising (GIF)", frame_ms=80)
@@ -289,8 +257,7 @@ def headline_snippet(source: str, card: dict, dataset: str, labels, steps: int, 
     body = V.snippet_body(source if source in GENERATORS.values() else "ddpm_food", CLASSIFIERS[dataset],
                           labels.tolist(), steps, eta, guidance, seed)
     if source not in GENERATORS.values():
-        body = ("# This model is not shipped: download it (sidebar) and load it with\n"
-                "# dlviz.checkpoints.load_checkpoint(\"my_model.pt\") in place of load_shipped below.\n") + body
+        body = C.not_shipped_note() + body
     share.notebook(page="ddpm", label="DDIM samples recognised as the requested class", shown=shown, body=body,
                    key="ddpm-nb")
 
@@ -303,16 +270,13 @@ def quality(model, key: str, clf, dataset: str, n_per: int, steps: int, w: float
 
     n = n_per * max(1, model.config.num_classes)
     return background(f"quality-w{w:g}", ("quality", key, dataset, n_per, steps, w, seed), work,
-                      f"{n} samples at w = {w:g}", n * steps * (1 if w in (0.0, 1.0) else 2))
+                      f"{n} samples at w = {w:g}", n * C.network_evals(steps, w))
 
 
 def sample_quality(model, key: str, card: dict, dataset: str, clf, guidance: float, seed: int) -> None:
     st.header("3 · How good are the samples? A number for it")
-    classes = class_names(dataset)
-    st.markdown(f"The shipped **{CLASSIFIERS[dataset]}** classifier judges the samples: does it recognise the class "
-                "that was asked for, and how far are the samples from real images in its feature space (the "
-                "**Fréchet distance**, FD: 0 only for identical feature statistics)? A finite set of *real* images "
-                "never reaches 0 either, so each FD is shown beside the real-vs-real FD of the same size.")
+    classes = V.class_names(dataset)
+    st.markdown(C.quality_intro(CLASSIFIERS[dataset]))
     rows, caption = V.card_metrics(card)
     for col, (label, value, help_) in zip(st.columns(max(1, len(rows))), rows):
         col.metric(label, value, help=help_)
@@ -321,26 +285,23 @@ def sample_quality(model, key: str, card: dict, dataset: str, clf, guidance: flo
     q1, q2, q3 = st.columns(3)
     n_per = q1.select_slider("Samples per class", [5, 10, 20, 50], 10, key="ddpm-q-n", bind=BIND)
     q_steps = q2.select_slider("DDIM steps", [10, 25, 50], 10, key="ddpm-q-steps", bind=BIND)
-    sweep = q3.toggle("Sweep the guidance scale (w = 0, 1, 2, 4)", key="ddpm-q-sweep", bind=BIND,
+    sweep = q3.toggle(C.SWEEP_LABEL, key="ddpm-q-sweep", bind=BIND,
                       help="Higher w: samples look more like their class, but less varied.")
-    if clf is None or not st.toggle(f"Measure now: {n_per * len(classes)} samples at w = {guidance:g} "
-                                    f"(the guidance slider above)", key="ddpm-q-go", bind=BIND):
+    if clf is None or not st.toggle(C.measure_label(n_per * len(classes), guidance), key="ddpm-q-go", bind=BIND):
         return
-    ws = sorted({0.0, 1.0, 2.0, 4.0, guidance}) if sweep else [guidance]
+    ws = sorted({*C.SWEEP_WS, guidance}) if sweep else [guidance]
     results = {w: quality(model, key, clf, dataset, n_per, q_steps, w, seed) for w in ws}
     if any(r is None for r in results.values()):
         return
     q, v = results[guidance]
     acc = V.recognised_share(v, q.requested)
     a1, a2, a3, a4 = st.columns(4)
-    a1.metric("Recognised as the requested class", f"{acc:.0%}", help=f"Chance: {1 / len(classes):.0%}. A sample "
-              f"with no object (see section 2) never counts. The classifier alone says {q.accuracy:.0%}.")
+    a1.metric("Recognised as the requested class", f"{acc:.0%}", help=C.recognised_help(len(classes), q.accuracy))
     a2.metric("No object", f"{v.blank.mean():.0%}", help="Samples with nothing standing out from the background.")
     a3.metric("FD to real images", f"{q.fd:.2f}")
     a4.metric("FD real vs real (floor)", f"{q.fd_real:.2f}")
     per = V.per_class_share(v, q.requested, len(classes))
-    fig = P.per_class_figure(classes, per, 1 / len(classes),
-                             title=f"recognised per requested class (w = {guidance:g}, {q.n} samples; dotted: chance)")
+    fig = P.per_class_figure(classes, per, 1 / len(classes), title=C.per_class_title(guidance, q.n))
     g1, g2 = st.columns([3, 2]) if sweep else (st.container(), None)
     with g1:
         ui.show(fig, key="ddpm-q-class")
@@ -384,8 +345,7 @@ def live_view(r) -> None:
     tr = r.trainer
     names, vals = ui.live_cached("ddpm-buckets-data", tr.step, lambda: TR.bucket_losses(tr))
     if names:
-        fig = ui.live_cached("ddpm-buckets", tuple(vals), lambda: P.bucket_loss_figure(
-            names, vals, title="ε-prediction loss by timestep (last 300 steps)"))
+        fig = ui.live_cached("ddpm-buckets", tuple(vals), lambda: P.bucket_loss_figure(names, vals, title=C.BUCKETS_TITLE))
         ui.show(fig, key="ddpm-live-buckets")
         share.figure_csv_download(fig, "ddpm-loss-by-timestep", key="ddpm-live-buckets")
     snaps = list(tr.snapshots)
@@ -402,15 +362,10 @@ def live_view(r) -> None:
 
 def live_training() -> None:
     st.header("4 · Train your own: watch the samples emerge")
-    st.markdown("**Train** in the sidebar starts a fresh U-Net. Every few steps the moving average of its weights "
-                "draws one sample per class (DDIM, 20 steps, w = 2 for digits, 4 for food) from the *same* noise, "
-                "and the classifier scores them (`sample_acc`). The bar chart shows the loss per timestep bucket: "
-                "which noise levels are hard?")
+    st.markdown(C.live_intro())
     ui.training_monitor(K, metrics=("loss", "sample_acc"), live=live_view)
     if ui.get_run(K) is None:
-        st.info("No run yet: press **Train** in the sidebar. On digits the samples become readable after a few "
-                "hundred steps (about a minute on a laptop CPU).",
-                icon=":material/model_training:")
+        st.info(C.NO_RUN, icon=":material/model_training:")
 
 
 def try_this() -> None:

@@ -17,9 +17,11 @@ from dlviz.checkpoints import shipped
 from dlviz.data import DataError
 from dlviz.imaging import tile, to_uint8, upscale
 from dlviz.train import make_optimizer
+from dlviz.vae import captions as C
 from dlviz.vae import embed, views
+from dlviz.vae import state as S
 from dlviz.vae import plots as P
-from dlviz.vae.training import DATASETS, LIVE_DEFAULTS, folder_note
+from dlviz.vae.training import DATASETS, LIVE_DEFAULTS, SWEEP_BETAS, folder_note
 from dlviz.vae.views import Explored
 
 PAGE_INFO = {
@@ -36,11 +38,7 @@ K = "vae"
 BIND = "query-params"
 T0 = time.perf_counter()
 
-ui.page_header(PAGE_INFO, (
-    "An encoder maps an image $x$ to a Gaussian $q(z\\mid x)$ over a small **latent code** $z$; a decoder maps "
-    "$z$ back to an image. Training maximises the **ELBO** $= \\mathbb{E}_q[\\log p(x\\mid z)] - "
-    "\\mathrm{KL}(q(z\\mid x)\\,\\|\\,\\mathcal N(0, I))$: reconstruct well, but keep every code close to the prior, "
-    "so that decoding *any* $z \\sim \\mathcal N(0, I)$ gives a plausible image -- the first half of a hotdog generator."))
+ui.page_header(PAGE_INFO, C.INTRO)
 
 
 @st.cache_resource(show_spinner="Loading data...", max_entries=8)
@@ -96,7 +94,8 @@ def train_sidebar():
     elif ds == "folder":
         folder = st.sidebar.text_input("Image folder (flat, or one sub-folder per class)", key=f"{K}-folder",
                                        placeholder="~/Pictures/hotdogs", bind=BIND)
-        folder_caption(folder)
+        if (counts := C.folder_summary(folder, data)) is not None:   # what the folder gives, what it left out
+            st.sidebar.caption(counts)
     c1, c2 = st.sidebar.columns(2)
     latent = c1.select_slider("Latent size", [1, 2, 4, 8, 16, 32, 64], 16, key=f"{K}-latent", bind=BIND)
     beta = c2.select_slider("β", [0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0], 1.0, key=f"{K}-beta", bind=BIND,
@@ -105,12 +104,12 @@ def train_sidebar():
                                      bind=BIND)
     decoder = st.sidebar.selectbox("Decoder p(x|z)", ["auto", "bernoulli", "gaussian"], key=f"{K}-dec", bind=BIND,
                                    help="auto: Bernoulli for grey images, Gaussian with a learned σ for colour.")
-    sweep = st.sidebar.toggle("β sweep: four runs side by side (β = 0.25, 1, 4, 16)", key=f"{K}-sweep", bind=BIND)
+    sweep = st.sidebar.toggle(C.SWEEP_LABEL, key=f"{K}-sweep", bind=BIND)
     hp = ui.hyperparameters(K, **LIVE_DEFAULTS)
 
     def start_training():
         runs = V.make_runs(data(ds, "train", root, folder), data(ds, "test", root, folder), ds, latent,
-                           (0.25, 1.0, 4.0, 16.0) if sweep else (beta,), likelihood=None if decoder == "auto" else decoder,
+                           SWEEP_BETAS if sweep else (beta,), likelihood=None if decoder == "auto" else decoder,
                            make_optimizer=lambda p: make_optimizer(hp.optimizer, p, hp.lr, hp.weight_decay),
                            seed=ui.session().seed, steps=hp.steps, warmup=int(warmup), batch_size=hp.batch_size,
                            eval_every=max(50, hp.steps // 20))
@@ -120,19 +119,6 @@ def train_sidebar():
     run = ui.training_panel(K, start_training)
     ui.training_monitor(K, metrics=("recon", "kl", "test_elbo"), live=live_view)
     return run
-
-
-def folder_caption(folder: str | None) -> None:
-    """Under the folder box: how many images the folder gives and what was left out (errors wait for Train)."""
-    if not folder or not folder.strip():
-        return
-    try:
-        tr, te = data("folder", "train", None, folder), data("folder", "test", None, folder)
-    except (DataError, OSError):
-        return
-    note = folder_note(tr.meta)
-    st.sidebar.caption(f"{len(tr) + len(te):,} images in {len(tr.class_names)} class(es): {len(tr):,} to train on, "
-                       f"{len(te):,} held out." + (f" **Left out:** {note}." if note else ""))
 
 
 def live_view(r) -> None:
@@ -147,7 +133,7 @@ def live_view(r) -> None:
         st.rerun(scope="app")
     k, r_, f_ = r.card["data"]
     snap = st.session_state.get(f"{K}-live-snap")     # redraw at most every 2 s: the poll runs twice a second
-    if snap is None or snap[0] != id(t) or (snap[2] != t.step and (time.time() - snap[1] > 2.0 or not r.active)):
+    if S.snapshot_due(snap, id(t), t.step, time.time(), r.active):
         mos_fig, fig = views.live_snapshot(t.model_copy(), data(k, "test", r_, f_))
         snap = (id(t), time.time(), t.step, mos_fig, fig)
         st.session_state[f"{K}-live-snap"] = snap
@@ -155,7 +141,7 @@ def live_view(r) -> None:
     c_img, c_map = st.columns([3, 2])
     with c_img:                                     # a PNG inside the figure: no media file for a fragment to lose
         ui.show(mos_fig, key=f"{K}-live-images")
-        st.caption(f"{t.name} at step {snap[2]}: test images, their reconstructions, and samples from the prior.")
+        st.caption(C.live_caption(t.name, snap[2]))
     with c_map:
         ui.show(fig, key=f"{K}-live-map")
         st.caption("The test codes now (posterior means).")
@@ -170,51 +156,29 @@ def pick_model(explore, run, available) -> Explored:
     explore.header("Explore")
     sources, default = views.model_sources(SHIPPED, available, run)
     if not sources:
-        st.error("No VAE checkpoint is shipped here and no run has trained yet: press **Train** in the sidebar, or "
-                 "reproduce one with `python -m dlviz.train vae_digits2`.", icon=":material/error:")
+        st.error(C.NO_MODEL, icon=":material/error:")
         st.stop()
-    if run is not None and len(sources) > default and sources[default].startswith("live:") \
-            and st.session_state.get(f"{K}-seen-run") != run.id:        # a new run: explore it
-        st.session_state[f"{K}-seen-run"] = run.id
-        st.session_state[f"{K}-src"] = sources[default]
-    if st.session_state.get(f"{K}-src") not in (None, *sources):
-        st.session_state.pop(f"{K}-src")
+    S.follow_new_run(st.session_state, K, sources, default, run.id if run is not None else None)
     src = explore.radio("Model", sources, index=default, key=f"{K}-src", bind=BIND,
                         format_func=lambda s: SHIPPED[s][1] if s in SHIPPED else f"my run · {s[5:] or 'live'}")
     try:
-        if src in SHIPPED:
-            model, card = ui.load_shipped(src, expected_arch="conv_vae")
-            (dkey, droot, dfolder), mkey = (SHIPPED[src][0], None, None), src
-        else:
-            tr = run.trainers[src[5:]]
-            step = tr.step
-            model, card, (dkey, droot, dfolder), mkey = tr.model_copy(), {}, run.card["data"], f"live-{id(tr)}-{step}"
-        test = data(dkey, "test", droot, dfolder)
+        return S.explore_source(src, SHIPPED, run, lambda s: ui.load_shipped(s, expected_arch="conv_vae"), data)
     except DataError as e:
         st.error(str(e), icon=":material/error:")
         st.stop()
-    return Explored(src, model, card, dkey, test, f"{mkey}|{dkey}|{droot}|{dfolder}",
-                    step if src not in SHIPPED else card.get("steps", 0))
 
 
 def summary(m: Explored, A: dict, run) -> None:
-    n_pix, lik = int(np.prod(m.test.shape)), m.model.config.likelihood
-    rows = views.summary_metrics(A, len(m.test), n_pix, m.model.config.latent_dim, lik)
+    rows = views.summary_metrics(A, len(m.test), int(np.prod(m.test.shape)), m.model.config.latent_dim,
+                                 m.model.config.likelihood)
     for col, (label, value, help_) in zip(st.columns(len(rows)), rows):
         col.metric(label, value, help=help_)
-    elbo = float(A["elbo"].mean())
-    st.caption(views.likelihood_caption(lik, elbo, n_pix, floor=views.bernoulli_floor(m.test.images)
-                                        if lik == "bernoulli" else None,
-                                        sigma=float(m.model.sigma) if lik == "gaussian" else None))
+    st.caption(C.nats_caption(m.model, m.test.images, float(A["elbo"].mean())))
     card = m.card
     if card.get("metrics"):
-        st.caption(f"Card of `{m.src}`: test ELBO {card['metrics']['test_elbo']:.1f} nats; trained {card.get('steps')} "
-                   f"steps in {card.get('wall_time_s')} s; reproduce with `{card.get('reproduce')}`.")
+        st.caption(C.card_caption(m.src, card))
     elif m.src not in SHIPPED:
-        live = run.trainers[m.src[5:]]
-        st.caption(f"Your run at step {m.step:,}: the views show its weights at that step"
-                   + (" and follow the run as it trains (redrawn every few seconds)." if live.status == "running"
-                      else "."))
+        st.caption(C.run_caption(m.step, run.trainers[m.src[5:]].status == "running"))
         if run.card.get("data_note"):
             st.caption(f"From the folder: {run.card['data_note']}.")
     share.notebook(page="vae", label="the test ELBO", shown=rows[0][1], body=views.snippet_body(
@@ -229,17 +193,12 @@ def reconstructions(m: Explored, A: dict) -> None:
     n_show = c2.slider("Images", 4, 16, 12, key=f"{K}-nshow", bind=BIND)
     idx = views.select_images(A["elbo"], how, n_show, seed=ui.session().seed)
     ui.show(recon_fig(m.ck, tuple(int(i) for i in idx), m.model, m.test, A["elbo"]), key=f"{K}-recon")
-    st.caption("Top: held-out images; bottom: the decoder's mean image at the posterior mean. Under each: the image's "
-               "ELBO in nats. *lowest ELBO* shows what the model finds hardest.")
+    st.caption(C.RECONSTRUCTIONS)
     names = m.test.class_names
-    share.csv_download("These images' ELBO (CSV)", lambda: [
-        {"image": int(i), "class": names[int(m.test.labels[i])], "elbo_nats": float(A["elbo"][i]),
-         "recon_nats": float(A["recon"][i]), "kl_nats": float(A["kl"][i])} for i in idx],
-        f"vae-{m.src}-elbo-{how}", key=f"{K}-recon")
+    share.csv_download("These images' ELBO (CSV)", lambda: C.recon_rows(A, idx, m.test.labels, names),
+                       f"vae-{m.src}-elbo-{how}", key=f"{K}-recon")
     if m.model.config.likelihood == "gaussian":
-        st.caption(f"The Gaussian decoder learned a pixel noise σ = {m.model.sigma:.3f}: its mean image averages every "
-                   "image the code could stand for, so detail the code cannot afford (crumbs, edges) becomes blur. "
-                   "Watch which details survive: the code spends its nats where they buy the most squared error.")
+        st.caption(C.gaussian_caption(float(m.model.sigma)))
 
 
 # ---------------------------------------------------------------- 2. latent map + interpolation
@@ -250,21 +209,9 @@ def map_method(m: Explored, A: dict, run):
         return "identity", A["xy"], None, "PCA", live_training
     cache = embed.umap_cache_path(m.src) if m.src in SHIPPED else None
     job = None if live_training else embed.umap_job(m.ck, A["mu"], seed=0, cache=cache)
-    want = st.radio("Map", ["UMAP", "PCA"], horizontal=True, key=f"{K}-proj", bind=BIND,
-                    help="PCA: the two directions of largest variance (a linear view). UMAP: a nonlinear map "
-                         "that keeps neighbours together; computed in the background.")
+    want = st.radio("Map", ["UMAP", "PCA"], horizontal=True, key=f"{K}-proj", bind=BIND, help=C.MAP_HELP)
     method = "umap" if (want == "UMAP" and job is not None and job.embedding is not None) else "pca"
     return method, job.embedding if method == "umap" else A["xy"], job, want, live_training
-
-
-def _pick_from_map(ck: str) -> None:
-    """A click on the map sets endpoint A or B (whichever the radio says)."""
-    cd = views.clicked_points(st.session_state.get(f"{K}-map"))
-    if cd:
-        sig = (ck, tuple(cd))
-        if st.session_state.get(f"{K}-last-click") != sig:
-            st.session_state[f"{K}-last-click"] = sig
-            st.session_state[f"{K}-{st.session_state.get(f'{K}-target', 'A')}"] = int(cd[0])
 
 
 def latent_map(m: Explored, A: dict, run) -> tuple[str, np.ndarray, int]:
@@ -272,7 +219,7 @@ def latent_map(m: Explored, A: dict, run) -> tuple[str, np.ndarray, int]:
     test, ck, D = m.test, m.ck, m.model.config.latent_dim
     labels, names = test.labels.numpy(), test.class_names
     method, emb_xy, job, want, live_training = map_method(m, A, run)
-    _pick_from_map(ck)
+    S.pick_from_map(st.session_state, K, ck, st.session_state.get(f"{K}-map"))   # a click sets A or B
     n_test = len(test)
     other = V.farthest_other_class(A["mu"], np.asarray(labels))  # B: far away, another class: a long path
     defaults = views.clamp_endpoints(st.session_state, K, n_test, {"A": 0, "B": other})
@@ -290,20 +237,17 @@ def latent_map(m: Explored, A: dict, run) -> tuple[str, np.ndarray, int]:
         ui.show(map_fig(ck, method, color_by, ia, ib, steps, thumbs_on, A, emb_xy, test, pv["on_map"]), key=f"{K}-map",
                 on_select="rerun", selection_mode="points")
         st.caption(views.map_caption(method, D, A["proj"].explained))
-        if D > 2 and want == "UMAP" and method != "umap":
-            if live_training:
-                st.info("UMAP is computed once the run stops; PCA meanwhile.", icon=":material/hourglass_top:")
-            elif job is not None and job.error:
-                st.warning(job.error + " -- showing PCA.", icon=":material/warning:")
-            elif job is not None:
-                @st.fragment(run_every=1.0)
-                def _await_umap() -> None:
-                    if job.done:
-                        st.rerun(scope="app")
-                    st.info(f"Computing UMAP of {len(A['mu'])} codes in the background "
-                            f"({time.perf_counter() - job.started:.0f} s; the first one compiles numba, ~10-20 s). "
-                            "PCA until then.", icon=":material/hourglass_top:")
-                _await_umap()
+        status = C.umap_status(D, want, method, live_training, job)
+        if status is not None and status[0] != "wait":
+            getattr(st, status[0])(status[1], icon=":material/hourglass_top:" if status[0] == "info" else
+                                   ":material/warning:")
+        elif status is not None:
+            @st.fragment(run_every=1.0)
+            def _await_umap() -> None:
+                if job.done:
+                    st.rerun(scope="app")
+                st.info(C.umap_wait(len(A["mu"]), time.perf_counter() - job.started), icon=":material/hourglass_top:")
+            _await_umap()
     with ci:
         ui.show(pv["strips"], key=f"{K}-strips")
         ui.show(pv["norms"], key=f"{K}-norms")
@@ -314,14 +258,12 @@ def latent_map(m: Explored, A: dict, run) -> tuple[str, np.ndarray, int]:
                                key=f"{K}-gif-{mode}", container=col, label=f"{mode.capitalize()} path (GIF)")
         share.figure_csv_download(pv["norms"], f"vae-{m.src}-{ia}-to-{ib}-norms", key=f"{K}-norms", container=g[2],
                                   label="|z| (CSV)")
-        st.caption(f"Midpoint |z|: linear {pv['mid']['linear']:.2f}, spherical {pv['mid']['spherical']:.2f}; a typical prior "
-                   f"sample has |z| ≈ √{D} = {np.sqrt(D):.2f}.")
+        st.caption(C.midpoint_caption(pv["mid"], D))
         sel = st.session_state.get(f"{K}-last-click")
         if sel and sel[0] == ck:
             i = int(sel[1][0])
             pair = tile(torch.cat([test.images[i:i + 1], V.reconstruct(m.model, test.images[i:i + 1])]), ncol=2)
-            st.image(pair, width=160, caption=f"clicked #{i} ({names[labels[i]]}, ELBO {A['elbo'][i]:.1f}): "
-                                               "image and reconstruction")
+            st.image(pair, width=160, caption=C.clicked_caption(i, names[labels[i]], float(A["elbo"][i])))
             share.image_download(lambda: pair, f"vae-{m.src}-image{i}-and-reconstruction", key=f"{K}-clicked")
     return method, emb_xy, ia
 
@@ -349,9 +291,7 @@ def manifold(m: Explored, A: dict, ia: int) -> None:
     base = torch.from_numpy(A["mu"][ia]) if use_a else None
     dims = (da,) if db is None else (da, db)
     ui.show(grid_fig(m.ck, dims, n, cover, f"A{ia}" if use_a else "0", m.model, base), key=f"{K}-manifold")
-    st.caption((f"Each cell decodes a code with z{da} = its column value and z{db} = its row value. " if db is not None
-                else f"A 1-D latent: each image decodes z{da} = the value under it. ") +
-               "The values are quantiles of N(0, 1), so the grid is what the prior would draw, cell for cell.")
+    st.caption(C.manifold_caption(da, db))
 
 
 # ---------------------------------------------------------------- 4. latent sliders
@@ -364,11 +304,8 @@ def latent_sliders(m: Explored, A: dict, method: str, emb_xy: np.ndarray, ia: in
         dims = list(range(D)) if D <= 8 else sorted(stats.top_dims(8))
         bkey = f"{K}-zbase-{ck}"          # the code the sliders start from, per model; the sliders' keys: vae-z<d>
 
-        def set_code(z: torch.Tensor, keep_link: bool = False) -> None:
-            st.session_state[bkey] = z.clone()
-            for d in dims:                 # a link's value (first view of the page) is left for its slider
-                if not (keep_link and f"{K}-z{d}" in st.query_params and f"{K}-z{d}" not in st.session_state):
-                    st.session_state[f"{K}-z{d}"] = views.slider_value(z[d])
+        def set_code(z: torch.Tensor, keep_link: bool = False) -> None:   # a link's values stay for its sliders
+            S.set_code(st.session_state, K, bkey, dims, z, st.query_params if keep_link else None)
 
         if bkey not in st.session_state:
             set_code(torch.from_numpy(A["mu"][ia]), keep_link=True)
@@ -384,12 +321,10 @@ def latent_sliders(m: Explored, A: dict, method: str, emb_xy: np.ndarray, ia: in
             cols = st.columns(2)
             z = st.session_state[bkey].clone()
             for j, d in enumerate(dims):
-                kl = float(stats.kl_per_dim[d])
-                z[d] = cols[j % 2].slider(f"z{d} · KL {kl:.2f}" + ("" if stats.active[d] else " · collapsed"),
+                z[d] = cols[j % 2].slider(C.slider_label(d, float(stats.kl_per_dim[d]), bool(stats.active[d])),
                                           -4.0, 4.0, step=0.05, key=f"{K}-z{d}", bind=BIND)
             if D > len(dims):
-                st.caption(f"Sliders for the {len(dims)} dimensions with the most KL; the other {D - len(dims)} keep "
-                           "the starting code's values.")
+                st.caption(C.sliders_caption(len(dims), D))
         with c_img:
             img = V.decode(m.model, z[None])
             pic = upscale(to_uint8(img[0]), max(4, 224 // m.test.shape[1]))
@@ -398,14 +333,11 @@ def latent_sliders(m: Explored, A: dict, method: str, emb_xy: np.ndarray, ia: in
             logp = V.prior_log_prob(z)
             cap = st.empty()
             star = views.place_on_map(z[None].numpy(), method, A["proj"], A["mu"], emb_xy)[0]
-            held = st.session_state.get(f"{K}-smallmap")       # this session's own figure: only the star moves
-            if held is None or held[0] != (ck, method):
-                held = ((ck, method), views.small_map_figure(emb_xy, m.test, A["hover"]))
-                st.session_state[f"{K}-smallmap"] = held
-            held[1].data[-1].update(x=[float(star[0])], y=[float(star[1])])
-            ui.show(held[1], key=f"{K}-slider-map")
-            cap.caption(f"|z| = {float(z.norm()):.2f} (typical: {np.sqrt(D):.2f}); log p(z) = {logp:.1f} nats. "
-                        f"Decoded and drawn in {1000 * (time.perf_counter() - t0):.0f} ms of server time.")
+            small = S.held(st.session_state, f"{K}-smallmap", (ck, method),   # this session's own: only the star moves
+                           lambda: views.small_map_figure(emb_xy, m.test, A["hover"]))
+            small.data[-1].update(x=[float(star[0])], y=[float(star[1])])
+            ui.show(small, key=f"{K}-slider-map")
+            cap.caption(C.code_caption(float(z.norm()), D, logp, 1000 * (time.perf_counter() - t0)))
 
     sliders()
 
@@ -416,35 +348,21 @@ def diagnostics(m: Explored, A: dict, run, available) -> None:
     with c1:
         ui.show(kl_fig(m.ck, A["stats"]), key=f"{K}-kl")
         share.figure_csv_download(kl_fig(m.ck, A["stats"]), f"vae-{m.src}-kl-per-unit", key=f"{K}-kl")
-        st.caption("A unit whose posterior equals the prior for every image (KL ≈ 0, grey) carries no information: "
-                   "the decoder ignores it. Larger β, or a latent bigger than the data needs, collapses more units.")
-        n_iw = min(200, len(m.test))
-        if st.button(f"Estimate log p(x) by importance sampling (k = 64, {n_iw} images)", key=f"{K}-iwae"):
+        st.caption(C.KL_PER_UNIT)
+        n_iw = min(C.IWAE_IMAGES, len(m.test))
+        if st.button(f"Estimate log p(x) by importance sampling (k = {C.IWAE_K}, {n_iw} images)", key=f"{K}-iwae"):
             st.session_state[f"{K}-iwae-{m.ck}"] = True
         if st.session_state.get(f"{K}-iwae-{m.ck}"):
-            lp, el = iwae(m.ck, 64, m.model, m.test.images[:n_iw])
+            lp, el = iwae(m.ck, C.IWAE_K, m.model, m.test.images[:n_iw])
             i1, i2 = st.columns(2)
-            i1.metric("IWAE-64 bound", f"{lp:.1f} nats", f"{lp - el:+.1f} over the ELBO")
+            i1.metric(f"IWAE-{C.IWAE_K} bound", f"{lp:.1f} nats", f"{lp - el:+.1f} over the ELBO")
             i2.metric("ELBO (same images)", f"{el:.1f} nats")
-            st.caption("log p(x) ≥ IWAE-k ≥ ELBO (Burda et al. 2016). The gap is a lower bound on "
-                       "KL(q(z|x) || p(z|x)): how far the encoder's Gaussian is from the true posterior."
-                       + (" Here p(x|z) is the Bernoulli decoder's score of grey-level pixels (see the note under "
-                          "the headline numbers): the bounds hold for that unnormalised quantity, not for a "
-                          "probability of the image." if m.model.config.likelihood == "bernoulli" else ""))
+            st.caption(C.iwae_caption(m.model.config.likelihood))
     with c2:
-        sc = available.get("vae_digits16")
-        sweep = sc.card.get("beta_sweep", []) if m.dkey == "digits" and sc is not None else []
-        mine = run is not None and run.card.get("data", (None,))[0] == m.dkey
-        points = views.rate_distortion_points(sweep, run.trainers if mine else {})
-        cur = {"kl": float(A["kl"].mean()), "recon": float(-A["recon"].mean()),
-               "name": f"this model ({m.model.config.latent_dim}-D latent)"}
-        rd = P.rate_distortion_figure(points, cur)
+        rd = P.rate_distortion_figure(S.rd_points(available, m.dkey, run), C.this_model_point(A, m.model.config.latent_dim))
         ui.show(rd, key=f"{K}-rd")
         share.figure_csv_download(rd, f"vae-{m.dkey}-rate-distortion", key=f"{K}-rd")
-        st.caption("Each point is a model: its rate (the mean KL, an upper bound on the information I(x; z) its "
-                   "codes carry about the image) against how badly it reconstructs (distortion, −E log p(x|z)). "
-                   "β trades one for the other; β = 1 maximises the ELBO = −(rate + distortion). "
-                   "Switch on *β sweep* in the sidebar to add your own runs (their points use 256 test images).")
+        st.caption(C.RATE_DISTORTION)
 
 
 st.session_state[f"{K}-full-run"] = True   # the live view follows the run only from its own (fragment) reruns
@@ -470,8 +388,9 @@ st.session_state[f"{K}-full-run"] = False
 ui.try_this([
     "On *digits · 2-D latent*, open **Manifold**: where does a 4 turn into a 9? Then click a 4 and a 9 on the map "
     "and compare the linear and spherical paths.",
-    "On a 16-D model, read the midpoint norms under the strips: the linear path dips toward the origin, where the "
-    "prior rarely draws. Does its middle frame look worse than the spherical one?",
+    "On a 16-D model, read the midpoint norms under the strips: the linear path dips toward the origin, the "
+    "spherical one does not. Which midpoint is nearer √D, where the prior's samples lie, and does its frame look "
+    "better?",
     "Train with **β = 8** on the digits and open **Diagnostics**: how many units stay active, and what happened to "
     "the reconstructions?",
     "Switch on the **β sweep** and watch four runs trace the rate–distortion curve.",

@@ -175,3 +175,13 @@ def snapshots_figure(snaps: list) -> go.Figure:
     return picture_figure(montage(rows, scale=3 if rows[0].shape[1] >= 32 else 4),
                           "samples during training (one per class, same noise)",
                           [f"step {step}" for step, _ in snaps], height=80 + 70 * len(rows))
+
+
+def forward_row_figure(image, views: dict, name: str, t: int, zoom: int) -> go.Figure:
+    """Section 1's row: the clean image ``(C, H, W)`` and x_t under each schedule of ``views``
+    (:class:`dlviz.ddpm.views.ForwardView` by schedule), all from the same ε."""
+    from dlviz.imaging import quantize
+
+    row = np.stack([image.permute(1, 2, 0).numpy()] + [v.closed_form for v in views.values()])  # (n+1, H, W, C)
+    return picture_figure(montage([quantize(row)], scale=zoom), f"{name} at t = {t} (the same ε for all three)",
+                          col_labels=["x_0 (clean)"] + [f"x_{t}, {k}" for k in views], height=240)

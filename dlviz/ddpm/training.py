@@ -17,6 +17,8 @@ from dlviz.ddpm.core import NoiseSchedule, generate, initial_noise, schedule_for
 from dlviz.train import Trainer
 
 NUM_BUCKETS = 10
+BUCKET_WINDOW = 300      # steps the loss-per-timestep bars average over
+SNAPSHOT_STEPS = 20      # DDIM steps of the samples a run draws while it trains
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ class Snapshot:
 def make_trainer(model: nn.Module, data: ImageData, *, steps: int, lr: float = 2e-3, batch_size: int = 64,
                  optimizer: str = "Adam", weight_decay: float = 0.0, ema_decay: float = 0.995,
                  warmup: int = 100, hflip: bool = False, grad_clip: float | None = 1.0, p_uncond: float = 0.1, snapshot_every: int = 0,
-                 snapshot_steps: int = 20, snapshot_guidance: float = 2.0, score_fn=None, seed: int = 0,
+                 snapshot_steps: int = SNAPSHOT_STEPS, snapshot_guidance: float = 2.0, score_fn=None, seed: int = 0,
                  device: str | torch.device = "cpu", name: str = "ddpm") -> tuple[Trainer, EMA]:
     """A Trainer for ``model`` on ``data`` (images in [0, 1]) and the EMA of its weights.
 
@@ -244,7 +246,7 @@ def make_trainer(model: nn.Module, data: ImageData, *, steps: int, lr: float = 2
     return trainer, ema
 
 
-def bucket_losses(trainer: Trainer, last: int = 300) -> tuple[list[str], list[float]]:
+def bucket_losses(trainer: Trainer, last: int = BUCKET_WINDOW) -> tuple[list[str], list[float]]:
     """Mean loss per timestep bucket over the last ``last`` steps (names sorted by t)."""
     hist = trainer.history()
     names = sorted(k for k in hist if k.startswith("loss_t"))

@@ -188,3 +188,20 @@ def snapshot_frames(snaps: list, scale: int = 3) -> list[np.ndarray]:
     from dlviz.ddpm.plots import montage
 
     return [montage([to_uint8(s.images)], scale=scale) for _, s in snaps]
+
+
+def source_image(kind: str, name: str, i: int) -> torch.Tensor:
+    """Section 1's clean image ``(C, H, W)`` in [0, 1]: food shape ``i`` of class ``name`` (seed 7, 100 drawn),
+    or digit ``i`` of the 1,797 scikit-learn digits at 32 px."""
+    from dlviz.data import digits, food_shapes
+
+    if kind == "food":
+        return food_shapes(100, seed=7, classes=[name]).images[i]
+    return digits("all", size=32).images[i]
+
+
+def class_names(dataset: str) -> list[str]:
+    """The class names a generator of ``dataset`` is conditioned on."""
+    from dlviz.data import FOOD_CLASSES
+
+    return list(FOOD_CLASSES) if dataset == "food_shapes" else [str(i) for i in range(10)]

@@ -47,6 +47,8 @@ _FOOD = {"food": (6000, 300, 2000, 301, None), "hotdog": (3000, 310, 500, 311, [
 # shipped digit classifier reads (tests/test_vae.py), in a few seconds on two cores (benchmarks/bench_vae.py)
 LIVE_DEFAULTS = {"lr": 4e-3, "batch_size": 64, "steps": 1500, "optimizer": "Adam"}
 RECOGNISABLE_STEPS = 300
+SWEEP_BETAS = (0.25, 1.0, 4.0, 16.0)   # the page's "β sweep": four runs from the same weights
+EVAL_N = 256            # test images every live run scores its test ELBO / KL / reconstruction on
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
 
@@ -161,7 +163,7 @@ def default_config(key: str, latent_dim: int = 16, likelihood: str | None = None
 
 def make_trainer(model: nn.Module, train: ImageData, *, steps: int = 1000, beta: float = 1.0, warmup: int = 0,
                  batch_size: int = 64, optimizer: torch.optim.Optimizer | None = None, lr: float = 4e-3,
-                 test: ImageData | None = None, eval_every: int = 100, eval_n: int = 256, seed: int = 0,
+                 test: ImageData | None = None, eval_every: int = 100, eval_n: int = EVAL_N, seed: int = 0,
                  grad_clip: float | None = 100.0, name: str = "vae", scheduler=None, device: str | None = None,
                  snapshot_fn: Callable | None = None, snapshot_every: int = 0) -> Trainer:
     """A Trainer for ``model`` on ``train`` minimising ``-(recon - beta_t KL)``.

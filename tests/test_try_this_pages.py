@@ -206,3 +206,32 @@ def test_resnet_zero_last_residual_blocks_start_as_the_identity():
     var = [d for d in _figures(at)[0]["data"] if d.get("name") == "residual" and d.get("showlegend") is False]
     y = _arr(var[0]["y"]).astype(float)
     assert len(y) == 41 and np.allclose(y, y[0], rtol=1e-5), y           # the stem, then 40 blocks
+
+
+# ---------------------------------------------------------------- attention
+
+def _heads(at: AppTest, title: str) -> np.ndarray:
+    """A head matrix (layers x heads) as the page draws it."""
+    return _arr(next(d for d in _figure(at, title)["data"] if d.get("type") == "heatmap")["z"]).astype(float)
+
+
+def test_attention_reverse_one_first_layer_head_is_enough_none_is_fatal():
+    """'On Reverse · decoder, switch off one layer-1 head, then both: one is enough, none is fatal.'"""
+    one_off = _heads(_page("attention"), "held-out token accuracy with this one head off")[0]
+    assert (one_off >= 0.9).all(), one_off                        # either head alone still reverses
+    both_off = _page("attention", **{"attn-off-attn_reverse": ["L1H1", "L1H2"]})
+    assert _num(_metric(both_off, "Held-out token accuracy")) < 50  # near chance (1 in 8 symbols)
+
+
+def test_attention_induction_model_has_an_induction_head_and_a_previous_token_head():
+    """'On Induction heads ... find the head that reads one token after the earlier copy, and the layer-1 head
+    that reads the previous token. Switch either off.'"""
+    at = _page("attention", **{"attn-model": "attn_induction"})
+    induction, previous = _heads(at, "'induction'"), _heads(at, "'previous token'")
+    ablated = _heads(at, "held-out token accuracy with this one head off")
+    base = _num(_metric(at, "Accuracy with every head on")) / 100
+    ind = np.unravel_index(induction.argmax(), induction.shape)
+    prev = (0, int(previous[0].argmax()))
+    assert induction[ind] >= 0.9 and previous[prev] >= 0.9, (induction, previous)
+    assert ind != prev
+    assert base - ablated[ind] > 0.3 and base - ablated[prev] > 0.3, ablated   # either one off costs the task

@@ -235,3 +235,24 @@ def test_attention_induction_model_has_an_induction_head_and_a_previous_token_he
     assert induction[ind] >= 0.9 and previous[prev] >= 0.9, (induction, previous)
     assert ind != prev
     assert base - ablated[ind] > 0.3 and base - ablated[prev] > 0.3, ablated   # either one off costs the task
+
+
+# ---------------------------------------------------------------- attribution
+
+def test_attribution_four_ig_steps_leave_a_larger_completeness_gap():
+    """The completeness caption: 'Fewer steps approximate the integral worse -- try 4.' (and the prompt 'Set IG
+    steps to 4 and read the completeness gap')."""
+    gap = {s: abs(_num(_metric(_page("attribution", **{"attr-model": "food_cnn", "attr-igsteps": s}), "Gap")))
+           for s in ("4", "50")}
+    assert gap["4"] > 5 * gap["50"], gap
+
+
+def test_attribution_smoothgrad_barely_changes_when_every_weight_is_random():
+    """'Run the sanity check on food_cnn: which method's map barely changes when every weight is random? (Hint:
+    look at SmoothGrad ...)' -- SmoothGrad keeps the highest rank correlation with its original map."""
+    at = _page("attribution", **{"attr-model": "food_cnn", "attr-sanity": "true"})
+    methods = ("Saliency", "Integrated Gradients", "SmoothGrad", "Grad-CAM", "Occlusion")
+    final = {m.label: _num(m.value) for m in at.metric if m.label in methods}
+    assert len(final) == len(methods), final
+    assert max(final, key=final.get) == "SmoothGrad", final
+    assert final["SmoothGrad"] >= 0.5, final                      # it fails the check at the page's threshold

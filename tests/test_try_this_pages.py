@@ -256,3 +256,49 @@ def test_attribution_smoothgrad_barely_changes_when_every_weight_is_random():
     assert len(final) == len(methods), final
     assert max(final, key=final.get) == "SmoothGrad", final
     assert final["SmoothGrad"] >= 0.5, final                      # it fails the check at the page's threshold
+
+
+# ---------------------------------------------------------------- rnn_hidden_states
+
+def _unit_row(at: AppTest) -> np.ndarray:
+    """The heatmap row of the unit the page opened on (its label is bold, with ▶)."""
+    unit = at.number_input(key="rnn-unit").value
+    heat = next(d for f in _figures(at) for d in f["data"] if d.get("type") == "heatmap")
+    return _arr(heat["z"]).astype(float)[[y.endswith(f"u{unit}</b>") for y in heat["y"]].index(True)]
+
+
+def test_rnn_in_string_unit_is_low_inside_docstring_comment_and_message():
+    """'Pick docstring and comments: the unit the page opens on (the best match for in_string) turns blue inside
+    the docstring, the comment and the error message.' Blue is low on the page's ±1 scale."""
+    from dlviz.rnn_hidden_states.core import CODE_EXAMPLES
+
+    text = CODE_EXAMPLES["docstring and comments"]
+    row = _unit_row(_page("rnn_hidden_states", **{"rnn-pick-text": "docstring and comments"}))
+    assert len(row) == len(text)
+    inside = np.zeros(len(text), bool)
+    spans = {}
+    for name, start, end in (("docstring", '"""', '"""\n'), ("comment", "#", "\n"), ("message", "'pop", "')")):
+        i = text.index(start)
+        j = text.index(end, i + len(start)) + len(end)
+        inside[i:j] = True
+        spans[name] = row[i:j].mean()
+    code = row[~inside].mean()
+    assert all(v < 0 and v < code - 0.1 for v in spans.values()), (spans, code)
+
+
+def test_rnn_bracket_lstm_has_one_cell_unit_that_follows_the_depth():
+    """'Switch to the Bracket-depth LSTM and open Predictions: one cell unit follows the depth almost exactly.'"""
+    at = _page("rnn_hidden_states", **{"rnn-model": "Bracket-depth LSTM", "rnn-tab": "Predictions"})
+    data = _figure(at, "depth: truth, the model's answer, and its best unit")["data"]
+    truth = _arr(next(d for d in data if d["name"] == "truth")["y"]).astype(float)
+    unit = _arr(next(d for d in data if "best unit" in d["name"])["y"]).astype(float)
+    assert np.corrcoef(truth, unit)[0, 1] > 0.95
+
+
+def test_rnn_greedy_sampling_soon_repeats_itself():
+    """'Sampling: set the temperature to 0 -- the text soon repeats itself.' The last 150 of the 300 sampled
+    characters are one short pattern over and over."""
+    at = _page("rnn_hidden_states", **{"rnn-tab": "Sampling", "rnn-temp": "0.0"})
+    tail = at.code[0].value[-150:]
+    period = next((p for p in range(1, 51) if tail[p:] == tail[:-p]), None)
+    assert period is not None, tail

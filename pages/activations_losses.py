@@ -214,6 +214,13 @@ def dead_relus_shipped() -> None:
 
 
 # ---------------------------------------------------------------- 4. the experiment, live
+@st.cache_data(show_spinner=False)
+def n_train_digits() -> int:
+    from dlviz.data import digits
+
+    return len(digits("train", seed=0))
+
+
 def dead_relu_experiment() -> None:
     st.sidebar.header("Dead-ReLU experiment")
     act_name = st.sidebar.selectbox("Activation", ["relu", "leaky_relu", "elu", "gelu"], key="dead-act", bind="query-params",
@@ -267,7 +274,7 @@ def dead_relu_experiment() -> None:
                            "dead-mine")
     elif run is None:
         st.caption("Press **Train** in the sidebar to run the experiment yourself: the dead fraction of each layer is "
-                   "measured on all 1,438 training digits every 10 steps.")
+                   f"measured on all {n_train_digits():,} training digits every 10 steps.")
 
 
 def try_this() -> None:

@@ -143,8 +143,9 @@ def side_by_side(net: dict, data, configs: dict, hp, run):
         st.info("Training: the percentile plot above is live; the histograms and section 2 appear when the runs end "
                 "(**Stop** keeps what was measured so far).", icon=":material/hourglass:")
     elif not snaps:
-        st.info("Press **Train** in the sidebar to train the variants side by side (a few seconds on 2 CPU cores with "
-                "the defaults). Until then, the histograms show the nets at initialisation.", icon=":material/play_arrow:")
+        st.info("Press **Train** in the sidebar to train the variants side by side (the bar under the button shows "
+                "steps/s and the time left). Until then, the histograms show the nets at initialisation.",
+                icon=":material/play_arrow:")
         items = {n: tuple(vars(c).items()) for n, c in configs.items()}
         init = {n: init_snapshot(items[n], n, sess.seed, net["dataset"], configs[n].__class__, data, hp.lr)
                 for n in configs}

@@ -344,8 +344,9 @@ def consistency(models: dict, shipped_name: dict) -> None:
 
 def try_this() -> None:
     ui.try_this([
-        ("Shift by 1 px: the circular no-downsampling CNN stays at ~1e-7 in every layer; the max-pool CNN jumps to "
-        "~0.3 right after its first pool. Now shift by 2, then by 4: which layers become exact again?"),
+        ("Shift by 1 px: the circular no-downsampling CNN stays at float rounding (~1e-7) in every layer; the max-pool "
+        "CNN does not, from the layer right after its first pool. Now shift by 2, then by 4: which layers become "
+        "exact again?"),
         ("Switch the fill to **zeros** and shift by 8 px: even the circular CNN is no longer exact -- the part of "
         "the digit that left the image is gone, so no T′ can bring it back. (At 1-4 px only the empty border "
         "leaves, and it stays exact.)"),

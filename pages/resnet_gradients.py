@@ -180,7 +180,8 @@ def train_nets(base: DeepNet.Config, data_key: tuple, xtr: torch.Tensor, ytr: to
     # poll once a second: drawing competes with the four training threads for the GIL
     ui.training_monitor("rg", metrics=("train_acc",), live=live, every=1.0)
     if run is None or "recorders" not in run.card:
-        st.info("Press **Train** in the sidebar to train the four nets (10–30 s on 2 CPU cores with the defaults).",
+        st.info("Press **Train** in the sidebar to train the four nets (the bar under the button shows steps/s and "
+                "the time left).",
                 icon=":material/play_arrow:")
         return None
     return None if run.active else run

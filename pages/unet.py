@@ -301,7 +301,7 @@ def shipped_prediction(name: str, i: int) -> np.ndarray:
 def ablations() -> None:
     st.subheader("3 · Ablations, side by side")
     st.markdown("Each group differs in **one** setting; same seed, data, batches and steps. The numbers are each "
-                "checkpoint's card: measured on the fixed test set (48 images) when it was trained, re-measured by the "
+                f"checkpoint's card: measured on the fixed test set ({', '.join(sorted({f'{d.n_test} images' for d in DATASETS.values()}))}) when it was trained, re-measured by the "
                 "test suite, reproducible with `python -m dlviz.train NAME`. One seed per setting.")
     avail = {g: [n for n in ns if n in AVAILABLE] for g, ns in GROUPS.items()}
     tabs = st.tabs(list(GROUPS))

@@ -17,10 +17,8 @@ from dlviz.checkpoints import shipped
 from dlviz.data import DataError
 from dlviz.imaging import tile, to_uint8, upscale
 from dlviz.train import make_optimizer
-from dlviz.vae import captions as C
-from dlviz.vae import embed, views
-from dlviz.vae import state as S
-from dlviz.vae import plots as P
+from dlviz.vae import captions as C, embed, views
+from dlviz.vae import plots as P, state as S
 from dlviz.vae.training import DATASETS, LIVE_DEFAULTS, SWEEP_BETAS, folder_note
 from dlviz.vae.views import Explored
 
@@ -187,6 +185,7 @@ def summary(m: Explored, A: dict, run) -> None:
 
 
 # ---------------------------------------------------------------- 1. reconstructions
+@st.fragment
 def reconstructions(m: Explored, A: dict) -> None:
     c1, c2 = st.columns([2, 1])
     how = c1.radio("Show", views.SELECTIONS, horizontal=True, key=f"{K}-show", bind=BIND)
@@ -269,6 +268,7 @@ def latent_map(m: Explored, A: dict, run) -> tuple[str, np.ndarray, int]:
 
 
 # ---------------------------------------------------------------- 3. manifold
+@st.fragment
 def manifold(m: Explored, A: dict, ia: int) -> None:
     D, stats = m.model.config.latent_dim, A["stats"]
     c1, c2, c3, c4 = st.columns(4)

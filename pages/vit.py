@@ -274,7 +274,8 @@ def vit_vs_cnn() -> None:
     curve = efficiency.load()
     if curve is None:
         st.warning("The measured curve is not shipped here; reproduce it with `python -m dlviz.vit.efficiency` "
-                   "(about 4 min of CPU per seed at 1 thread).", icon=":material/warning:")
+                   "(it trains a ViT and a CNN at every training-set size, for each seed: minutes of CPU).",
+                   icon=":material/warning:")
         return
     mt = curve.meta
     a, b = st.columns([3, 1])

@@ -50,8 +50,7 @@ ALLOWED: dict[str, dict[str, str]] = {
     "activations_losses": {
         "64": A + " (64 → 64 → 64 → 64 → 10 MLP)", "10": A + " (10 classes) / a layer count the prompt asks about",
         "0.001": W + " (the shipped runs' learning rates)", "0.1": W, "4": W, "0.25": MATH + " (max slope of sigmoid)",
-        "5": W, "2": W + " (the logit z > 2)", "1.0": W,
-        "1,438": "the digits training split's size (hard-coded: to be formatted from the data)"},
+        "5": W, "2": W + " (the logit z > 2)", "1.0": W,},
     "architectures": {
         "2": MATH + " (FLOPs ≈ 2 × MACs)", "224": W + " (input size)", "32": W + " (input size)",
         "49": MATH + " ((224/32)²)", "20": T + " (test_try_this: GoogLeNet vs VGG-16)", "3": A + " (3×3 convolution)"},
@@ -61,7 +60,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         "100": W, "180": W + " (rotation)", "0.5": W, "2": W + " (MixUp α) / " + D, "55": "an example caption's mix",
         "45": "an example caption's mix", "4000": W, "3": D, "4": D, "7": D, "9": D},
     "batchnorm": {
-        "2": "a panel's number / the machine's core count (a typed time estimate: to be measured or dropped)", "4": W,
+        "2": "a panel's number", "4": W,
         "128": "the probe batch's size (a fixed parameter)", "10": "the share of steps the final loss averages",
         "64": "the batches per size (a fixed parameter)"},
     "classifier": {"250": W, "0.01": W, "10": W + " (learning rate)", "3": W + " (learning rate)", "0.3": W},
@@ -76,8 +75,7 @@ ALLOWED: dict[str, dict[str, str]] = {
         "200": "the points drawn per dimension (a fixed parameter)", "100,000": "the Monte Carlo sample size"},
     "ddpm": {"500": W + " (t)", "5": W + " (DDIM steps)", "50": W + " (DDIM steps)", "6": W + " (w)",
              "1000": W + " (t / DDIM steps)"},
-    "equivariance": {
-        "0.3": "a measurement in a prompt (not yet tested: to be tested or dropped)", "2": W, "4": W, "8": W, "90": W + " (rotation)",
+    "equivariance": { "2": W, "4": W, "8": W, "90": W + " (rotation)",
         "6": D, "9": D, "0.77": T + " (test_try_this: blur pool)", "0.99": T + " (test_try_this: blur pool)",
         "45": W + " (rotation)"},
     "gans": {
@@ -94,17 +92,16 @@ ALLOWED: dict[str, dict[str, str]] = {
     "resnet_gradients": {
         "25": "the threshold of 'clearly lower'", "0.05": "the threshold of 'clearly lower'",
         "512": "the images the landscape is evaluated on (a fixed parameter)", "20": W, "100": "the band of 'within'",
-        "50": W, "2": W + " / " + MATH + " (σ²/2)", "10": W + " / a typed time estimate (to be measured or dropped)", "40": W,
-        "3": MATH + " (σ² = 1/3)", "6": MATH + " (×1/6)", "30": "a typed time estimate (to be measured or dropped)"},
+        "50": W, "2": W + " / " + MATH + " (σ²/2)", "10": W, "40": W,
+        "3": MATH + " (σ² = 1/3)", "6": MATH + " (×1/6)"},
     "rnn_hidden_states": {"5": "the minimum prompt length", "200": "the characters the measure spans",
                           "0.8": "the sampling temperature (a fixed parameter)"},
     "seq2seq": {"20": W + " (input length)", "8": W + " (beam width)"},
-    "unet": {"20": W, "48": "the fixed test set's size (hard-coded: to be formatted from the data)",
+    "unet": {"20": W,
              "8": "the channels shown (a fixed parameter)"},
     "vae": {"4": D, "9": D, "8": W + " (β)", "10": W + " (learning rate)"},
     "vit": {"16": "the paper's patch size, cited", "224": "the paper's image size, cited", "20": W,
-            "95": "the accuracy the prompt asks the time to", "8": A + " (8×8 patches)",
-            "4": "a typed time per seed (to be measured or dropped)", "64": "the attention maps shown (a fixed parameter)"},
+            "95": "the accuracy the prompt asks the time to", "8": A + " (8×8 patches)", "64": "the attention maps shown (a fixed parameter)"},
 }
 
 

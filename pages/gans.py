@@ -32,9 +32,7 @@ PAGE_INFO = {
     "thumbnail": "dlviz.gans.views:thumbnail",
 }
 K = "gans"
-SHIPPED = {"gan_grid_vanilla": "5×5 grid · vanilla GAN", "gan_grid_pac2": "5×5 grid · PacGAN (m = 2)",
-           "gan_ring_vanilla": "ring of 8 · vanilla GAN"}
-SHIPPED_DATA = {"gan_grid_vanilla": "grid", "gan_grid_pac2": "grid", "gan_ring_vanilla": "ring"}
+SHIPPED, SHIPPED_DATA = views.SHIPPED, views.SHIPPED_DATA
 METRIC_TITLES, LRS, OPTS = views.METRIC_TITLES, views.LRS, views.OPTS
 BIND = "query-params"
 
@@ -129,10 +127,6 @@ CFG = sidebar_controls()
 run = ui.training_panel(K, lambda: start_training(CFG))
 
 
-def _real(data, n: int = 600) -> np.ndarray:
-    return data.sample(n, torch.Generator().manual_seed(123)).numpy()
-
-
 def live_view(r) -> None:
     t = r.trainer
     snaps = views.replay_snapshots(t)           # never a snapshot of weights a divergence threw away
@@ -142,12 +136,11 @@ def live_view(r) -> None:
     if held is None or held[0] != id(t) or (held[2] != snaps[-1][0] and (time.time() - held[1] > 1.0 or not r.active)):
         snap = snaps[-1][1]
         d = t.gan_data
-        fig = P.layered_figure(snap, _real(d), t.gan_loss, d.bounds(), modes=d.modes, height=430)
+        fig = P.layered_figure(snap, views.real_points(d), t.gan_loss, d.bounds(), modes=d.modes, height=430)
         held = (id(t), time.time(), snap.step, fig)
         st.session_state[f"{K}-live"] = held
     ui.show(held[3], key=f"{K}-live-fig")
-    st.caption(f"{t.name or 'Your run'} at step {held[2]:,}: real (blue), fake from fixed noise (orange), D's surface, "
-               "G's warped noise grid and, in green, where G's loss pushes each fake.")
+    st.caption(views.live_caption(t.name, held[2]))
     share.csv_download("Training log (CSV)", lambda: views.history_rows(r.trainers), f"gans-training-log-{t.step}steps",
                        key=f"{K}-live-log")
 
@@ -162,10 +155,6 @@ def _sources() -> list[str]:
     if run is not None and run.trainer.step > 0:
         out += [f"live:{n}" for n in run.trainers]
     return out
-
-
-def _label(s: str) -> str:
-    return SHIPPED[s] if s in SHIPPED else f"my run · {s[5:] or 'live'}"
 
 
 def _load(src: str):
@@ -192,7 +181,7 @@ def the_game() -> None:
         st.session_state[f"{K}-src"] = srcs[default]
     if st.session_state.get(f"{K}-src") not in (None, *srcs):
         st.session_state.pop(f"{K}-src")
-    src = st.radio("Model", srcs, index=default, horizontal=True, format_func=_label, key=f"{K}-src", bind=BIND)
+    src = st.radio("Model", srcs, index=default, horizontal=True, format_func=views.source_label, key=f"{K}-src", bind=BIND)
     model, data, loss, tr, card = _load(src)
     layers = st.pills("Layers", P.LAYERS, selection_mode="multi", default=list(P.LAYERS), key=f"{K}-layers",
                       bind=BIND)
@@ -212,9 +201,7 @@ def the_game() -> None:
             manual.step("D" if step_d else "G", n, data)
         if manual is not None and st.button("Back to the model", key=f"{K}-reset"):
             manual = st.session_state[man_key] = None
-        st.caption("Step D alone and watch its surface and the green arrows change; step G alone and watch the fakes "
-                   "slide along the arrows toward D's 'real' (blue) regions. Each click runs fresh Adam optimisers, "
-                   "lr 1e-3, on a copy of the model.")
+        st.caption(views.MANUAL_CAPTION)
     snap_step = None
     if manual is not None:
         shown, title = manual.model.eval(), manual.title
@@ -226,7 +213,7 @@ def the_game() -> None:
             snap_step = st.select_slider("Replay: step", steps_avail, value=steps_avail[-1], key=f"{K}-scrub-{id(tr)}")
             if tr.status == "diverged":
                 st.caption(f"The replay ends at step {tr.step:,}, the last good state the run kept.")
-            share.gif_download(lambda: views.replay_frames(good, _real(data), data.bounds(), data.modes, loss),
+            share.gif_download(lambda: views.replay_frames(good, views.real_points(data), data.bounds(), data.modes, loss),
                                f"gans-replay-{src[5:] or 'run'}-{steps_avail[-1]}steps", key=f"{K}-replay",
                                label="Replay (GIF)", frame_ms=150)
     with c_fig:
@@ -235,7 +222,7 @@ def the_game() -> None:
         else:
             snap = views.snapshot(shown, loss, tr.step if tr else card.get("steps", 0), data.bounds(),
                                   shown.noise(500, torch.Generator().manual_seed(1)).cpu())
-        fig = P.layered_figure(snap, _real(data), loss, data.bounds(), layers=layers or (), modes=data.modes)
+        fig = P.layered_figure(snap, views.real_points(data), loss, data.bounds(), layers=layers or (), modes=data.modes)
         if title:
             fig.update_layout(title=title)
         ui.show(fig, key=f"{K}-game")
@@ -269,13 +256,9 @@ def measurements() -> None:
                               label="Mode measurements (CSV)")
     share.csv_download("Every recorded metric (CSV)", lambda: views.history_rows(run.trainers), "gans-training-log",
                        key=f"{K}-log", container=d2)
-    st.caption("Left to right: the divergence D's loss estimates (JS for minimax / non-saturating, W₁ for WGAN-GP, "
-               "TV for hinge, triangular discrimination for least squares); D's accuracy on its batch (near 1: D is "
-               "winning); the gradient a fake sample receives from G's loss (near 0: G has stopped learning).")
+    st.caption(views.GAME_CAPTION)
     if run.trainer.gan_data.has_modes:
-        summ = seed_summary(run.trainers)
-        rows = [{"measure": METRIC_TITLES[k], "mean": m, "standard error": se, "runs": n} for k, (m, se, n) in summ.items()]
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame(views.seed_rows(seed_summary(run.trainers))), hide_index=True, width="stretch")
         if len(run.trainers) == 1:
             st.caption("One run is one draw: switch on **Run 5 seeds** to get a standard error.")
 
@@ -289,9 +272,7 @@ def shipped_results() -> None:
         st.caption("No GAN checkpoints are shipped here (`python -m dlviz.train gan_grid_vanilla`).")
         return
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    st.caption("Mean ± standard error over the seeds each card lists (G and D 3×64), measured on 2,500 samples per "
-               "seed. PacGAN's own table reports 23.8 ± 0.7 modes and 91.3 % high-quality samples for m = 2 on this "
-               "grid (G 4×400, D 3×200).")
+    st.caption(views.SHIPPED_CAPTION)
     for text in (views.budget_sentence(avail, SHIPPED), views.packing_verdict(avail)):
         if text:
             st.markdown(text)
@@ -301,6 +282,12 @@ def shipped_results() -> None:
                     "(weights not shipped: 1.1 MB per model even in float16)")
         st.dataframe(pd.DataFrame(views.sweep_rows(sweep, METRIC_TITLES)), hide_index=True, width="stretch")
         st.markdown(views.sweep_verdict(sweep))
+    ref = views.load_sweep(views.REF_SWEEP)
+    if ref:
+        st.markdown("**PacGAN's reference architecture**, narrower, measured the same way")
+        st.dataframe(pd.DataFrame(views.sweep_rows(ref, METRIC_TITLES)), hide_index=True, width="stretch")
+        st.markdown(views.ref_sweep_verdict(ref))
+    st.markdown(views.REFERENCE_GAP)
 
 
 # ---------------------------------------------------------------- 4. an image GAN
@@ -407,17 +394,4 @@ the_game()
 measurements()
 shipped_results()
 image_gan()
-ui.try_this([
-    "Grid, 5 seeds: how many of the 25 modes does each seed keep? Set packing m = 2 and compare the mean ± standard "
-    "error; section 3 says what the shipped and the paper-size runs measured.",
-    "**Minimax**, D's learning rate 0.01, G's 1e-5, 600 steps on the grid: D's accuracy climbs to 1 (D wins while G "
-    "barely moves) -- yet |∂L_G/∂x| does not vanish here: D's surface gets steeper as it wins.",
-    "Shipped ring GAN: step D only 100 times, then G only 100 times. D alone moves no sample; G alone slides the "
-    "fakes along the arrows and overshoots -- the high-quality share falls. The game needs both players.",
-    "Pick the shipped ring GAN: this seed keeps all 8 modes. Section 3 shows what its five seeds average: one run "
-    "is noise.",
-    "Set the learning rates to 10 with SGD: the run stops, says which loss broke, and keeps the last good weights.",
-    "Section 4, **digits · conditional DCGAN**: every sample is read as the digit asked for, yet change the noise "
-    "seed and the digits hardly change -- the spread over z inside a class is a few percent of the real digits': "
-    "G collapsed inside each class.",
-])
+ui.try_this(views.TRY_THIS)

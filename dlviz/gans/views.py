@@ -5,9 +5,7 @@ receives, and snapshots of all three for the time scrubber. Also the landing-pag
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -15,6 +13,9 @@ from torch import nn
 
 from dlviz.gans.core import g_terms
 from dlviz.gans.data import Dataset2D
+from dlviz.gans.results import (REF_SWEEP, REFERENCE_GAP, SHIPPED_CAPTION, SWEEP, budget_sentence,  # noqa: F401
+                                load_sweep, packing_verdict, ref_sweep_verdict, shipped_rows, sweep_rows,
+                                sweep_verdict)
 from dlviz.imaging import quantize
 
 LOGIT_LOSSES = ("minimax", "non-saturating")
@@ -241,103 +242,63 @@ print(f"{{result.modes_captured}} / {{result.n_modes}}")
 '''
 
 
-# ------------------------------------------------------------------ the shipped runs, from their cards
-def shipped_rows(avail: dict, names: dict[str, str], titles: dict[str, str]) -> list[dict]:
-    """One table row per shipped 2-D GAN: its mode measurements over seeds (mean ± s.e.), steps and CPU time."""
-    rows = []
-    for name, label in names.items():
-        if name not in avail:
-            continue
-        card = avail[name].card
-        ov = card.get("over_seeds", {})
-        row = {"run": label, "seeds": len(ov.get("modes_captured", {}).get("values", []))}
-        for k in ("modes_captured", "high_quality_frac", "reverse_kl"):
-            if k in ov:
-                row[titles[k]] = f"{ov[k]['mean']:.2f} ± {ov[k]['se']:.2f}"
-        row["steps"], row["CPU s / seed"] = card.get("steps"), card.get("cpu_s_per_seed")
-        rows.append(row)
-    return rows
-
-
-def budget_sentence(avail: dict, names: dict[str, str]) -> str:
-    """How far the shipped runs' high-quality share is from PacGAN's, from the cards (empty when missing)."""
-    hq = {n: avail[n].card["over_seeds"]["high_quality_frac"]["mean"] for n in names
-          if n in avail and "high_quality_frac" in avail[n].card.get("over_seeds", {})}
-    if not hq:
-        return ""
-    return ("At this CPU budget ({} steps) the runs are far from that: only {} of the samples land within 3σ of a "
-            "mode; the rest lie between the modes, so few modes collect PacGAN's 20-of-2,500 samples. Train longer "
-            "live (or with 5 seeds) to see whether the gap closes."
-            .format(", ".join(sorted({str(avail[n].card.get("steps")) for n in hq})),
-                    ", ".join(f"{v:.0%} ({names[n]})" for n, v in hq.items())))
-
-
-def _verdict(v: dict, p: dict, where: str) -> str:
-    diff = p["mean"] - v["mean"]
-    se = (v["se"] ** 2 + p["se"] ** 2) ** 0.5
-    if abs(diff) <= 2 * se:
-        return (f"{where} packing changes the modes captured by {diff:+.1f} (± {se:.1f}): **no clear effect** (within "
-                "two standard errors).")
-    return (f"{where} packing {'raises' if diff > 0 else 'lowers'} the modes captured from {v['mean']:.1f} to "
-            f"{p['mean']:.1f} ({diff:+.1f} ± {se:.1f}, more than two standard errors).")
-
-
-def packing_verdict(avail: dict) -> str:
-    """A sentence comparing vanilla and packed modes on the grid, from the cards (empty when missing)."""
-    try:
-        v = avail["gan_grid_vanilla"].card["over_seeds"]["modes_captured"]
-        p = avail["gan_grid_pac2"].card["over_seeds"]["modes_captured"]
-    except KeyError:
-        return ""
-    return _verdict(v, p, "In the shipped runs")
-
-
-SWEEP = Path(__file__).resolve().parent / "grid_sweep.json"
-
-
-def load_sweep(path: Path = SWEEP) -> dict:
-    """The paper-size grid runs measured by ``benchmarks/gan_grid_sweep.py`` (empty when absent or unreadable)."""
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def sweep_rows(sweep: dict, titles: dict[str, str]) -> list[dict]:
-    """One row per variant of the paper-size sweep: mean ± s.e. over its seeds, and the per-seed modes."""
-    rows = []
-    for e in sweep.values():
-        c = e["config"]
-        row = {"run": f"{'vanilla GAN' if c['pack'] == 1 else 'PacGAN (m = %d)' % c['pack']}, G {c['gd']}×{c['gw']}, "
-                      f"D {c['dd']}×{c['dw']}", "seeds": len(e["seeds"])}
-        for k in ("modes_captured", "high_quality_frac", "reverse_kl"):
-            m = e[k]
-            row[titles[k]] = (f"{m['mean']:.2f} ± {m['se']:.2f}" + (f" ({m['n']} seeds)" if m["n"] < len(e["seeds"])
-                                                                    else "")) if m["n"] else "–"
-        row["modes per seed"] = ", ".join(f"{v:g}" for v in e["modes_captured"]["values"])
-        row["steps"] = c["steps"]
-        rows.append(row)
-    return rows
-
-
-def sweep_verdict(sweep: dict) -> str:
-    """What the paper-size sweep shows: the modes verdict and how many seeds of each variant found no mode."""
-    if "vanilla" not in sweep or "pac2" not in sweep:
-        return ""
-    v, p = sweep["vanilla"]["modes_captured"], sweep["pac2"]["modes_captured"]
-    zero = {k: sum(1 for x in sweep[k]["modes_captured"]["values"] if x == 0) for k in ("vanilla", "pac2")}
-    best = max(x for x in p["values"] if x is not None)
-    return (_verdict(v, p, "With the paper's network sizes") + f" Seeds that captured no mode at all: vanilla "
-            f"{zero['vanilla']} of {len(v['values'])}, PacGAN {zero['pac2']} of {len(p['values'])}. The best PacGAN "
-            f"seed reaches {best:g} of 25 modes: PacGAN's 23.8 ± 0.7 is **not reached** at 10,000 steps.")
-
-
 def mode_cards(ms) -> list[tuple[str, str, str | None]]:
     """The mode measurements of :class:`dlviz.gans.metrics.ModeStats` as (label, value, help) metric cards."""
     return [("Modes captured", f"{ms.modes_captured} / {ms.n_modes}",
-             f"Modes with ≥ {ms.min_count} of {len(ms.nearest):,} samples within 3σ (PacGAN's criterion)."),
+             f"Modes with ≥ {ms.min_count} of {len(ms.nearest):,} samples within 3σ. PacGAN's reference code counts "
+             f"a mode with ≥ 1 such sample: {int((ms.counts >= 1).sum())} / {ms.n_modes} here."),
             ("High-quality samples", f"{ms.high_quality_frac:.1%}", "Within 3σ of the nearest mode."),
             ("Reverse KL of the mode histogram", f"{ms.reverse_kl:.3f} nats",
              "KL(p_G || uniform) over the modes: 0 when every mode gets its share, "
              f"log {ms.n_modes} = {np.log(ms.n_modes):.2f} when one mode gets all."),
             ("Empty modes", f"{int((ms.counts == 0).sum())}", None)]
+
+
+# ------------------------------------------------------------------ the page's labels and captions
+SHIPPED = {"gan_grid_vanilla": "5×5 grid · vanilla GAN", "gan_grid_pac2": "5×5 grid · PacGAN (m = 2)",
+           "gan_ring_vanilla": "ring of 8 · vanilla GAN"}
+SHIPPED_DATA = {"gan_grid_vanilla": "grid", "gan_grid_pac2": "grid", "gan_ring_vanilla": "ring"}
+MANUAL_CAPTION = ("Step D alone and watch its surface and the green arrows change; step G alone and watch the fakes "
+                  "slide along the arrows toward D's 'real' (blue) regions. Each click runs fresh Adam optimisers, "
+                  "lr 1e-3, on a copy of the model.")
+GAME_CAPTION = ("Left to right: the divergence D's loss estimates (JS for minimax / non-saturating, W₁ for WGAN-GP, "
+                "TV for hinge, triangular discrimination for least squares); D's accuracy on its batch (near 1: D is "
+                "winning); the gradient a fake sample receives from G's loss (near 0: G has stopped learning).")
+
+
+def real_points(data: Dataset2D, n: int = 600) -> np.ndarray:
+    """The fixed real samples every view of the page draws (seed 123)."""
+    return data.sample(n, torch.Generator().manual_seed(123)).numpy()
+
+
+def source_label(src: str) -> str:
+    """A model source's radio label: a shipped checkpoint's name, or ``live:<seed name>`` for the user's run."""
+    return SHIPPED[src] if src in SHIPPED else f"my run · {src[5:] or 'live'}"
+
+
+def live_caption(name: str, step: int) -> str:
+    return (f"{name or 'Your run'} at step {step:,}: real (blue), fake from fixed noise (orange), D's surface, "
+            "G's warped noise grid and, in green, where G's loss pushes each fake.")
+
+
+def seed_rows(summary: dict[str, tuple[float, float, int]]) -> list[dict]:
+    """:func:`dlviz.gans.training.seed_summary` as table rows (measure, mean, standard error, runs)."""
+    return [{"measure": METRIC_TITLES[k], "mean": m, "standard error": se, "runs": n}
+            for k, (m, se, n) in summary.items()]
+
+
+# the page's "try this" prompts (each one checked by tests/test_gans_issue12.py)
+TRY_THIS = [
+    "Grid, 5 seeds: how many of the 25 modes does each seed keep? Set packing m = 2 and compare the mean ± standard "
+    "error; section 3 says what the shipped and the paper-size runs measured.",
+    "**Minimax**, D's learning rate 0.01, G's 1e-5, 600 steps on the grid: D's accuracy climbs to 1 (D wins while G "
+    "barely moves) -- yet |∂L_G/∂x| does not vanish here: D's surface gets steeper as it wins.",
+    "Shipped ring GAN: step D only 100 times, then G only 100 times. D alone moves no sample; G alone slides the "
+    "fakes along the arrows and overshoots -- the high-quality share falls. The game needs both players.",
+    "Pick the shipped ring GAN: this seed keeps all 8 modes. Section 3 shows what its five seeds average: one run "
+    "is noise.",
+    "Set the learning rates to 10 with SGD: the run stops, says which loss broke, and keeps the last good weights.",
+    "Section 4, **digits · conditional DCGAN**: every sample is read as the digit asked for, yet change the noise "
+    "seed and the digits hardly change -- the spread over z inside a class is a few percent of the real digits': "
+    "G collapsed inside each class.",
+]

@@ -2,7 +2,10 @@
 ``model.D`` (sample -> one real number, a logit for the minimax / non-saturating losses).
 
 * ``gan_mlp`` -- MLPs for 2-D data (Goodfellow et al. 2014). With ``pack = m`` D reads m samples side by
-  side, (B, m * 2) (PacGAN, Lin et al. 2018).
+  side, (B, m * 2) (PacGAN, Lin et al. 2018). ``g_batchnorm`` puts batch norm before each hidden activation
+  of G, ``d_maxout = k`` makes D's hidden layers maxout units of k pieces (Goodfellow et al. 2013) and
+  ``init_std > 0`` draws every weight from N(0, init_std^2) with zero biases: together with ReLU in G, the
+  2-D setup of PacGAN's reference code (4 x 400 BN-ReLU generator, 3 x 200 maxout-5 discriminator, std 0.02).
 * ``dcgan`` -- the DCGAN of Radford et al. 2016 at 16x16 or 32x32: transposed convolutions with batch
   norm in G, strided convolutions with LeakyReLU in D (no batch norm in D, so the gradient penalty of
   WGAN-GP stays per-sample). With ``num_classes > 0`` it is conditional: G reads a class embedding beside z
@@ -28,6 +31,33 @@ def _mlp(sizes: list[int], act: str) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+class Maxout(nn.Module):
+    """A linear map to ``out_features * pieces`` values and the maximum over each group of ``pieces``."""
+
+    def __init__(self, in_features: int, out_features: int, pieces: int) -> None:
+        super().__init__()
+        self.in_features, self.out_features, self.pieces = in_features, out_features, pieces
+        self.linear = nn.Linear(in_features, out_features * pieces)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x).view(*x.shape[:-1], self.out_features, self.pieces).amax(-1)
+
+
+def _maxout_mlp(sizes: list[int], pieces: int) -> nn.Sequential:
+    """Hidden layers of maxout units, a linear output layer."""
+    layers: list[nn.Module] = [Maxout(a, b, pieces) for a, b in zip(sizes[:-2], sizes[1:-1])]
+    return nn.Sequential(*layers, nn.Linear(sizes[-2], sizes[-1]))
+
+
+def _bn_mlp(sizes: list[int], act: str) -> nn.Sequential:
+    """Hidden layers linear (no bias) -> batch norm -> activation; a linear output layer with bias."""
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-2], sizes[1:-1]):
+        layers += [nn.Linear(a, b, bias=False), nn.BatchNorm1d(b),
+                   nn.LeakyReLU(0.2) if act == "leaky_relu" else nn.ReLU() if act == "relu" else nn.Tanh()]
+    return nn.Sequential(*layers, nn.Linear(sizes[-2], sizes[-1]))
+
+
 def noise(n: int, dim: int, kind: str = "gaussian", generator: torch.Generator | None = None,
           device: torch.device | str | None = None) -> torch.Tensor:
     """``n`` noise vectors (n, dim): standard normal, or uniform on [-1, 1]."""
@@ -50,13 +80,24 @@ class GAN2D(nn.Module):
         d_width: int = 128
         d_depth: int = 3
         pack: int = 1                    # PacGAN's m
-        activation: str = "leaky_relu"   # leaky_relu | relu | tanh
+        activation: str = "leaky_relu"   # leaky_relu | relu | tanh (G's, and D's unless maxout)
+        g_batchnorm: bool = False        # batch norm before each hidden activation of G
+        d_maxout: int = 0                # > 1: D's hidden layers are maxout units of this many pieces
+        init_std: float = 0.0            # > 0: weights ~ N(0, init_std^2), biases 0 (0: PyTorch's default)
 
     def __init__(self, config: Config) -> None:
         super().__init__()
         self.config = c = config
-        self.G = _mlp([c.noise_dim] + [c.g_width] * c.g_depth + [c.data_dim], c.activation)
-        self.D = _mlp([c.data_dim * c.pack] + [c.d_width] * c.d_depth + [1], c.activation)
+        g_sizes = [c.noise_dim] + [c.g_width] * c.g_depth + [c.data_dim]
+        d_sizes = [c.data_dim * c.pack] + [c.d_width] * c.d_depth + [1]
+        self.G = _bn_mlp(g_sizes, c.activation) if c.g_batchnorm else _mlp(g_sizes, c.activation)
+        self.D = _maxout_mlp(d_sizes, c.d_maxout) if c.d_maxout > 1 else _mlp(d_sizes, c.activation)
+        if c.init_std > 0:
+            for mod in self.modules():
+                if isinstance(mod, nn.Linear):
+                    nn.init.normal_(mod.weight, 0.0, c.init_std)
+                    if mod.bias is not None:
+                        nn.init.zeros_(mod.bias)
 
     def noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return noise(n, self.config.noise_dim, self.config.noise, generator, next(self.parameters()).device)

@@ -1,0 +1,133 @@
+"""The GAN page's tables and verdicts on mode collapse over seeds: the shipped 2-D runs, from their cards, and the
+paper-size grid runs that ``benchmarks/gan_grid_sweep.py`` measured (``grid_sweep.json``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+# ------------------------------------------------------------------ the shipped runs, from their cards
+def shipped_rows(avail: dict, names: dict[str, str], titles: dict[str, str]) -> list[dict]:
+    """One table row per shipped 2-D GAN: its mode measurements over seeds (mean ± s.e.), steps and CPU time."""
+    rows = []
+    for name, label in names.items():
+        if name not in avail:
+            continue
+        card = avail[name].card
+        ov = card.get("over_seeds", {})
+        row = {"run": label, "seeds": len(ov.get("modes_captured", {}).get("values", []))}
+        for k in ("modes_captured", "high_quality_frac", "reverse_kl"):
+            if k in ov:
+                row[titles[k]] = f"{ov[k]['mean']:.2f} ± {ov[k]['se']:.2f}"
+        row["steps"], row["CPU s / seed"] = card.get("steps"), card.get("cpu_s_per_seed")
+        rows.append(row)
+    return rows
+
+
+def budget_sentence(avail: dict, names: dict[str, str]) -> str:
+    """How far the shipped runs' high-quality share is from PacGAN's, from the cards (empty when missing)."""
+    hq = {n: avail[n].card["over_seeds"]["high_quality_frac"]["mean"] for n in names
+          if n in avail and "high_quality_frac" in avail[n].card.get("over_seeds", {})}
+    if not hq:
+        return ""
+    return ("At this CPU budget ({} steps) the runs are far from that: only {} of the samples land within 3σ of a "
+            "mode; the rest lie between the modes, so few modes collect this page's 20 of 2,500 samples. Train longer "
+            "live (or with 5 seeds) to see whether the gap closes."
+            .format(", ".join(sorted({str(avail[n].card.get("steps")) for n in hq})),
+                    ", ".join(f"{v:.0%} ({names[n]})" for n, v in hq.items())))
+
+
+def _verdict(v: dict, p: dict, where: str, what: str = "the modes captured", fmt: str = ".1f") -> str:
+    diff = p["mean"] - v["mean"]
+    se = (v["se"] ** 2 + p["se"] ** 2) ** 0.5
+    if abs(diff) <= 2 * se:
+        return (f"{where} packing changes {what} by {diff:+{fmt}} (± {se:{fmt}}): **no clear effect** (within "
+                "two standard errors).")
+    return (f"{where} packing {'raises' if diff > 0 else 'lowers'} {what} from {v['mean']:{fmt}} to "
+            f"{p['mean']:{fmt}} ({diff:+{fmt}} ± {se:{fmt}}, more than two standard errors).")
+
+
+def packing_verdict(avail: dict) -> str:
+    """A sentence comparing vanilla and packed modes on the grid, from the cards (empty when missing)."""
+    try:
+        v = avail["gan_grid_vanilla"].card["over_seeds"]["modes_captured"]
+        p = avail["gan_grid_pac2"].card["over_seeds"]["modes_captured"]
+    except KeyError:
+        return ""
+    return _verdict(v, p, "In the shipped runs")
+
+
+SWEEP = Path(__file__).resolve().parent / "grid_sweep.json"
+# PacGAN's reference architecture (BN-ReLU G, maxout-5 D, N(0, 0.02) init, Adam beta1 0.8), narrower and far shorter
+REF_SWEEP = Path(__file__).resolve().parent / "grid_sweep_ref.json"
+
+SHIPPED_CAPTION = ("Mean ± standard error over the seeds each card lists (G and D 3×64), measured on 2,500 samples per "
+                   "seed. PacGAN's own table reports 23.8 ± 0.7 modes and 91.3 % high-quality samples for m = 2 on "
+                   "this grid (G 4×400, D 3×200).")
+# what PacGAN's reference code (github.com/fjxmlzn/PacGAN, synthetic_data_experiments/2DGrid_GAN&PacGAN) does that
+# the runs here do not, read from its config.py, pacgan_task.py and extensions.py
+REFERENCE_GAP = (
+    "**Why the paper's numbers are not reached here.** PacGAN's reference code for this grid trains 400 epochs of "
+    "100,000 samples at batch 100 -- **400,000 updates** -- at Adam lr 1e-4, β₁ 0.8, with a generator of 4×400 "
+    "batch-norm ReLU layers, a discriminator of 3×200 maxout units (5 pieces) and N(0, 0.02) initial weights. The "
+    "shipped runs take 4,000 updates (100× fewer) with leaky-ReLU layers and no batch norm or maxout; the sweeps below "
+    "take 6,000-10,000. Its metric logger also counts a mode as captured with **one** high-quality sample, where "
+    "this page asks for 20 of 2,500: by that count the shipped seed-0 models both reach 23 of 25 modes (section 1's "
+    "mode cards say so), because their samples are smeared between the modes -- only the high-quality share "
+    "separates them from the paper. On this app's shared 2-core machine one paper-size update took ~70 ms (14 "
+    "updates/s, measured under load), so 400,000 updates per seed (~8 h) are out of its budget.")
+
+
+def load_sweep(path: Path = SWEEP) -> dict:
+    """The paper-size grid runs measured by ``benchmarks/gan_grid_sweep.py`` (empty when absent or unreadable)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def sweep_rows(sweep: dict, titles: dict[str, str]) -> list[dict]:
+    """One row per variant of the paper-size sweep: mean ± s.e. over its seeds, and the per-seed modes."""
+    rows = []
+    for e in sweep.values():
+        c = e["config"]
+        ref = c.get("bn") and c.get("maxout")
+        row = {"run": f"{'vanilla GAN' if c['pack'] == 1 else 'PacGAN (m = %d)' % c['pack']}, G {c['gd']}×{c['gw']}"
+                      f"{' BN-ReLU' if ref else ''}, D {c['dd']}×{c['dw']}{' maxout-%d' % c['maxout'] if ref else ''}",
+               "seeds": len(e["seeds"])}
+        for k in ("modes_captured", "high_quality_frac", "reverse_kl"):
+            m = e[k]
+            row[titles[k]] = (f"{m['mean']:.2f} ± {m['se']:.2f}" + (f" ({m['n']} seeds)" if m["n"] < len(e["seeds"])
+                                                                    else "")) if m["n"] else "–"
+        if "modes_any" in e:
+            row["modes with ≥ 1 sample"] = f"{e['modes_any']['mean']:.1f} ± {e['modes_any']['se']:.1f}"
+        row["modes per seed"] = ", ".join(f"{v:g}" for v in e["modes_captured"]["values"])
+        row["steps"] = c["steps"]
+        rows.append(row)
+    return rows
+
+
+def sweep_verdict(sweep: dict) -> str:
+    """What the paper-size sweep shows: the modes verdict and how many seeds of each variant found no mode."""
+    if "vanilla" not in sweep or "pac2" not in sweep:
+        return ""
+    v, p = sweep["vanilla"]["modes_captured"], sweep["pac2"]["modes_captured"]
+    zero = {k: sum(1 for x in sweep[k]["modes_captured"]["values"] if x == 0) for k in ("vanilla", "pac2")}
+    best = max(x for x in p["values"] if x is not None)
+    return (_verdict(v, p, "With the paper's network sizes") + f" Seeds that captured no mode at all: vanilla "
+            f"{zero['vanilla']} of {len(v['values'])}, PacGAN {zero['pac2']} of {len(p['values'])}. The best PacGAN "
+            f"seed reaches {best:g} of 25 modes: PacGAN's 23.8 ± 0.7 is **not reached** at 10,000 steps.")
+
+
+def ref_sweep_verdict(sweep: dict) -> str:
+    """What the reference-architecture sweep shows: modes (both counts), high-quality share, reverse KL."""
+    if "vanilla" not in sweep or "pac2" not in sweep:
+        return ""
+    v, p = sweep["vanilla"], sweep["pac2"]
+    text = _verdict(v["modes_captured"], p["modes_captured"], "With the reference architecture")
+    if "modes_any" in v and "modes_any" in p:
+        text += " " + _verdict(v["modes_any"], p["modes_any"], "Counting a mode with one sample,", "them")
+    text += " " + _verdict(v["reverse_kl"], p["reverse_kl"], "Here", "the reverse KL of the mode histogram", ".2f")
+    hq = max(v["high_quality_frac"]["mean"], p["high_quality_frac"]["mean"])
+    return (text + f" At {v['config']['steps']:,} updates at most {hq:.0%} of the samples are high quality (the "
+            "paper: 91 %): this network is far from converged, and PacGAN's 23.8 ± 0.7 modes are **not reached**.")

@@ -104,6 +104,7 @@ def activations() -> None:
 
 
 # ---------------------------------------------------------------- 2. losses
+@st.fragment
 def loss_functions() -> None:
     st.header("2 · Loss functions and their gradients")
     TASK_LABELS = {"regression": "Regression", "binary": "Binary classification",
@@ -163,6 +164,7 @@ def loss_functions() -> None:
 
 
 # ---------------------------------------------------------------- 2b. outliers
+@st.fragment
 def robust_fits() -> None:
     st.subheader("Outliers: what each regression loss fits")
     o1, o2, o3 = st.columns(3)

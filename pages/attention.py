@@ -288,6 +288,7 @@ def ablation(picked, spec: T.TaskSpec) -> None:
 
 
 # ---------------------------------------------------------------- 4. positions
+@st.fragment
 def positional_encodings(picked) -> None:
     """Section 4: the model's positional encodings and their similarity by offset."""
     model, source, cfg = picked.model, picked.key, picked.model.config

@@ -289,6 +289,7 @@ def snippet(sub: Subject, shown: Shown, target: int, params: attr.Params) -> str
 
 
 # ---------------------------------------------------------------- sanity check
+@st.fragment
 def sanity_check(sub: Subject, shown: Shown, target: int, params: attr.Params) -> None:
     st.header("The sanity check: randomise the model, layer by layer")
     st.markdown("Following Adebayo et al. (2018), the layers are re-initialised **cumulatively from the output down**; "

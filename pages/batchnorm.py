@@ -336,6 +336,7 @@ def train_vs_eval(net: dict, run, unit: int):
 
 
 # ---------------------------------------------------------------- 5. covariate shift and AdaBN
+@st.fragment
 def domain_shift(models: dict, mdata, mkey: str) -> None:
     st.header("5 · Covariate shift between train and test, and AdaBN")
     kinds = [k for k in bs.SHIFTS if not (k == "colour" and mdata.shape[0] == 1)]

@@ -77,6 +77,7 @@ def distances(d: int, n: int) -> None:
                         'print(f"{result.ratio:,.3g}")')
 
 
+@st.fragment
 def volume(d: int) -> None:
     """2 · Volume: it is in the corners and the skin."""
     st.header("2 · The volume is in the corners and the skin")
@@ -112,6 +113,7 @@ def knn(n_train: int, k: int, noise: float, seed: int) -> np.ndarray:
     return dim.knn_accuracy(KNN_DIMS, n_train, 500, k, 2, seed, noise)
 
 
+@st.fragment
 def nearest_neighbours(d: int) -> None:
     """3 · k-NN: nearest neighbours drown in noise."""
     st.header("3 · Nearest neighbours drown in noise")
@@ -140,6 +142,7 @@ def nearest_neighbours(d: int) -> None:
               help="interpolated on the curve's log-spaced dimensions; chance is 0.5")
 
 
+@st.fragment
 def dense_layer_bill() -> None:
     """4 · Why convolutions."""
     st.header("4 · The bill for a dense layer on an image")

@@ -109,6 +109,7 @@ def sampling(model, key: str, sampler: str, steps: int, eta: float, labels: tupl
 
 
 # ================================================================ 1. forward process
+@st.fragment
 def forward_process() -> None:
     st.header("1 · The forward process: noise an image step by step")
     c1, c2 = st.columns([1, 2])

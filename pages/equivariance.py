@@ -276,6 +276,7 @@ def layer_by_layer(models: dict, shipped_name: dict, x: torch.Tensor, T: eq.Tran
 
 
 # ---------------------------------------------------------------- 3. output against shift / angle
+@st.fragment
 def prediction_as_input_moves(models: dict, shipped_name: dict, x: torch.Tensor, label, T: eq.Transform) -> None:
     x_np = x.numpy()
     st.header("3 · The prediction as the input moves")
@@ -310,6 +311,7 @@ def prediction_as_input_moves(models: dict, shipped_name: dict, x: torch.Tensor,
 
 
 # ---------------------------------------------------------------- 4. consistency
+@st.fragment
 def consistency(models: dict, shipped_name: dict) -> None:
     xs, ys = test_digits()
     st.header("4 · Consistency over the test set (Zhang, 2019)")

@@ -330,6 +330,7 @@ def depth_curve(max_depth: int, act: str, init: str, seed: int, frac: float):
 
 
 # ---------------------------------------------------------------- 4. ERF vs depth
+@st.fragment
 def erf_against_depth(frac: float) -> None:
     st.header("4 · Theoretical vs effective size against depth")
     d1, d2, d3 = st.columns(3)

@@ -86,6 +86,7 @@ def network():
     return base, (dataset, sess.seed), xtr, ytr
 
 
+@st.fragment
 def at_initialisation(base: DeepNet.Config, data_key: tuple, xtr: torch.Tensor, ytr: torch.Tensor) -> None:
     """1 · Where the gradient goes at initialisation, plain vs residual."""
     st.header("1 · At initialisation: where does the gradient go?")

@@ -178,6 +178,7 @@ def downloads(fig, name: str, key: str, gif=None) -> None:
 
 
 # ---------------------------------------------------------------- 1. units x time
+@st.fragment
 def units_over_time(picked, r: V.Reading) -> None:
     """Tab 1: every unit over the text, and the text coloured by one unit."""
     cfg, H = picked.model.config, picked.model.config.hidden_size
@@ -211,6 +212,7 @@ def units_over_time(picked, r: V.Reading) -> None:
 
 
 # ---------------------------------------------------------------- 2. interpretable units
+@st.fragment
 def interpretable_units(picked, r: V.Reading) -> None:
     """Tab 2: the unit that best tracks each known feature, on held-out data."""
     cfg = picked.model.config
@@ -250,6 +252,7 @@ def interpretable_units(picked, r: V.Reading) -> None:
 
 
 # ---------------------------------------------------------------- 3. trajectory
+@st.fragment
 def trajectory(picked, r: V.Reading) -> None:
     """Tab 3: the state's path through a 2-D or 3-D projection."""
     text, kind, layer, S, feats_here = r.text, r.kind, r.layer, r.S, r.feats_here
@@ -275,6 +278,7 @@ def trajectory(picked, r: V.Reading) -> None:
 
 
 # ---------------------------------------------------------------- 4. gates
+@st.fragment
 def gates(picked, r: V.Reading) -> None:
     """Tab 4: the LSTM's or GRU's gates, and how often they saturate."""
     model, key, cfg = picked.model, picked.key, picked.model.config
@@ -307,6 +311,7 @@ def gates(picked, r: V.Reading) -> None:
 
 
 # ---------------------------------------------------------------- 5. gradients through time
+@st.fragment
 def gradients_through_time(picked, r: V.Reading) -> None:
     """Tab 5: how fast the gradient of h_T with respect to an earlier character (or state) dies."""
     model, key = picked.model, picked.key
@@ -345,6 +350,7 @@ def gradients_through_time(picked, r: V.Reading) -> None:
 
 
 # ---------------------------------------------------------------- 6. sampling / predictions
+@st.fragment
 def sampling_or_predictions(picked, r: V.Reading) -> None:
     """Tab 6: sampling from a language model, or a task model's answers."""
     model, key, cfg = picked.model, picked.key, picked.model.config

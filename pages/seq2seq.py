@@ -198,6 +198,7 @@ def _typed_body() -> None:
 
 
 # ---------------------------------------------------------------- 2. accuracy against input length
+@st.fragment
 def accuracy_vs_length() -> None:
     st.subheader("2 · Exact match against input length (Bahdanau et al. Fig. 2 in miniature)")
     with_models = [t for t in TASK_NAMES if any(models_for(t))]

@@ -79,13 +79,9 @@ ALLOWED: dict[str, dict[str, str]] = {
         "6": D, "9": D, "0.77": T + " (test_try_this: blur pool)", "0.99": T + " (test_try_this: blur pool)",
         "45": W + " (rotation)"},
     "gans": {
-        "5": W, "25": "the grid's mode count", "2": W + " (packing m)", "0.01": W, "600": W, "100": W,
-        "8": "the ring's mode count", "10": W, "20": "the points per target blob (a fixed parameter)",
-        "3": A, "64": A, "4": A, "400": A, "200": A + " / the samples per measurement",
-        "2,500": "the samples per seed (a fixed parameter)", "23.8": "PacGAN's paper number, cited",
-        "0.7": "PacGAN's paper number, cited", "91.3": "PacGAN's paper number, cited",
-        "256": "an image's dimension count", "3,072": "an image's dimension count",
-        "1.1": "a checkpoint's size (hard-coded: to be formatted from the file)"},
+        "5": W, "2": W + " (packing m)", "20": "the points per target blob (a fixed parameter)",
+        "200": A + " / the samples per measurement",
+        "256": "an image's dimension count", "3,072": "an image's dimension count"},
     "receptive_fields": {
         "427": T + " (test_try_this: ResNet-50 layer4)", "25": T + " (test_receptive_fields_page: holes)",
         "81": T + " (test_receptive_fields_page: holes)", "90": "the ERF share the caption's condition tests"},

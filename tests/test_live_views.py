@@ -77,3 +77,21 @@ def test_a_training_page_draws_no_webgl_in_its_live_views(page):
         assert not bad, f"{page}: WebGL traces in charts a live view redraws: {bad}"
     finally:
         stop_runs(at, run_key)
+
+
+def test_the_gan_game_draws_no_webgl_while_it_trains():
+    """The GAN page's 2-D game (samples, decision surface, warped noise grid, gradient arrows) is its live view."""
+    at = AppTest.from_file(str(ROOT / "pages" / "gans.py"), default_timeout=240)
+    at.run()
+    at.sidebar.number_input(key="gans-steps").set_value(2000)
+    at.sidebar.button(key="gans-train").click().run()
+    try:
+        assert run_of(at, "gans") is not None, "Train started no run"
+        at.run()
+        assert not at.exception, [e.value[:300] for e in at.exception]
+        charts = _charts(at)
+        bad = {cid: sorted(t for t in types if _is_webgl(t)) for cid, types in charts.items()
+               if any(_is_webgl(t) for t in types)}
+        assert charts and not bad, f"WebGL traces on the GAN page while it trains: {bad}"
+    finally:
+        stop_runs(at, "gans")

@@ -30,20 +30,20 @@ def layered_figure(snap: Snapshot, real: np.ndarray, loss: str, bounds, layers=L
         w = snap.warp                                                      # (2L, P, 2)
         pad = np.full((len(w), 1, 2), np.nan)
         seg = np.concatenate([w, pad], 1).reshape(-1, 2)
-        fig.add_trace(go.Scattergl(x=seg[:, 0], y=seg[:, 1], mode="lines", line=dict(color=GRID, width=1),
+        fig.add_trace(go.Scatter(x=seg[:, 0], y=seg[:, 1], mode="lines", line=dict(color=GRID, width=1),
                                    name="G(noise grid)", hoverinfo="skip"))
     if "real samples" in layers:
-        fig.add_trace(go.Scattergl(x=real[:, 0], y=real[:, 1], mode="markers", name="real",
+        fig.add_trace(go.Scatter(x=real[:, 0], y=real[:, 1], mode="markers", name="real",
                                    marker=dict(color=REAL, size=4, opacity=0.6)))
     if modes is not None:
-        fig.add_trace(go.Scattergl(x=modes[:, 0], y=modes[:, 1], mode="markers", name="modes",
+        fig.add_trace(go.Scatter(x=modes[:, 0], y=modes[:, 1], mode="markers", name="modes",
                                    marker=dict(symbol="x-thin", color="black", size=7, line=dict(width=1.5))))
     if "fake samples" in layers:
-        fig.add_trace(go.Scattergl(x=snap.fake[:, 0], y=snap.fake[:, 1], mode="markers", name="fake (fixed z)",
+        fig.add_trace(go.Scatter(x=snap.fake[:, 0], y=snap.fake[:, 1], mode="markers", name="fake (fixed z)",
                                    marker=dict(color=FAKE, size=4, opacity=0.8)))
     if "gradient arrows" in layers and len(snap.arrows):
         ax, ay = arrow_segments(snap.fake[:len(snap.arrows)], snap.arrows, 0.08 * (x1 - x0))
-        fig.add_trace(go.Scattergl(x=ax, y=ay, mode="lines", line=dict(color=ARROW, width=1.5),
+        fig.add_trace(go.Scatter(x=ax, y=ay, mode="lines", line=dict(color=ARROW, width=1.5),
                                    name="−∂L_G/∂x", hoverinfo="skip"))
     fig.update_xaxes(range=[x0, x1], constrain="domain", showgrid=False, zeroline=False)
     fig.update_yaxes(range=[y0, y1], scaleanchor="x", scaleratio=1, showgrid=False, zeroline=False)

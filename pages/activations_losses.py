@@ -52,6 +52,7 @@ def _interval(c: act.Curve, lo: float, hi: float) -> str:
 
 
 # ---------------------------------------------------------------- 1. activations
+@st.fragment
 def activations() -> None:
     st.header("1 · Activation functions and their slopes")
     names = list(act.ACTIVATIONS)

@@ -143,6 +143,7 @@ def pick_model():
 
 
 # ---------------------------------------------------------------- 1. your input
+@st.fragment
 def your_input(picked, spec: T.TaskSpec, wkey: str) -> None:
     """Section 1: the attention of every head on one input the reader types (a bad input: a message, and the
     sections below, which do not depend on it, still show)."""

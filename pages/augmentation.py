@@ -88,6 +88,7 @@ def pipeline(box, exp_source: str) -> tuple[Aug, ...]:
 
 
 # ---------------------------------------------------------------- 1. preview
+@st.fragment
 def what_it_does(spec_t: tuple[Aug, ...]) -> None:
     st.header("1 · What the pipeline does")
     p1, p2, p3 = st.columns([2, 1, 1])

@@ -229,6 +229,7 @@ def transform_input(x: torch.Tensor, img_name: str) -> eq.Transform:
 
 
 # ---------------------------------------------------------------- 2. layer by layer
+@st.fragment
 def layer_by_layer(models: dict, shipped_name: dict, x: torch.Tensor, T: eq.Transform, where: tuple) -> None:
     st.header("2 · Layer by layer: f(Tx) beside T′f(x)")
     results = {name: errors_of(name, m, shipped_name, x, T) for name, m in models.items()}

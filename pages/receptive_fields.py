@@ -198,6 +198,7 @@ def layer_by_layer(net: Network) -> Traced:
 
 
 # ---------------------------------------------------------------- 2. one unit on the photo
+@st.fragment
 def what_the_unit_sees(net: Network, tr: Traced) -> None:
     family, size, model, layer, row = net.family, net.size, tr.model, tr.layer, tr.row
     st.header("2 · What does this unit see?")

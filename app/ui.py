@@ -518,10 +518,17 @@ def _pause_or_resume(key: str) -> None:
         t.resume() if paused else t.pause()
 
 
+STOP_WAIT_S = 3.0
+
+
 def _stop(key: str) -> None:
     run = get_run(key)
     if run is not None and run.active:
         run.stop()
+        # Let the step in flight finish (milliseconds; a snapshot at most ~1 s) so that the rerun this click causes
+        # draws the stopped run, not a run that is still stopping.
+        for t in run.trainers.values():
+            t.join(STOP_WAIT_S)
 
 
 def _fmt_eta(s: float) -> str:

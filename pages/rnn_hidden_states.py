@@ -9,11 +9,7 @@ import streamlit as st
 import ui
 
 from dlviz.data import DataError
-from dlviz.rnn_hidden_states import core as R
-from dlviz.rnn_hidden_states import plots as P
-from dlviz.rnn_hidden_states import sampling as G
-from dlviz.rnn_hidden_states import training as RT
-from dlviz.rnn_hidden_states import views as V
+from dlviz.rnn_hidden_states import core as R, plots as P, sampling as G, training as RT, views as V
 from dlviz.rnn_hidden_states.text_features import feature_descriptions
 
 PAGE_INFO = {

@@ -50,7 +50,7 @@ def main() -> int:
             except Exception:  # noqa: BLE001
                 return
             kind = m.WhichOneof("type")
-            if kind == "rerun_script":
+            if kind == "rerun_script" and not m.rerun_script.is_auto_rerun:      # an input, not a run_every tick
                 sent.append((time.perf_counter(), m.rerun_script.fragment_id or "full"))
 
         page.on("websocket", lambda ws: ws.on("framesent", on_sent))

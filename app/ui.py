@@ -538,10 +538,24 @@ def _fmt_eta(s: float) -> str:
 
 
 PROGRESS_EVERY = float(os.environ.get("DLVIZ_PROGRESS_EVERY", "0.5"))
+LIVE_EVERY = float(os.environ.get("DLVIZ_LIVE_EVERY", "1.0"))       # the live chart/view's shortest interval
+
+
+def live_scale() -> int:
+    """How many runs train on this server now (at least 1). Progress lines and live views refresh that many
+    times less often, so N students' live views together cost the server and the browsers what one student's
+    does, and the runs keep the CPU (issue 16: two students, one server). A view whose scale is out of date
+    (another run started or ended) reruns the page once to pick up the new interval."""
+    try:
+        return max(1, len(_registry().running()))
+    except Exception:  # noqa: BLE001 - no registry yet: one run
+        return 1
 
 
 def _progress(key: str, active: bool) -> None:
-    @st.fragment(run_every=PROGRESS_EVERY if active else None)
+    scale = live_scale() if active else 1
+
+    @st.fragment(run_every=PROGRESS_EVERY * scale if active else None)
     def _bar() -> None:
         from dlviz.jobs import describe_wait
 
@@ -549,6 +563,8 @@ def _progress(key: str, active: bool) -> None:
         if r is None:
             return
         r.heartbeat()
+        if active and r.active and not r.queued and live_scale() != scale:
+            st.rerun(scope="app")       # another run started or ended: the page reruns with the new intervals
         if r.queued:
             reg = _registry()
             st.progress(0.0, text=f"queued: number {reg.position(r)} in line for one of {reg.limit} training "
@@ -598,8 +614,9 @@ def training_monitor(key: str, metrics: tuple[str, ...] = ("loss",), live: Calla
     if run is None:
         return
     active = run.active
+    scale = live_scale() if active else 1
 
-    @st.fragment(run_every=max(1.0, every) if active else None)
+    @st.fragment(run_every=max(LIVE_EVERY, every) * scale if active else None)
     def _monitor() -> None:
         import time
 

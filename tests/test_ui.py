@@ -54,3 +54,40 @@ def test_landing_thumbnails_are_written_and_current():
         fresh = ui.render_thumbnail(info.thumbnail).astype(int)
         assert saved.shape == fresh.shape == (150, 300, 3)
         assert np.abs(saved - fresh).mean() < 2.0, f"{path.name} is stale: run python scripts/thumbnails.py {info.slug}"
+
+
+def test_live_views_refresh_less_often_while_more_runs_train(monkeypatch):
+    """Two students, one server: with k runs training, every progress line and live view is scheduled k times
+    less often (so k sessions' live views cost what one does), and a view whose k is stale reruns the page."""
+    import test_jobs
+
+    from dlviz import jobs
+
+    old = jobs.registry()
+    reg = jobs.set_registry(jobs.Registry(limit=3, grace_s=60, cores=3))
+    asked: list[float | None] = []
+
+    def fragment(run_every=None):
+        asked.append(run_every)
+        return lambda f: (lambda: None)        # scheduled, not run: only the interval is looked at
+
+    monkeypatch.setattr(ui.st, "fragment", fragment)
+    monkeypatch.setattr(ui, "get_run", lambda key: None)
+    try:
+        assert ui.live_scale() == 1                         # nothing running: the base intervals
+        ui._progress("k", True)
+        assert asked[-1] == ui.PROGRESS_EVERY
+        a, b = (reg.submit({"": test_jobs._trainer()}, owner=o) for o in "ab")
+        test_jobs._wait(lambda: a.trainer.step > 0 and b.trainer.step > 0)
+        assert ui.live_scale() == 2
+        ui._progress("k", True)
+        assert asked[-1] == 2 * ui.PROGRESS_EVERY
+        ui._progress("k", False)                            # an ended run's views do not refresh at all
+        assert asked[-1] is None
+        a.stop()
+        assert ui.live_scale() == 1                         # Stop frees the slot at once: back to the base
+        b.stop()
+        for j in (a, b):
+            j.trainer.join(5)
+    finally:
+        jobs.set_registry(old)

@@ -101,7 +101,7 @@ def sidebar_training():
     def start_training():
         trainer, card = RT.live_trainer(learn, cell, hidden, lr=hp.lr, steps=hp.steps, batch_size=hp.batch_size,
                                         optimizer=hp.optimizer, weight_decay=hp.weight_decay, seed=sess.seed,
-                                        device=sess.device, threads=sess.threads)
+                                        device=sess.device)   # threads: the run registry splits the cores
         return trainer, {**card, "dataset": LEARN[learn]}
 
     return ui.training_panel("rnn", start_training)

@@ -129,10 +129,15 @@ def side_by_side(net: dict, data, configs: dict, hp, run):
     def live(r) -> None:
         if not r.active:
             return
-        series = {n: bnm.percentile_series(t.snapshots, layer_i, int(unit)) for n, t in r.trainers.items() if t.snapshots}
-        if series:
-            ui.show(bp.percentile_figure(series, f"{layer_names[layer_i]}, unit {unit}: 15th / 50th / 85th percentile "
-                                                 "of its input to the nonlinearity"), key="bn-live-pct")
+        def build():
+            series = {n: bnm.percentile_series(t.snapshots, layer_i, int(unit)) for n, t in r.trainers.items()
+                      if t.snapshots}
+            return series and bp.percentile_figure(series, f"{layer_names[layer_i]}, unit {unit}: 15th / 50th / 85th "
+                                                           "percentile of its input to the nonlinearity")
+        fig = ui.live_cached(f"bn-live-pct-{layer_i}-{unit}", tuple(len(t.snapshots) for t in r.trainers.values()),
+                             build)                        # a new layer/unit draws at once, then within the 10 % budget
+        if fig:
+            ui.show(fig, key="bn-live-pct")
 
     ui.training_monitor("bn", metrics=("loss", "test_acc"), live=live, every=1.0)
     trainers = run.trainers if run is not None else {}

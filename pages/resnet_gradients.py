@@ -175,7 +175,9 @@ def train_nets(base: DeepNet.Config, data_key: tuple, xtr: torch.Tensor, ytr: to
     def live(r) -> None:
         if not r.active:
             return
-        ui.show(gp.curves_figure({k: t.history() for k, t in r.trainers.items()}, max_points=200), key="rg-live-curves")
+        fig = ui.live_cached("rg-live-curves", tuple(t.step for t in r.trainers.values()), lambda: gp.curves_figure(
+            {k: t.history() for k, t in r.trainers.items()}, max_points=200))      # rebuilt within the 10 % budget
+        ui.show(fig, key="rg-live-curves")
         st.caption("The gradient heatmap, the verdicts and the loss landscape appear when the four runs have ended.")
 
     # poll once a second: drawing competes with the four training threads for the GIL

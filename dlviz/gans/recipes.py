@@ -6,7 +6,7 @@ every seed on 2,500 samples (:func:`dlviz.gans.metrics.mode_stats`), ships the s
 discriminator, and writes the per-seed values with their mean and standard error into the card
 (``over_seeds``). The card's ``metrics`` are seed 0's, re-measured by the checkpoint test.
 
-    python -m dlviz.train gan_grid_vanilla gan_grid_pac2 gan_ring_vanilla
+    python -m dlviz.train gan_grid_vanilla gan_grid_pac2 gan_ring_vanilla gan_ring_pac2
 
 The image DCGANs (Part 2) train once each, seed 0, and are measured with the shared classifier on 500 samples:
 ``dcgan_digits``, ``dcgan_food`` (float16 storage, ~2 CPU-min) and ``dcgan_digits_cond`` (conditional, float16,
@@ -36,6 +36,7 @@ PLANS = {
     "gan_grid_vanilla": ("grid", 1, "non-saturating", 4000, 256, 2e-3, 0.05),
     "gan_grid_pac2": ("grid", 2, "non-saturating", 4000, 256, 2e-3, 0.05),
     "gan_ring_vanilla": ("ring", 1, "non-saturating", 4000, 256, 2e-3, 0.05),
+    "gan_ring_pac2": ("ring", 2, "non-saturating", 4000, 256, 2e-3, 0.05),
 }
 KEYS = ("modes_captured", "high_quality_frac", "reverse_kl")
 
@@ -164,6 +165,7 @@ CLAIMS: dict[str, dict[str, tuple[str, float]]] = {
     "gan_grid_vanilla": {"modes_captured": (">=", 5.0), "high_quality_frac": (">=", 0.2)},
     "gan_grid_pac2": {"high_quality_frac": (">=", 0.05), "reverse_kl": ("<=", 0.6)},
     "gan_ring_vanilla": {"modes_captured": (">=", 7.0), "high_quality_frac": (">=", 0.7), "reverse_kl": ("<=", 0.15)},
+    "gan_ring_pac2": {"modes_captured": (">=", 8.0), "high_quality_frac": (">=", 0.55), "reverse_kl": ("<=", 0.4)},
 }
 for _name in PLANS:
     register_recipe(_make(_name))

@@ -48,13 +48,19 @@ def _verdict(v: dict, p: dict, where: str, what: str = "the modes captured", fmt
 
 
 def packing_verdict(avail: dict) -> str:
-    """A sentence comparing vanilla and packed modes on the grid, from the cards (empty when missing)."""
-    try:
-        v = avail["gan_grid_vanilla"].card["over_seeds"]["modes_captured"]
-        p = avail["gan_grid_pac2"].card["over_seeds"]["modes_captured"]
-    except KeyError:
-        return ""
-    return _verdict(v, p, "In the shipped runs")
+    """Sentences comparing vanilla and packed runs, on the grid and on the ring, from the cards: the modes captured
+    and the reverse KL (empty when a pair is missing)."""
+    out = []
+    for data, where in (("grid", "On the grid"), ("ring", "On the ring")):
+        try:
+            v = avail[f"gan_{data}_vanilla"].card["over_seeds"]
+            p = avail[f"gan_{data}_pac2"].card["over_seeds"]
+        except KeyError:
+            continue
+        out.append(_verdict(v["modes_captured"], p["modes_captured"], f"{where}, in the shipped runs,"))
+        if "reverse_kl" in v and "reverse_kl" in p:
+            out.append(_verdict(v["reverse_kl"], p["reverse_kl"], "There,", "the reverse KL", fmt=".2f"))
+    return " ".join(out)
 
 
 SWEEP = Path(__file__).resolve().parent / "grid_sweep.json"

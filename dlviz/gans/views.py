@@ -256,8 +256,8 @@ def mode_cards(ms) -> list[tuple[str, str, str | None]]:
 
 # ------------------------------------------------------------------ the page's labels and captions
 SHIPPED = {"gan_grid_vanilla": "5×5 grid · vanilla GAN", "gan_grid_pac2": "5×5 grid · PacGAN (m = 2)",
-           "gan_ring_vanilla": "ring of 8 · vanilla GAN"}
-SHIPPED_DATA = {"gan_grid_vanilla": "grid", "gan_grid_pac2": "grid", "gan_ring_vanilla": "ring"}
+           "gan_ring_vanilla": "ring of 8 · vanilla GAN", "gan_ring_pac2": "ring of 8 · PacGAN (m = 2)"}
+SHIPPED_DATA = {"gan_grid_vanilla": "grid", "gan_grid_pac2": "grid", "gan_ring_vanilla": "ring", "gan_ring_pac2": "ring"}
 MANUAL_CAPTION = ("Step D alone and watch its surface and the green arrows change; step G alone and watch the fakes "
                   "slide along the arrows toward D's 'real' (blue) regions. Each click runs fresh Adam optimisers, "
                   "lr 1e-3, on a copy of the model.")

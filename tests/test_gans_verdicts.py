@@ -1,0 +1,32 @@
+"""The GAN page's packing verdicts (dlviz.gans.results.packing_verdict): they compare vanilla and packed runs on the
+grid and on the ring from the cards' mean ± standard error, and call a difference an effect only beyond two
+standard errors of the difference."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from dlviz.gans.results import packing_verdict
+
+
+def _card(modes, modes_se, kl, kl_se):
+    return SimpleNamespace(card={"over_seeds": {"modes_captured": {"mean": modes, "se": modes_se},
+                                                "reverse_kl": {"mean": kl, "se": kl_se}}})
+
+
+def test_a_difference_beyond_two_standard_errors_is_an_effect_and_one_within_is_not():
+    avail = {"gan_ring_vanilla": _card(6.0, 0.3, 0.40, 0.20), "gan_ring_pac2": _card(8.0, 0.0, 0.10, 0.05)}
+    text = packing_verdict(avail)
+    # modes: +2.0 against 2 x 0.3 -> an effect; KL: -0.30 against 2 x sqrt(0.2^2 + 0.05^2) = 0.41 -> none
+    assert "On the ring, in the shipped runs, packing raises the modes captured from 6.0 to 8.0 (+2.0 ± 0.3" in text
+    assert "There, packing changes the reverse KL by -0.30 (± 0.21): **no clear effect**" in text
+    assert "grid" not in text                                 # no grid pair shipped: no grid sentence
+
+
+def test_both_pairs_are_judged_and_a_missing_pair_is_skipped():
+    avail = {"gan_grid_vanilla": _card(0.4, 0.2, 1.0, 0.1), "gan_grid_pac2": _card(0.0, 0.0, 0.7, 0.1),
+             "gan_ring_vanilla": _card(6.0, 1.0, 0.4, 0.2), "gan_ring_pac2": _card(8.0, 0.0, 0.1, 0.05)}
+    text = packing_verdict(avail)
+    assert text.index("On the grid") < text.index("On the ring")
+    assert "packing lowers the reverse KL from 1.00 to 0.70" in text          # -0.30 beyond 2 x 0.14
+    assert packing_verdict({"gan_ring_vanilla": avail["gan_ring_vanilla"]}) == ""

@@ -119,7 +119,7 @@ class Tab:
                 def act() -> None:
                     self.page.keyboard.press("ArrowRight" if right else "ArrowLeft")
             else:
-                option = self.page.locator(f".st-key-{key} label").nth(1 if self._flip else 0)
+                option = self.page.locator(f'.st-key-{key} [data-testid="stRadioOption"]').nth(1 if self._flip else 0)
                 option.scroll_into_view_if_needed(timeout=timeout * 1000)
 
                 def act() -> None:

@@ -321,6 +321,7 @@ def training_controls() -> None:
     picker on the next rerun and by :func:`live_training`)."""
     st.sidebar.header("Train your own DDPM")
     train_ds = st.sidebar.radio("Data", ["digits", "food shapes"], horizontal=True, key="ddpm-train-ds", bind=BIND)
+    st.sidebar.caption(C.readable_for("digits" if train_ds == "digits" else "food_shapes"))
     width = st.sidebar.select_slider("U-Net width (base channels)", [8, 16, 32], 16, key="ddpm-width", bind=BIND)
     sched_kind = st.sidebar.selectbox("Noise schedule", D.SCHEDULES, index=1, key="ddpm-sched", bind=BIND)
     hp = ui.hyperparameters(K, lr=2e-3, steps=2000, batch_size=32)

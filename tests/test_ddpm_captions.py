@@ -101,3 +101,30 @@ def test_the_forward_row_shows_the_clean_image_and_each_schedule():
     assert "x_0 (clean)" in texts and all(f"x_100, {k}" in texts for k in SCHEDULES)
     assert fig.layout.title.text.startswith("x at t = 100")
     assert np.isfinite(views["linear"].alpha_bar)
+
+
+def test_how_long_note_says_what_was_measured_and_nothing_when_unmeasured():
+    from dlviz.ddpm.captions import readable_note
+
+    hit = {"digits": {"threshold": 0.7, "limit_s": 240, "reached": True, "step": 700, "seconds": 61.4,
+                      "recognised": 0.8, "machine": "2 cores, load average 1.0 at the end", "measured": "2026-12-03"}}
+    note = readable_note(hit, "digits", {"wall_time_s": 186.0, "steps": 3000, "metrics": {"sample_acc": 0.995}})
+    assert "recognised at ≥ 70% (one per class) at step 700, after **61 s**" in note
+    assert "measured on 2 cores, 2026-12-03" in note
+    assert "The shipped digits model trained 3,000 steps in 3 min to reach 100%." in note   # 99.5 % rounds to 100 %
+    miss = {"food_shapes": {**hit["digits"], "reached": False, "step": 400, "seconds": 290.0, "recognised": 0.3,
+                            "limit_s": 300}}
+    note = readable_note(miss, "food_shapes")
+    assert "did **not** reach 70% recognised within 300 s: the best was 30% at step 400 (290 s;" in note
+    assert readable_note(hit, "food_shapes") == "" and readable_note({}, "digits") == ""
+
+
+def test_the_measured_time_to_readable_file_is_consistent():
+    from dlviz.ddpm.captions import load_readable
+
+    measured = load_readable()
+    if not measured:
+        pytest.skip("benchmarks/ddpm_time_to_readable.py has not written its file")
+    for row in measured.values():
+        assert row["reached"] == (row["recognised"] >= row["threshold"])   # reached: at or above; else below
+        assert row["seconds"] <= row["limit_s"] + 30 and row["step"] >= 0

@@ -3,6 +3,9 @@ library, formatted here, never typed into the text) and the fixed explanations. 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
 from dlviz.ddpm.core import NoiseSchedule
@@ -99,3 +102,45 @@ def live_intro() -> str:
             f"one sample per class (DDIM, {SNAPSHOT_STEPS} steps, w = {g['digits']} for digits, {g['food_shapes']} "
             "for food) from the *same* noise, and the classifier scores them (`sample_acc`). The bar chart shows the "
             "loss per timestep bucket: which noise levels are hard?")
+
+
+READABLE_FILE = Path(__file__).resolve().parent / "time_to_readable.json"   # benchmarks/ddpm_time_to_readable.py
+
+
+def load_readable(path: Path = READABLE_FILE) -> dict:
+    """The measured time to recognisable samples of the page's default live run, per data set ({} when absent)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def readable_note(measured: dict, dataset: str, shipped_card: dict | None = None) -> str:
+    """Before Train: how long the default live run took here to draw recognisable samples of ``dataset`` (measured
+    by ``benchmarks/ddpm_time_to_readable.py``), and what the shipped model needed (its card); empty when unmeasured."""
+    m = measured.get(dataset)
+    if not m:
+        return ""
+    what = "digits" if dataset == "digits" else "food shapes"
+    where = f"measured on {m['machine'].split(',')[0]}, {m['measured']}"
+    if m["reached"]:
+        s = (f"**How long:** with these defaults the {what} samples were first recognised at ≥ {m['threshold']:.0%} "
+             f"(one per class) at step {m['step']:,}, after **{m['seconds']:.0f} s** of training ({where}).")
+    else:
+        s = (f"**How long:** with these defaults the {what} samples did **not** reach {m['threshold']:.0%} recognised "
+             f"within {m['limit_s']:.0f} s: the best was {m['recognised']:.0%} at step {m['step']:,} ({m['seconds']:.0f} s; "
+             f"{where}).")
+    if shipped_card and shipped_card.get("wall_time_s"):
+        acc = shipped_card.get("metrics", {}).get("sample_acc")
+        s += (f" The shipped {what} model trained {shipped_card.get('steps', 0):,} steps in "
+              f"{shipped_card['wall_time_s'] / 60:.0f} min" + (f" to reach {acc:.0%}." if acc is not None else "."))
+    return s
+
+
+def readable_for(dataset: str) -> str:
+    """:func:`readable_note` for ``dataset`` (``digits`` or ``food_shapes``) from the measured file and the shipped
+    model's card."""
+    from dlviz.checkpoints import shipped
+
+    ck = shipped().get("ddpm_digits" if dataset == "digits" else "ddpm_food")
+    return readable_note(load_readable(), dataset, ck.card if ck else None)

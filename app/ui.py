@@ -589,16 +589,18 @@ def _progress(key: str, active: bool) -> None:
 
 
 def live_cached(name: str, version, build: Callable[[], object], min_interval: float = 1.0):
-    """``build()`` once per ``version`` for a live view, and at most every ``max(min_interval, 10 x its
-    cost)`` seconds (so rebuilding costs <= ~10 % of the time): between rebuilds the last result is
-    reused. Pages wrap the figures of their ``training_monitor(live=...)`` callback in it."""
+    """``build()`` once per ``version`` for a live view, and at most every ``max(min_interval, 10 x the
+    cost of all live figures)`` seconds: the figures a page's live view rebuilds together (those built in the
+    last 30 s) share one budget, so rebuilding them all costs <= ~10 % of the time. Between rebuilds the last
+    result is reused. Pages wrap the figures of their ``training_monitor(live=...)`` callback in it."""
     import time
 
     cache = st.session_state.setdefault("dlviz-live-cache", {})
     now = time.perf_counter()
     hit = cache.get(name)
     throttle = st.session_state.get("dlviz-live-throttle", True)   # off once the run has ended
-    if hit is not None and (hit[0] == version or (throttle and now - hit[2] < max(min_interval, 10 * hit[3]))):
+    together = sum(c[3] for c in cache.values() if now - c[2] < 30.0)            # this live view's build cost
+    if hit is not None and (hit[0] == version or (throttle and now - hit[2] < max(min_interval, 10 * together))):
         return hit[1]
     obj = build()
     cache[name] = (version, obj, now, time.perf_counter() - now)

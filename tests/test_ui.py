@@ -91,3 +91,35 @@ def test_live_views_refresh_less_often_while_more_runs_train(monkeypatch):
             j.trainer.join(5)
     finally:
         jobs.set_registry(old)
+
+
+def test_live_figures_share_one_rebuild_budget(monkeypatch):
+    """A live view's figures are rebuilt together at most every 10x their *summed* cost (<= ~10 % of the time),
+    not every 10x each one's own cost (which let four figures take ~40 %); the same version is never rebuilt,
+    and once the run has ended (throttle off) a new version is drawn at once."""
+    import time
+
+    clock = [100.0]
+    monkeypatch.setattr(time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(ui.st, "session_state", {})
+    built = []
+
+    def build(name):
+        def f():
+            built.append(name)
+            clock[0] += 0.1                              # each figure costs 0.1 s to build
+            return name
+        return f
+
+    for name in ("a", "b"):
+        ui.live_cached(name, 1, build(name))
+    assert built == ["a", "b"]
+    ui.live_cached("a", 1, build("a"))                  # same version: reused
+    clock[0] += 1.5                                     # > 10x one figure's cost (1 s), < 10x both (2 s)
+    assert [ui.live_cached(n, 2, build(n)) for n in "ab"] == ["a", "b"] and built == ["a", "b"]
+    clock[0] += 0.6                                     # now past 10 x 0.2 s since each was built
+    ui.live_cached("a", 2, build("a"))
+    assert built == ["a", "b", "a"]
+    ui.st.session_state["dlviz-live-throttle"] = False  # the run ended: the final state is drawn unthrottled
+    ui.live_cached("b", 3, build("b"))
+    assert built == ["a", "b", "a", "b"]

@@ -132,8 +132,8 @@ def live_view(r) -> None:
     k, r_, f_ = r.card["data"]
     snap = st.session_state.get(f"{K}-live-snap")     # redraw at most every 2 s: the poll runs twice a second
     if S.snapshot_due(snap, id(t), t.step, time.time(), r.active):
-        mos_fig, fig = views.live_snapshot(t.model_copy(), data(k, "test", r_, f_))
-        snap = (id(t), time.time(), t.step, mos_fig, fig)
+        (mos_fig, fig), cost = S.timed(views.live_snapshot, t.model_copy(), data(k, "test", r_, f_))
+        snap = (id(t), time.time(), t.step, mos_fig, fig, cost)
         st.session_state[f"{K}-live-snap"] = snap
     mos_fig, fig = snap[3], snap[4]
     c_img, c_map = st.columns([3, 2])

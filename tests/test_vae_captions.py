@@ -163,6 +163,11 @@ def test_snapshot_due():
     assert not S.snapshot_due(snap, 1, 60, 101.0, True)                        # new step, too soon
     assert S.snapshot_due(snap, 1, 60, 102.5, True) and S.snapshot_due(snap, 1, 60, 100.1, False)
     assert not S.snapshot_due(snap, 1, 50, 200.0, False)                       # nothing new
+    out, cost = S.timed(lambda a, b: a + b, 2, 3)
+    assert out == 5 and 0 <= cost < 1
+    slow = (1, 100.0, 50, None, None, 0.5)                                     # a snapshot that took 0.5 s
+    assert not S.snapshot_due(slow, 1, 60, 104.0, True)                        # waits 10 x 0.5 s, not 2 s
+    assert S.snapshot_due(slow, 1, 60, 105.5, True) and S.snapshot_due(slow, 1, 60, 100.1, False)
 
 
 def test_explore_source_shipped_and_live():

@@ -42,11 +42,21 @@ def held(state: MutableMapping, key: str, signature, build: Callable):
     return h[1]
 
 
+def timed(fn, *args):
+    """``(fn(*args), seconds it took)``: what a live view's snapshot cost, for :func:`snapshot_due`."""
+    import time
+
+    t0 = time.perf_counter()
+    return fn(*args), time.perf_counter() - t0
+
+
 def snapshot_due(snap: tuple | None, trainer_id: int, step: int, now: float, active: bool,
                  every_s: float = 2.0) -> bool:
-    """Whether the live panel redraws its snapshot ``(trainer id, time, step, ...)``: another trainer, or a new
-    step and either ``every_s`` seconds passed or the run ended."""
-    return snap is None or snap[0] != trainer_id or (snap[2] != step and (now - snap[1] > every_s or not active))
+    """Whether the live panel redraws its snapshot ``(trainer id, time, step, mosaic, map[, seconds it took])``:
+    another trainer, or a new step and either ``max(every_s, 10 x its cost)`` seconds passed (the live view's
+    10 % budget) or the run ended."""
+    wait = max(every_s, 10.0 * snap[5]) if snap is not None and len(snap) > 5 else every_s
+    return snap is None or snap[0] != trainer_id or (snap[2] != step and (now - snap[1] > wait or not active))
 
 
 def pick_from_map(state: MutableMapping, prefix: str, ck: str, event) -> None:

@@ -217,7 +217,7 @@ def covariate_shift_measures(snaps: dict, layer_i: int) -> None:
                        f"batchnorm-covariate-shift-{layer}", "bn-measures")
 
     rows = bv.summary_rows(shift, ics, path, layer_i)
-    st.dataframe(rows, hide_index=True, use_container_width=True,
+    st.dataframe(rows, hide_index=True, width="stretch",
                  column_config={k: st.column_config.NumberColumn(format="%.3g") for k in rows[0] if k != "variant"})
     st.caption("Medians over the snapshots of this run (for the selected layer where a layer applies). Santurkar et al. "
                "found that BN does *not* reduce ICS in sense (b) — in their networks it was often larger with BN — "
@@ -267,7 +267,7 @@ def lr_tolerance(data, configs: dict, hp) -> None:
             with st.expander("Every run"):
                 st.dataframe([{"variant": x.variant, "lr": x.lr, "result": x.status, "first loss": x.first_loss,
                                "final loss": x.final_loss, "steps": x.steps, "message": x.message} for x in rows],
-                             hide_index=True, use_container_width=True)
+                             hide_index=True, width="stretch")
         if not r.active and p.status != "finished" and r.trainer.message:
             st.info(r.trainer.message)
         if sweep_active and not r.active:      # just ended: stop polling

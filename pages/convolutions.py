@@ -59,7 +59,7 @@ def slide_kernel(img_name: str, image: torch.Tensor) -> None:
             start = np.zeros((k, k))
             start[k // 2, k // 2] = 1.0
             edited = st.data_editor(pd.DataFrame(start, columns=[str(i) for i in range(k)]),
-                                    key=f"conv-custom-{k}", use_container_width=True, hide_index=True)
+                                    key=f"conv-custom-{k}", width="stretch", hide_index=True)
             kernel = np.nan_to_num(edited.to_numpy(dtype=float))
             st.caption("Edit the cells: this is your kernel (the identity to start with).")
         else:

@@ -242,7 +242,7 @@ def layer_by_layer(models: dict, shipped_name: dict, x: torch.Tensor, T: eq.Tran
         st.dataframe(pd.DataFrame([{"model": name, "layer": r.name, "kind": r.kind, "stride": r.stride,
                                     "error": f"{r.error:.2e}", "exact T′ exists": r.exact_transform}
                                    for name, res in results.items() for r in res]),
-                     hide_index=True, use_container_width=True, height=260)
+                     hide_index=True, width="stretch", height=260)
 
     p1, p2, p3, p4 = st.columns([2, 2, 1, 1])
     # by default: the first model that breaks the symmetry somewhere, at the first layer where it breaks

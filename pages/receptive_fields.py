@@ -125,7 +125,7 @@ def layer_by_layer(net: Network) -> Traced:
         st.caption(f"Edit the stack (add or delete rows), starting from *{net.preset}*. Conv layers are followed "
                    "by a ReLU.")
         edited = st.data_editor(pd.DataFrame(views.stack_table(net.preset)), num_rows="dynamic",
-                                key=f"rf-stack-{PRESETS.index(net.preset)}", use_container_width=True,
+                                key=f"rf-stack-{PRESETS.index(net.preset)}", width="stretch",
                                 column_config={"kind": st.column_config.SelectboxColumn(
                                     options=["conv", "maxpool", "avgpool"], required=True),
                                     "kernel": st.column_config.NumberColumn(min_value=1, max_value=15, required=True),
@@ -167,7 +167,7 @@ def layer_by_layer(net: Network) -> Traced:
         for col in ("rf", "jump", "start"):      # "159x255" beside plain numbers: one type per column
             if df[col].map(type).nunique() > 1:
                 df[col] = df[col].astype(str)
-        st.dataframe(df, hide_index=True, use_container_width=True, height=330,
+        st.dataframe(df, hide_index=True, width="stretch", height=330,
                      column_config={"merged": st.column_config.CheckboxColumn(help="branches with different fields "
                                     "merged upstream: the largest path's field is shown")})
     with c_fig:

@@ -237,7 +237,7 @@ model, _ = load_shipped("{checkpoint}", expected_arch="gan_mlp")
 data = make_dataset("{dataset}")
 with torch.no_grad():
     x = model.generate(2500, torch.Generator().manual_seed(0)).numpy()
-result = mode_stats(x, data.modes, data.sigma)     # PacGAN's criterion: >= 20 samples within 3 sigma
+result = mode_stats(x, data.modes, data.sigma)     # this app's count: >= 20 of 2,500 within 3 sigma
 print(f"{{result.modes_captured}} / {{result.n_modes}}")
 '''
 

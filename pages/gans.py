@@ -292,8 +292,7 @@ def shipped_results() -> None:
 
 # ---------------------------------------------------------------- 4. an image GAN
 KI = f"{K}-img"
-IMG_SHIPPED = {"dcgan_digits": ("digits", "digits · DCGAN"), "dcgan_digits_cond": ("digits", "digits · conditional DCGAN"),
-               "dcgan_food": ("food_shapes", "food shapes · DCGAN")}            # the last is the default
+IMG_SHIPPED = I.SHIPPED                                               # checkpoint -> (image set, label)
 
 
 def image_gan() -> None:

@@ -52,7 +52,7 @@ def _block_responses(model: nn.Module, z: torch.Tensor, ya: torch.Tensor, yb: to
     for k, (pre, post) in enumerate(blocks):
         got = {}
         h1 = pre.register_forward_hook(lambda m, i, o, k=k: pre_a[k])             # the block's input held fixed
-        h2 = post.register_forward_hook(lambda m, i, o: got.__setitem__("o", o.detach().clone()))
+        h2 = post.register_forward_hook(lambda m, i, o, got=got: got.__setitem__("o", o.detach().clone()))
         with torch.no_grad():
             G(z, yb)
         h1.remove()
@@ -320,3 +320,17 @@ def test_label_maps_give_d_the_label_as_input_channels():
         m.D(x, torch.tensor([0, 3, 3, 9]))
     assert torch.equal(seen["x"][:, :1], x)
     assert torch.equal(seen["x"][:, 1:].mean((2, 3)), nn.functional.one_hot(torch.tensor([0, 3, 3, 9]), 10).float())
+
+
+def test_a_live_conditional_dcgan_trains_with_the_shipped_recipes_fixes():
+    from dlviz.gans.recipes import IMAGE_PLANS
+    from dlviz.gans.training import make_live_dcgan
+
+    for key, name in (("digits", "dcgan_digits_cond"), ("food_shapes", "dcgan_food_cond")):
+        tr = make_live_dcgan(key, True, 2, 3e-4, "non-saturating").run()
+        model_opts, train_opts = IMAGE_PLANS[name][7:9]
+        assert tr.status == "finished"
+        assert all(getattr(tr.model.config, k) == v for k, v in model_opts.items())
+        assert (tr.game.mismatch, tr.game.diversity) == (train_opts["mismatch"], train_opts["diversity"])
+    plain = make_live_dcgan("digits", False, 2, 3e-4, "non-saturating")
+    assert plain.model.config.g_cond == "input" and plain.game.diversity == 0 and not plain.game.mismatch

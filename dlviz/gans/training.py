@@ -351,16 +351,23 @@ def make_live_runs(cfg: dict, data: Dataset2D, base_seed: int = 0):
 
 
 def make_live_dcgan(key: str, conditional: bool, steps: int, lr: float, loss: str, seed: int = 0) -> GANTrainer:
-    """The page's live DCGAN (narrow: 16 channels) on image set ``key``, snapshotting its fixed-noise grid ~40 times."""
+    """The page's live DCGAN (narrow: 16 channels) on image set ``key``, snapshotting its fixed-noise grid ~40 times.
+    A conditional one gets the shipped conditional recipe's model and training options (label in every G block,
+    matching-aware D, minibatch standard deviation, mode seeking)."""
     from dlviz.gans.images import dcgan_config, load_images
     from dlviz.gans.views import image_snapshot_fn
     from dlviz.models import build_model
 
     data = load_images(key)
+    extra, opts = {}, {}
+    if conditional:
+        from dlviz.gans.recipes import IMAGE_PLANS
+
+        extra, opts = IMAGE_PLANS["dcgan_digits_cond" if key == "digits" else "dcgan_food_cond"][7:9]
     torch.manual_seed(seed)
-    m = build_model("dcgan", **{**dcgan_config(key, conditional), "g_width": 16, "d_width": 16})
+    m = build_model("dcgan", **{**dcgan_config(key, conditional), "g_width": 16, "d_width": 16, **extra})
     tr = make_image_trainer(m, data.images, data.labels, steps=steps, batch_size=64, loss=loss, d_lr=lr, g_lr=lr,
                             seed=seed, snapshot_fn=image_snapshot_fn(), snapshot_every=max(10, steps // 40),
-                            name="dcgan")
+                            name="dcgan", **opts)
     tr.img_key = key
     return tr

@@ -385,8 +385,7 @@ def compare_generators(key: str) -> None:
         return
     rows = _comparison(key, names)
     st.dataframe(pd.DataFrame(I.table_rows(rows)), hide_index=True, width="stretch")
-    st.caption("Lower Fréchet distance is closer to the real images (the floor is two real sets). Class accuracy only "
-               "for the class-conditional generators (asked for each class in turn). Time: this server, this session's CPU share.")
+    st.caption(I.COMPARE_CAPTION)
 
 
 the_game()

@@ -26,6 +26,10 @@ IMAGE_SETS = {"digits": "digits (16x16, 1,797 handwritten)", "food_shapes": "foo
 # the shipped generators the page compares, per image set
 COMPARE = {"digits": ("vae_digits16", "dcgan_digits", "dcgan_digits_cond", "ddpm_digits"),
            "food_shapes": ("vae_food16", "dcgan_food", "dcgan_food_cond", "ddpm_food")}
+COMPARE_CAPTION = ("Lower Fréchet distance is closer to the real images (the floor is two real sets). Class accuracy "
+                   "only for the class-conditional generators (asked for each class in turn), judged as on the DDPM "
+                   "page: a sample with no object standing out never counts as recognised. Time: this server, this "
+                   "session's CPU share.")
 # the shipped DCGANs the page offers: checkpoint -> (image set, label); the last is the page's default
 SHIPPED = {"dcgan_digits": ("digits", "digits · DCGAN"), "dcgan_digits_cond": ("digits", "digits · conditional DCGAN"),
            "dcgan_food_cond": ("food_shapes", "food shapes · conditional DCGAN"),

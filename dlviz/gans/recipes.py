@@ -9,15 +9,17 @@ discriminator, and writes the per-seed values with their mean and standard error
     python -m dlviz.train gan_grid_vanilla gan_grid_pac2 gan_ring_vanilla
 
 The image DCGANs (Part 2) train once each, seed 0, and are measured with the shared classifier on 500 samples:
-``dcgan_digits``, ``dcgan_food`` (float16 storage, ~2 CPU-min), and the conditional ``dcgan_digits_cond`` and
-``dcgan_food_cond`` (float16). A conditional DCGAN with the label only at G's input and a plain projection D (the
-first ``dcgan_digits_cond``) read 100 % as asked but ignored z (spread inside a class 0.008 against the real
+``dcgan_digits``, ``dcgan_food`` (float16 storage, ~2 CPU-min), and the conditional ``dcgan_digits_cond`` (~2
+CPU-min) and ``dcgan_food_cond`` (~11 CPU-min at one thread), both float16. A conditional DCGAN with the label
+only at G's input and a plain projection D (the first ``dcgan_digits_cond``) read 100 % as asked but ignored z (spread inside a class 0.008 against the real
 0.131), and on the food shapes it did not learn the classes (10 %, chance, 2026-12-02). Measured on 2026-12-03, the
 fix needed three parts: the label in every batch norm of G (``g_cond="every"``), a *matching-aware* D (real images
 with a wrong label count as fake, GAN-CLS; without it the projection D scored real food images highest under a
 *wrong* class, 3 % argmax accuracy) and MSGAN's mode-seeking term (with D's minibatch standard deviation alone, G
-still ignored z); on the food shapes the mode-seeking distance is taken on 4x4-averaged images, because at pixel
-level G bought its variety with pixel noise the classifier could not read. The cards hold what each measured.
+still ignored z). On the food shapes the term's weight is 0.3: at 1.0 G bought its variety with pixel noise the
+classifier could not read (23 % recognised after 3,000 steps); taking the distance on 4x4-averaged images instead
+(``diversity_pool=4``) gave 41 %, FD 67 at 4,000 steps, weight 0.3 at pixel level 50 %, FD 44. The cards hold
+what each shipped model measured.
 The paper-size grid runs are measured by ``benchmarks/gan_grid_sweep.py`` (their weights, 1.1 MB each in float16,
 are over the checkpoint budget).
 
@@ -105,7 +107,7 @@ IMAGE_PLANS: dict[str, tuple] = {
     "dcgan_digits_cond": ("digits", True, 3000, 64, 5e-4, 16, True, {"g_cond": "every", "d_mbstd": 4},
                           {"mismatch": True, "diversity": 1.0}),
     "dcgan_food_cond": ("food_shapes", True, 4000, 64, 5e-4, 16, True, {"g_cond": "every", "d_mbstd": 4},
-                        {"mismatch": True, "diversity": 1.0, "diversity_pool": 4}),
+                        {"mismatch": True, "diversity": 0.3}),
 }
 
 
@@ -178,6 +180,11 @@ CLAIMS: dict[str, dict[str, tuple[str, float]]] = {
     # one image per class, FD 148); FD 49 against the floor of 9.5
     "dcgan_digits_cond": {"sample_acc": (">=", 0.9), "classes_present": (">=", 10.0), "fd": ("<=", 55.0),
                           "within_class_spread": (">=", 0.15)},
+    # the same fixes on the food shapes (4,000 steps, 657 CPU-s at 1 thread): 49.6 % recognised as the class asked
+    # for (no-object rule; chance 10 %, the first conditional food run 10 %), 9 classes present, spread over z inside
+    # a class 0.271 against the real 0.248 (variety, not one image per class); FD 44 against the floor of 0.26
+    "dcgan_food_cond": {"sample_acc": (">=", 0.45), "classes_present": (">=", 9.0), "fd": ("<=", 50.0),
+                        "within_class_spread": (">=", 0.25)},
     # seed 0 of each 2-D run (the cards' over_seeds hold all five): what it measured, rounded down
     "gan_grid_vanilla": {"modes_captured": (">=", 5.0), "high_quality_frac": (">=", 0.2)},
     "gan_grid_pac2": {"high_quality_frac": (">=", 0.05), "reverse_kl": ("<=", 0.6)},

@@ -334,3 +334,25 @@ def test_a_live_conditional_dcgan_trains_with_the_shipped_recipes_fixes():
         assert (tr.game.mismatch, tr.game.diversity) == (train_opts["mismatch"], train_opts["diversity"])
     plain = make_live_dcgan("digits", False, 2, 3e-4, "non-saturating")
     assert plain.model.config.g_cond == "input" and plain.game.diversity == 0 and not plain.game.mismatch
+
+
+def test_pooled_mode_seeking_does_not_count_pixel_noise_as_variety():
+    from dlviz.gans.training import make_game
+
+    m = build_model("dcgan", image_size=16, channels=1, g_width=8, d_width=8, num_classes=10)
+    checker = ((torch.arange(16)[:, None] + torch.arange(16)[None]) % 2 * 2 - 1).float()      # +-1, mean 0 per 2x2
+    base = m.G
+
+    class NoisyG(nn.Module):                              # z moves only a zero-mean pixel pattern (plus G's output)
+        def __init__(self) -> None:
+            super().__init__()
+            self.g = base
+
+        def forward(self, z, y):
+            return 0 * self.g(z, y) + 0.5 + 0.1 * z[:, :1, None, None] * checker
+
+    m.G = NoisyG()
+    y = torch.arange(16) % 10
+    pixel = make_game(m, seed=0, diversity=1.0).step_g(16, None, y)["mode_seeking"]
+    pooled = make_game(m, seed=0, diversity=1.0, diversity_pool=2).step_g(16, None, y)["mode_seeking"]
+    assert pixel > 0.01 and pooled < 1e-6

@@ -292,8 +292,7 @@ def shipped_results() -> None:
 
 # ---------------------------------------------------------------- 4. an image GAN
 KI = f"{K}-img"
-IMG_SHIPPED = {"dcgan_digits": ("digits", "digits · DCGAN"), "dcgan_digits_cond": ("digits", "digits · conditional DCGAN"),
-               "dcgan_food": ("food_shapes", "food shapes · DCGAN")}            # the last is the default
+IMG_SHIPPED = I.SHIPPED                                               # checkpoint -> (image set, label)
 
 
 def image_gan() -> None:
@@ -386,8 +385,7 @@ def compare_generators(key: str) -> None:
         return
     rows = _comparison(key, names)
     st.dataframe(pd.DataFrame(I.table_rows(rows)), hide_index=True, width="stretch")
-    st.caption("Lower Fréchet distance is closer to the real images (the floor is two real sets). Class accuracy only "
-               "for the class-conditional generators (asked for each class in turn). Time: this server, this session's CPU share.")
+    st.caption(I.COMPARE_CAPTION)
 
 
 the_game()

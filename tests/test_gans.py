@@ -207,7 +207,7 @@ def test_reverse_kl_of_an_uneven_histogram_and_the_capture_threshold():
     x = np.concatenate([np.repeat(GRID.modes[i:i + 1], c, 0) for i, c in enumerate(counts)])
     x = np.concatenate([x, np.full((2500 - len(x), 2), 99.0)])
     s = metrics.mode_stats(x, GRID.modes, GRID.sigma)
-    assert s.min_count == 20 and s.modes_captured == 24                       # PacGAN: < 20 of 2,500 is lost
+    assert s.min_count == 20 and s.modes_captured == 24                       # this app's count: < 20 of 2,500 is lost
     assert math.isnan(metrics.mode_stats(np.full((10, 2), 99.0), GRID.modes, GRID.sigma).reverse_kl)
 
 

@@ -87,9 +87,14 @@ def test_conditional_reading_counts_agreement_with_the_requested_class(monkeypat
     monkeypatch.setattr(I, "classifier_for", lambda key: None)
     import dlviz.metrics as M
     monkeypatch.setattr(M, "classify", lambda clf, x: (None, np.full(len(x), 3)))
+    import dlviz.ddpm.quality as Q
+    monkeypatch.setattr(Q, "object_fraction", lambda x: np.ones(len(x)))       # every sample shows an object
     div, acc = class_reading(m, "digits", 100, label=3)
     assert acc == 1.0 and div.classes_present == 1 and div.counts[3] == 100
     assert class_reading(m, "digits", 100)[1] == pytest.approx(0.1)
+    # the DDPM page's "no object" rule: a blank sample is never read as the class asked for
+    monkeypatch.setattr(Q, "object_fraction", lambda x: np.zeros(len(x)))
+    assert class_reading(m, "digits", 100, label=3)[1] == 0.0
 
 
 # ---------------------------------------------------------------- the paper-size sweep
@@ -221,9 +226,9 @@ def test_food_gan_sits_beside_the_food_vae_and_ddpm():
     names = I.COMPARE["food_shapes"]
     assert set(names) <= set(shipped()) and any(n.startswith("dcgan") for n in names)
     rows = I.compare(I.generators_for({n: load_shipped(n)[0] for n in names}), "food_shapes", n=20)
-    assert [r.generator for r in rows] == ["VAE", "GAN", "DDPM (DDIM, 25 steps, w = 2)"]
+    assert [r.generator for r in rows] == ["VAE", "GAN", "conditional GAN", "DDPM (DDIM, 25 steps, w = 2)"]
     assert all(math.isfinite(r.fd) and r.fd > 0 and r.ms_per_image > 0 and r.n == 20 for r in rows)
-    assert math.isnan(rows[1].accuracy) and 0 <= rows[2].accuracy <= 1       # only the conditional one is asked
+    assert math.isnan(rows[1].accuracy) and all(0 <= r.accuracy <= 1 for r in rows[2:])   # the conditional ones
 
 
 def test_a_selection_is_added_once_however_often_the_page_reruns():
@@ -235,15 +240,15 @@ def test_a_selection_is_added_once_however_often_the_page_reruns():
     assert D.add_clicks(state, np.array([[1.0, 1.0], [2.0, 0.0]])) and len(state["pts"]) == 3 * D.SPRAY[0]
 
 
-def test_prompt_conditional_digits_ignore_the_noise():
-    """'digits · conditional DCGAN: every sample is read as the digit asked for, yet ... the spread over z inside a
-    class is a few percent of the real digits'.'"""
+def test_prompt_conditional_digits_vary_with_the_noise():
+    """'digits · conditional DCGAN: nearly every sample is read as the digit asked for, and ... the spread over z
+    inside a class is near the real digits'.'"""
     at = _open(**{"gans-img-src": "digits · conditional DCGAN"})
     m = {x.label: x.value for x in at.metric}
-    assert m["Read as the class asked for"] == "100%", m
+    assert float(m["Read as the class asked for"].rstrip("%")) >= 90, m
     spread = m["Spread over z inside a class"]
     share = float(spread.split("%")[0])
-    assert share < 10, spread
+    assert 50 < share < 200, spread
 
 
 def test_five_seeds_train_in_the_background_and_give_mean_and_se():

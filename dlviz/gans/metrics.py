@@ -5,9 +5,15 @@ From ``n`` generator samples (both papers use 2,500):
 
 * a sample is **high quality** if it lies within 3 sigma of its nearest mode; it is *registered* to
   that mode;
-* a mode is **captured** if at least ``min_count`` samples are registered to it. PacGAN counts a mode
-  as lost below 20 of 2,500 samples (20 % of the 100 a uniform generator puts on each of 25 modes);
-  :func:`mode_stats` scales that threshold to ``n`` (``min_count=1`` counts any registered sample);
+* a mode is **captured** if at least ``min_count`` samples are registered to it. What the sources say:
+  VEEGAN's text (Sec. 5.1, reproduced on its project page, github.com/akashgit/VEEGAN ``index.md``) counts a
+  mode as captured when its mean is the nearest mode of *at least one* high-quality sample, from 2,500
+  samples; PacGAN's reference code (github.com/fjxmlzn/PacGAN, ``synthetic_data_experiments/PacGAN/pacgan/
+  extensions.py``, ``MetricLogger``) does the same (``mode coverage`` = modes with a non-zero count of samples
+  within ``dis_thre = 3`` standard deviations). We found no passage in either paper or codebase that uses 20.
+  The default here, **20 of 2,500** (20 % of the 100 a uniform generator puts on each of 25 modes), is this
+  app's own, stricter choice, so one stray sample does not count as a captured mode; :func:`mode_stats`
+  scales it to ``n``, and ``min_count=1`` gives the papers' count;
 * **reverse KL** is KL(p_G || p_data) between the histogram of the registered samples over the modes
   and the true, uniform mode distribution: sum_k p_k log(p_k K), 0 when every mode gets its share,
   log K when one mode gets them all (modes with no sample contribute 0 log 0 = 0).
@@ -20,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-PACGAN_COUNT, PACGAN_N = 20, 2500
+PACGAN_COUNT, PACGAN_N = 20, 2500     # our threshold (PacGAN's code and VEEGAN count >= 1); a historical name
 
 
 @dataclass
@@ -40,7 +46,8 @@ class ModeStats:
 
 
 def default_min_count(n: int) -> int:
-    """PacGAN's 20 per 2,500 samples, scaled to ``n`` (at least 1)."""
+    """This app's 20 per 2,500 samples (not PacGAN's, which counts >= 1; see the module docstring), scaled to
+    ``n`` (at least 1)."""
     return max(1, round(PACGAN_COUNT * n / PACGAN_N))
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from dlviz.gans.core import d_loss, distance_estimate, g_loss, gradient_penalty, unrolled_params
@@ -43,8 +44,11 @@ class Game:
 
     def __init__(self, model: nn.Module, loss: str = "non-saturating", *, d_opt: torch.optim.Optimizer,
                  g_opt: torch.optim.Optimizer, d_steps: int = 1, unroll: int = 0, gp_weight: float = 10.0,
-                 seed: int = 0) -> None:
+                 seed: int = 0, diversity: float = 0.0, mismatch: bool = False, diversity_pool: int = 1) -> None:
         self.model, self.loss = model, loss
+        self.diversity = float(diversity)    # > 0: MSGAN's mode-seeking term for a conditional image G
+        self.mismatch = bool(mismatch)       # a conditional D also learns real images with a wrong label as fake
+        self.diversity_pool = int(diversity_pool)   # > 1: the mode-seeking distance on images averaged in p x p
         self.d_opt, self.g_opt = d_opt, g_opt
         self.d_steps, self.unroll, self.gp_weight = int(d_steps), int(unroll), gp_weight
         self.images = not hasattr(model, "discriminate")
@@ -61,17 +65,30 @@ class Game:
     def d(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.model.D(x, y) if self.images else self.model.discriminate(x)
 
+    def _aux_weight(self) -> float:
+        return float(getattr(self.model.config, "d_aux", 0.0)) if self.images else 0.0
+
     def _d_objective(self, real: torch.Tensor, fake: torch.Tensor, y=None) -> tuple[torch.Tensor, dict]:
-        out_r, out_f = self.d(real, y), self.d(fake, y)
+        aux = self._aux_weight()
+        if aux > 0:                                  # AC-GAN: D also learns the class of the real images
+            (out_r, cls_r), out_f = self.model.D.both(real, y), self.d(fake, y)
+        else:
+            out_r, out_f = self.d(real, y), self.d(fake, y)
         base = d_loss(self.loss, out_r, out_f)
-        loss = base
+        if self.mismatch and self.images and y is not None:
+            # the matching-aware D of GAN-CLS (Reed et al. 2016, Algorithm 1): a real image with a wrong label is one
+            # more kind of fake, so D must check that image and label agree: (L(real, fake) + L(real, wrong)) / 2
+            k = self.model.config.num_classes
+            wrong = (y + torch.randint(1, k, y.shape, generator=self.gen).to(y.device)) % k
+            base = 0.5 * (base + d_loss(self.loss, out_r, self.d(real, wrong)))
+        loss = base + aux * F.cross_entropy(cls_r, y) if aux > 0 else base
         if self.loss == "wgan-gp":
             if self.images:                                     # per image, at the image's own label
                 gp = gradient_penalty(lambda x: self.model.D(x, y), real, fake, self.gen)
             else:                                               # per packed input (B, m * 2)
                 gp = gradient_penalty(self.model.D, real.reshape(len(out_r), -1), fake.reshape(len(out_f), -1),
                                       self.gen)
-            loss = base + self.gp_weight * gp
+            loss = loss + self.gp_weight * gp
         thr = 0.5 if self.loss == "least-squares" else 0.0
         acc = 0.5 * ((out_r > thr).float().mean() + (out_f <= thr).float().mean())
         return loss, {"d_loss": float(loss.detach()), "distance": distance_estimate(self.loss, float(base.detach())),
@@ -94,7 +111,14 @@ class Game:
                ) -> dict[str, float]:
         """One generator update on ``n`` fresh fakes (through a D unrolled on ``reals`` when ``unroll``)."""
         self.model.train()
-        fake = self.fake(n, y)
+        seek = self.diversity > 0 and self.images and y is not None and n >= 2
+        if seek:      # n fakes and h more at the first h labels, in one batch (so batch norm treats them alike)
+            h = n // 2
+            z = self.model.noise(n + h, self.gen)
+            both = self.model.G(z, torch.cat([y, y[:h]]))
+            fake, twin = both[:n], both[n:]
+        else:
+            fake = self.fake(n, y)
         fake.retain_grad()
         if self.unroll and reals and not self.images:
             D = self.model.D
@@ -106,9 +130,21 @@ class Game:
                                      betas=self.d_opt.param_groups[0].get("betas", (0.5, 0.999)),
                                      gp_weight=self.gp_weight)
             out = torch.func.functional_call(D, params, (fake.reshape(-1, D[0].in_features),)).squeeze(-1)
+        elif self._aux_weight() > 0:                 # AC-GAN: G also wants D to name the class it was asked for
+            out, cls_f = self.model.D.both(fake, y)
         else:
             out = self.d(fake, y)
         loss = g_loss(self.loss, out)
+        if self._aux_weight() > 0 and not (self.unroll and reals and not self.images):
+            loss = loss + self._aux_weight() * F.cross_entropy(cls_f, y)
+        info = {}
+        if seek:      # mode seeking (Mao et al. 2019, eq. 3): two z at the same label should give two images
+            a, b = fake[:h], twin
+            if self.diversity_pool > 1:        # coarse variety only: pixel noise does not count as a different image
+                a, b = F.avg_pool2d(a, self.diversity_pool), F.avg_pool2d(b, self.diversity_pool)
+            ratio = (a - b).abs().mean() / (z[:h] - z[n:]).abs().mean()
+            loss = loss + self.diversity / (ratio + 1e-5)
+            info["mode_seeking"] = float(ratio.detach())
         self.g_opt.zero_grad(set_to_none=True)
         self.d_opt.zero_grad(set_to_none=True)
         if torch.isfinite(loss):
@@ -117,7 +153,7 @@ class Game:
         self.d_opt.zero_grad(set_to_none=True)       # G's backward also reached D: D does not learn from it
         g = fake.grad
         gnorm = float(g.flatten(1).norm(dim=1).mean() * len(g)) if g is not None else math.nan
-        return {"g_loss": float(loss.detach()), "g_grad": gnorm}   # |dL_G/dx| per fake sample (x n: per-sample scale)
+        return {"g_loss": float(loss.detach()), "g_grad": gnorm, **info}   # |dL_G/dx| per fake sample (x n: per-sample scale)
 
     def step(self, batch) -> dict[str, float]:
         """``d_steps`` D updates, then one G update. ``batch``: real chunks (S, B, ...) or ``(chunks, labels)``."""
@@ -196,10 +232,10 @@ def mode_eval(model: nn.Module, data: Dataset2D, n: int = EVAL_N, seed: int = 0)
 
 def make_game(model: nn.Module, loss: str = "non-saturating", *, d_lr: float = 1e-3, g_lr: float = 1e-3,
               d_optimizer: str = "Adam", g_optimizer: str = "Adam", d_steps: int = 1, unroll: int = 0,
-              seed: int = 0) -> Game:
+              seed: int = 0, diversity: float = 0.0, mismatch: bool = False, diversity_pool: int = 1) -> Game:
     return Game(model, loss, d_opt=make_gan_optimizer(d_optimizer, model.D.parameters(), d_lr),
                 g_opt=make_gan_optimizer(g_optimizer, model.G.parameters(), g_lr), d_steps=d_steps, unroll=unroll,
-                seed=seed)
+                seed=seed, diversity=diversity, mismatch=mismatch, diversity_pool=diversity_pool)
 
 
 class ManualGame:
@@ -254,10 +290,19 @@ def make_trainer(model: nn.Module, data: Dataset2D, *, steps: int = 3000, batch_
 def make_image_trainer(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, steps: int = 2000,
                        batch_size: int = 64, loss: str = "non-saturating", d_lr: float = 2e-4, g_lr: float = 2e-4,
                        d_steps: int = 1, seed: int = 0, eval_fn: Callable | None = None, eval_every: int = 0,
-                       snapshot_fn: Callable | None = None, snapshot_every: int = 0, name: str = "dcgan"
-                       ) -> GANTrainer:
-    """A Trainer for a ``dcgan`` on ``images`` (N, C, H, W) in [0, 1] (labels used when it is conditional)."""
-    game = make_game(model, loss, d_lr=d_lr, g_lr=g_lr, d_steps=d_steps, seed=seed)
+                       snapshot_fn: Callable | None = None, snapshot_every: int = 0, name: str = "dcgan",
+                       diversity: float = 0.0, mismatch: bool = False, diversity_pool: int = 1) -> GANTrainer:
+    """A Trainer for a ``dcgan`` on ``images`` (N, C, H, W) in [0, 1] (labels used when it is conditional).
+
+    ``diversity = w > 0`` adds MSGAN's mode-seeking term to a conditional G's loss (Mao et al. 2019): w divided by
+    mean |G(z1, y) - G(z2, y)| / mean |z1 - z2| over half a batch, so a G that ignores z pays for it
+    (``diversity_pool = p > 1``: the images averaged over p x p blocks first, our variant, so G cannot buy that
+    variety with pixel noise).
+    ``mismatch`` makes a conditional D matching-aware (GAN-CLS, Reed et al. 2016): real images with a wrong label
+    count as fake too. Without it D never sees a real image with the wrong label, and its projection term can
+    learn to score real images *lower* under their own class."""
+    game = make_game(model, loss, d_lr=d_lr, g_lr=g_lr, d_steps=d_steps, seed=seed, diversity=diversity,
+                     mismatch=mismatch, diversity_pool=diversity_pool)
     if not model.config.num_classes:
         stream = (x for x, _ in image_chunks(images, labels, batch_size, d_steps, seed))
     else:
@@ -306,16 +351,23 @@ def make_live_runs(cfg: dict, data: Dataset2D, base_seed: int = 0):
 
 
 def make_live_dcgan(key: str, conditional: bool, steps: int, lr: float, loss: str, seed: int = 0) -> GANTrainer:
-    """The page's live DCGAN (narrow: 16 channels) on image set ``key``, snapshotting its fixed-noise grid ~40 times."""
+    """The page's live DCGAN (narrow: 16 channels) on image set ``key``, snapshotting its fixed-noise grid ~40 times.
+    A conditional one gets the shipped conditional recipe's model and training options (label in every G block,
+    matching-aware D, minibatch standard deviation, mode seeking)."""
     from dlviz.gans.images import dcgan_config, load_images
     from dlviz.gans.views import image_snapshot_fn
     from dlviz.models import build_model
 
     data = load_images(key)
+    extra, opts = {}, {}
+    if conditional:
+        from dlviz.gans.recipes import IMAGE_PLANS
+
+        extra, opts = IMAGE_PLANS["dcgan_digits_cond" if key == "digits" else "dcgan_food_cond"][7:9]
     torch.manual_seed(seed)
-    m = build_model("dcgan", **{**dcgan_config(key, conditional), "g_width": 16, "d_width": 16})
+    m = build_model("dcgan", **{**dcgan_config(key, conditional), "g_width": 16, "d_width": 16, **extra})
     tr = make_image_trainer(m, data.images, data.labels, steps=steps, batch_size=64, loss=loss, d_lr=lr, g_lr=lr,
                             seed=seed, snapshot_fn=image_snapshot_fn(), snapshot_every=max(10, steps // 40),
-                            name="dcgan")
+                            name="dcgan", **opts)
     tr.img_key = key
     return tr

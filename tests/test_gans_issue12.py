@@ -188,7 +188,7 @@ def test_prompt_d_wins_with_a_fast_d_and_a_frozen_g():
 
 
 def test_prompt_one_player_alone_overshoots_on_the_ring():
-    """'Shipped ring GAN: step D only 100 times, then G only 100 times: ... the high-quality share falls.'"""
+    """'Shipped vanilla ring GAN: step D only 100 times, then G only 100 times: ... the high-quality share falls.'"""
     at = _open(**{"gans-src": "ring of 8 · vanilla GAN", "gans-nman": "100"})
     hq = lambda: float(next(m.value for m in at.metric if m.label == "High-quality samples").rstrip("%"))
     before = hq()
@@ -200,11 +200,17 @@ def test_prompt_one_player_alone_overshoots_on_the_ring():
 
 
 def test_prompt_ring_seed_keeps_every_mode_but_the_seeds_do_not():
-    """'Pick the shipped ring GAN: it keeps all 8 modes; its five seeds average fewer (section 3).'"""
+    """'Pick the shipped vanilla ring GAN: it keeps all 8 modes; its five seeds average fewer (section 3), and
+    packing's effect on the same recipe.'"""
     at = _open(**{"gans-src": "ring of 8 · vanilla GAN"})
     assert next(m.value for m in at.metric if m.label == "Modes captured") == "8 / 8"
     ov = shipped()["gan_ring_vanilla"].card["over_seeds"]["modes_captured"]
     assert len(ov["values"]) >= 5 and ov["mean"] < 8
+    # '... and what packing (m = 2) does to the same recipe': a packed ring card of the same recipe, judged in section 3
+    van, pac = shipped()["gan_ring_vanilla"].card, shipped()["gan_ring_pac2"].card
+    assert (van["pack"], pac["pack"]) == (1, 2)
+    assert all(van[k] == pac[k] for k in ("steps", "batch_size", "loss", "optimizer", "seeds", "dataset"))
+    assert "On the ring" in views.packing_verdict(shipped())
 
 
 def test_prompt_sgd_at_lr_10_stops_with_a_message():

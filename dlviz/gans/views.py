@@ -293,10 +293,10 @@ TRY_THIS = [
     "error; section 3 says what the shipped and the paper-size runs measured.",
     "**Minimax**, D's learning rate 0.01, G's 1e-5, 600 steps on the grid: D's accuracy climbs to 1 (D wins while G "
     "barely moves) -- yet |∂L_G/∂x| does not vanish here: D's surface gets steeper as it wins.",
-    "Shipped ring GAN: step D only 100 times, then G only 100 times. D alone moves no sample; G alone slides the "
+    "Shipped vanilla ring GAN: step D only 100 times, then G only 100 times. D alone moves no sample; G alone slides the "
     "fakes along the arrows and overshoots -- the high-quality share falls. The game needs both players.",
-    "Pick the shipped ring GAN: this seed keeps all 8 modes. Section 3 shows what its five seeds average: one run "
-    "is noise.",
+    "Pick the shipped vanilla ring GAN: this seed keeps all 8 modes. Section 3 shows what its five seeds average (one "
+    "run is noise) and what packing (m = 2) does to the same recipe.",
     "Set the learning rates to 10 with SGD: the run stops, says which loss broke, and keeps the last good weights.",
     "Section 4, **digits · conditional DCGAN**: nearly every sample is read as the digit asked for, and changing the "
     "noise seed changes how it is written -- the spread over z inside a class is near the real digits'. Its first "

@@ -12,6 +12,7 @@ import importlib
 import math
 import os
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,8 +43,24 @@ class PageInfo:
         return self.path.stem
 
 
+_PAGE_INFO_LOCK = threading.Lock()
+_PAGE_INFO: dict[tuple, PageInfo] = {}
+
+
 def read_page_info(path: Path) -> PageInfo:
-    """Read the ``PAGE_INFO = {...}`` literal of a page without running the page."""
+    """Read the ``PAGE_INFO = {...}`` literal of a page without running the page: parsed once per version of the
+    file for the whole server, under a lock. Every session's every run asks (the navigation is built each run),
+    and ``ast.parse`` is not thread-safe in CPython 3.11: with eight sessions loading pages at once one of them
+    failed with "SystemError: AST constructor recursion depth mismatch"."""
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    with _PAGE_INFO_LOCK:
+        if key not in _PAGE_INFO:
+            _PAGE_INFO[key] = _parse_page_info(path)
+        return _PAGE_INFO[key]
+
+
+def _parse_page_info(path: Path) -> PageInfo:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     info: dict = {}
     for node in tree.body:

@@ -123,3 +123,41 @@ def test_live_figures_share_one_rebuild_budget(monkeypatch):
     ui.st.session_state["dlviz-live-throttle"] = False  # the run ended: the final state is drawn unthrottled
     ui.live_cached("b", 3, build("b"))
     assert built == ["a", "b", "a", "b"]
+
+
+def test_page_info_is_parsed_once_per_file_version_and_never_concurrently(tmp_path, monkeypatch):
+    """Every session's every run builds the navigation from the pages' PAGE_INFO. ``ast.parse`` is not thread-safe
+    in CPython 3.11 (eight sessions at once: "SystemError: AST constructor recursion depth mismatch"), so it runs
+    under one lock, once per version of a file."""
+    import ast
+    import threading
+    import time
+
+    inside, most, calls = [0], [0], []
+    real = ast.parse
+
+    def slow_parse(src, *a, **k):
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        calls.append(1)
+        time.sleep(0.01)                       # long enough for another thread to arrive if nothing stops it
+        try:
+            return real(src, *a, **k)
+        finally:
+            inside[0] -= 1
+
+    monkeypatch.setattr(ast, "parse", slow_parse)
+    files = []
+    for i in range(6):
+        f = tmp_path / f"p{i}.py"
+        f.write_text(f'PAGE_INFO = {{"title": "P{i}", "order": {i}}}\n')
+        files.append(f)
+    threads = [threading.Thread(target=lambda: [ui.read_page_info(f) for f in files]) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == 1 and len(calls) == 6             # never two at once; each file parsed once for 8 readers
+    assert ui.read_page_info(files[2]).title == "P2"
+    files[2].write_text('PAGE_INFO = {"title": "Renamed", "order": 2}\n# a longer file: a new version\n')
+    assert ui.read_page_info(files[2]).title == "Renamed" and len(calls) == 7

@@ -108,10 +108,11 @@ def test_how_long_note_says_what_was_measured_and_nothing_when_unmeasured():
 
     hit = {"digits": {"threshold": 0.7, "limit_s": 240, "reached": True, "step": 700, "seconds": 61.4,
                       "recognised": 0.8, "machine": "2 cores, load average 1.0 at the end", "measured": "2026-12-03"}}
-    note = readable_note(hit, "digits", {"wall_time_s": 186.0, "steps": 3000, "metrics": {"sample_acc": 0.995}})
+    note = readable_note(hit, "digits", {"wall_time_s": 2438.0, "train_cpu_time_s": 186.0, "steps": 3000,
+                                         "metrics": {"sample_acc": 0.995}})
     assert "recognised at ≥ 70% (one per class) at step 700, after **61 s**" in note
     assert "measured on 2 cores, 2026-12-03" in note
-    assert "The shipped digits model trained 3,000 steps in 3 min to reach 100%." in note   # 99.5 % rounds to 100 %
+    assert "The shipped digits model trained 3,000 steps in 3 CPU-minutes to reach 99.5%." in note
     miss = {"food_shapes": {**hit["digits"], "reached": False, "step": 400, "seconds": 290.0, "recognised": 0.3,
                             "limit_s": 300}}
     note = readable_note(miss, "food_shapes")

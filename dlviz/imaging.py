@@ -74,6 +74,13 @@ def png_bytes(pixels: np.ndarray, scale: int = 1) -> bytes:
     return buf.getvalue()
 
 
+def png_uri(pixels: np.ndarray, scale: int = 1) -> str:
+    """``(H, W, 3)`` / ``(H, W)`` uint8 pixels as a ``data:image/png`` URI (for ``go.Image(source=...)``)."""
+    import base64
+
+    return "data:image/png;base64," + base64.b64encode(png_bytes(pixels, scale)).decode()
+
+
 def gif_bytes(frames: Sequence[np.ndarray] | np.ndarray, scale: int = 1, frame_ms: int = 120,
               bounce: bool = False, hold_last_ms: int = 0) -> bytes:
     """An animated, looping GIF of uint8 ``frames`` (each ``(H, W, 3)``), or of images ``(T, C, H, W)`` in

@@ -38,6 +38,19 @@ def _tight(fig: go.Figure, height: int | None) -> go.Figure:
     return fig
 
 
+def png_image(pixels: np.ndarray, min_size: int = 256) -> go.Image:
+    """An ``(H, W, 3)`` uint8 picture as one PNG inside the figure, in the same pixel coordinates as
+    ``go.Image(z=pixels)`` (pixel (i, j) centred at x = j, y = i). ``z=`` sends every pixel as JSON numbers (a
+    256x256 picture is ~200,000 of them) and the browser draws them one by one; a PNG is a few kB. Small pictures
+    are upscaled (nearest neighbour, to at least ``min_size`` px) so the browser does not blur them. No hover."""
+    pixels = np.asarray(pixels)
+    s = max(1, math.ceil(min_size / max(pixels.shape[:2])))
+    from dlviz.imaging import png_uri
+
+    return go.Image(source=png_uri(pixels, s), dx=1 / s, dy=1 / s, x0=(1 / s - 1) / 2, y0=(1 / s - 1) / 2,
+                    hoverinfo="skip")
+
+
 def image_figure(img, title: str = "", height: int | None = 320) -> go.Figure:
     """An RGB/greyscale image in [0, 1], pixel values on hover."""
     fig = go.Figure(go.Image(z=(to_hwc(img) * 255).astype(np.uint8)))

@@ -309,6 +309,7 @@ def confident_mistakes(picked: ui.Picked, data: Data, res: clf.Results) -> None:
 
 
 # ---------------------------------------------------------------- 9. feature embedding
+@st.fragment          # the PCA/UMAP radio reruns only this section, not the page (and its live run's views)
 def feature_embedding(picked: ui.Picked, data: Data, res: clf.Results) -> None:
     names, model_key, val = res.class_names, picked.key, data.split.val
     st.subheader("Penultimate-layer features")

@@ -238,11 +238,13 @@ def layer_by_layer(models: dict, shipped_name: dict, x: torch.Tensor, T: eq.Tran
     share.figure_csv_download(errs_fig, f"equivariance-errors-{T.label()}", key="eq-errors")
     st.caption("Green band: exact up to float rounding (< 1e-5). Hollow markers: no exact T′ exists for this layer "
                "(a shift its stride does not divide), the nearest shift is used.")
-    with st.expander("All the numbers"):
-        st.dataframe(pd.DataFrame([{"model": name, "layer": r.name, "kind": r.kind, "stride": r.stride,
-                                    "error": f"{r.error:.2e}", "exact T′ exists": r.exact_transform}
-                                   for name, res in results.items() for r in res]),
-                     hide_index=True, width="stretch", height=260)
+    numbers = st.expander("All the numbers", key="eq-numbers-open", on_change="rerun")   # the table only while open
+    with numbers:
+        if numbers.open:
+            st.dataframe(pd.DataFrame([{"model": name, "layer": r.name, "kind": r.kind, "stride": r.stride,
+                                        "error": f"{r.error:.2e}", "exact T′ exists": r.exact_transform}
+                                       for name, res in results.items() for r in res]),
+                         hide_index=True, width="stretch", height=260)
 
     p1, p2, p3, p4 = st.columns([2, 2, 1, 1])
     # by default: the first model that breaks the symmetry somewhere, at the first layer where it breaks

@@ -270,25 +270,33 @@ def explore(model, A: dict, test, mkey: str, ds: str, folder: str | None) -> Non
                    + ("This level's decoder gets the encoder's map through the skip." if model.has_skip(lvl)
                       else "No skip reaches this level's decoder: it sees only the upsampled coarse maps."
                       if lvl < len(levels) - 1 else "The bottleneck has no decoder twin."))
-        with st.expander("The border weight map of this image (the paper's eq. 2)", icon=":material/line_weight:"):
-            w = weights_of(ds, folder, i)
-            cw, ci = st.columns([3, 2])
-            with cw:
-                wfig = plots.weight_map_figure(w, "w(x) = w_c(x) + 10·exp(-(d1+d2)²/(2·5²))", height=300)
-                ui.show(wfig, key=f"{K}-wmap")
-                share.figure_csv_download(wfig, f"unet-weight-map-{ds}-{i}", f"{K}-wmap", label="Weights (CSV)")
-            with ci:
-                inst = test.instances[i].numpy()
-                lines = (true == 0) & (inst > 0)
-                st.image(views.color_instances(inst), caption="true instances", width="stretch")
-                if lines.any():
-                    st.caption(f"On the {int(lines.sum())} separating-line pixels the weight averages "
-                               f"{w[lines].mean():.1f}; on the rest of the background {w[(true == 0) & ~lines].mean():.2f}. "
-                               "Weighted CE pays that much more for painting over the gap between touching objects.")
-                else:
-                    st.caption("No two objects of one class touch here, so the border term only lifts the gaps.")
+        wexp = st.expander("The border weight map of this image (the paper's eq. 2)", icon=":material/line_weight:",
+                           key=f"{K}-wmap-open", on_change="rerun")     # drawn only while open
+        with wexp:
+            if wexp.open:
+                weight_map(test, ds, folder, i, true)
 
     _explore()
+
+
+def weight_map(test, ds: str, folder: str | None, i: int, true: np.ndarray) -> None:
+    """Inside the explore section's expander: the paper's eq. 2 weight map of test image ``i``."""
+    w = weights_of(ds, folder, i)
+    cw, ci = st.columns([3, 2])
+    with cw:
+        wfig = plots.weight_map_figure(w, "w(x) = w_c(x) + 10·exp(-(d1+d2)²/(2·5²))", height=300)
+        ui.show(wfig, key=f"{K}-wmap")
+        share.figure_csv_download(wfig, f"unet-weight-map-{ds}-{i}", f"{K}-wmap", label="Weights (CSV)")
+    with ci:
+        inst = test.instances[i].numpy()
+        lines = (true == 0) & (inst > 0)
+        st.image(views.color_instances(inst), caption="true instances", width="stretch")
+        if lines.any():
+            st.caption(f"On the {int(lines.sum())} separating-line pixels the weight averages "
+                       f"{w[lines].mean():.1f}; on the rest of the background {w[(true == 0) & ~lines].mean():.2f}. "
+                       "Weighted CE pays that much more for painting over the gap between touching objects.")
+        else:
+            st.caption("No two objects of one class touch here, so the border term only lifts the gaps.")
 
 
 # ---------------------------------------------------------------- 3. ablations
@@ -298,15 +306,18 @@ def shipped_prediction(name: str, i: int) -> np.ndarray:
     return predict_masks(mdl, data(PLANS[name].data, "test", None, None).images[i:i + 1])[0]
 
 
+@st.fragment          # switching a tab reruns only this section, and only the open tab is drawn
 def ablations() -> None:
     st.subheader("3 · Ablations, side by side")
     st.markdown("Each group differs in **one** setting; same seed, data, batches and steps. The numbers are each "
                 f"checkpoint's card: measured on the fixed test set ({', '.join(sorted({f'{d.n_test} images' for d in DATASETS.values()}))}) when it was trained, re-measured by the "
                 "test suite, reproducible with `python -m dlviz.train NAME`. One seed per setting.")
     avail = {g: [n for n in ns if n in AVAILABLE] for g, ns in GROUPS.items()}
-    tabs = st.tabs(list(GROUPS))
+    tabs = st.tabs(list(GROUPS), key=f"{K}-abl-tab", on_change="rerun", bind="query-params")
     for tab, (g, names) in zip(tabs, avail.items()):
         with tab:
+            if not tab.open:
+                continue
             if len(names) < 2:
                 st.info("These checkpoints are not shipped here; reproduce them with `python -m dlviz.train "
                         + " ".join(GROUPS[g]) + "`, or train the ablation live (sidebar: *Side by side*).")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
 
 def test_accuracy_axes_span_zero_to_one_and_losses_do_not():
     from dlviz.plotting import metrics_figure
@@ -35,3 +38,29 @@ def test_a_pinned_colour_belongs_to_its_run_whatever_its_position():
     fig = metrics_figure(hist, ("loss",), colors={"lr 0.1": "#123456"})
     assert {tr.line.color for tr in fig.data} == {"#123456"}
     assert {tr.line.color for tr in metrics_figure(hist, ("loss",)).data} == {PALETTE[0]}
+
+
+def test_png_image_keeps_z_pixel_coordinates_and_the_exact_pixels():
+    """``png_image`` replaces ``go.Image(z=...)``: the same extent (pixel (i, j) centred at x = j, y = i, so
+    annotations and boxes drawn in pixel coordinates stay put) and, decoded, the same pixels, upscaled by an
+    integer factor with nearest neighbour (no blur)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from dlviz.plotting import png_image
+
+    rng = np.random.default_rng(0)
+    for h, w in [(4, 6), (28, 28), (300, 200)]:
+        px = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        tr = png_image(px)
+        s = round(1 / tr.dx)
+        assert s == max(1, -(-256 // max(h, w))) and tr.dx == tr.dy == 1 / s
+        assert tr.x0 - tr.dx / 2 == pytest.approx(-0.5) and tr.y0 - tr.dy / 2 == pytest.approx(-0.5)
+        assert tr.z is None and tr.source.startswith("data:image/png;base64,")
+        big = np.asarray(Image.open(io.BytesIO(base64.b64decode(tr.source.split(",", 1)[1]))).convert("RGB"))
+        assert big.shape == (h * s, w * s, 3)
+        assert tr.x0 + (w * s - 1) * tr.dx + tr.dx / 2 == pytest.approx(w - 0.5)
+        np.testing.assert_array_equal(big[::s, ::s], px)                     # every block is its pixel
+        np.testing.assert_array_equal(big[s - 1::s, s - 1::s], px)

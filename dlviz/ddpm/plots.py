@@ -8,13 +8,12 @@ JSON array of every pixel, and pixel-crisp because images are upscaled (nearest)
 
 from __future__ import annotations
 
-import base64
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dlviz.imaging import png_bytes
+from dlviz.imaging import png_uri
 from dlviz.plotting import PALETTE
 
 SCHEDULE_COLORS = {"linear": PALETTE[0], "cosine": PALETTE[1], "quadratic": PALETTE[2]}
@@ -22,7 +21,7 @@ SCHEDULE_COLORS = {"linear": PALETTE[0], "cosine": PALETTE[1], "quadratic": PALE
 
 def _png(arr: np.ndarray) -> str:
     """``(H, W, 3)`` uint8 -> a PNG data URI."""
-    return "data:image/png;base64," + base64.b64encode(png_bytes(arr)).decode()
+    return png_uri(arr)
 
 
 def montage(rows: list[np.ndarray], scale: int = 3, gap: int = 2, bg: int = 255) -> np.ndarray:

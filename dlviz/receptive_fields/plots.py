@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 
 from dlviz.receptive_fields.effective import mass_window, sqrt_fit
 from dlviz.imaging import quantize
-from dlviz.plotting import PALETTE, to_hwc, to_numpy
+from dlviz.plotting import PALETTE, png_image, to_hwc, to_numpy
 
 THEORY = "#E45756"
 # Inferno without its first colour "#000004": Streamlit's front end treats "#0000xx" colours as theme
@@ -66,7 +66,7 @@ def field_on_image_figure(image, row, unit: tuple[int, int], title: str = "", sh
     it runs into the padding; dots mark the centres of all units of the layer (the jump between them)."""
     img = to_hwc(image)
     h, w = img.shape[:2]
-    fig = go.Figure(go.Image(z=quantize(img), hoverinfo="skip"))
+    fig = go.Figure(png_image(quantize(img)))
     t, lft, b, r = row.region(*unit)
     _box(fig, t, lft, b, r, THEORY, dash="dash", width=2)
     ct, cl, cb, cr = row.clipped_region(*unit, (h, w))

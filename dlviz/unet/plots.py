@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from dlviz.plotting import PALETTE
+from dlviz.plotting import PALETTE, png_image
 
 
 def u_figure(levels: list[dict], selected: int | None = None, title: str = "", height: int = 340,
@@ -87,11 +87,22 @@ def images_figure(images: list[np.ndarray], titles: list[str], height: int = 260
     """RGB uint8 arrays ``(H, W, 3)`` of one size side by side, titled (one image trace: cheap to redraw)."""
     gap = max(2, images[0].shape[1] // 16)
     big, cx, _ = _mosaic([list(images)], gap, 255)
+    titles = [_two_lines(t) if len(images) > 3 else t for t in titles]      # long titles of narrow tiles overlap
+    lines = max(t.count("<br>") + 1 for t in titles)
     notes = [dict(x=x, y=-1, xref="x", yref="y", text=t, showarrow=False, yanchor="bottom", font=dict(size=12))
              for x, t in zip(cx, titles)]
-    return go.Figure(go.Image(z=big, hoverinfo="skip"), layout=dict(
+    return go.Figure(png_image(big), layout=dict(
         height=height, margin=dict(l=2, r=2, t=24, b=2), annotations=notes,
-        xaxis=dict(visible=False), yaxis=dict(visible=False, range=[big.shape[0], -images[0].shape[0] * 0.18])))
+        xaxis=dict(visible=False), yaxis=dict(visible=False, range=[big.shape[0], -images[0].shape[0] * 0.18 * lines])))
+
+
+def _two_lines(title: str, width: int = 24) -> str:
+    """A title longer than ``width`` characters broken at the space nearest its middle."""
+    if len(title) <= width or " " not in title:
+        return title
+    mid = len(title) // 2
+    cut = min((i for i, ch in enumerate(title) if ch == " "), key=lambda i: abs(i - mid))
+    return title[:cut] + "<br>" + title[cut + 1:]
 
 
 def feature_maps_figure(rows: dict[str, np.ndarray], channels: dict[str, np.ndarray], height_per_row: int = 120,

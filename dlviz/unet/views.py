@@ -156,8 +156,9 @@ def ablation_rows(names: list[str]) -> list[dict]:
     def as_int(v):
         return None if v is None else int(v)
 
+    cards = shipped()                       # one read of the checkpoints folder, not one per row
     for n in names:
-        card = shipped()[n].card
+        card = cards[n].card
         m = card.get("metrics", {})
         rows.append({"checkpoint": n, "setting": SUMMARY[n], "mean IoU": m.get("mean_iou"),
                      "boundary F1": m.get("boundary_f1"), "merged objects": as_int(m.get("merged_instances")),

@@ -4,13 +4,12 @@ dimension, and the beta trade-off. Pure functions of arrays from :mod:`dlviz.vae
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 
-from dlviz.imaging import png_bytes
+from dlviz.imaging import png_uri
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
            "#bcbd22", "#17becf"]
@@ -18,7 +17,7 @@ PATH_COLORS = {"linear": "#111111", "spherical": "#d6008f"}
 
 
 def _png_uri(img: np.ndarray) -> str:
-    return "data:image/png;base64," + base64.b64encode(png_bytes(img)).decode()
+    return png_uri(img)
 
 
 def _image_layout(fig: go.Figure, height: int, title: str | None) -> go.Figure:

@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dlviz.imaging import quantize
-from dlviz.plotting import PALETTE
+from dlviz.plotting import PALETTE, png_image
 
 
 def _bare(fig: go.Figure, height: int | None, title: str = "") -> go.Figure:
@@ -20,7 +20,7 @@ def _bare(fig: go.Figure, height: int | None, title: str = "") -> go.Figure:
 
 def rgb_figure(img: np.ndarray, title: str = "", height: int | None = 300) -> go.Figure:
     """An ``(H, W, 3)`` uint8 image."""
-    return _bare(go.Figure(go.Image(z=img, hoverinfo="skip")), height, title)
+    return _bare(go.Figure(png_image(img)), height, title)
 
 
 def tokens_figure(z: np.ndarray, title: str = "", height: int = 300) -> go.Figure:
@@ -50,7 +50,7 @@ def filters_figure(imgs: np.ndarray, var: np.ndarray, cols: int = 6, height: int
         canvas[y:y + p, x:x + p] = imgs[i]
         fig.add_annotation(x=x + (p - 1) / 2, y=y + p - 0.3, yanchor="top", text=f"{var[i]:.0%}", showarrow=False,
                            font=dict(size=10))
-    fig.add_trace(go.Image(z=quantize(canvas), hoverinfo="skip"))
+    fig.add_trace(png_image(quantize(canvas)))
     return _bare(fig, height)
 
 

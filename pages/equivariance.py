@@ -228,6 +228,13 @@ def transform_input(x: torch.Tensor, img_name: str) -> eq.Transform:
     return T
 
 
+@st.fragment      # the transformation's controls rerun sections 1-3 (all of them read T), not the sidebar or section 4
+def transformed(models: dict, shipped_name: dict, x: torch.Tensor, label, img_name: str, where: tuple) -> None:
+    T = transform_input(x, img_name)
+    layer_by_layer(models, shipped_name, x, T, where)
+    prediction_as_input_moves(models, shipped_name, x, label, T)
+
+
 # ---------------------------------------------------------------- 2. layer by layer
 @st.fragment
 def layer_by_layer(models: dict, shipped_name: dict, x: torch.Tensor, T: eq.Transform, where: tuple) -> None:
@@ -368,8 +375,6 @@ x, label, img_name, where = choose_input()
 chosen = choose_shipped()
 run = train_your_own()
 models, shipped_name = gather_models(chosen, run)
-T = transform_input(x, img_name)
-layer_by_layer(models, shipped_name, x, T, where)
-prediction_as_input_moves(models, shipped_name, x, label, T)
+transformed(models, shipped_name, x, label, img_name, where)
 consistency(models, shipped_name)
 try_this()

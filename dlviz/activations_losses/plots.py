@@ -38,6 +38,9 @@ _DEAD_SCALE = [[0.0, "#000000"], [1e-6, "#000000"], [2e-6, "#440154"], [0.25, "#
                [0.75, "#5EC962"], [1.0, "#FDE725"]]
 
 
+MAX_DRAWN = 400      # points per drawn curve: 1,201 per curve made the figure ~280 kB of JSON for the browser
+
+
 def activation_figure(curves: dict[str, Curve], focus: str | None = None, pre_act: tuple[float, float] | None = None,
                       height: int = 520) -> go.Figure:
     """f(x) (left) and f'(x) (right) for several activations; the saturation regions of ``focus``
@@ -47,9 +50,10 @@ def activation_figure(curves: dict[str, Curve], focus: str | None = None, pre_ac
     for i, (name, c) in enumerate(curves.items()):
         color = ACT_COLORS.get(name, PALETTE[i % len(PALETTE)])
         width = 3.5 if name == focus else 2
-        fig.add_trace(go.Scatter(x=c.x, y=c.y, name=name, legendgroup=name, line={"color": color, "width": width},
+        k = slice(None, None, max(1, (len(c.x) - 1) // MAX_DRAWN))   # the numbers use every point; ~400 are drawn
+        fig.add_trace(go.Scatter(x=c.x[k], y=c.y[k], name=name, legendgroup=name, line={"color": color, "width": width},
                                  hovertemplate=f"{name}<br>x=%{{x:.2f}}<br>f=%{{y:.4f}}<extra></extra>"), 1, 1)
-        fig.add_trace(go.Scatter(x=c.x, y=c.dy, name=name, legendgroup=name, showlegend=False,
+        fig.add_trace(go.Scatter(x=c.x[k], y=c.dy[k], name=name, legendgroup=name, showlegend=False,
                                  line={"color": color, "width": width},
                                  hovertemplate=f"{name}<br>x=%{{x:.2f}}<br>f'=%{{y:.4f}}<extra></extra>"), 1, 2)
     if focus in curves:

@@ -78,12 +78,16 @@ def heads_grid(weights: np.ndarray, tokens: list[str], scores: bool = False, pat
                                  mode="markers", hoverinfo="skip", name="algorithm's key", legendgroup="alg",
                                  showlegend=n == 1, marker=dict(symbol="square-open", size=9, color="#E45756",
                                                                 line=dict(width=2))))
+            # tokens label the bottom row's keys and the first column's queries only: every head shares them, and
+            # the browser lays out each tick label one by one (a 2x4 grid of 20 tokens had 320 of them)
+            bottom, left = i == L - 1, h == 0
             layout[f"xaxis{ax}"] = dict(domain=xdom[h], anchor=f"y{ax}", tickvals=ticks, ticktext=labels,
-                                        tickangle=0, tickfont=font, showgrid=False, title=dict(
-                                            text="key (attended to)", font=dict(size=11), standoff=2))
+                                        showticklabels=bottom, tickangle=0, tickfont=font, showgrid=False,
+                                        title=dict(text="key (attended to)" if bottom else "", font=dict(size=11),
+                                                   standoff=2))
             layout[f"yaxis{ax}"] = dict(domain=ydom[i], anchor=f"x{ax}", tickvals=ticks, ticktext=labels,
-                                        autorange="reversed", tickfont=font, showgrid=False,
-                                        title=dict(text="query", font=dict(size=11)))
+                                        showticklabels=left, autorange="reversed", tickfont=font, showgrid=False,
+                                        title=dict(text="query" if left else "", font=dict(size=11)))
             notes.append(dict(text=titles[n - 1], x=sum(xdom[h]) / 2, y=ydom[i][1], xref="paper", yref="paper",
                               xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=12)))
     layout.update(annotations=notes, plot_bgcolor=MASK_GREY if scores else "white", height=height,

@@ -137,3 +137,18 @@ def test_a_link_to_a_shipped_model_reopens_it_and_its_snippet_prints_its_mean_io
     with contextlib.redirect_stdout(out):
         exec(compile(code, "<snippet>", "exec"), {})
     assert out.getvalue().split()[-1] == shown
+
+
+def test_closed_expander_and_hidden_tabs_draw_nothing_until_opened():
+    """First paint: the weight map (collapsed expander) and the ablation tabs that are not open are not computed or
+    sent; opening them draws them (and the open tab's pictures are the ones shown)."""
+    app = rendered("unet", timeout=180)
+    ids = lambda: {c.proto.id for c in app.get("plotly_chart")}                                  # noqa: E731
+    first = ids()
+    assert not any("unet-wmap" in i for i in first)
+    abl = sorted(i for i in first if "unet-abl-img" in i)
+    assert len(abl) == 1, abl                                        # only the open tab's pictures
+    app.session_state["unet-wmap-open"] = True
+    app.run()
+    assert not errors(app) and any("unet-wmap" in i for i in ids())
+    assert any("separating-line pixels" in c.value or "No two objects" in c.value for c in app.caption)

@@ -30,3 +30,20 @@ def test_both_pairs_are_judged_and_a_missing_pair_is_skipped():
     assert text.index("On the grid") < text.index("On the ring")
     assert "packing lowers the reverse KL from 1.00 to 0.70" in text          # -0.30 beyond 2 x 0.14
     assert packing_verdict({"gan_ring_vanilla": avail["gan_ring_vanilla"]}) == ""
+
+
+def test_the_budget_sentence_compares_only_the_grid_runs_with_the_papers_grid_share():
+    """The sentence follows the caption quoting PacGAN's grid result (91.3 % high quality): the ring runs, which
+    land 80 % of their samples on a mode, must not be called 'far from that'."""
+    from dlviz.gans.results import budget_sentence
+
+    def card(data, hq, steps):
+        return SimpleNamespace(card={"dataset": f"{data} (make_dataset)", "steps": steps,
+                                     "over_seeds": {"high_quality_frac": {"mean": hq, "se": 0.01}}})
+
+    avail = {"gan_grid_vanilla": card("grid", 0.26, 4000), "gan_ring_pac2": card("ring", 0.79, 8000)}
+    names = {"gan_grid_vanilla": "grid vanilla", "gan_ring_pac2": "ring packed"}
+    text = budget_sentence(avail, names)
+    assert "26% (grid vanilla)" in text and "(4000 steps)" in text
+    assert "ring" not in text and "79%" not in text and "8000" not in text
+    assert budget_sentence({"gan_ring_pac2": avail["gan_ring_pac2"]}, names) == ""

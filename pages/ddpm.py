@@ -140,13 +140,16 @@ def forward_process() -> None:
     for col, (k, v) in zip(m, views.items(), strict=True):
         col.metric(f"{k}: ᾱ_{t}", f"{v.alpha_bar:.3f}", help="Signal kept = √ᾱ_t; noise std = √(1 − ᾱ_t).")
         col.caption(C.snr_caption(v, V.t_where_snr_crosses(k)))
-    with st.expander("Closed form (Ho eq. 4) vs. t single steps (eq. 2): the same distribution"):
-        st.markdown(C.CLOSED_FORM)
-        v = views["linear"]
-        ui.show(P.picture_figure(P.montage([quantize(np.stack([v.closed_form, v.stepwise]))], scale=zoom),
-                                 f"linear schedule, t = {t}", height=220,
-                                 col_labels=["closed form, eq. 4", f"{t} single steps, eq. 2"]),
-                key="ddpm-fwd-steps")
+    closed = st.expander("Closed form (Ho eq. 4) vs. t single steps (eq. 2): the same distribution",
+                         key="ddpm-fwd-closed-open", on_change="rerun")      # drawn only while open
+    with closed:
+        if closed.open:
+            st.markdown(C.CLOSED_FORM)
+            v = views["linear"]
+            ui.show(P.picture_figure(P.montage([quantize(np.stack([v.closed_form, v.stepwise]))], scale=zoom),
+                                     f"linear schedule, t = {t}", height=220,
+                                     col_labels=["closed form, eq. 4", f"{t} single steps, eq. 2"]),
+                    key="ddpm-fwd-steps")
 
 
 # ================================================================ sidebar: the generator

@@ -47,3 +47,14 @@ def test_the_budget_sentence_compares_only_the_grid_runs_with_the_papers_grid_sh
     assert "26% (grid vanilla)" in text and "(4000 steps)" in text
     assert "ring" not in text and "79%" not in text and "8000" not in text
     assert budget_sentence({"gan_ring_pac2": avail["gan_ring_pac2"]}, names) == ""
+
+
+def test_the_reference_gap_quotes_the_cards_steps_and_the_one_sample_count():
+    from dlviz.gans.results import PAPER_UPDATES, reference_gap
+
+    avail = {n: SimpleNamespace(card={"steps": 40000}) for n in ("gan_grid_vanilla", "gan_grid_pac2")}
+    text = reference_gap(avail, {"gan_grid_vanilla": 19, "gan_grid_pac2": 24})
+    assert "take 40,000 updates (10× fewer)" in text and PAPER_UPDATES / 40000 == 10
+    assert "reach 19 (vanilla) and 24 (PacGAN) of 25 modes" in text
+    bare = reference_gap({})
+    assert "× fewer" not in bare and "of 25 modes" not in bare and bare.endswith("out of its budget.")

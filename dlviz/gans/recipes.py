@@ -42,8 +42,9 @@ SEEDS = (0, 1, 2, 3, 4)
 MODEL = {"g_width": 64, "g_depth": 3, "d_width": 64, "d_depth": 3, "noise_dim": 2}
 # name -> (data, pack m, loss, steps, batch (D inputs), lr of both players, final lr fraction)
 PLANS = {
-    "gan_grid_vanilla": ("grid", 1, "non-saturating", 4000, 256, 2e-3, 0.05),
-    "gan_grid_pac2": ("grid", 2, "non-saturating", 4000, 256, 2e-3, 0.05),
+    # the grid at 40,000 steps: at 4,000 the runs put 7-26 % of their samples on a mode (the paper: 91 %)
+    "gan_grid_vanilla": ("grid", 1, "non-saturating", 40000, 256, 2e-3, 0.05),
+    "gan_grid_pac2": ("grid", 2, "non-saturating", 40000, 256, 2e-3, 0.05),
     # the ring at 8,000 steps: at 4,000 the packed model's reverse KL was 0.10 +- 0.06 over seeds (one seed 0.36)
     "gan_ring_vanilla": ("ring", 1, "non-saturating", 8000, 256, 2e-3, 0.05),
     "gan_ring_pac2": ("ring", 2, "non-saturating", 8000, 256, 2e-3, 0.05),
@@ -188,8 +189,8 @@ CLAIMS: dict[str, dict[str, tuple[str, float]]] = {
     "dcgan_food_cond": {"sample_acc": (">=", 0.45), "classes_present": (">=", 9.0), "fd": ("<=", 50.0),
                         "within_class_spread": (">=", 0.25)},
     # seed 0 of each 2-D run (the cards' over_seeds hold all five): what it measured, rounded down
-    "gan_grid_vanilla": {"modes_captured": (">=", 5.0), "high_quality_frac": (">=", 0.2)},
-    "gan_grid_pac2": {"high_quality_frac": (">=", 0.05), "reverse_kl": ("<=", 0.6)},
+    "gan_grid_vanilla": {"modes_captured": (">=", 8.0), "high_quality_frac": (">=", 0.85), "reverse_kl": ("<=", 1.1)},
+    "gan_grid_pac2": {"modes_captured": (">=", 13.0), "high_quality_frac": (">=", 0.7), "reverse_kl": ("<=", 0.7)},
     "gan_ring_vanilla": {"modes_captured": (">=", 8.0), "high_quality_frac": (">=", 0.8), "reverse_kl": ("<=", 0.15)},
     "gan_ring_pac2": {"modes_captured": (">=", 7.0), "high_quality_frac": (">=", 0.65), "reverse_kl": ("<=", 0.4)},
 }

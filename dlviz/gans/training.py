@@ -221,13 +221,15 @@ def image_chunks(images: torch.Tensor, labels: torch.Tensor, batch: int, chunks:
         yield images[idx], labels[idx]
 
 
-def mode_eval(model: nn.Module, data: Dataset2D, n: int = EVAL_N, seed: int = 0) -> dict[str, float]:
-    """The mode metrics of ``n`` samples from fixed noise (deterministic for a seed)."""
+def mode_eval(model: nn.Module, data: Dataset2D, n: int = EVAL_N, seed: int = 0,
+              min_count: int | None = None) -> dict[str, float]:
+    """The mode metrics of ``n`` samples from fixed noise (deterministic for a seed); ``min_count`` high-quality
+    samples capture a mode (default: this page's 20 of 2,500; PacGAN's logger counts 1)."""
     if not data.has_modes:
         return {}
     with torch.no_grad():
         x = model.generate(n, torch.Generator().manual_seed(seed)).cpu().numpy()
-    return mode_stats(x, data.modes, data.sigma).as_dict()
+    return mode_stats(x, data.modes, data.sigma, min_count=min_count).as_dict()
 
 
 def make_game(model: nn.Module, loss: str = "non-saturating", *, d_lr: float = 1e-3, g_lr: float = 1e-3,

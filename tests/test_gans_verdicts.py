@@ -32,20 +32,27 @@ def test_both_pairs_are_judged_and_a_missing_pair_is_skipped():
     assert packing_verdict({"gan_ring_vanilla": avail["gan_ring_vanilla"]}) == ""
 
 
-def test_the_budget_sentence_compares_only_the_grid_runs_with_the_papers_grid_share():
-    """The sentence follows the caption quoting PacGAN's grid result (91.3 % high quality): the ring runs, which
-    land 80 % of their samples on a mode, must not be called 'far from that'."""
+def test_the_budget_sentence_compares_only_the_grid_runs_with_the_papers_grid_result():
+    """The sentence follows the caption quoting PacGAN's grid result (23.8 modes, 91.3 % high quality): the ring runs
+    are not compared with it, and what falls short is said from the numbers -- samples between the modes (a low
+    high-quality share) or samples on too few modes (collapse)."""
     from dlviz.gans.results import budget_sentence
 
-    def card(data, hq, steps):
-        return SimpleNamespace(card={"dataset": f"{data} (make_dataset)", "steps": steps,
-                                     "over_seeds": {"high_quality_frac": {"mean": hq, "se": 0.01}}})
+    def card(data, hq, modes, steps):
+        return SimpleNamespace(card={"dataset": f"{data} (make_dataset)", "steps": steps, "over_seeds": {
+            "high_quality_frac": {"mean": hq, "se": 0.01}, "modes_captured": {"mean": modes, "se": 0.5}}})
 
-    avail = {"gan_grid_vanilla": card("grid", 0.26, 4000), "gan_ring_pac2": card("ring", 0.79, 8000)}
-    names = {"gan_grid_vanilla": "grid vanilla", "gan_ring_pac2": "ring packed"}
+    names = {"gan_grid_vanilla": "grid vanilla", "gan_grid_pac2": "grid packed", "gan_ring_pac2": "ring packed"}
+    avail = {"gan_grid_vanilla": card("grid", 0.91, 9.0, 40000), "gan_grid_pac2": card("grid", 0.26, 13.6, 40000),
+             "gan_ring_pac2": card("ring", 0.79, 7.8, 8000)}
     text = budget_sentence(avail, names)
-    assert "26% (grid vanilla)" in text and "(4000 steps)" in text
-    assert "ring" not in text and "79%" not in text and "8000" not in text
+    assert "(40,000 steps)" in text and "91% (grid vanilla), 26% (grid packed)" in text
+    assert "keep 9.0 (grid vanilla), 13.6 (grid packed) of the 25 modes" in text
+    assert "Most samples of grid packed lie between the modes" in text
+    assert "Where the samples do sit on the modes (grid vanilla), they sit on too few of them" in text
+    assert "ring" not in text and "8,000" not in text
+    low = budget_sentence({"gan_grid_pac2": card("grid", 0.07, 1.6, 4000)}, names)
+    assert "lie between the modes" in low and "collapsed" not in low
     assert budget_sentence({"gan_ring_pac2": avail["gan_ring_pac2"]}, names) == ""
 
 

@@ -63,6 +63,16 @@ def _page(page: str, **params) -> AppTest:
     return _cached(page, tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items())))
 
 
+def _equivariance_numbers(**params) -> tuple:
+    """The equivariance page with its "All the numbers" expander open (the table is drawn only while it is)."""
+    at = AppTest.from_file(str(ROOT / "pages" / "equivariance.py"), default_timeout=300)
+    at.query_params.update({k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
+    at.session_state["eq-numbers-open"] = True
+    at.run()
+    assert not errors(at), errors(at)
+    return at.dataframe[0].value, at
+
+
 def _metric(at: AppTest, label_start: str) -> str:
     return next(m.value for m in at.metric if m.label.startswith(label_start))
 
@@ -147,8 +157,7 @@ ROTAUG = "CNN · max-pool · GAP · trained with random rotations"
 def test_equivariance_p4_is_exact_at_90_degrees_and_as_accurate_on_rotated_digits():
     """'Add the p4 group CNN and rotate by 90 deg: every layer is exact, and its accuracy on rotated digits equals
     its upright accuracy.'"""
-    at = _page("equivariance", **{"eq-kind": "rotation by 90°", "eq-models": [P4]})
-    table = at.dataframe[0].value
+    table, at = _equivariance_numbers(**{"eq-kind": "rotation by 90°", "eq-models": [P4]})
     assert len(table) > 5 and (table["error"].astype(float) < 1e-5).all(), table
     rotated = float(_arr(_figure(at, "test accuracy on digits turned by 90°")["data"][0]["y"])[0])
     upright = float(re.search(r"Upright test accuracy: .*?(\d\.\d{3})", _text(at)).group(1))
@@ -159,8 +168,7 @@ def test_equivariance_at_45_degrees_neither_built_in_nor_learned_invariance_is_e
     """'... compare it with the p4 network at 45 deg: learned invariance is approximate, built-in invariance exact
     only for the group it was built for.' The shipped CNN trained with random rotations stands in for the
     student's run (training one is the same recipe)."""
-    at = _page("equivariance", **{"eq-kind": "rotation by any angle", "eq-ang": "45", "eq-models": [P4, ROTAUG]})
-    table = at.dataframe[0].value
+    table, _ = _equivariance_numbers(**{"eq-kind": "rotation by any angle", "eq-ang": "45", "eq-models": [P4, ROTAUG]})
     logits = table[table["layer"] == "logits"].set_index("model")["error"].astype(float)
     assert len(logits) == 2 and (logits > 1e-3).all(), logits
 

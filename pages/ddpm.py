@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 
-import numpy as np
 import streamlit as st
 import torch
 import ui
@@ -21,7 +20,6 @@ from dlviz.ddpm import training as TR
 from dlviz.ddpm import views as V
 from dlviz.ddpm.background import estimate_seconds, fetch
 from dlviz.ddpm.quality import NO_OBJECT_RULE, recognise, recognised_text, score_samples
-from dlviz.imaging import quantize
 from dlviz.metrics import CLASSIFIERS
 
 PAGE_INFO = {
@@ -146,10 +144,7 @@ def forward_process() -> None:
         if closed.open:
             st.markdown(C.CLOSED_FORM)
             v = views["linear"]
-            ui.show(P.picture_figure(P.montage([quantize(np.stack([v.closed_form, v.stepwise]))], scale=zoom),
-                                     f"linear schedule, t = {t}", height=220,
-                                     col_labels=["closed form, eq. 4", f"{t} single steps, eq. 2"]),
-                    key="ddpm-fwd-steps")
+            ui.show(P.closed_form_figure(v.closed_form, v.stepwise, t, zoom), key="ddpm-fwd-steps")
 
 
 # ================================================================ sidebar: the generator

@@ -44,6 +44,15 @@ def montage(rows: list[np.ndarray], scale: int = 3, gap: int = 2, bg: int = 255)
     return out
 
 
+def closed_form_figure(closed_form: np.ndarray, stepwise: np.ndarray, t: int, zoom: int) -> go.Figure:
+    """x_t drawn in one jump (Ho eq. 4) beside x_t reached by ``t`` single steps (eq. 2), linear schedule."""
+    from dlviz.imaging import quantize
+
+    return picture_figure(montage([quantize(np.stack([closed_form, stepwise]))], scale=zoom),
+                          f"linear schedule, t = {t}", height=220,
+                          col_labels=["closed form, eq. 4", f"{t} single steps, eq. 2"])
+
+
 def picture_figure(pic: np.ndarray, title: str = "", row_labels: list[str] | None = None,
                    height: int | None = None, label_width: int = 70, col_labels: list[str] | None = None,
                    gap: int = 2, width_hint: int = 700) -> go.Figure:

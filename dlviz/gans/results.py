@@ -87,11 +87,28 @@ SHIPPED_CAPTION = ("Mean ± standard error over the seeds each card lists (G and
 PAPER_UPDATES = 400_000
 
 
+GRID_CHECKPOINTS = ("gan_grid_vanilla", "gan_grid_pac2")
+
+
+def grid_one_sample_modes(names) -> dict[str, int]:
+    """The shipped grid GANs among ``names``: modes captured by PacGAN's own count (one high-quality sample among
+    the 2,500 of :func:`dlviz.gans.training.mode_eval`), for :func:`reference_gap`."""
+    from dlviz.checkpoints import load_shipped
+    from dlviz.gans.data import make_dataset
+    from dlviz.gans.training import mode_eval
+
+    out = {}
+    for n in (g for g in GRID_CHECKPOINTS if g in names):
+        model, _ = load_shipped(n, expected_arch="gan_mlp")
+        out[n] = int(mode_eval(model, make_dataset("grid"), min_count=1)["modes_captured"])
+    return out
+
+
 def reference_gap(avail: dict, modes_any: dict[str, int] | None = None) -> str:
     """Why the paper's grid numbers are not reached here: what its reference code does that the shipped runs (steps
     from their cards) do not, and -- with ``modes_any`` (shipped grid model -> modes with at least one
     high-quality sample among its 2,500) -- what PacGAN's own one-sample count says of the shipped models."""
-    steps = sorted({int(avail[n].card["steps"]) for n in ("gan_grid_vanilla", "gan_grid_pac2")
+    steps = sorted({int(avail[n].card["steps"]) for n in GRID_CHECKPOINTS
                     if n in avail and "steps" in avail[n].card})
     runs = (f"The shipped grid runs take {', '.join(f'{s:,}' for s in steps)} updates "
             f"({PAPER_UPDATES / steps[-1]:.0f}× fewer) with" if steps else "The grid recipes here use")

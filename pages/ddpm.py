@@ -93,16 +93,16 @@ def background(slot: str, args: tuple, work, label: str, cost: int):
     return res
 
 
-def sampling(model, key: str, sampler: str, steps: int, eta: float, labels: tuple, w: float, seed: int,
+def sampling(model, key: str, sampler: str, steps: int, eta: float, spacing: str, labels: tuple, w: float, seed: int,
              device: str):
     """A trajectory (None while it is sampled in the background)."""
     n_steps = C.T if sampler == "ddpm" else steps
 
     def work(progress):                # on its own copy: the cached model is shared by every session
         return D.generate(copy.deepcopy(model), sampler=sampler, num_steps=n_steps, eta=eta, labels=torch.tensor(labels),
-                          guidance=w, seed=seed, device=device, progress=progress)
+                          guidance=w, seed=seed, device=device, progress=progress, spacing=spacing)
 
-    return background(sampler, (key, sampler, n_steps, eta, labels, w, seed, device), work,
+    return background(sampler, (key, sampler, n_steps, eta, spacing, labels, w, seed, device), work,
                       f"{sampler.upper()} · {n_steps:,} steps", C.network_evals(n_steps, w) * len(labels))
 
 
@@ -181,22 +181,24 @@ def reverse_process(model, key: str, dataset: str, clf, card: dict, source: str)
     n_img = r3.slider("Images", 2, 16, 8, key="ddpm-n", bind=BIND)
     seed = r4.number_input("Seed (x_T)", 0, 2**31 - 1, min(sess.seed, 2**31 - 1), key="ddpm-seed", bind=BIND,
                            help="Starts at the Global seed (Session, in the sidebar) the first time the page opens.")
-    s1, s2, s3 = st.columns([1, 1, 2])
+    s1, s2, s4, s3 = st.columns([1, 1, 1, 2])
     ddim_steps = s1.select_slider("DDIM steps", [5, 10, 20, 25, 50, 100, 200, 500, 1000], C.DDIM_STEPS, key="ddpm-ddim-steps",
                                   bind=BIND)
     eta = s2.slider("DDIM η", 0.0, 1.0, 0.0, 0.1, key="ddpm-eta", bind=BIND,
                     help="0: deterministic DDIM; 1: as noisy as DDPM.")
+    spacing = s4.radio("DDIM starts at", D.SPACINGS, key="ddpm-spacing", bind=BIND, horizontal=True,
+                       format_func=C.SPACING_NAMES.get, help=C.spacing_help(D.schedule_for(model), ddim_steps))
     labels = (torch.arange(n_img) % len(classes)) if cls == "one of each" else torch.full((n_img,), classes.index(cls))
     args = (tuple(labels.tolist()), float(guidance), int(seed), sess.device)
-    ddim = sampling(model, key, "ddim", ddim_steps, eta, *args)
+    ddim = sampling(model, key, "ddim", ddim_steps, eta, spacing, *args)
     est = estimate_seconds(ddim.step_seconds, C.T) if ddim is not None else float("nan")
     run_ddpm = s3.toggle(C.ddpm_toggle_label(est), key="ddpm-run-ddpm", bind=BIND, help=C.DDPM_HELP)
     trajs = {f"DDIM · {ddim_steps} steps · η={eta:g}": ddim}
     if run_ddpm:
-        trajs = {f"DDPM · {C.T:,} steps": sampling(model, key, "ddpm", C.T, 1.0, *args), **trajs}
+        trajs = {f"DDPM · {C.T:,} steps": sampling(model, key, "ddpm", C.T, 1.0, "leading", *args), **trajs}
     sched = D.schedule_for(model)
-    opts = V.common_timesteps([D.recorded_timesteps(sched, "ddpm" if "DDPM" in n else "ddim", ddim_steps)
-                               for n in trajs])
+    opts = V.common_timesteps([D.recorded_timesteps(sched, "ddpm" if "DDPM" in n else "ddim", ddim_steps,
+                                                    spacing=spacing) for n in trajs])
     if st.session_state.get("ddpm-rev-t") not in (None, *opts):          # a value the new options lack: the nearest
         st.session_state["ddpm-rev-t"] = V.nearest(opts, st.session_state["ddpm-rev-t"])
     tsel = st.select_slider("Scrub the trajectory: noise level t", opts, V.nearest(opts, sched.T * 3 // 5),
@@ -375,7 +377,8 @@ def try_this() -> None:
         "Section 2: DDIM with **5 steps** vs 50: how much worse are the samples, and how much faster?",
         ("Set the guidance scale to **0** (unconditional): what does the model make when nobody asks for a hotdog? "
          "Then try w = 6: sharper classes, but do all hotdogs start to look alike?"),
-        "Scrub t from 1000 down: at which t does x̂_0 first look like a hotdog? (Coarse shape first, details last.)",
+        "Scrub t from the top down: at which t does x̂_0 first look like a hotdog? (Coarse shape first, details last.)",
+        C.SPACING_PROMPT,
         "DDIM with η = 1 and 1000 steps *is* DDPM: compare it with the DDPM panel from the same seed.",
         "Train on digits with the **linear** schedule, then with **cosine**: which gives readable digits sooner?",
         "Section 3: sweep the guidance scale. Recognition rises with w -- does the Fréchet distance follow, or do "

@@ -144,11 +144,34 @@ def test_deterministic_ddim_with_the_true_noise_lands_on_the_forward_marginal():
 
 def test_timesteps():
     s = NoiseSchedule(1000)
-    assert s.timesteps(1000) == list(range(1000, -1, -1))
+    for spacing in ("leading", "trailing"):
+        assert s.timesteps(1000, spacing) == list(range(1000, -1, -1))       # every step: the two agree
     for n in (1, 10, 50, 333):
-        ts = s.timesteps(n)
-        assert ts[0] == 1000 and ts[-1] == 0 and len(ts) == n + 1
-        assert all(a > b for a, b in itertools.pairwise(ts))
+        trailing, leading = s.timesteps(n, "trailing"), s.timesteps(n, "leading")
+        for ts in (trailing, leading):
+            assert ts[-1] == 0 and len(ts) == n + 1
+            assert all(a > b for a, b in itertools.pairwise(ts))
+        assert trailing[0] == 1000
+        # leading is the trailing grid one interval lower (+1, the paper's t = 1 is its first noised level)
+        assert leading[:-1] == [t + 1 for t in trailing[1:]]
+    assert s.timesteps(10) == [901, 801, 701, 601, 501, 401, 301, 201, 101, 1, 0]      # diffusers' "leading"
+    with pytest.raises(ValueError, match="spacing"):
+        s.timesteps(10, "linspace")
+
+
+def test_the_first_x0_from_t_T_multiplies_the_networks_error_by_sqrt_of_one_over_snr():
+    """Why DDIM starts below T by default: x̂_0 = (x_t - sqrt(1 - ᾱ_t) ε̂) / sqrt(ᾱ_t) (Ho eq. 15), so an error δ
+    in ε̂ moves x̂_0 by exactly -δ sqrt((1 - ᾱ_t) / ᾱ_t); at t = T of the cosine schedule that is ~20,000 δ."""
+    s = NoiseSchedule(1000, "cosine")
+    g = torch.Generator().manual_seed(0)
+    x0, eps, delta = (torch.rand(2, 3, 4, 4, generator=g, dtype=torch.float64) * 2 - 1 for _ in range(3))
+    delta = delta * 1e-3
+    for t in (1000, 981, 901):
+        xt = s.add_noise(x0, eps, t)
+        moved = s.predict_x0(xt, eps + delta, t) - s.predict_x0(xt, eps, t)
+        gain = float(((1 - s.alphas_cumprod[t]) / s.alphas_cumprod[t]).sqrt())
+        assert torch.allclose(moved, -gain * delta, rtol=1e-6, atol=1e-12)
+    assert float(s.snr[1000]) ** -0.5 > 2e4 > 40 > float(s.snr[981]) ** -0.5
 
 
 class Oracle(nn.Module):
@@ -169,7 +192,7 @@ def test_samplers_recover_the_data_point_with_the_oracle(sampler, steps, eta):
     traj = sample(Oracle(s, target), s, initial_noise(4, (3, 2, 2), 0), sampler=sampler, num_steps=steps,
                   eta=eta, generator=torch.Generator().manual_seed(0), clip=False)
     assert torch.allclose(traj.samples, to_image_space(target).expand(4, -1, -1, -1), atol=1e-4)
-    assert traj.timesteps[0] == 100 and traj.timesteps[-1] == 0
+    assert traj.timesteps[0] == s.timesteps(100 if sampler == "ddpm" else steps)[0] and traj.timesteps[-1] == 0
     assert traj.xt.shape[1:] == (4, 2, 2, 3) and traj.xt.dtype == np.uint8
 
 
@@ -367,7 +390,7 @@ def test_plots_and_thumbnail():
     pic = P.montage(rows, scale=2, gap=1)
     assert pic.shape == (3 * 8 + 2, 2 * 8 + 1, 3) and pic.dtype == np.uint8
     ts, frames = animation_frames([traj, traj], n_frames=4)
-    assert ts == [20, 13, 7, 0] and len(frames[0]) == 4
+    assert ts == [17, 11, 6, 0] and len(frames[0]) == 4         # from the first level visited, 20 - 20/5 + 1
     import io
 
     from PIL import Image

@@ -136,14 +136,19 @@ def test_the_scrubber_reads_the_noise_level_the_panel_shows():
     """Issue 15: the scrub slider read 590 while the panel said t = 600. Its options are the recorded levels."""
     at = _app()
     scrub = at.select_slider(key="ddpm-rev-t")
-    assert scrub.value == 600 and f"t = {scrub.value}" in _title(at, "ddpm-rev-ddim")
-    assert all(int(t) % 20 == 0 for t in scrub.options)         # DDIM 50 steps visits every 20th level
-    scrub.set_value(580).run()
-    assert "t = 580" in _title(at, "ddpm-rev-ddim")
-    at.select_slider(key="ddpm-ddim-steps").set_value(20).run()          # now every 50th: 580 is gone
+    assert scrub.value == 601 and f"t = {scrub.value}" in _title(at, "ddpm-rev-ddim")
+    # DDIM 50 steps, leading spacing, visits 981, 961, ..., 1 (every 20th level, one below the trailing grid) and 0
+    assert all(int(t) % 20 == 1 or int(t) == 0 for t in scrub.options)
+    scrub.set_value(581).run()
+    assert "t = 581" in _title(at, "ddpm-rev-ddim")
+    at.select_slider(key="ddpm-ddim-steps").set_value(20).run()          # now every 50th: 581 is gone
     _ok(at)
     scrub = at.select_slider(key="ddpm-rev-t")
-    assert scrub.value == 600 and f"t = {scrub.value}" in _title(at, "ddpm-rev-ddim")
+    assert scrub.value == 601 and f"t = {scrub.value}" in _title(at, "ddpm-rev-ddim")
+    at.radio(key="ddpm-spacing").set_value("trailing").run()              # from T: 1000, 950, ..., 600 is there
+    _ok(at)
+    scrub = at.select_slider(key="ddpm-rev-t")
+    assert "1000" in scrub.options and scrub.value == 600 and "t = 600" in _title(at, "ddpm-rev-ddim")
 
 
 @pytest.mark.slow

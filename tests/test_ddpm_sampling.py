@@ -73,7 +73,11 @@ def test_recorded_timesteps_are_those_a_run_records(sampler, steps):
     tr = sample(Zero(), s, initial_noise(1, (1, 2, 2), 0), sampler=sampler, num_steps=steps,
                 generator=torch.Generator().manual_seed(0))
     assert tr.timesteps == recorded_timesteps(s, sampler, steps)
-    assert tr.timesteps[0] == 1000 and tr.timesteps[-1] == 0
+    assert tr.timesteps[0] == s.timesteps(1000 if sampler == "ddpm" else steps)[0] and tr.timesteps[-1] == 0
+    trailing = sample(Zero(), s, initial_noise(1, (1, 2, 2), 0), sampler=sampler, num_steps=steps, spacing="trailing",
+                      generator=torch.Generator().manual_seed(0))
+    assert trailing.timesteps == recorded_timesteps(s, sampler, steps, spacing="trailing")
+    assert trailing.timesteps[0] == 1000
     assert math.isfinite(tr.step_seconds) and tr.step_seconds > 0
 
 
@@ -81,11 +85,14 @@ def test_the_scrubber_offers_only_levels_every_sampler_recorded():
     s = NoiseSchedule(1000, "cosine")
     ddpm = recorded_timesteps(s, "ddpm")
     for steps in (5, 25, 50, 200, 500, 1000):
-        ddim = recorded_timesteps(s, "ddim", steps)
-        opts = common_timesteps([ddpm, ddim])
-        assert opts == sorted(set(ddpm) & set(ddim)) and 0 in opts and 1000 in opts
-        t = nearest(opts, 590)
-        assert t in ddim and t in ddpm                                    # each panel shows exactly t
+        for spacing in ("leading", "trailing"):
+            ddim = recorded_timesteps(s, "ddim", steps, spacing=spacing)
+            opts = common_timesteps([ddpm, ddim])
+            assert opts == sorted(set(ddpm) & set(ddim)) and 0 in opts and len(opts) >= min(steps, 100)
+            if 100 % steps == 0:
+                assert set(ddim) <= set(opts)                             # every DDIM level is on the scrubber
+            t = nearest(opts, 590)
+            assert t in ddim and t in ddpm                                # each panel shows exactly t
     assert nearest([0, 580, 600, 1000], 590) == 600 and nearest([0, 580, 600], 585) == 580
 
 

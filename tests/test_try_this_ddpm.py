@@ -1,7 +1,7 @@
 """The DDPM page's "try this" prompts (issue 15), each set as the student would -- through the URL, since every control
 is bound -- and every promised outcome checked on the shipped food generator (the page's default).
 
-7 prompts, 4 promises (all tested), 6 questions (three prompts ask a question after their promise):
+8 prompts, 5 promises (all tested), 7 questions (four prompts ask a question after their promise):
 
 1. "Section 1: set t = 500 and compare the three schedules. Which one has already destroyed the image? Where does
    each one's SNR cross 1?" -- question (the crossing points are formatted from the schedule and tested in
@@ -10,8 +10,11 @@ is bound -- and every promised outcome checked on the shipped food generator (th
 3. "Set the guidance scale to 0 (unconditional): what does the model make ...? Then try w = 6: sharper classes, but
    do all hotdogs start to look alike?" -- question, promise ("sharper classes": more of the samples are the
    class asked for), question: :func:`test_w_6_gives_more_of_the_class_than_w_0`.
-4. "Scrub t from 1000 down: at which t does x̂_0 first look like a hotdog? (Coarse shape first, details last.)" --
+4. "Scrub t from the top down: at which t does x̂_0 first look like a hotdog? (Coarse shape first, details last.)" --
    question, then a promise: :func:`test_the_prediction_settles_its_coarse_shape_before_its_details`.
+4b. "Set DDIM starts at to T (trailing). More than twice as many colour values sit at the ends of the range
+   (saturated primaries), and fewer hotdogs are recognised. Why?" -- promise, then a question (the help answers it):
+   :func:`test_starting_ddim_at_T_saturates_the_colours_and_loses_hotdogs`.
 5. "DDIM with η = 1 and 1000 steps *is* DDPM: compare it with the DDPM panel from the same seed." -- promise, tested
    in tests/test_try_this.py (``test_ddim_eta_1_with_every_step_is_the_ddpm_panel_of_the_shipped_model``: both
    panels from the same seed are the same samples).
@@ -82,8 +85,8 @@ def test_the_prediction_settles_its_coarse_shape_before_its_details():
     settled = {}
     for name, final, k in (("coarse", coarse_final, 0), ("detail", detail_final, 1)):
         errs = [float((parts(x0[i])[k] - final).norm() / final.norm()) for i in range(len(tr.timesteps))]
-        settled[name] = next(t for t, e in zip(tr.timesteps, errs) if e < 0.25)   # from t = 1000 down
-    assert tr.timesteps[0] == 1000 and tr.timesteps[-1] == 0
+        settled[name] = next(t for t, e in zip(tr.timesteps, errs) if e < 0.25)   # from the top down
+    assert tr.timesteps[0] == 981 and tr.timesteps[-1] == 0                        # leading: one interval below T
     assert settled["coarse"] > settled["detail"] + 200, settled
 
 
@@ -102,3 +105,24 @@ def test_recognition_rises_with_the_guidance_scale():
         q, v = score_samples(model, clf, "food_shapes", 10, 10, w, 0)
         rec.append(recognised_share(v, q.requested))
     assert all(a < b for a, b in zip(rec, rec[1:])), dict(zip(SWEEP_WS, rec))
+
+
+def test_starting_ddim_at_T_saturates_the_colours_and_loses_hotdogs():
+    """Section 2 at its defaults (8 hotdogs, w = 4, DDIM 50 steps, η = 0, seed 0), leading vs trailing spacing: the
+    share of colour values pinned at the ends of [0, 1] more than doubles, and fewer are recognised as hotdogs."""
+    from dlviz.checkpoints import load_shipped
+    from dlviz.ddpm.captions import SPACING_PROMPT
+    from dlviz.ddpm.core import generate
+    from dlviz.ddpm.quality import recognise
+
+    assert "More than twice" in SPACING_PROMPT and "fewer hotdogs" in SPACING_PROMPT
+    model, _ = load_shipped("ddpm_food", expected_arch="unet")
+    clf, _ = load_shipped("food_cnn", expected_arch="small_cnn")
+    labels = torch.zeros(8, dtype=torch.long)
+    pinned, hits = {}, {}
+    for spacing in ("leading", "trailing"):
+        x = generate(model, num_steps=50, labels=labels, guidance=4.0, seed=0, record=False, spacing=spacing).samples
+        pinned[spacing] = float(((x < 0.02) | (x > 0.98)).float().mean())
+        hits[spacing] = int(recognise(clf, x).hits(labels.numpy()).sum())
+    assert pinned["trailing"] > 2 * pinned["leading"], pinned
+    assert hits["trailing"] < hits["leading"], hits

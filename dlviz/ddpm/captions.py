@@ -146,3 +146,23 @@ def readable_for(dataset: str) -> str:
 
     card = load_readable(CHECKPOINT_DIR / f"ddpm_{'digits' if dataset == 'digits' else 'food'}.json")  # two small files
     return readable_note(load_readable(), dataset, card or None)
+
+
+# ------------------------------------------------------------------ where DDIM starts (timestep spacing)
+SPACING_NAMES = {"leading": "below T (leading)", "trailing": "T (trailing)"}
+
+
+def spacing_help(schedule: NoiseSchedule, num_steps: int = DDIM_STEPS) -> str:
+    """The spacing radio's help: where each spacing starts with ``num_steps`` steps, and what √ᾱ is there."""
+    root = schedule.alphas_cumprod.sqrt()
+    lead = schedule.timesteps(num_steps, "leading")[0]
+    return (f"Leading (diffusers' default, as in the DDIM paper's code) starts one interval below T: with "
+            f"{num_steps} steps at t = {lead}, where √ᾱ = {float(root[lead]):.3f}. Trailing starts at t = {schedule.T}, "
+            f"where √ᾱ = {float(root[-1]):.1e}: the first x̂_0 = (x_T − √(1 − ᾱ_T) ε̂) / √ᾱ_T multiplies the "
+            f"network's error by {1 / float(root[-1]):,.0f}, and clipping it to [−1, 1] paints saturated colours "
+            "into the first jump (Lin et al. 2024).")
+
+
+SPACING_PROMPT = ("Section 2: set **DDIM starts at** to *T (trailing)*. More than twice as many colour values sit at "
+                  "the ends of the range (saturated primaries), and fewer hotdogs are recognised. Why? Read that "
+                  "control's help (?).")

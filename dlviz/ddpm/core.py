@@ -29,6 +29,10 @@ from torch import nn
 from dlviz.imaging import quantize
 
 SCHEDULES = ("linear", "cosine", "quadratic")
+# Where a sampler with fewer than T steps starts (names as in diffusers' ``timestep_spacing``; Lin et al. 2024,
+# "Common Diffusion Noise Schedules and Sample Steps are Flawed", Table 2). "leading" starts one interval below T,
+# as the DDIM paper's own code does; "trailing" starts at T itself.
+SPACINGS = ("leading", "trailing")
 
 
 def make_betas(kind: str, num_timesteps: int = 1000, beta_start: float = 1e-4,
@@ -208,15 +212,23 @@ class NoiseSchedule:
             prev = prev + sigma * noise                                                 # Song eq. 12, last term
         return StepOutput(prev, x0)
 
-    def timesteps(self, num_steps: int) -> list[int]:
-        """The visiting order of a sampler with ``num_steps`` steps: ``[T, ..., 0]`` (length num_steps + 1).
+    def timesteps(self, num_steps: int, spacing: str = "leading") -> list[int]:
+        """The visiting order of a sampler with ``num_steps`` steps, descending to 0 (length num_steps + 1).
 
-        Evenly spaced in t and always starting at T (the "trailing" spacing); ``num_steps = T`` visits
-        every step.
+        Evenly spaced in t. ``"trailing"`` starts at T: ``T, T - T/n, ..., 0``. ``"leading"`` (the default) is
+        that grid one interval lower, ``T - T/n + 1, ..., 1, 0``, as Song et al.'s DDIM code and diffusers'
+        default do. The difference matters for an ε-predicting network: at t = T the cosine schedule leaves
+        sqrt(abar_T) ~ 5e-5 of the image, so x̂_0 = (x_T - sqrt(1 - abar_T) ε̂) / sqrt(abar_T) (Ho eq. 15)
+        multiplies the network's error by ~20,000, and clipping it paints every channel at -1 or +1 (saturated
+        colours) into the first jump. Both give ``[T, T-1, ..., 0]`` when ``num_steps = T``.
         """
+        if spacing not in SPACINGS:
+            raise ValueError(f"unknown timestep spacing {spacing!r}; choose one of {', '.join(SPACINGS)}")
         n = max(1, min(int(num_steps), self.T))
-        ts = torch.linspace(self.T, 0, n + 1, dtype=torch.float64).round().long().tolist()
-        return ts
+        grid = torch.linspace(self.T, 0, n + 1, dtype=torch.float64)
+        if spacing == "leading":
+            grid = torch.cat([grid[1:] + 1, torch.zeros(1, dtype=torch.float64)])
+        return grid.round().long().tolist()
 
     def sample_timesteps(self, batch: int, generator: torch.Generator | None = None,
                          device: str | torch.device = "cpu") -> torch.Tensor:
@@ -283,11 +295,12 @@ class Trajectory:
 def sample(model: torch.nn.Module, schedule: NoiseSchedule, x_T: torch.Tensor, *, sampler: str = "ddim",
            num_steps: int = 50, eta: float = 0.0, labels: torch.Tensor | None = None, guidance: float = 1.0,
            clip: bool = True, generator: torch.Generator | None = None, max_frames: int = 101,
-           record: bool = True, progress=None) -> Trajectory:
-    """Run the reverse process from ``x_T`` ``(B, C, H, W)`` and record up to ``max_frames`` frames.
+           record: bool = True, progress=None, spacing: str = "leading") -> Trajectory:
+    """Run the reverse process from ``x_T`` ``(B, C, H, W)`` and record about ``max_frames`` frames (:func:`_kept_steps`).
 
     ``sampler="ddpm"`` takes all T ancestral steps (Ho Algorithm 2, sigma^2 = beta~_t); ``"ddim"``
-    takes ``num_steps`` jumps (Song eq. 12) with stochasticity ``eta``. The per-step noise comes from
+    takes ``num_steps`` jumps (Song eq. 12) with stochasticity ``eta``, visited in ``spacing``
+    (:meth:`NoiseSchedule.timesteps`; the start noise is x at the first visited t). The per-step noise comes from
     ``generator`` (on the CPU), so a run is reproducible from its seed. ``progress(i, n)`` is called before
     step ``i`` of ``n`` (it may raise to abandon the run).
     """
@@ -296,9 +309,9 @@ def sample(model: torch.nn.Module, schedule: NoiseSchedule, x_T: torch.Tensor, *
     start = time.perf_counter()
     was = model.training
     model.eval()
-    ts = schedule.timesteps(schedule.T if sampler == "ddpm" else num_steps)
+    ts = schedule.timesteps(schedule.T if sampler == "ddpm" else num_steps, spacing)
     n = len(ts) - 1
-    keep = _kept_steps(n, max_frames) if record else set()
+    keep = _kept_steps(schedule, ts, max_frames) if record else set()
     frames_xt, frames_eps, frames_x0, rec_t, step_s = [], [], [], [], []
     x = x_T
     eps = torch.zeros_like(x)
@@ -334,16 +347,28 @@ def sample(model: torch.nn.Module, schedule: NoiseSchedule, x_T: torch.Tensor, *
                       float(np.median(step_s)) if step_s else float("nan"))
 
 
-def _kept_steps(n: int, max_frames: int) -> set[int]:
-    """Indices (of ``n`` steps) whose x_t :func:`sample` records: ``max_frames`` evenly spaced, the first included."""
-    return set(np.unique(np.linspace(0, n, min(max_frames, n + 1)).round().astype(int)).tolist())
+def _kept_steps(schedule: NoiseSchedule, ts: list[int], max_frames: int) -> set[int]:
+    """Indices into ``ts`` (a run's visiting order) whose x_t :func:`sample` records, the first and last included.
+
+    A run of up to ``max_frames - 1`` steps keeps every step. A longer one keeps the levels it shares with a
+    ``max_frames - 1``-step run in either spacing (DDPM visits every t, so it keeps ~2 x ``max_frames``): runs whose
+    step counts divide one another are then recorded at common levels, and the page's scrubber shows the DDPM and
+    the DDIM panel at exactly the same t. Where the grids do not line up (333 steps), evenly spaced steps."""
+    n = len(ts) - 1
+    if n + 1 <= max_frames:
+        return set(range(n + 1))
+    levels = set().union(*(schedule.timesteps(max_frames - 1, sp) for sp in SPACINGS))
+    aligned = {i for i, t in enumerate(ts) if t in levels}
+    if len(aligned) < max_frames - 1:
+        aligned = set(np.unique(np.linspace(0, n, max_frames).round().astype(int)).tolist())
+    return aligned | {0, n}
 
 
 def recorded_timesteps(schedule: NoiseSchedule, sampler: str = "ddim", num_steps: int = 50,
-                       max_frames: int = 101) -> list[int]:
+                       max_frames: int = 101, spacing: str = "leading") -> list[int]:
     """The noise levels t a :func:`sample` run records (descending, ending at 0), known before it runs."""
-    ts = schedule.timesteps(schedule.T if sampler == "ddpm" else num_steps)
-    keep = _kept_steps(len(ts) - 1, max_frames)
+    ts = schedule.timesteps(schedule.T if sampler == "ddpm" else num_steps, spacing)
+    keep = _kept_steps(schedule, ts, max_frames)
     return [t for i, t in enumerate(ts[:-1]) if i in keep] + [0]
 
 
@@ -377,7 +402,7 @@ def generate(model: nn.Module, *, schedule: NoiseSchedule | None = None, sampler
              eta: float = 0.0, labels: torch.Tensor | None = None, guidance: float = 1.0,
              noise: torch.Tensor | None = None, n: int | None = None, seed: int = 0, clip: bool = True,
              record: bool = True, max_frames: int = 101, batch_size: int | None = None,
-             device: str | torch.device | None = None, progress=None) -> Trajectory:
+             device: str | torch.device | None = None, progress=None, spacing: str = "leading") -> Trajectory:
     """The one way dlviz draws images from a diffusion model (like a ``diffusers`` pipeline's ``__call__``).
 
     ``schedule`` defaults to the one the model was trained with (:func:`schedule_for`). The start x_T is
@@ -407,17 +432,17 @@ def generate(model: nn.Module, *, schedule: NoiseSchedule | None = None, sampler
         hook = None if progress is None else (lambda k, n, b=b: progress(b * n + k, n_batches * n))
         parts.append(sample(model, schedule, noise[i:i + step].to(dev), sampler=sampler, num_steps=num_steps,
                             eta=eta, labels=y, guidance=guidance, clip=clip, generator=g, max_frames=max_frames,
-                            record=record, progress=hook))
+                            record=record, progress=hook, spacing=spacing))
     return _cat(parts)
 
 
 def generate_per_class(model: nn.Module, n_per_class: int, *, num_steps: int = 25, guidance: float = 2.0,
-                       eta: float = 0.0, seed: int = 0, batch_size: int = 250, progress=None
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
+                       eta: float = 0.0, seed: int = 0, batch_size: int = 250, progress=None,
+                       spacing: str = "leading") -> tuple[torch.Tensor, torch.Tensor]:
     """``n_per_class`` DDIM samples of every class: ``(images (N, C, H, W) in [0, 1], labels (N,))``."""
     c = model.config
     labels = torch.arange(max(1, c.num_classes)).repeat_interleave(n_per_class)
     traj = generate(model, num_steps=num_steps, eta=eta, labels=labels if c.num_classes else None,
                     n=len(labels), guidance=guidance, seed=seed, record=False, batch_size=batch_size,
-                    progress=progress)
+                    progress=progress, spacing=spacing)
     return traj.samples, labels

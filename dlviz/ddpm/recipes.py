@@ -44,7 +44,7 @@ def _trainer(spec: DDPMSpec):
 
 
 def quality_protocol(spec: DDPMSpec) -> str:
-    return (f"{spec.eval_per_class} DDIM samples per class, {spec.eval_steps} steps, eta 0, guidance "
+    return (f"{spec.eval_per_class} DDIM samples per class, {spec.eval_steps} steps (leading spacing), eta 0, guidance "
             f"{spec.eval_guidance}, seed 0; classifier {'digits_cnn' if spec.dataset == 'digits' else 'food_cnn'}")
 
 
@@ -75,5 +75,6 @@ def make_recipe(name: str, spec: DDPMSpec, claims: dict) -> Recipe:
                   train=_trainer(spec), evaluate=lambda m: evaluate_spec(spec, m), claims=claims)
 
 
-register_recipe(make_recipe("ddpm_digits", DIGITS, {"sample_acc": (">=", 0.9), "fd": ("<=", 45.0)}))
-register_recipe(make_recipe("ddpm_food", FOOD, {"sample_acc": (">=", 0.5), "fd": ("<=", 32.0)}))
+# Measured with DDIM's default leading spacing (stop 23; trailing read 99.5 % / FD 34.3 and 62 % / FD 24.9).
+register_recipe(make_recipe("ddpm_digits", DIGITS, {"sample_acc": (">=", 0.95), "fd": ("<=", 32.0)}))
+register_recipe(make_recipe("ddpm_food", FOOD, {"sample_acc": (">=", 0.75), "fd": ("<=", 14.0)}))

@@ -130,9 +130,9 @@ def forward_process() -> None:
     zoom = max(1, 128 // image.shape[-1])
     with c2:
         ui.show(P.forward_row_figure(image, views, img_name, t, zoom), key="ddpm-fwd-pics")
-    sched_fig = P.schedule_figure(V.schedule_curves(), t)
-    ui.show(sched_fig, key="ddpm-schedules")
-    share.figure_csv_download(sched_fig, "ddpm-noise-schedules", key="ddpm-schedules",
+    ui.show(P.schedule_figure(V.schedule_curves(), t), key="ddpm-schedules")
+    share.figure_csv_download(lambda: P.schedule_figure(V.schedule_curves(), t, max_points=None),
+                              "ddpm-noise-schedules", key="ddpm-schedules",
                               label="Schedules: β, ᾱ, SNR (CSV)")
     m = st.columns(3)
     for col, (k, v) in zip(m, views.items(), strict=True):

@@ -404,3 +404,20 @@ def test_plots_and_thumbnail():
     assert P.picture_figure(pic, col_labels=["a", "b"]).layout.annotations[1].text == "b"
     thumb = thumbnail()
     assert thumb.dtype == np.uint8 and thumb.ndim == 3 and thumb.shape[2] == 3
+
+
+def test_the_schedule_figure_draws_a_light_curve_and_exports_every_t():
+    """Section 1 redraws this figure on every move of t: ≤ 270 points a curve, ending at exactly the schedule's
+    values at t = 1 and t = T (where cosine's β turns sharply the last 20 are all kept); the CSV export every t."""
+    from dlviz.ddpm import plots as P
+    from dlviz.ddpm.views import schedule_curves
+
+    curves = schedule_curves()
+    light, full = P.schedule_figure(curves, 250), P.schedule_figure(curves, 250, max_points=None)
+    assert len(light.data) == len(full.data) == 9
+    for a, b in zip(light.data, full.data, strict=True):
+        x, y = np.asarray(a.x), np.asarray(a.y)
+        assert len(x) <= 270 and list(np.asarray(b.x)) == list(range(1, 1001))
+        assert set(range(981, 1001)) <= set(x.tolist()) and x[0] == 1
+        assert np.allclose(y, np.asarray(b.y)[x - 1])                    # the same values, at the kept t
+    assert [s.x0 for s in light.layout.shapes] == [250] * 3

@@ -5,7 +5,7 @@
 The weights do not change: each card's ``metrics`` and ``quality_protocol`` are recomputed with its recipe's
 ``evaluate`` (the same call ``python -m dlviz.train NAME`` makes after training, and that
 ``tests/test_checkpoints.py`` repeats), the claims are the recipe's, and ``rescored`` records when and why.
-Used when DDIM's default timestep spacing became "leading" (stop 23).
+Used when DDIM's default timestep spacing became "leading" (stop 16).
 """
 
 from __future__ import annotations

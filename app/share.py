@@ -208,8 +208,9 @@ def csv_download(label: str, rows: Callable[[], object], name: str, key: str, co
 
 def figure_csv_download(fig, name: str, key: str, container=None, label: str = "Data (CSV)") -> None:
     """A CSV download of the numbers plotted in ``fig``, or in the figure ``fig()`` returns (built on click)."""
-    _button(container or st, label, lambda: figure_csv(fig() if callable(fig) else fig), f"dlviz-{_safe_name(name)}.csv", "text/csv",
-            key=f"{key}-figcsv", help="One row per plotted point (trace, x, y); heatmaps one row per cell.")
+    _button(container or st, label, lambda: figure_csv(fig() if callable(fig) else fig),
+            f"dlviz-{_safe_name(name)}.csv", "text/csv", key=f"{key}-figcsv",
+            help="One row per plotted point (trace, x, y); heatmaps one row per cell.")
 
 
 def image_download(image: Callable[[], np.ndarray], name: str, key: str, container=None,

@@ -30,7 +30,7 @@ from dlviz.imaging import quantize
 
 SCHEDULES = ("linear", "cosine", "quadratic")
 # Where a sampler with fewer than T steps starts (names as in diffusers' ``timestep_spacing``; Lin et al. 2024,
-# "Common Diffusion Noise Schedules and Sample Steps are Flawed", Table 2). "leading" starts one interval below T,
+# "Common Diffusion Noise Schedules and Sample Steps are Flawed"). "leading" starts one interval below T,
 # as the DDIM paper's own code does; "trailing" starts at T itself.
 SPACINGS = ("leading", "trailing")
 

@@ -25,7 +25,8 @@ def _timed(fn, repeat: int = 1):
 
 
 def rows() -> list[dict]:
-    from dlviz.ddpm import core as D
+    from dlviz.ddpm import sampling as D
+    from dlviz.ddpm.core import SCHEDULES
     from dlviz.checkpoints import load_shipped
     from dlviz.data import food_shapes
     from dlviz.ddpm.views import forward_view, trajectory_rows
@@ -58,7 +59,7 @@ def rows() -> list[dict]:
     row("page: ddpm", "trajectory slider move (cached trajectory -> figure JSON)", w, c, "ms", "< 100 ms", 1000)
 
     img = food_shapes(1, seed=7, classes=["hotdog"]).images[0]
-    w, c, _ = _timed(lambda: [forward_view(img, 500, k) for k in D.SCHEDULES], repeat=3)
+    w, c, _ = _timed(lambda: [forward_view(img, 500, k) for k in SCHEDULES], repeat=3)
     row("page: ddpm", "forward slider move, t = 500 (3 schedules, closed form + 500 single steps)", w, c, "ms",
         "< 150 ms", 1000)
 
@@ -79,7 +80,7 @@ def rows() -> list[dict]:
             row("train: ddpm digits", f"live run: one-per-class samples recognised at step {step}", acc, c,
                 "fraction", ">= 0.7 within 5 min")
 
-    from dlviz.ddpm.core import generate_per_class
+    from dlviz.ddpm.sampling import generate_per_class
     from dlviz.metrics import CLASSIFIERS, measure, real_reference
 
     dig, _ = load_shipped("ddpm_digits", expected_arch="unet")

@@ -16,6 +16,7 @@ from dlviz.data import FOOD_CLASSES
 from dlviz.ddpm import captions as C
 from dlviz.ddpm import core as D
 from dlviz.ddpm import plots as P
+from dlviz.ddpm import sampling as S
 from dlviz.ddpm import training as TR
 from dlviz.ddpm import views as V
 from dlviz.ddpm.background import estimate_seconds, fetch
@@ -99,7 +100,7 @@ def sampling(model, key: str, sampler: str, steps: int, eta: float, spacing: str
     n_steps = C.T if sampler == "ddpm" else steps
 
     def work(progress):                # on its own copy: the cached model is shared by every session
-        return D.generate(copy.deepcopy(model), sampler=sampler, num_steps=n_steps, eta=eta, labels=torch.tensor(labels),
+        return S.generate(copy.deepcopy(model), sampler=sampler, num_steps=n_steps, eta=eta, labels=torch.tensor(labels),
                           guidance=w, seed=seed, device=device, progress=progress, spacing=spacing)
 
     return background(sampler, (key, sampler, n_steps, eta, spacing, labels, w, seed, device), work,
@@ -187,7 +188,7 @@ def reverse_process(model, key: str, dataset: str, clf, card: dict, source: str)
     eta = s2.slider("DDIM η", 0.0, 1.0, 0.0, 0.1, key="ddpm-eta", bind=BIND,
                     help="0: deterministic DDIM; 1: as noisy as DDPM.")
     spacing = s4.radio("DDIM starts at", D.SPACINGS, key="ddpm-spacing", bind=BIND, horizontal=True,
-                       format_func=C.SPACING_NAMES.get, help=C.spacing_help(D.schedule_for(model), ddim_steps))
+                       format_func=C.SPACING_NAMES.get, help=C.spacing_help(S.schedule_for(model), ddim_steps))
     labels = (torch.arange(n_img) % len(classes)) if cls == "one of each" else torch.full((n_img,), classes.index(cls))
     args = (tuple(labels.tolist()), float(guidance), int(seed), sess.device)
     ddim = sampling(model, key, "ddim", ddim_steps, eta, spacing, *args)
@@ -196,8 +197,8 @@ def reverse_process(model, key: str, dataset: str, clf, card: dict, source: str)
     trajs = {f"DDIM · {ddim_steps} steps · η={eta:g}": ddim}
     if run_ddpm:
         trajs = {f"DDPM · {C.T:,} steps": sampling(model, key, "ddpm", C.T, 1.0, "leading", *args), **trajs}
-    sched = D.schedule_for(model)
-    opts = V.common_timesteps([D.recorded_timesteps(sched, "ddpm" if "DDPM" in n else "ddim", ddim_steps,
+    sched = S.schedule_for(model)
+    opts = V.common_timesteps([S.recorded_timesteps(sched, "ddpm" if "DDPM" in n else "ddim", ddim_steps,
                                                     spacing=spacing) for n in trajs])
     if st.session_state.get("ddpm-rev-t") not in (None, *opts):          # a value the new options lack: the nearest
         st.session_state["ddpm-rev-t"] = V.nearest(opts, st.session_state["ddpm-rev-t"])

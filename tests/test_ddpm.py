@@ -11,16 +11,8 @@ import pytest
 import torch
 from torch import nn
 
-from dlviz.ddpm.core import (
-    SCHEDULES,
-    NoiseSchedule,
-    initial_noise,
-    make_betas,
-    predict_noise,
-    sample,
-    to_image_space,
-    to_model_space,
-)
+from dlviz.ddpm.core import SCHEDULES, NoiseSchedule, make_betas, to_image_space, to_model_space
+from dlviz.ddpm.sampling import initial_noise, predict_noise, sample
 
 
 

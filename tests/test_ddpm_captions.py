@@ -29,7 +29,7 @@ def test_the_intro_and_the_ddpm_toggle_say_the_schedules_length():
 def test_network_evaluations_count_the_guided_pass(w, per_step):
     """Classifier-free guidance evaluates the U-Net with and without the label: twice, unless w is 0 or 1 (one
     of the two terms vanishes). Counted here on a real model by hooking its forward."""
-    from dlviz.ddpm.core import generate
+    from dlviz.ddpm.sampling import generate
     from dlviz.ddpm.training import fresh_model
 
     model = fresh_model(SPECS["digits"], base_channels=8, seed=0)

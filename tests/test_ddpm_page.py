@@ -20,7 +20,7 @@ PAGE = ROOT / "pages" / "ddpm.py"
 
 @pytest.mark.parametrize("name, size, channels", [("ddpm_digits", 16, 1), ("ddpm_food", 32, 3)])
 def test_shipped_ddpms_load_strictly_and_are_small(name, size, channels):
-    from dlviz.ddpm.core import schedule_for
+    from dlviz.ddpm.sampling import schedule_for
 
     model, card = load_shipped(name, expected_arch="unet")       # strict load_state_dict inside
     c = model.config
@@ -30,7 +30,7 @@ def test_shipped_ddpms_load_strictly_and_are_small(name, size, channels):
 
 
 def test_shipped_digits_ddpm_makes_the_digits_it_is_asked_for():
-    from dlviz.ddpm.core import generate_per_class
+    from dlviz.ddpm.sampling import generate_per_class
     from dlviz.metrics import measure, real_reference
 
     model, card = load_shipped("ddpm_digits", expected_arch="unet")

@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from dlviz.ddpm.background import Job, estimate_seconds, fetch
-from dlviz.ddpm.core import NoiseSchedule, generate, initial_noise, recorded_timesteps, sample
+from dlviz.ddpm.core import NoiseSchedule
+from dlviz.ddpm.sampling import generate, initial_noise, recorded_timesteps, sample
 from dlviz.ddpm.quality import MIN_OBJECT, NO_OBJECT, object_fraction, recognise, recognised_text
 from dlviz.ddpm.views import common_timesteps, nearest
 

@@ -130,7 +130,7 @@ def test_ddim_eta_1_with_every_step_is_the_ddpm_panel_of_the_shipped_model():
     import torch
 
     from dlviz.checkpoints import load_shipped
-    from dlviz.ddpm.core import generate
+    from dlviz.ddpm.sampling import generate
 
     model, _ = load_shipped("ddpm_digits", expected_arch="unet")
     T = model.config.num_timesteps

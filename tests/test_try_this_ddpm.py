@@ -62,7 +62,7 @@ def test_w_6_gives_more_of_the_class_than_w_0():
 def _page_defaults_trajectory():
     """What section 2 draws at its defaults (food generator, 8 hotdogs, w = 4, DDIM 50 steps, η = 0, seed 0)."""
     from dlviz.checkpoints import load_shipped
-    from dlviz.ddpm.core import generate
+    from dlviz.ddpm.sampling import generate
 
     model, _ = load_shipped("ddpm_food", expected_arch="unet")
     with torch.no_grad():
@@ -112,7 +112,7 @@ def test_starting_ddim_at_T_saturates_the_colours_and_loses_hotdogs():
     share of colour values pinned at the ends of [0, 1] more than doubles, and fewer are recognised as hotdogs."""
     from dlviz.checkpoints import load_shipped
     from dlviz.ddpm.captions import SPACING_PROMPT
-    from dlviz.ddpm.core import generate
+    from dlviz.ddpm.sampling import generate
     from dlviz.ddpm.quality import recognise
 
     assert "More than twice" in SPACING_PROMPT and "fewer hotdogs" in SPACING_PROMPT

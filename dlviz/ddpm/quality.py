@@ -73,7 +73,7 @@ def score_samples(model, classifier, dataset: str, n_per_class: int, steps: int,
                   progress=None):
     """``n_per_class`` DDIM samples of every class, judged: ``(dlviz.metrics.Quality, Verdicts)`` -- the
     classifier's accuracy and the Fréchet distance to real images, and the verdicts with "no object"."""
-    from dlviz.ddpm.core import generate_per_class
+    from dlviz.ddpm.sampling import generate_per_class
     from dlviz.metrics import measure, real_floor_images, real_reference
 
     imgs, lab = generate_per_class(model, n_per_class, num_steps=steps, guidance=guidance, seed=seed,

@@ -50,7 +50,7 @@ def quality_protocol(spec: DDPMSpec) -> str:
 
 def evaluate_spec(spec: DDPMSpec, model) -> dict:
     from dlviz.checkpoints import load_shipped
-    from dlviz.ddpm.core import generate_per_class
+    from dlviz.ddpm.sampling import generate_per_class
     from dlviz.metrics import CLASSIFIERS, measure, real_floor_images, real_reference
 
     clf, _ = load_shipped(CLASSIFIERS[spec.dataset], expected_arch="small_cnn")

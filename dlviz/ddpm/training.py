@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlviz.data import ImageData, batches
-from dlviz.ddpm.core import NoiseSchedule, generate, initial_noise, schedule_for, to_model_space
+from dlviz.ddpm.core import NoiseSchedule, to_model_space
+from dlviz.ddpm.sampling import generate, initial_noise, schedule_for
 from dlviz.train import Trainer
 
 NUM_BUCKETS = 10

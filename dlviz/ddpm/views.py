@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 from dlviz.imaging import to_uint8
-from dlviz.ddpm.core import SCHEDULES, NoiseSchedule, Trajectory, to_image_space, to_model_space
+from dlviz.ddpm.core import SCHEDULES, NoiseSchedule, to_image_space, to_model_space
+from dlviz.ddpm.sampling import Trajectory
 
 
 @dataclass
@@ -144,7 +145,7 @@ def snippet_body(checkpoint: str, classifier: str, labels: list[int], steps: int
     """Plain Python (dlviz only) that redraws the page's DDIM samples and counts what the classifier recognises."""
     return f'''import torch
 from dlviz.checkpoints import load_shipped
-from dlviz.ddpm.core import generate
+from dlviz.ddpm.sampling import generate
 from dlviz.ddpm.quality import recognise, recognised_text
 
 model, _ = load_shipped("{checkpoint}", expected_arch="unet")

@@ -182,7 +182,7 @@ def compare(generators: dict[str, tuple[str, Callable[[int], tuple[torch.Tensor,
 def generators_for(models: dict[str, nn.Module]) -> dict[str, tuple[str, Callable]]:
     """The comparison's sampler for each shipped model ``{checkpoint: model}``, labelled by its family; a
     conditional model (GAN or DDPM) is asked for every class in turn, so its class accuracy is measured."""
-    from dlviz.ddpm.core import generate_per_class
+    from dlviz.ddpm.sampling import generate_per_class
     from dlviz.vae.core import sample_prior
 
     gens = {}

@@ -8,7 +8,7 @@ the time embedding, with one extra "null" label (index ``num_classes``) for clas
 (Ho & Salimans, 2021). The output convolution starts at zero, so an untrained model predicts ε̂ = 0.
 
 The config also records the noise schedule the model was trained with (``schedule``,
-``num_timesteps``): the weights are only meaningful with it (see :func:`dlviz.ddpm.core.schedule_for`).
+``num_timesteps``): the weights are only meaningful with it (see :func:`dlviz.ddpm.sampling.schedule_for`).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ early level, or stuck far above its best for a long window -- stops, and restore
 written to a temporary name, then renamed).
 
 Live runs (the app) set ``live_budget``: periodic snapshots/evaluations that would push their share of
-the training time above it are skipped, so a costly snapshot (a DDPM sample) adapts its interval to its
+the training time above it (counting what the last one cost) are skipped, so a costly snapshot (a DDPM sample) adapts its interval to its
 cost. ``timing`` holds the seconds spent in steps and in periodic work; ``threads`` (optional) sets the
 intra-op thread count of the training thread only (OpenMP thread counts are per thread).
 
@@ -146,7 +146,8 @@ class Trainer:
         self.explode_factor, self.explode_window = explode_factor, max(1, int(explode_window))
         self._watch = ExplosionWatch(explode_factor, self.explode_window)
         self.live_budget, self.threads = live_budget, threads
-        self.timing = {"step_s": 0.0, "periodic_s": 0.0, "periodic_runs": 0, "periodic_skipped": 0}
+        self.timing = {"step_s": 0.0, "periodic_s": 0.0, "periodic_runs": 0, "periodic_skipped": 0,
+                       "periodic_last_s": 0.0}
 
     # ------------------------------------------------------------------ control
     def start(self) -> Trainer:
@@ -282,11 +283,13 @@ class Trainer:
         return {"loss": float(loss.detach()), **{k: float(v) for k, v in extra.items()}}
 
     def _within_budget(self, final: bool) -> bool:
-        """Whether a due periodic call fits ``live_budget`` (always at step 0 and at the end)."""
+        """Whether a due periodic call fits ``live_budget`` (always at step 0 and at the end): the time spent so
+        far plus what the last call cost must stay within the budget's share of the step time, so the share
+        approaches the budget from below instead of overshooting it by one call."""
         if final or self.live_budget is None or self.step == 0:
             return True
         tm = self.timing
-        if tm["periodic_s"] <= self.live_budget * tm["step_s"]:
+        if tm["periodic_s"] + tm["periodic_last_s"] <= self.live_budget * tm["step_s"]:
             return True
         tm["periodic_skipped"] += 1
         return False
@@ -298,7 +301,8 @@ class Trainer:
             return
         t0 = time.perf_counter()
         self._periodic_now(final)
-        self.timing["periodic_s"] += time.perf_counter() - t0
+        self.timing["periodic_last_s"] = cost = time.perf_counter() - t0
+        self.timing["periodic_s"] += cost
         self.timing["periodic_runs"] += 1
 
     def _periodic_now(self, final: bool) -> None:

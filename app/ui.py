@@ -605,6 +605,13 @@ def _progress(key: str, active: bool) -> None:
     _bar()
 
 
+@st.cache_resource(show_spinner=False, max_entries=128)
+def cached_figure(kind: str, key: tuple, _build):
+    """A figure (or any view) built once per ``(kind, key)`` for every session: reruns that change nothing skip
+    building it and plotly's validation. ``key`` must name everything the figure shows."""
+    return _build()
+
+
 def live_cached(name: str, version, build: Callable[[], object], min_interval: float = 1.0):
     """``build()`` once per ``version`` for a live view, and at most every ``max(min_interval, 10 x the
     cost of all live figures)`` seconds: the figures a page's live view rebuilds together (those built in the

@@ -39,7 +39,7 @@ def _figure_json(fig) -> None:
 
 def rows() -> list[dict]:
     out = []
-    for name, key in (("vae_digits16", "digits"), ("vae_food16", "food")):
+    for name, key in (("vae_digits16", "digits"), ("vae_food32", "food")):
         out += model_rows(name, key)
     return out + training_rows()
 

@@ -74,12 +74,6 @@ def completeness(model_key: str, image_key: str, target: int, steps: int, baseli
     return attr.ig_completeness(_net, _x, target, steps=steps, baseline=baseline)
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
-def cached_figure(kind: str, key: tuple, _build):
-    """A figure built once per ``(kind, key)``: reruns that change nothing skip plotly's validation."""
-    return _build()
-
-
 @st.cache_data(show_spinner="Randomising layer by layer...", max_entries=8)
 def sanity(model_key: str, image_key: str, target: int, params: attr.Params, seed: int, methods: tuple, _net, _xs,
            _targets):
@@ -238,13 +232,13 @@ def explain(sub: Subject, shown: Shown, target: int, probs: torch.Tensor, pred: 
         share.image_download(lambda: to_hwc(shown.x[0]), f"attribution-input-{shown.title}", key="attr-input")
         st.caption(f"Model: {sub.card.get('summary', sub.key)}")
     with c_probs:
-        ui.show(cached_figure("probs", (sub.key, shown.key, target), lambda: aplots.probs_figure(probs, sub.names, target)),
+        ui.show(ui.cached_figure("probs", (sub.key, shown.key, target), lambda: aplots.probs_figure(probs, sub.names, target)),
                 key="attr-probs")
         verdict = "correct" if shown.true_label is not None and pred == shown.true_label else "wrong" if shown.true_label is not None else ""
         st.caption(f"Predicted **{sub.names[pred]}** ({float(probs[pred]):.0%}){f', which is {verdict}' if verdict else ''}. "
                    f"Explaining the logit of **{sub.names[target]}**.")
 
-    maps_fig = cached_figure("maps", (sub.key, shown.key, target, params, sess.seed, overlay, sub.methods),
+    maps_fig = ui.cached_figure("maps", (sub.key, shown.key, target, params, sess.seed, overlay, sub.methods),
                              lambda: aplots.maps_figure(shown.x[0], maps, attr.SIGNED, overlay=overlay, height=260))
     ui.show(maps_fig, key="attr-maps")
     share.figure_csv_download(maps_fig, f"attribution-maps-{sub.names[target]}", key="attr-maps", label="Maps (CSV)")
@@ -318,12 +312,12 @@ def sanity_check(sub: Subject, shown: Shown, target: int, params: attr.Params) -
                        delta_color="normal" if passes[m] else "inverse", delta_arrow="off",
                        help="Mean Spearman correlation with the original map once every layer is re-initialised.")
         sanity_key = (sub.key, shown.key, target, params, sess.seed)
-        curves = cached_figure("curves", (*sanity_key, threshold, sub.methods),
+        curves = ui.cached_figure("curves", (*sanity_key, threshold, sub.methods),
                                lambda: aplots.sanity_curves_figure(res.layers, res.correlation, threshold))
         ui.show(curves, key="attr-sanity-curves")
         share.figure_csv_download(curves, "attribution-sanity-check", key="attr-sanity-curves")
         magnitudes = {m: False for m in sub.methods}  # the check compares magnitude maps
-        ui.show(cached_figure("grid", (*sanity_key, sub.methods),
+        ui.show(ui.cached_figure("grid", (*sanity_key, sub.methods),
                               lambda: aplots.sanity_grid_figure(res.maps, res.layers, magnitudes)),
                 key="attr-sanity-grid")
         st.caption("Rows: methods. Columns: the intact model, then one more layer re-initialised per column (left to "

@@ -60,12 +60,6 @@ def image_strip(key: tuple, images: torch.Tensor, captions: list[str], scale: in
     st.image(_pngs(key, images, scale), caption=captions, width=width)
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
-def cached_figure(kind: str, key: tuple, _build):
-    """A figure built once per ``(kind, key)``: reruns that change nothing skip plotly's validation."""
-    return _build()
-
-
 @st.cache_data(show_spinner="Evaluating on the validation images...", max_entries=6)
 def evaluate(_model, model_key: str, data_key: tuple, _val) -> clf.Results:
     return clf.evaluate(_model, _val)
@@ -252,7 +246,7 @@ def confusion(picked: ui.Picked, data: Data, res: clf.Results) -> None:
     cell = st.session_state.get(cell_key, C.default_cell(res.confusion))
     with cm_col:
         normalise = st.toggle("Colour by row rate (else by count)", True, key="clf-cm-norm", bind="query-params")
-        cm_fig = cached_figure("cm", (model_key, data.key, normalise, cell),
+        cm_fig = ui.cached_figure("cm", (model_key, data.key, normalise, cell),
                                lambda: cplots.confusion_figure(res.confusion, names, normalise, selected=cell))
         event = ui.show(cm_fig, key=f"clf-cm-{model_key}", on_select="rerun", selection_mode="points")
         pts = (event.selection.points if event is not None and event.selection else []) or []
@@ -262,7 +256,7 @@ def confusion(picked: ui.Picked, data: Data, res: clf.Results) -> None:
                 st.session_state[cell_key] = cell = new
                 st.rerun()
     with pc_col:
-        ui.show(cached_figure("perclass", (model_key, data.key),
+        ui.show(ui.cached_figure("perclass", (model_key, data.key),
                               lambda: cplots.per_class_figure(res.per_class_accuracy, names,
                                                               height=max(260, 28 * len(names) + 60))),
                 key="clf-perclass")
@@ -337,7 +331,7 @@ def feature_embedding(picked: ui.Picked, data: Data, res: clf.Results) -> None:
                         icon=":material/hourglass_top:")
             else:
                 pts2, label = umap_job.result, "UMAP"
-        emb_fig = cached_figure("embedding", (model_key, data.key, label, sess.seed),
+        emb_fig = ui.cached_figure("embedding", (model_key, data.key, label, sess.seed),
                                 lambda: cplots.embedding_figure(pts2, res.labels, res.preds, res.confidence, names,
                                                                 label))
         ev = ui.show(emb_fig, key=f"clf-embedding-{label}", on_select="rerun", selection_mode="points")

@@ -17,7 +17,7 @@ from dlviz.checkpoints import shipped
 from dlviz.data import DataError
 from dlviz.imaging import tile, to_uint8, upscale
 from dlviz.train import make_optimizer
-from dlviz.vae import captions as C, embed, views
+from dlviz.vae import captions as C, embed, expost, views
 from dlviz.vae import plots as P, state as S
 from dlviz.vae.training import DATASETS, LIVE_DEFAULTS, SWEEP_BETAS, folder_note
 from dlviz.vae.views import Explored
@@ -31,7 +31,7 @@ PAGE_INFO = {
     "thumbnail": "dlviz.vae.views:thumbnail",
 }
 SHIPPED = {"vae_digits2": ("digits", "digits · 2-D latent"), "vae_digits16": ("digits", "digits · 16-D latent"),
-           "vae_food16": ("food", "food shapes · 16-D latent"), "vae_hotdog16": ("hotdog", "hotdogs · 16-D latent")}
+           "vae_food32": ("food", "food shapes · 32-D latent"), "vae_hotdog32": ("hotdog", "hotdogs · 32-D latent")}
 K = "vae"
 BIND = "query-params"
 T0 = time.perf_counter()
@@ -50,35 +50,13 @@ def analyse(ck: str, _model, _test) -> dict:
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def recon_fig(ck: str, idx: tuple[int, ...], _model, _test, _elbo):
-    return views.reconstruction_view(_model, _test, list(idx), _elbo)
-
-
-@st.cache_resource(max_entries=32, show_spinner=False)
 def path_views(ck: str, ia: int, ib: int, steps: int, method: str, _model, _A, _emb) -> dict:
     return views.interpolation_view(_model, _A["mu"], ia, ib, steps, method, _A["proj"], _emb)
-
-
-@st.cache_resource(max_entries=32, show_spinner=False)
-def map_fig(ck: str, method: str, color_by: str, ia: int, ib: int, steps: int, thumbs_on: bool, _A, _emb, _test,
-            _paths):
-    return views.map_view(_test, _emb, method, _A["hover"], _A["elbo"] if color_by == "ELBO" else None, _paths,
-                          ia, ib, thumbs_on)
-
-
-@st.cache_resource(max_entries=16, show_spinner=False)
-def grid_fig(ck: str, dims: tuple[int, int], n: int, coverage: float, base_key: str, _model, _base):
-    return views.manifold_view(_model, dims, n, coverage, _base)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Importance sampling (IWAE)...")
 def iwae(ck: str, k: int, _model, _x):
     return views.iwae_estimate(_model, _x, k)
-
-
-@st.cache_resource(max_entries=8, show_spinner=False)
-def kl_fig(ck: str, _stats: V.LatentStats):
-    return P.kl_per_dim_figure(_stats.kl_per_dim.numpy(), _stats.activity.numpy(), _stats.threshold)
 
 
 # ---------------------------------------------------------------- sidebar: live training
@@ -191,7 +169,8 @@ def reconstructions(m: Explored, A: dict) -> None:
     how = c1.radio("Show", views.SELECTIONS, horizontal=True, key=f"{K}-show", bind=BIND)
     n_show = c2.slider("Images", 4, 16, 12, key=f"{K}-nshow", bind=BIND)
     idx = views.select_images(A["elbo"], how, n_show, seed=ui.session().seed)
-    ui.show(recon_fig(m.ck, tuple(int(i) for i in idx), m.model, m.test, A["elbo"]), key=f"{K}-recon")
+    ui.show(ui.cached_figure("vae-recon", (m.ck, tuple(int(i) for i in idx)),
+                             lambda: views.reconstruction_view(m.model, m.test, list(idx), A["elbo"])), key=f"{K}-recon")
     st.caption(C.RECONSTRUCTIONS)
     names = m.test.class_names
     share.csv_download("These images' ELBO (CSV)", lambda: C.recon_rows(A, idx, m.test.labels, names),
@@ -233,8 +212,9 @@ def latent_map(m: Explored, A: dict, run) -> tuple[str, np.ndarray, int]:
     thumbs_on = st.toggle("Draw images on the map", key=f"{K}-thumbs", bind=BIND)
     cm, ci = st.columns([3, 2])
     with cm:
-        ui.show(map_fig(ck, method, color_by, ia, ib, steps, thumbs_on, A, emb_xy, test, pv["on_map"]), key=f"{K}-map",
-                on_select="rerun", selection_mode="points")
+        fig = ui.cached_figure("vae-map", (ck, method, color_by, ia, ib, steps, thumbs_on), lambda: views.map_view(
+            test, emb_xy, method, A["hover"], A["elbo"] if color_by == "ELBO" else None, pv["on_map"], ia, ib, thumbs_on))
+        ui.show(fig, key=f"{K}-map", on_select="rerun", selection_mode="points")
         st.caption(views.map_caption(method, D, A["proj"].explained))
         status = C.umap_status(D, want, method, live_training, job)
         if status is not None and status[0] != "wait":
@@ -290,7 +270,8 @@ def manifold(m: Explored, A: dict, ia: int) -> None:
     use_a = base_choice.startswith("image") and D > 2
     base = torch.from_numpy(A["mu"][ia]) if use_a else None
     dims = (da,) if db is None else (da, db)
-    ui.show(grid_fig(m.ck, dims, n, cover, f"A{ia}" if use_a else "0", m.model, base), key=f"{K}-manifold")
+    ui.show(ui.cached_figure("vae-manifold", (m.ck, dims, n, cover, f"A{ia}" if use_a else "0"),
+                             lambda: views.manifold_view(m.model, dims, n, cover, base)), key=f"{K}-manifold")
     st.caption(C.manifold_caption(da, db))
 
 
@@ -342,12 +323,41 @@ def latent_sliders(m: Explored, A: dict, method: str, emb_xy: np.ndarray, ia: in
     sliders()
 
 
-# ---------------------------------------------------------------- 5. diagnostics
+# ---------------------------------------------------------------- 5. samples: the prior or a fitted mixture
+@st.cache_resource(show_spinner="Fitting a mixture to the training codes...", max_entries=6)
+def code_mixture(ck: str, _model, dkey: str, droot, dfolder):
+    return expost.fit_code_mixture(_model, data(dkey, "train", droot, dfolder).images)
+
+
+@st.cache_data(show_spinner="Scoring 500 samples...", max_entries=32)
+def scored(ck: str, source: str, seed: int, _model, _mixture, dkey: str) -> dict:
+    return expost.sample_quality(expost.draw(_model, 500, source, _mixture, seed)[1], dkey)
+
+
+@st.fragment
+def samples(m: Explored) -> None:
+    c1, c2, c3 = st.columns([2, 1, 1])
+    source = c1.radio("Sample from", expost.SOURCES, format_func=expost.SOURCE_NAMES.get, horizontal=True,
+                      key=f"{K}-from", bind=BIND, help=C.SAMPLE_SOURCE_HELP)
+    n, seed = c2.slider("Images", 8, 64, 32, 8, key=f"{K}-nsamples", bind=BIND), int(
+        c3.number_input("Seed", 0, 9999, 0, key=f"{K}-sample-seed", bind=BIND))
+    mix = code_mixture(m.ck, m.model, m.dkey, m.droot, m.dfolder) if source == "mixture" else None
+    pic = upscale(tile(expost.draw(m.model, n, source, mix, seed)[1], ncol=8), max(3, 96 // m.test.shape[1]))
+    st.image(pic, width=min(800, pic.shape[1]), caption=C.SAMPLES)
+    share.image_download(lambda: pic, f"vae-{m.src}-samples-{source}-seed{seed}", key=f"{K}-samples")
+    if m.src in SHIPPED or st.button("Score 500 samples", key=f"{K}-score"):
+        st.caption(expost.quality_text(scored(m.ck, source, seed, m.model, mix, m.dkey), source))
+
+
+# ---------------------------------------------------------------- 6. diagnostics
 def diagnostics(m: Explored, A: dict, run, available) -> None:
     c1, c2 = st.columns(2)
     with c1:
-        ui.show(kl_fig(m.ck, A["stats"]), key=f"{K}-kl")
-        share.figure_csv_download(kl_fig(m.ck, A["stats"]), f"vae-{m.src}-kl-per-unit", key=f"{K}-kl")
+        s = A["stats"]
+        kl = ui.cached_figure("vae-kl", (m.ck,), lambda: P.kl_per_dim_figure(s.kl_per_dim.numpy(), s.activity.numpy(),
+                                                                               s.threshold))
+        ui.show(kl, key=f"{K}-kl")
+        share.figure_csv_download(kl, f"vae-{m.src}-kl-per-unit", key=f"{K}-kl")
         st.caption(C.KL_PER_UNIT)
         n_iw = min(C.IWAE_IMAGES, len(m.test))
         if st.button(f"Estimate log p(x) by importance sampling (k = {C.IWAE_K}, {n_iw} images)", key=f"{K}-iwae"):
@@ -371,7 +381,7 @@ run, available = train_sidebar(), shipped()
 m = pick_model(explore, run, available)
 A = analyse(m.ck, m.model, m.test)
 summary(m, A, run)
-tabs = st.tabs(["Reconstructions", "Latent map & interpolation", "Manifold", "Latent sliders", "Diagnostics"])
+tabs = st.tabs(["Reconstructions", "Latent map & interpolation", "Manifold", "Latent sliders", "Samples", "Diagnostics"])
 with tabs[0]:
     reconstructions(m, A)
 with tabs[1]:
@@ -381,20 +391,10 @@ with tabs[2]:
 with tabs[3]:
     latent_sliders(m, A, method, emb_xy, ia)
 with tabs[4]:
+    samples(m)
+with tabs[5]:
     diagnostics(m, A, run, available)
 st.session_state[f"{K}-explored"] = (m.src, m.step, time.time(), time.perf_counter() - T0)
 st.session_state[f"{K}-full-run"] = False
 
-ui.try_this([
-    "On *digits · 2-D latent*, open **Manifold**: where does a 4 turn into a 9? Then click a 4 and a 9 on the map "
-    "and compare the linear and spherical paths.",
-    "On a 16-D model, read the midpoint norms under the strips: the linear path dips toward the origin, the "
-    "spherical one does not. Which midpoint is nearer √D, where the prior's samples lie, and does its frame look "
-    "better?",
-    "Train with **β = 8** on the digits and open **Diagnostics**: how many units stay active, and what happened to "
-    "the reconstructions?",
-    "Switch on the **β sweep** and watch four runs trace the rate–distortion curve.",
-    "Train a **64-D** VAE: most units collapse to the prior (grey bars), yet the ELBO barely changes. Why?",
-    "Pick *hotdogs · 16-D* and press **Sample from the prior** a few times: how often is it a hotdog? Then train "
-    "with learning rate 10 and watch the loss explode: the page tells you, though no NaN ever appears.",
-])
+ui.try_this(C.TRY_THIS)

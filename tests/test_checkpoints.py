@@ -116,8 +116,9 @@ def test_every_shipped_checkpoint_has_a_recipe_and_is_small():
         for field in ("seed", "steps", "wall_time_s", "metrics", "versions", "config", "dataset"):
             assert field in ck.card, f"{name}'s card lacks {field}"
         total += ck.path.stat().st_size
-    # 19 pages ship 57 checkpoints (9.4 MB at stop 10); the cap keeps a clone small as pages are added
-    assert total < 12 * 1024 * 1024, f"shipped checkpoints weigh {total / 1e6:.1f} MB"
+    # 19 pages ship 57 checkpoints (9.4 MB at stop 10; 12.2 MiB at stop 17, when the food and hotdog VAEs became 5x
+    # wider, stored as float16, so that their samples are recognised); the cap keeps a clone small as pages are added
+    assert total < 13 * 1024 * 1024, f"shipped checkpoints weigh {total / 1e6:.1f} MB"
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))

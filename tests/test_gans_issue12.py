@@ -63,11 +63,11 @@ def test_drawn_points_are_the_pages_custom_data():
 
 # ---------------------------------------------------------------- float16 storage, conditional reading
 def test_half_storage_halves_the_file_and_loads_into_float32(tmp_path):
-    from dlviz.gans.recipes import _half_storage, _round_to_half
+    from dlviz.models.storage import round_to_half, store_as_half
 
     torch.manual_seed(0)
-    m = _half_storage(build_model("dcgan", image_size=16, channels=1, g_width=8, d_width=8))
-    _round_to_half(m)
+    m = store_as_half(build_model("dcgan", image_size=16, channels=1, g_width=8, d_width=8))
+    round_to_half(m)
     p = save_checkpoint(tmp_path / "h.pt", m)
     sd = read_payload(p)["state_dict"]
     assert all(v.dtype == torch.float16 for v in sd.values() if v.is_floating_point())
@@ -232,9 +232,10 @@ def test_food_gan_sits_beside_the_food_vae_and_ddpm():
     names = I.COMPARE["food_shapes"]
     assert set(names) <= set(shipped()) and any(n.startswith("dcgan") for n in names)
     rows = I.compare(I.generators_for({n: load_shipped(n)[0] for n in names}), "food_shapes", n=20)
-    assert [r.generator for r in rows] == ["VAE", "GAN", "conditional GAN", "DDPM (DDIM, 25 steps, w = 2)"]
+    assert [r.generator for r in rows] == ["VAE (prior)", "VAE (fitted mixture)", "GAN", "conditional GAN",
+                                               "DDPM (DDIM, 25 steps, w = 2)"]
     assert all(math.isfinite(r.fd) and r.fd > 0 and r.ms_per_image > 0 and r.n == 20 for r in rows)
-    assert math.isnan(rows[1].accuracy) and all(0 <= r.accuracy <= 1 for r in rows[2:])   # the conditional ones
+    assert all(math.isnan(r.accuracy) for r in rows[:3]) and all(0 <= r.accuracy <= 1 for r in rows[3:])  # conditional
 
 
 def test_a_selection_is_added_once_however_often_the_page_reruns():

@@ -1,7 +1,7 @@
 """The VAE page's "try this" prompts (issue 15), each set as the student would -- through the URL, since every control
 is bound -- and every promised outcome checked on the page.
 
-6 prompts, 4 promises (all tested), 3 questions (the last prompt is both: a question, then a promise):
+7 prompts, 5 promises (all tested), 3 questions (prompt 6 is both: a question, then a promise):
 
 1. "On digits · 2-D latent, open Manifold: where does a 4 turn into a 9? ... compare the linear and spherical
    paths." -- question.
@@ -15,9 +15,12 @@ is bound -- and every promised outcome checked on the page.
    :func:`test_the_beta_sweep_traces_a_rate_distortion_curve`.
 5. "Train a 64-D VAE: most units collapse to the prior (grey bars), yet the ELBO barely changes. Why?" -- promise:
    :func:`test_a_64d_vae_collapses_most_units_and_keeps_its_elbo`.
-6. "Pick hotdogs · 16-D and press Sample from the prior ...: how often is it a hotdog? Then train with learning
+6. "Pick hotdogs · 32-D and press Sample from the prior ...: how often is it a hotdog? Then train with learning
    rate 10 and watch the loss explode: the page tells you, though no NaN ever appears." -- question, then a
    promise: :func:`test_learning_rate_10_explodes_without_a_nan_and_the_page_says_so`.
+7. "On food shapes · 32-D, open Samples and switch from the prior to the fitted mixture: how many more samples does
+   the classifier read, and how far does the Fréchet distance fall?" -- promise (more, and it falls), measured:
+   :func:`test_the_fitted_mixture_is_read_more_often_and_nearer_the_real_images_than_the_prior`.
 
 Training prompts run the page's Train button on the digits with fewer steps than the default where the promise
 does not depend on them (marked slow).
@@ -68,8 +71,8 @@ def _metric(at: AppTest, label: str) -> str:
 
 
 @pytest.mark.parametrize(("model", "label"), [("vae_digits16", "digits · 16-D latent"),
-                                              ("vae_food16", "food shapes · 16-D latent"),
-                                              ("vae_hotdog16", "hotdogs · 16-D latent")])
+                                              ("vae_food32", "food shapes · 32-D latent"),
+                                              ("vae_hotdog32", "hotdogs · 32-D latent")])
 def test_the_linear_midpoint_dips_toward_the_origin(model, label):
     at = _page(**{"vae-src": label})                                          # a link carries the radio's label
     assert next(r for r in at.sidebar.radio if r.key == "vae-src").value == model
@@ -77,7 +80,8 @@ def test_the_linear_midpoint_dips_toward_the_origin(model, label):
     m = re.search(r"linear ([\d.]+), spherical ([\d.]+); a typical prior sample has \|z\| ≈ √(\d+) = (\d+\.\d+)", cap)
     assert m, cap
     linear, spherical, d, typical = float(m[1]), float(m[2]), int(m[3]), float(m[4])
-    assert d == 16 and typical == pytest.approx(math.sqrt(16), abs=0.005)
+    dim = int(label.split("-D")[0].split()[-1])
+    assert d == dim and typical == pytest.approx(math.sqrt(dim), abs=0.005)
     assert linear < spherical, cap                                            # the dip toward the origin
 
 
@@ -122,3 +126,18 @@ def test_learning_rate_10_explodes_without_a_nan_and_the_page_says_so():
         assert any("exploded" in m or "too high" in m for m in said), said
     finally:
         stop_runs(at, "vae")
+
+
+def _sample_caption(at: AppTest) -> tuple[float, float]:
+    cap = next(c.value for c in at.caption if "samples from" in c.value and "confidence" in c.value)
+    m = re.search(r"^(\d+)% of 500 samples from .*Fréchet distance to real images ([\d.]+)", cap)
+    assert m, cap
+    return float(m[1]), float(m[2])
+
+
+def test_the_fitted_mixture_is_read_more_often_and_nearer_the_real_images_than_the_prior():
+    """Prompt 7, on the shipped food VAE at the tab's defaults (seed 0), through the URL."""
+    prior = _sample_caption(_page(**{"vae-src": "food shapes · 32-D latent", "vae-from": "the prior N(0, I)"}))
+    mixture = _sample_caption(_page(**{"vae-src": "food shapes · 32-D latent",
+                                       "vae-from": "a mixture fitted to the codes (ex-post)"}))
+    assert mixture[0] > 2 * prior[0] and mixture[1] < 0.85 * prior[1], (prior, mixture)

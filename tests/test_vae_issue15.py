@@ -65,7 +65,7 @@ def test_the_captions_say_what_the_nats_are():
     assert "upper bound" in metrics["KL to the prior"].help and "information the code carries" not in \
         metrics["KL to the prior"].help
     assert any("upper bound on the information I(x; z)" in c.value for c in at.caption)    # rate-distortion
-    _radio(at).set_value("vae_hotdog16").run()
+    _radio(at).set_value("vae_hotdog32").run()
     assert not errors(at), errors(at)
     elbo = float(next(m for m in at.metric if m.label == "Test ELBO").value.split()[0])
     cap = next(c.value for c in at.caption if c.value.startswith("**What these nats are.**"))

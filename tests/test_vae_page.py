@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from dlviz.checkpoints import shipped
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "vae.py")
-SHIPPED = [n for n in ("vae_digits2", "vae_digits16", "vae_food16", "vae_hotdog16") if n in shipped()]
+SHIPPED = [n for n in ("vae_digits2", "vae_digits16", "vae_food32", "vae_hotdog32") if n in shipped()]
 
 
 def _errors(at: AppTest) -> list[str]:

@@ -106,18 +106,20 @@ def _shipped_vaes():
 @pytest.mark.parametrize("name", sorted(_shipped_vaes()))
 def test_shipped_vae_loads_strictly_and_reconstructs_within_its_card(name):
     from dlviz.checkpoints import load_checkpoint
-    from dlviz.vae.recipes import PLANS
+    from dlviz.vae.recipes import CHANNELS, PLANS
     from dlviz.vae import recon_mse
 
     ck = _shipped_vaes()[name]
-    assert ck.path.stat().st_size < 500_000
+    # the wider food models (5x the weights) are stored as float16: their files stay near 1 MB
+    assert ck.path.stat().st_size < (1_100_000 if name in CHANNELS else 500_000)
+    assert (ck.card.get("storage") == "float16") == (name in CHANNELS)
     model, card = load_checkpoint(ck.path, expected_arch="conv_vae")       # strict: every weight fits
     assert model.config.latent_dim == PLANS[name][1]
     assert "test_elbo" in card["metrics"] and card["claims"]["test_elbo"][0] == ">="
     op, bound = card["claims"]["recon_mse"]
     mse = recon_mse(model, load_data(PLANS[name][0], "test").images)
     assert op == "<=" and mse <= bound
-    assert mse == pytest.approx(card["metrics"]["recon_mse"], rel=1e-3)
+    assert mse == pytest.approx(card["metrics"]["recon_mse"], rel=1e-3, abs=5e-6)   # cards keep 5 decimals
 
 
 def test_shipped_beta_sweep_traces_a_rate_distortion_curve():

@@ -25,11 +25,12 @@ from dlviz.data import FOOD_CLASSES, ImageData, digits, food_shapes
 IMAGE_SETS = {"digits": "digits (16x16, 1,797 handwritten)", "food_shapes": "food shapes (32x32 RGB, 10 classes)"}
 # the shipped generators the page compares, per image set
 COMPARE = {"digits": ("vae_digits16", "dcgan_digits", "dcgan_digits_cond", "ddpm_digits"),
-           "food_shapes": ("vae_food16", "dcgan_food", "dcgan_food_cond", "ddpm_food")}
+           "food_shapes": ("vae_food32", "dcgan_food", "dcgan_food_cond", "ddpm_food")}
 COMPARE_CAPTION = ("Lower Fréchet distance is closer to the real images (the floor is two real sets). Class accuracy "
                    "only for the class-conditional generators (asked for each class in turn), judged as on the DDPM "
-                   "page: a sample with no object standing out never counts as recognised. Time: this server, this "
-                   "session's CPU share.")
+                   "page: a sample with no object standing out never counts as recognised. The VAE is sampled twice: "
+                   "from its prior, and from a mixture fitted to its training codes (the VAE page's Samples tab; the "
+                   "fit is in its time). Time: this server, this session's CPU share.")
 # the shipped DCGANs the page offers: checkpoint -> (image set, label); the last is the page's default
 SHIPPED = {"dcgan_digits": ("digits", "digits · DCGAN"), "dcgan_digits_cond": ("digits", "digits · conditional DCGAN"),
            "dcgan_food_cond": ("food_shapes", "food shapes · conditional DCGAN"),
@@ -189,7 +190,8 @@ def generators_for(models: dict[str, nn.Module]) -> dict[str, tuple[str, Callabl
     for name, m in models.items():
         m.eval()
         if name.startswith("vae"):
-            gens["VAE"] = (name, lambda k, m=m: (sample_prior(m, k, torch.Generator().manual_seed(0))[1], None))
+            gens["VAE (prior)"] = (name, lambda k, m=m: (sample_prior(m, k, torch.Generator().manual_seed(0))[1], None))
+            gens["VAE (fitted mixture)"] = (name, lambda k, m=m, n=name: (_vae_mixture_samples(m, n, k), None))
         elif name.startswith("dcgan"):
             cond = bool(m.config.num_classes)
             gens["conditional GAN" if cond else "GAN"] = (
@@ -197,6 +199,16 @@ def generators_for(models: dict[str, nn.Module]) -> dict[str, tuple[str, Callabl
         else:
             gens["DDPM (DDIM, 25 steps, w = 2)"] = (name, lambda k, m=m: generate_per_class(m, k // 10))
     return gens
+
+
+def _vae_mixture_samples(model: nn.Module, name: str, n: int) -> torch.Tensor:
+    """``n`` samples (seed 0) of a shipped VAE from the mixture fitted to its training codes (:mod:`dlviz.vae.expost`;
+    the fit is part of the time per image)."""
+    from dlviz.vae import expost
+    from dlviz.vae.training import load_data
+
+    mix = expost.fit_code_mixture(model, load_data("food" if "food" in name else "digits", "train").images)
+    return expost.draw(model, n, "mixture", mix, seed=0)[1]
 
 
 def table_rows(rows: list[Row]) -> list[dict]:

@@ -36,6 +36,7 @@ from dlviz.gans.data import make_dataset
 from dlviz.gans.metrics import mean_se
 from dlviz.gans.training import mode_eval
 from dlviz.models import build_model
+from dlviz.models.storage import round_to_half, store_as_half
 from dlviz.recipes import Recipe, register_recipe
 
 SEEDS = (0, 1, 2, 3, 4)
@@ -114,28 +115,6 @@ IMAGE_PLANS: dict[str, tuple] = {
 }
 
 
-def _state_dict_to_half(module, state_dict: dict, prefix: str, local_metadata: dict) -> None:
-    for k, v in state_dict.items():
-        if v.is_floating_point():
-            state_dict[k] = v.half()
-
-
-def _half_storage(model):
-    """Save ``model``'s floating tensors as float16 (half the file; ``load_checkpoint`` copies them into the
-    float32 model). Registered on the instance only: a model the page trains live is untouched."""
-    hook = getattr(model, "register_state_dict_post_hook", None) or model._register_state_dict_hook
-    hook(_state_dict_to_half)
-    return model
-
-
-@torch.no_grad()
-def _round_to_half(model) -> None:
-    """Round the weights to their float16 storage, so the card measures the model that is shipped."""
-    for t in list(model.parameters()) + list(model.buffers()):
-        if t.is_floating_point():
-            t.copy_(t.half().float())
-
-
 def _make_image(name: str) -> Recipe:
     from dlviz.gans.images import dcgan_config, evaluate_dcgan, load_images, real_within_class_spread
 
@@ -145,7 +124,7 @@ def _make_image(name: str) -> Recipe:
 
     def build():
         m = build_model("dcgan", **cfg)
-        return _half_storage(m) if half else m
+        return store_as_half(m) if half else m
 
     def train(model, device: str) -> dict:
         from dlviz.gans.training import make_image_trainer
@@ -157,7 +136,7 @@ def _make_image(name: str) -> Recipe:
         if tr.status != "finished":
             raise RuntimeError(f"training ended {tr.status}: {tr.message}")
         if half:
-            _round_to_half(model)
+            round_to_half(model)
         extra = {"within_class_spread_real": round(real_within_class_spread(key), 5)} if cond else {}
         if opts:
             extra["training_options"] = dict(opts)

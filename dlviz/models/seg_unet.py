@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from dlviz.models import register_model
+from dlviz.models.storage import store_as_half
 
 SKIPS = ("all", "none", "no-top")
 
@@ -27,12 +28,6 @@ SKIPS = ("all", "none", "no-top")
 def _double_conv(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
                          nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
-
-
-def _state_dict_to_half(module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict) -> None:
-    for k, v in state_dict.items():
-        if v.is_floating_point():
-            state_dict[k] = v.half()
 
 
 @register_model("seg_unet")
@@ -66,8 +61,7 @@ class SegUNet(nn.Module):
         self.dec = nn.ModuleList([_double_conv(w[i] * (2 if self.has_skip(i) else 1), w[i]) for i in range(c.depth)])
         self.head = nn.Conv2d(w[0], c.num_classes, 1)
         if c.half_storage:
-            hook = getattr(self, "register_state_dict_post_hook", None) or self._register_state_dict_hook
-            hook(_state_dict_to_half)
+            store_as_half(self)
 
     def has_skip(self, level: int) -> bool:
         """Whether decoder level ``level`` (0 = full resolution) receives the encoder's map of that level."""

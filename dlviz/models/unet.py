@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlviz.models import register_model
+from dlviz.models.storage import store_as_half
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
@@ -64,12 +65,6 @@ class Attention(nn.Module):
         q, k, v = self.qkv(self.norm(x)).reshape(B, 3, C, H * W).transpose(-1, -2).unbind(1)  # (B, HW, C)
         h = F.scaled_dot_product_attention(q, k, v)                          # (B, HW, C)
         return x + self.proj(h.transpose(-1, -2).reshape(B, C, H, W))
-
-
-def _state_dict_to_half(module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict) -> None:
-    for k, v in state_dict.items():
-        if v.is_floating_point():
-            state_dict[k] = v.half()
 
 
 @register_model("unet")
@@ -130,8 +125,7 @@ class UNet(nn.Module):
         nn.init.zeros_(self.conv_out.weight)
         nn.init.zeros_(self.conv_out.bias)
         if c.half_storage:
-            hook = getattr(self, "register_state_dict_post_hook", None) or self._register_state_dict_hook
-            hook(_state_dict_to_half)
+            store_as_half(self)
 
     @property
     def null_class(self) -> int | None:

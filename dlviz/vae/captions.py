@@ -151,3 +151,26 @@ def umap_status(latent_dim: int, want: str, method: str, live_training: bool, jo
     if job is None:
         return None
     return ("warning", job.error + " -- showing PCA.") if job.error else ("wait", "")
+
+
+SAMPLES = ("Each image decodes one code. From the prior, a code often lands where no training image was encoded (a "
+           "hole in the aggregate posterior) and decodes to a blend; the mixture is fitted to the posterior means of "
+           "the training images (10 full-covariance Gaussians, Ghosh et al. 2020, \"ex-post density estimation\"), so "
+           "its codes stay where the decoder was trained. The network is the same; only its input changes.")
+SAMPLE_SOURCE_HELP = ("The prior N(0, I) is what the ELBO assumes. The mixture is fitted once per model to the codes "
+                      "of its training images.")
+TRY_THIS = [
+    "On *digits · 2-D latent*, open **Manifold**: where does a 4 turn into a 9? Then click a 4 and a 9 on the map "
+    "and compare the linear and spherical paths.",
+    "On a 16-D model, read the midpoint norms under the strips: the linear path dips toward the origin, the "
+    "spherical one does not. Which midpoint is nearer √D, where the prior's samples lie, and does its frame look "
+    "better?",
+    "Train with **β = 8** on the digits and open **Diagnostics**: how many units stay active, and what happened to "
+    "the reconstructions?",
+    "Switch on the **β sweep** and watch four runs trace the rate–distortion curve.",
+    "Train a **64-D** VAE: most units collapse to the prior (grey bars), yet the ELBO barely changes. Why?",
+    "Pick *hotdogs · 32-D* and press **Sample from the prior** a few times: how often is it a hotdog? Then train "
+    "with learning rate 10 and watch the loss explode: the page tells you, though no NaN ever appears.",
+    "On *food shapes · 32-D*, open **Samples** and switch from the prior to the fitted mixture: how many more samples "
+    "does the classifier read, and how far does the Fréchet distance fall?",
+]

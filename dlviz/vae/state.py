@@ -95,4 +95,4 @@ def explore_source(src: str, shipped: dict, run, load: Callable, data: Callable)
         step = tr.step
         model, card, (dkey, droot, dfolder), mkey = tr.model_copy(), {}, run.card["data"], f"live-{id(tr)}-{step}"
     return Explored(src, model, card, dkey, data(dkey, "test", droot, dfolder), f"{mkey}|{dkey}|{droot}|{dfolder}",
-                    step)
+                    step, droot, dfolder)

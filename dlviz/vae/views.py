@@ -61,18 +61,21 @@ def spread_points(xy: np.ndarray, n: int = 120, seed: int = 0) -> np.ndarray:
 
 def thumbnail() -> np.ndarray:
     """The landing-page card, ``(160, 320, 3)`` uint8: the decoded manifold of the shipped 2-D digits VAE
-    beside 25 samples from the prior of the hotdog VAE."""
+    beside 25 samples of the hotdog VAE from the mixture fitted to its training codes (:mod:`dlviz.vae.expost`)."""
     from dlviz.checkpoints import load_shipped
     from dlviz.imaging import tile
-    from dlviz.vae.core import manifold, sample_prior
+    from dlviz.vae import expost
+    from dlviz.vae.core import manifold
+    from dlviz.vae.training import load_data
 
     digits, _ = load_shipped("vae_digits2", expected_arch="conv_vae")
     left = tile(manifold(digits, (0, 1), n=10)[0], pad=0)                             # (160, 160, 3)
     try:
-        hotdog, _ = load_shipped("vae_hotdog16", expected_arch="conv_vae")
+        hotdog, _ = load_shipped("vae_hotdog32", expected_arch="conv_vae")
     except Exception:  # noqa: BLE001 - the card still shows the digits
         return left
-    right = tile(sample_prior(hotdog, 25, torch.Generator().manual_seed(1))[1], ncol=5, pad=0)   # (160, 160, 3)
+    mix = expost.fit_code_mixture(hotdog, load_data("hotdog", "train").images)
+    right = tile(expost.draw(hotdog, 25, "mixture", mix, seed=1)[1], ncol=5, pad=0)            # (160, 160, 3)
     return np.concatenate([left, right], axis=1)
 
 
@@ -240,6 +243,8 @@ class Explored:
     test: object
     ck: str
     step: int = 0          # the training step of the weights explored (a live run moves on)
+    droot: str | None = None      # where its data came from (a folder of the student's own, or None)
+    dfolder: str | None = None
 
 
 def model_sources(shipped_names, available, run) -> tuple[list[str], int]:

@@ -81,7 +81,10 @@ ALLOWED: dict[str, dict[str, str]] = {
     "gans": {
         "5": W, "2": W + " (packing m)", "20": "the points per target blob (a fixed parameter)",
         "200": A + " / the samples per measurement",
-        "256": "an image's dimension count", "3,072": "an image's dimension count"},
+        "256": "an image's dimension count", "3,072": "an image's dimension count",
+        "25": "the grid's mode count (a property of the data)", "8": "the ring's mode count (a property of the data)",
+        "0.01": W + " (D's learning rate)", "600": W + " (steps)", "100": W + " (D-only / G-only steps)",
+        "10": W + " (learning rate)"},
     "receptive_fields": {
         "427": T + " (test_try_this: ResNet-50 layer4)", "25": T + " (test_receptive_fields_page: holes)",
         "81": T + " (test_receptive_fields_page: holes)", "90": "the ERF share the caption's condition tests"},
@@ -91,11 +94,13 @@ ALLOWED: dict[str, dict[str, str]] = {
         "50": W, "2": W + " / " + MATH + " (σ²/2)", "10": W, "40": W,
         "3": MATH + " (σ² = 1/3)", "6": MATH + " (×1/6)"},
     "rnn_hidden_states": {"5": "the minimum prompt length", "200": "the characters the measure spans",
-                          "0.8": "the sampling temperature (a fixed parameter)"},
+                          "0.8": "the sampling temperature (a fixed parameter)",
+                          "8": W + " (units) / the bracket depth the shipped model was trained to",
+                          "0.5": W + " (ρ)", "1.5": W + " (ρ)", "99": "the accuracy the prompt asks the time to"},
     "seq2seq": {"20": W + " (input length)", "8": W + " (beam width)"},
     "unet": {"20": W,
              "8": "the channels shown (a fixed parameter)"},
-    "vae": {"4": D, "9": D, "8": W + " (β)", "10": W + " (learning rate)"},
+    "vae": {"4": D, "9": D, "8": W + " (β)", "10": W + " (learning rate)"},     # in dlviz.vae.captions.TRY_THIS
     "vit": {"16": "the paper's patch size, cited", "224": "the paper's image size, cited", "20": W,
             "95": "the accuracy the prompt asks the time to", "8": A + " (8×8 patches)", "64": "the attention maps shown (a fixed parameter)"},
 }
@@ -153,9 +158,39 @@ def literal_numbers(text: str) -> list[str]:
     return out
 
 
+def library_prompts(source: str) -> list[tuple[int, str]]:
+    """(line, literal text) of the prompts a page passes as ``ui.try_this(X.NAME)``, ``X`` a ``dlviz`` module it
+    imports: the list is read from that module's source, so a prompt kept in the library is held to the same rule."""
+    tree = ast.parse(source)
+    modules: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dlviz"):
+            for a in node.names:
+                modules[a.asname or a.name] = f"{node.module}.{a.name}"
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("dlviz") and a.asname:
+                    modules[a.asname] = a.name
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "try_this"):
+            continue
+        for arg in node.args:
+            if isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name) and arg.value.id in modules:
+                path = ROOT / (modules[arg.value.id].replace(".", "/") + ".py")
+                assigned = [n for n in ast.parse(path.read_text()).body if isinstance(n, ast.Assign)
+                            and any(isinstance(t, ast.Name) and t.id == arg.attr for t in n.targets)]
+                assert assigned, f"{path.name} has no module-level {arg.attr} for the page's ui.try_this"
+                fake = ast.Module(body=[ast.Expr(ast.Call(ast.Attribute(ast.Name("ui"), "try_this"),
+                                                          [assigned[-1].value], []))], type_ignores=[])
+                found += [(node.lineno, text) for _, text in shown_texts(ast.unparse(fake))]
+    return found
+
+
 def page_numbers(page: str) -> dict[str, list[int]]:
     found: dict[str, list[int]] = {}
-    for line, text in shown_texts((ROOT / "pages" / f"{page}.py").read_text()):
+    source = (ROOT / "pages" / f"{page}.py").read_text()
+    for line, text in shown_texts(source) + library_prompts(source):
         for tok in literal_numbers(text):
             found.setdefault(tok, []).append(line)
     return found

@@ -273,7 +273,8 @@ def shipped_results() -> None:
         return
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     st.caption(views.SHIPPED_CAPTION)
-    for text in (views.budget_sentence(avail, SHIPPED), views.packing_verdict(avail)):
+    for text in (views.budget_sentence(avail, SHIPPED), views.packing_verdict(avail),
+                 views.longer_run_sentence(views.load_long_run())):
         if text:
             st.markdown(text)
     sweep = views.load_sweep()

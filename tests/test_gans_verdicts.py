@@ -91,3 +91,28 @@ def test_the_one_sample_count_counts_modes_with_any_high_quality_sample():
     near, hq = d.argmin(1), d.min(1) <= 3 * data.sigma
     assert got["gan_grid_pac2"] == len(np.unique(near[hq]))
     assert got["gan_grid_pac2"] >= avail["gan_grid_pac2"].card["metrics"]["modes_captured"]
+
+
+def _long_row(steps, modes, modes_se, hq):
+    return {"plan": "gan_grid_pac2", "recipe_steps": 40000, "steps": steps, "seeds": [0, 1, 2, 3, 4],
+            "modes_captured": {"mean": modes, "se": modes_se}, "high_quality_frac": {"mean": hq, "se": 0.01}}
+
+
+def test_the_longer_run_sentence_calls_a_move_within_two_standard_errors_no_new_modes():
+    from dlviz.gans.results import longer_run_sentence
+
+    rows = [_long_row(20000, 11.0, 0.5, 0.6), _long_row(40000, 12.8, 1.1, 0.77), _long_row(80000, 13.6, 1.5, 0.86)]
+    text = longer_run_sentence(rows)
+    # 13.6 - 12.8 = 0.8 against 2 x sqrt(1.1^2 + 1.5^2) = 3.7: no move; the base is the recipe's own 40,000
+    assert "from 40,000 to 80,000 updates the modes captured went 12.8 ± 1.1 → 13.6 ± 1.5" in text
+    assert "77% → 86%" in text and "found no new ones" in text
+    moved = longer_run_sentence([_long_row(40000, 12.0, 0.3, 0.7), _long_row(80000, 20.0, 0.4, 0.9)])
+    assert "moved by +8.0 (more than two standard errors)" in moved and "no new ones" not in moved
+
+
+def test_the_longer_run_sentence_needs_the_recipes_length_and_a_longer_one():
+    from dlviz.gans.results import longer_run_sentence
+
+    assert longer_run_sentence([]) == ""
+    assert longer_run_sentence([_long_row(20000, 11.0, 0.5, 0.6)]) == ""           # no row at the recipe's 40,000
+    assert longer_run_sentence([_long_row(40000, 12.8, 1.1, 0.77)]) == ""          # nothing longer

@@ -53,18 +53,14 @@ PLANS = {
 KEYS = ("modes_captured", "high_quality_frac", "reverse_kl")
 
 
-def _train_one(data, pack: int, loss: str, steps: int, bs: int, lr: float, lr_final: float, seed: int,
-               device: str = "cpu"):
-    from dlviz.gans.training import make_trainer
+def train_seeds(data, pack: int, loss: str, steps: int, bs: int, lr: float, lr_final: float,
+                seeds=SEEDS) -> list:
+    """Every seed's model of one plan, trained together (:class:`dlviz.gans.seed_ensemble.SeedEnsemble`: the same
+    runs as one seed at a time, at about the price of one)."""
+    from dlviz.gans.seed_ensemble import SeedEnsemble
 
-    torch.manual_seed(seed)
-    m = build_model("gan_mlp", pack=pack, **MODEL).to(device)
-    tr = make_trainer(m, data, steps=steps, batch_size=bs, loss=loss, d_lr=lr, g_lr=lr, lr_final=lr_final, seed=seed,
-                      eval_every=steps)
-    tr.run()
-    if tr.status != "finished":
-        raise RuntimeError(f"seed {seed}: training ended {tr.status}: {tr.message}")
-    return m.cpu().eval()
+    ens = SeedEnsemble(seeds, loss=loss, lr=lr, steps=steps, lr_final=lr_final, pack=pack, **MODEL)
+    return ens.train(data, steps, bs)
 
 
 def _make(name: str) -> Recipe:
@@ -75,14 +71,11 @@ def _make(name: str) -> Recipe:
 
     def train(model, device: str) -> dict:
         data = make_dataset(key)
-        per_seed, cpu = [], []
-        for s in SEEDS:
-            c0 = time.process_time()
-            m = _train_one(data, pack, loss, steps, bs, lr, lr_final, s, device)
-            cpu.append(time.process_time() - c0)
-            per_seed.append(mode_eval(m, data))
-            if s == SEEDS[0]:
-                model.load_state_dict(m.state_dict())
+        c0 = time.process_time()
+        models = train_seeds(data, pack, loss, steps, bs, lr, lr_final)      # on the CPU: batched matmuls
+        cpu = time.process_time() - c0
+        per_seed = [mode_eval(m, data) for m in models]
+        model.load_state_dict(models[0].state_dict())
         over = {}
         for k in KEYS:
             vals = [round(r[k], 4) for r in per_seed]
@@ -91,7 +84,8 @@ def _make(name: str) -> Recipe:
         return {"dataset": f"{key} (dlviz.gans.data.make_dataset({key!r}))", "steps": steps, "batch_size": bs,
                 "loss": loss, "pack": pack, "optimizer": f"Adam(0.5, 0.999) lr={lr:g} for D and G, decayed to "
                 f"{lr_final:g}x", "d_steps": 1, "seeds": list(SEEDS), "over_seeds": over,
-                "cpu_s_per_seed": round(sum(cpu) / len(cpu), 1), "shipped_seed": SEEDS[0],
+                "cpu_s_per_seed": round(cpu / len(SEEDS), 1),
+                "trained_as": f"all {len(SEEDS)} seeds at once (dlviz.gans.seed_ensemble); CPU s per seed is their share", "shipped_seed": SEEDS[0],
                 "measured_on": "2,500 samples per seed from fixed noise (dlviz.gans.training.mode_eval)"}
 
     def evaluate(model) -> dict:
@@ -169,9 +163,9 @@ CLAIMS: dict[str, dict[str, tuple[str, float]]] = {
                         "within_class_spread": (">=", 0.25)},
     # seed 0 of each 2-D run (the cards' over_seeds hold all five): what it measured, rounded down
     "gan_grid_vanilla": {"modes_captured": (">=", 8.0), "high_quality_frac": (">=", 0.85), "reverse_kl": ("<=", 1.1)},
-    "gan_grid_pac2": {"modes_captured": (">=", 13.0), "high_quality_frac": (">=", 0.7), "reverse_kl": ("<=", 0.7)},
+    "gan_grid_pac2": {"modes_captured": (">=", 11.0), "high_quality_frac": (">=", 0.75), "reverse_kl": ("<=", 0.7)},
     "gan_ring_vanilla": {"modes_captured": (">=", 8.0), "high_quality_frac": (">=", 0.8), "reverse_kl": ("<=", 0.15)},
-    "gan_ring_pac2": {"modes_captured": (">=", 7.0), "high_quality_frac": (">=", 0.65), "reverse_kl": ("<=", 0.4)},
+    "gan_ring_pac2": {"modes_captured": (">=", 8.0), "high_quality_frac": (">=", 0.75), "reverse_kl": ("<=", 0.05)},
 }
 for _name in PLANS:
     register_recipe(_make(_name))

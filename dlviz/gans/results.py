@@ -75,6 +75,41 @@ def packing_verdict(avail: dict) -> str:
     return " ".join(out)
 
 
+LONG_RUN = Path(__file__).resolve().parent / "grid_long.json"
+
+
+def longer_run_sentence(rows: list[dict]) -> str:
+    """What training the shipped grid recipe longer did (``benchmarks/gan_grid_long.py``, rows ordered by step):
+    modes and high-quality share at the recipe's own length and at the longest measured, and whether the modes
+    moved by more than two standard errors (empty without rows that reach past the recipe's length)."""
+    if not rows:
+        return ""
+    at = {r["steps"]: r for r in rows}
+    base, last = at.get(rows[0]["recipe_steps"]), rows[-1]
+    if base is None or last["steps"] <= base["steps"]:
+        return ""
+    name = "PacGAN (m = 2)" if "pac" in last["plan"] else "the vanilla GAN"
+    m0, m1 = base["modes_captured"], last["modes_captured"]
+    h0, h1 = base["high_quality_frac"]["mean"], last["high_quality_frac"]["mean"]
+    se = (m0["se"] ** 2 + m1["se"] ** 2) ** 0.5
+    text = (f"**Trained longer** ({name}, the same recipe with its decay stretched, {len(last['seeds'])} seeds; "
+            f"`benchmarks/gan_grid_long.py`): from {base['steps']:,} to {last['steps']:,} updates the modes captured "
+            f"went {m0['mean']:.1f} ± {m0['se']:.1f} → {m1['mean']:.1f} ± {m1['se']:.1f} and the high-quality share "
+            f"{h0:.0%} → {h1:.0%}.")
+    if abs(m1["mean"] - m0["mean"]) <= 2 * se:
+        return text + (" The modes did not move by more than two standard errors: in these runs training longer "
+                       "sharpened the modes the generator had and found no new ones.")
+    return text + f" The modes moved by {m1['mean'] - m0['mean']:+.1f} (more than two standard errors)."
+
+
+def load_long_run(path: Path = LONG_RUN) -> list[dict]:
+    """The rows of ``benchmarks/gan_grid_long.py --out`` (empty when absent or unreadable)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return []
+
+
 SWEEP = Path(__file__).resolve().parent / "grid_sweep.json"
 # PacGAN's reference architecture (BN-ReLU G, maxout-5 D, N(0, 0.02) init, Adam beta1 0.8), narrower and far shorter
 REF_SWEEP = Path(__file__).resolve().parent / "grid_sweep_ref.json"

@@ -94,8 +94,11 @@ def mode_histogram_figure(counts: np.ndarray, modes: np.ndarray, min_count: int,
 
 
 def image_grid_figure(grid: np.ndarray, title: str = "", height: int = 320) -> go.Figure:
-    """An (H, W, 3) uint8 mosaic as a figure (no axes)."""
-    fig = go.Figure(go.Image(z=grid))
+    """An (H, W, 3) uint8 mosaic as a figure (no axes). The pixels travel as one embedded PNG, as on the VAE and
+    DDPM pages: a 64-sample grid is ~40 KB instead of ~800 KB of JSON pixels, which the browser drew in seconds."""
+    from dlviz.imaging import png_uri
+
+    fig = go.Figure(go.Image(source=png_uri(np.ascontiguousarray(grid, dtype=np.uint8)), hoverinfo="skip"))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=30 if title else 0, b=0), title=title)

@@ -272,7 +272,7 @@ def shipped_results() -> None:
         st.caption("No GAN checkpoints are shipped here (`python -m dlviz.train gan_grid_vanilla`).")
         return
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    st.caption(views.SHIPPED_CAPTION)
+    st.caption(views.shipped_caption(avail, SHIPPED))
     for text in (views.budget_sentence(avail, SHIPPED), views.packing_verdict(avail),
                  views.longer_run_sentence(views.load_long_run())):
         if text:

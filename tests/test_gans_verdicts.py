@@ -116,3 +116,19 @@ def test_the_longer_run_sentence_needs_the_recipes_length_and_a_longer_one():
     assert longer_run_sentence([]) == ""
     assert longer_run_sentence([_long_row(20000, 11.0, 0.5, 0.6)]) == ""           # no row at the recipe's 40,000
     assert longer_run_sentence([_long_row(40000, 12.8, 1.1, 0.77)]) == ""          # nothing longer
+
+
+def test_the_captions_name_the_players_the_cards_hold():
+    """The architecture in the shipped runs' caption and in the reference gap comes from each card's config, so a
+    retrained recipe cannot leave stale words behind."""
+    from dlviz.gans.results import players, reference_gap, shipped_caption
+
+    small = {"g_depth": 3, "g_width": 64, "d_depth": 3, "d_width": 64, "activation": "leaky_relu"}
+    big = {**small, "g_depth": 4, "g_width": 128, "activation": "relu"}
+    assert players(small) == "G 3×64, D 3×64, leaky-ReLU" and players(big) == "G 4×128, D 3×64, ReLU"
+    avail = {"gan_grid_pac2": SimpleNamespace(card={"config": big, "steps": 40000, "dataset": "grid (...)"}),
+             "gan_ring_pac2": SimpleNamespace(card={"config": small, "steps": 8000, "dataset": "ring (...)"})}
+    cap = shipped_caption(avail, ["gan_grid_pac2", "gan_ring_pac2"])
+    assert "grid: G 4×128, D 3×64, ReLU" in cap and "ring: G 3×64, D 3×64, leaky-ReLU" in cap
+    gap = reference_gap(avail)
+    assert "with G 4×128, D 3×64, ReLU and no batch norm or maxout" in gap and "3×64 leaky" not in gap

@@ -114,9 +114,32 @@ SWEEP = Path(__file__).resolve().parent / "grid_sweep.json"
 # PacGAN's reference architecture (BN-ReLU G, maxout-5 D, N(0, 0.02) init, Adam beta1 0.8), narrower and far shorter
 REF_SWEEP = Path(__file__).resolve().parent / "grid_sweep_ref.json"
 
-SHIPPED_CAPTION = ("Mean ± standard error over the seeds each card lists (G and D 3×64), measured on 2,500 samples per "
-                   "seed. PacGAN's own table reports 23.8 ± 0.7 modes and 91.3 % high-quality samples for m = 2 on "
-                   "this grid (G 4×400, D 3×200).")
+ACTIVATIONS = {"leaky_relu": "leaky-ReLU", "relu": "ReLU", "tanh": "tanh"}
+
+
+def players(config: dict) -> str:
+    """A ``gan_mlp`` card's players in words, e.g. "G 4×128, D 3×64, ReLU" (from the card's config)."""
+    c = config
+    text = (f"G {c.get('g_depth', '?')}×{c.get('g_width', '?')}{' batch-norm' if c.get('g_batchnorm') else ''}, "
+            f"D {c.get('d_depth', '?')}×{c.get('d_width', '?')}"
+            f"{' maxout-%d' % c['d_maxout'] if c.get('d_maxout', 0) > 1 else ''}")
+    return text + f", {ACTIVATIONS.get(c.get('activation'), c.get('activation', '?'))}"
+
+
+def shipped_caption(avail: dict, names) -> str:
+    """The caption under the shipped runs' table: what the numbers are, the players each dataset's runs use (from
+    the cards) and PacGAN's own grid numbers."""
+    by_data: dict[str, set[str]] = {}
+    for n in names:
+        if n in avail and "config" in avail[n].card:
+            by_data.setdefault(avail[n].card.get("dataset", "?").split(" ")[0], set()).add(
+                players(avail[n].card["config"]))
+    arch = "; ".join(f"{d}: {' / '.join(sorted(p))}" for d, p in by_data.items())
+    return ("Mean ± standard error over the seeds each card lists" + (f" ({arch})" if arch else "") + ", measured on "
+            "2,500 samples per seed. PacGAN's own table reports 23.8 ± 0.7 modes and 91.3 % high-quality samples for "
+            "m = 2 on this grid (G 4×400, D 3×200).")
+
+
 # what PacGAN's reference code (github.com/fjxmlzn/PacGAN, synthetic_data_experiments/2DGrid_GAN&PacGAN) does that
 # the runs here do not, read from its config.py, pacgan_task.py and extensions.py
 PAPER_UPDATES = 400_000
@@ -145,12 +168,16 @@ def reference_gap(avail: dict, modes_any: dict[str, int] | None = None) -> str:
     high-quality sample among its 2,500) -- what PacGAN's own one-sample count says of the shipped models."""
     steps = sorted({int(avail[n].card["steps"]) for n in GRID_CHECKPOINTS
                     if n in avail and "steps" in avail[n].card})
+    archs = sorted({players(avail[n].card["config"]) for n in GRID_CHECKPOINTS
+                    if n in avail and "config" in avail[n].card})
+    arch = (" / ".join(archs) if archs else "smaller players") + " and no batch norm or maxout" * (
+        not any("batch-norm" in a or "maxout" in a for a in archs))
     runs = (f"The shipped grid runs take {', '.join(f'{s:,}' for s in steps)} updates "
             f"({PAPER_UPDATES / steps[-1]:.0f}× fewer) with" if steps else "The grid recipes here use")
     text = ("**Why the paper's numbers are not reached here.** PacGAN's reference code for this grid trains 400 epochs "
             "of 100,000 samples at batch 100 -- **400,000 updates** -- at Adam lr 1e-4, β₁ 0.8, with a generator of "
             "4×400 batch-norm ReLU layers, a discriminator of 3×200 maxout units (5 pieces) and N(0, 0.02) initial "
-            f"weights. {runs} 3×64 leaky-ReLU layers and no batch norm or maxout; the sweeps above take "
+            f"weights. {runs} {arch}; the sweeps above take "
             "6,000-10,000. Its metric logger also counts a mode as captured with **one** high-quality sample, where "
             "this page asks for 20 of 2,500")
     if modes_any:

@@ -13,7 +13,7 @@ from torch import nn
 
 from dlviz.gans.core import g_terms
 from dlviz.gans.data import Dataset2D
-from dlviz.gans.results import (REF_SWEEP, grid_one_sample_modes, reference_gap, SHIPPED_CAPTION, SWEEP, budget_sentence,  # noqa: F401
+from dlviz.gans.results import (REF_SWEEP, grid_one_sample_modes, reference_gap, shipped_caption, SWEEP, budget_sentence,  # noqa: F401
                                 load_long_run, load_sweep, longer_run_sentence, packing_verdict, ref_sweep_verdict,
                                 shipped_rows, sweep_rows, sweep_verdict)
 from dlviz.imaging import quantize

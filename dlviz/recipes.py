@@ -13,6 +13,7 @@ when it is imported; :func:`all_recipes` imports them all. ``python -m dlviz.tra
 from __future__ import annotations
 
 import importlib
+import json
 import operator
 import pkgutil
 import time
@@ -88,7 +89,9 @@ def reproduce(name: str, device: str | None = None, out_dir: str | Path | None =
     metrics = {k: round(float(v), 5) for k, v in r.evaluate(model).items()}
     broken = check_claims(metrics, r.claims)
     if broken:
-        raise RuntimeError(f"{name}: the trained model misses its claims: {'; '.join(broken)}")
+        # what the run measured goes with the error, so a long run that misses its claims is not lost
+        raise RuntimeError(f"{name}: the trained model misses its claims: {'; '.join(broken)}. It measured "
+                           f"{json.dumps(metrics)}; its training info: {json.dumps(info, default=str)}")
     card = {"summary": r.summary, "seed": r.seed, "device": str(device), "wall_time_s": round(wall, 1),
             **info, "metrics": metrics,
             "claims": {k: [op, v] for k, (op, v) in r.claims.items()},

@@ -1,7 +1,7 @@
 """Sweep the shipped 2-D GAN recipe on the 5x5 grid with the seed ensemble (issue 12; not a shipped recipe).
 
-Trains five seeds at once (``dlviz.gans.seed_ensemble.SeedEnsemble``, one thread) from the shipped grid recipe
-(G/D 3x64 tanh, z 2-D, non-saturating loss, Adam lr 2e-3 -> 0.05x, betas (0.5, 0.999),
+Trains five seeds at once (``dlviz.gans.seed_ensemble.SeedEnsemble``, one thread) from the grid recipe shipped
+until 2026-12-04 (G/D 3x64 leaky ReLU, z 2-D, non-saturating loss, Adam lr 2e-3 -> 0.05x, betas (0.5, 0.999),
 batch 256, PacGAN m=2) with one change per run, and prints one JSON line per evaluation step: ``modes_captured``
 (the page's count, >= 20 of 2,500 samples within 3 sigma), ``high_quality_frac`` and ``reverse_kl`` as
 [mean, per-seed], and ``any`` (mean modes with >= 1 sample, the count PacGAN's code reports).
@@ -18,7 +18,21 @@ Measured 2026-12-04 on the 2-core machine (two sweeps in parallel, 1-4 min wall 
     lr 1e-3                      10.6                  36 %           0.64         22.8
     Adam beta1 0.8               10.4                  38 %           0.63         22.4
     batch 512                    12.2                  52 %           0.59         20.6
-    ReLU instead of tanh         15.0 (18,12,25,12,8)  81 %           0.54         21.8
+    ReLU instead of leaky ReLU   15.0 (18,12,25,12,8)  81 %           0.54         21.8
+
+Second session of 2026-12-04, seeds 0-4, from ReLU and G 4x128 (two or three sweeps in parallel, 11-20 min wall):
+
+    run                                        steps   modes (20 of 2500)     high quality   reverse KL   >= 1 sample
+    PacGAN m=2, ReLU, G 4x128                  20k     15.0                   83 %           0.57         19.2
+                                               40k     15.4 (13,16,13,14,21)  90 %           0.54         18.2
+    PacGAN m=4, ReLU, G 4x128                  20k      3.8                   12 %           0.47         21.2
+    vanilla, ReLU, G 4x128                     40k     17.0 (22,21,0,20,22)   76 %           0.52         19.2
+    PacGAN m=2, ReLU, G 4x128, D 3x128         20k     20.6 (22,20,23,21,17)  89 %           0.24         23.0
+    PacGAN m=2, ReLU, G 4x128, uniform noise   10k      5.2                   24 %           1.54         10.4
+
+A wider D is what the packed GAN lacked (its input is 4-D): 20.6 modes at half the steps, reverse KL halved. With
+G 4x128 the vanilla GAN beat PacGAN with the 64-wide D (17.0 against 15.4), though one of its seeds collapsed onto
+no mode at all. The shipped grid recipes use ReLU, G 4x128, D 3x128 (dlviz.gans.recipes.GRID_MODEL).
 
 Against the shipped cards (vanilla 9.2 +- 1.2, PacGAN m=2 12.8 +- 0.7 modes), ReLU and a larger G raise the mean
 to 15 modes and ReLU reaches 25/25 at 93 % high quality on one seed (seed 2), but no setting reaches PacGAN's

@@ -28,7 +28,7 @@ def main() -> int:
 
     from dlviz.gans.data import make_dataset
     from dlviz.gans.metrics import mean_se
-    from dlviz.gans.recipes import MODEL, PLANS, SEEDS
+    from dlviz.gans.recipes import MODEL, MODELS, PLANS, SEEDS
     from dlviz.gans.seed_ensemble import SeedEnsemble
     from dlviz.gans.training import mode_eval
 
@@ -36,14 +36,16 @@ def main() -> int:
     key, pack, loss, steps, bs, lr, lr_final = PLANS[args.plan]
     total = int(steps * args.times)
     data = make_dataset(key)
-    ens = SeedEnsemble(SEEDS, loss=loss, lr=lr, steps=total, lr_final=lr_final, pack=pack, **MODEL)
+    players = MODELS.get(args.plan, MODEL)
+    ens = SeedEnsemble(SEEDS, loss=loss, lr=lr, steps=total, lr_final=lr_final, pack=pack, **players)
     rows, t0 = [], time.time()
 
     def measure(i, *_):
         if i not in args.evals:
             return
         per = [mode_eval(m, data) for m in ens.finish()]
-        row = {"plan": args.plan, "recipe_steps": steps, "steps": i, "of": total, "seeds": list(SEEDS),
+        row = {"plan": args.plan, "players": {**ens.models[0].config.__dict__}, "recipe_steps": steps, "steps": i,
+               "of": total, "seeds": list(SEEDS),
                "wall_s": round(time.time() - t0, 1)}
         for k in ("modes_captured", "high_quality_frac", "reverse_kl"):
             vals = [round(r[k], 4) for r in per]

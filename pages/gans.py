@@ -274,7 +274,8 @@ def shipped_results() -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     st.caption(views.shipped_caption(avail, SHIPPED))
     for text in (views.budget_sentence(avail, SHIPPED), views.packing_verdict(avail),
-                 views.longer_run_sentence(views.load_long_run())):
+                 views.longer_run_sentence(views.load_long_run(), avail["gan_grid_pac2"].card.get("config")
+                                           if "gan_grid_pac2" in avail else None)):
         if text:
             st.markdown(text)
     sweep = views.load_sweep()

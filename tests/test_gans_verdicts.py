@@ -132,3 +132,42 @@ def test_the_captions_name_the_players_the_cards_hold():
     assert "grid: G 4×128, D 3×64, ReLU" in cap and "ring: G 3×64, D 3×64, leaky-ReLU" in cap
     gap = reference_gap(avail)
     assert "with G 4×128, D 3×64, ReLU and no batch norm or maxout" in gap and "3×64 leaky" not in gap
+
+
+def test_the_longer_run_sentence_says_whose_players_it_measured():
+    from dlviz.gans.results import longer_run_sentence
+
+    old = {"g_depth": 3, "g_width": 64, "d_depth": 3, "d_width": 64, "activation": "leaky_relu"}
+    new = {**old, "g_depth": 4, "g_width": 128, "d_width": 128, "activation": "relu"}
+    rows = [{**_long_row(s, m, 1.0, 0.8), "players": old} for s, m in ((40000, 14.8), (80000, 15.0))]
+    assert "(PacGAN (m = 2), the recipe shipped before, with G 3×64, D 3×64, leaky-ReLU, its decay" in \
+        longer_run_sentence(rows, new)
+    assert "(PacGAN (m = 2), the shipped recipe (G 3×64, D 3×64, leaky-ReLU), its decay" in \
+        longer_run_sentence(rows, old)
+
+
+def test_the_verdict_counts_the_seeds_the_mean_hides():
+    """Two vanilla seeds collapsing onto 1 and 0 modes and three near 25 give a mean with a huge standard error: the
+    verdict counts the collapsed seeds of each run, and says nothing about them when no seed collapsed."""
+    def card(values):
+        mu = sum(values) / len(values)
+        return SimpleNamespace(card={"over_seeds": {"modes_captured": {"mean": mu, "se": 5.0, "values": values}}})
+
+    avail = {"gan_grid_vanilla": card([1.0, 0.0, 17.0, 25.0, 24.0]), "gan_grid_pac2": card([24.0, 20.0, 23.0, 23.0, 17.0])}
+    text = packing_verdict(avail)
+    assert "**no clear effect**" in text and "Seeds that kept at most one mode: vanilla 2 of 5, PacGAN 0 of 5." in text
+    avail["gan_grid_vanilla"] = card([12.0, 14.0, 9.0, 10.0, 11.0])
+    assert "Seeds that kept" not in packing_verdict(avail)
+
+
+def test_the_budget_sentence_does_not_call_a_run_near_the_papers_count_collapsed():
+    from dlviz.gans.results import budget_sentence
+
+    def card(hq, modes):
+        return SimpleNamespace(card={"dataset": "grid (make_dataset)", "steps": 40000, "over_seeds": {
+            "high_quality_frac": {"mean": hq, "se": 0.01}, "modes_captured": {"mean": modes, "se": 1.0}}})
+
+    names = {"gan_grid_vanilla": "vanilla", "gan_grid_pac2": "packed"}
+    text = budget_sentence({"gan_grid_vanilla": card(0.58, 13.4), "gan_grid_pac2": card(0.95, 21.4)}, names)
+    assert "(vanilla), they sit on too few of them" in text and "packed), they sit" not in text
+    assert "packed comes within 2.4 modes of the paper's count with 95% of its samples on a mode." in text

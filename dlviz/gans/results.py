@@ -43,9 +43,15 @@ def budget_sentence(avail: dict, names: dict[str, str]) -> str:
     if min(hq.values()) < 0.5:
         text += (" Most samples of " + ", ".join(names[n] for n, v in hq.items() if v < 0.5) + " lie between the "
                  "modes, so few modes collect this page's 20 of 2,500 samples.")
-    if max(hq.values()) >= 0.5:
-        text += (" Where the samples do sit on the modes (" + ", ".join(names[n] for n, v in hq.items() if v >= 0.5)
+    modes = {n: o["modes_captured"]["mean"] for n, o in over.items()}
+    few = [n for n, v in hq.items() if v >= 0.5 and modes[n] < 20]        # on the modes, but on under 4/5 of them
+    near = [n for n, v in hq.items() if v >= 0.5 and modes[n] >= 20]
+    if few:
+        text += (" Where the samples do sit on the modes (" + ", ".join(names[n] for n in few)
                  + "), they sit on too few of them: the generator has collapsed onto part of the grid.")
+    for n in near:
+        text += (f" {names[n]} comes within {max(0.0, 23.8 - modes[n]):.1f} modes of the paper's count with "
+                 f"{hq[n]:.0%} of its samples on a mode.")
     return text + " Train longer live (or with 5 seeds) to see whether the gap closes."
 
 
@@ -60,8 +66,8 @@ def _verdict(v: dict, p: dict, where: str, what: str = "the modes captured", fmt
 
 
 def packing_verdict(avail: dict) -> str:
-    """Sentences comparing vanilla and packed runs, on the grid and on the ring, from the cards: the modes captured
-    and the reverse KL (empty when a pair is missing)."""
+    """Sentences comparing vanilla and packed runs, on the grid and on the ring, from the cards: the modes captured,
+    the reverse KL, and how many seeds of each collapsed onto at most one mode (empty when a pair is missing)."""
     out = []
     for data, where in (("grid", "On the grid"), ("ring", "On the ring")):
         try:
@@ -72,16 +78,21 @@ def packing_verdict(avail: dict) -> str:
         out.append(_verdict(v["modes_captured"], p["modes_captured"], f"{where}, in the shipped runs,"))
         if "reverse_kl" in v and "reverse_kl" in p:
             out.append(_verdict(v["reverse_kl"], p["reverse_kl"], "There,", "the reverse KL", fmt=".2f"))
+        lost = {k: sum(1 for x in o["modes_captured"].get("values", []) if x <= 1) for k, o in (("v", v), ("p", p))}
+        if lost["v"] or lost["p"]:          # a seed that collapsed onto one mode or none: the mean hides it
+            out.append(f"Seeds that kept at most one mode: vanilla {lost['v']} of {len(v['modes_captured']['values'])}"
+                       f", PacGAN {lost['p']} of {len(p['modes_captured']['values'])}.")
     return " ".join(out)
 
 
 LONG_RUN = Path(__file__).resolve().parent / "grid_long.json"
 
 
-def longer_run_sentence(rows: list[dict]) -> str:
+def longer_run_sentence(rows: list[dict], shipped_config: dict | None = None) -> str:
     """What training the shipped grid recipe longer did (``benchmarks/gan_grid_long.py``, rows ordered by step):
     modes and high-quality share at the recipe's own length and at the longest measured, and whether the modes
-    moved by more than two standard errors (empty without rows that reach past the recipe's length)."""
+    moved by more than two standard errors (empty without rows that reach past the recipe's length). The rows'
+    players are named, and said to be an earlier recipe's when they are not ``shipped_config``'s."""
     if not rows:
         return ""
     at = {r["steps"]: r for r in rows}
@@ -92,7 +103,11 @@ def longer_run_sentence(rows: list[dict]) -> str:
     m0, m1 = base["modes_captured"], last["modes_captured"]
     h0, h1 = base["high_quality_frac"]["mean"], last["high_quality_frac"]["mean"]
     se = (m0["se"] ** 2 + m1["se"] ** 2) ** 0.5
-    text = (f"**Trained longer** ({name}, the same recipe with its decay stretched, {len(last['seeds'])} seeds; "
+    who = players(last["players"]) if "players" in last else ""
+    same = shipped_config is None or "players" not in last or who == players(shipped_config)
+    recipe = (f"the shipped recipe ({who})" if same else f"the recipe shipped before, with {who}") if who else \
+        "the same recipe"
+    text = (f"**Trained longer** ({name}, {recipe}, its decay stretched, {len(last['seeds'])} seeds; "
             f"`benchmarks/gan_grid_long.py`): from {base['steps']:,} to {last['steps']:,} updates the modes captured "
             f"went {m0['mean']:.1f} ± {m0['se']:.1f} → {m1['mean']:.1f} ± {m1['se']:.1f} and the high-quality share "
             f"{h0:.0%} → {h1:.0%}.")

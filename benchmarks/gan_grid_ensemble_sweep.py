@@ -29,10 +29,14 @@ Second session of 2026-12-04, seeds 0-4, from ReLU and G 4x128 (two or three swe
     vanilla, ReLU, G 4x128                     40k     17.0 (22,21,0,20,22)   76 %           0.52         19.2
     PacGAN m=2, ReLU, G 4x128, D 3x128         20k     20.6 (22,20,23,21,17)  89 %           0.24         23.0
     PacGAN m=2, ReLU, G 4x128, uniform noise   10k      5.2                   24 %           1.54         10.4
+    PacGAN m=2, ReLU, G 4x128, D 3x256 *       40k     21.2 (15,25,21,25,20)  97 %           0.19         --
+    (* trained as the recipe, python -m dlviz.train gan_grid_pac2 with d_width 256: 487 CPU-s per seed, twice D 128's)
 
 A wider D is what the packed GAN lacked (its input is 4-D): 20.6 modes at half the steps, reverse KL halved. With
 G 4x128 the vanilla GAN beat PacGAN with the 64-wide D (17.0 against 15.4), though one of its seeds collapsed onto
-no mode at all. The shipped grid recipes use ReLU, G 4x128, D 3x128 (dlviz.gans.recipes.GRID_MODEL).
+no mode at all. A D twice as wide again (3x256) gave no more modes at twice the CPU. The shipped grid recipes use
+ReLU, G 4x128, D 3x128 (dlviz.gans.recipes.GRID_MODEL); their cards: PacGAN 21.4 +- 1.3 modes, 95 % high quality;
+vanilla 13.4 +- 5.4 (1, 0, 17, 25, 24), 58 %.
 
 Against the shipped cards (vanilla 9.2 +- 1.2, PacGAN m=2 12.8 +- 0.7 modes), ReLU and a larger G raise the mean
 to 15 modes and ReLU reaches 25/25 at 93 % high quality on one seed (seed 2), but no setting reaches PacGAN's

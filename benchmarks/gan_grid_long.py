@@ -9,6 +9,7 @@ Prints one JSON line per measurement; ``--out`` also writes them, as the GAN pag
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -44,7 +45,7 @@ def main() -> int:
         if i not in args.evals:
             return
         per = [mode_eval(m, data) for m in ens.finish()]
-        row = {"plan": args.plan, "players": {**ens.models[0].config.__dict__}, "recipe_steps": steps, "steps": i,
+        row = {"plan": args.plan, "players": dataclasses.asdict(ens.models[0].config), "recipe_steps": steps, "steps": i,
                "of": total, "seeds": list(SEEDS),
                "wall_s": round(time.time() - t0, 1)}
         for k in ("modes_captured", "high_quality_frac", "reverse_kl"):

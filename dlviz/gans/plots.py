@@ -95,7 +95,7 @@ def mode_histogram_figure(counts: np.ndarray, modes: np.ndarray, min_count: int,
 
 def image_grid_figure(grid: np.ndarray, title: str = "", height: int = 320) -> go.Figure:
     """An (H, W, 3) uint8 mosaic as a figure (no axes). The pixels travel as one embedded PNG, as on the VAE and
-    DDPM pages: a 64-sample grid is ~40 KB instead of ~800 KB of JSON pixels, which the browser drew in seconds."""
+    DDPM pages: the food DCGAN's 32-sample grid is 160 KB instead of 806 KB of JSON pixels (measured 2026-12-04)."""
     from dlviz.imaging import png_uri
 
     fig = go.Figure(go.Image(source=png_uri(np.ascontiguousarray(grid, dtype=np.uint8)), hoverinfo="skip"))

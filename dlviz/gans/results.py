@@ -50,7 +50,7 @@ def budget_sentence(avail: dict, names: dict[str, str]) -> str:
         text += (" Where the samples do sit on the modes (" + ", ".join(names[n] for n in few)
                  + "), they sit on too few of them: the generator has collapsed onto part of the grid.")
     for n in near:
-        text += (f" {names[n]} comes within {max(0.0, 23.8 - modes[n]):.1f} modes of the paper's count with "
+        text += (f" {names[n]} comes within {max(0.0, PAPER_PAC2_MODES - modes[n]):.1f} modes of the paper's count with "
                  f"{hq[n]:.0%} of its samples on a mode.")
     return text + " Train longer live (or with 5 seeds) to see whether the gap closes."
 
@@ -129,6 +129,7 @@ SWEEP = Path(__file__).resolve().parent / "grid_sweep.json"
 # PacGAN's reference architecture (BN-ReLU G, maxout-5 D, N(0, 0.02) init, Adam beta1 0.8), narrower and far shorter
 REF_SWEEP = Path(__file__).resolve().parent / "grid_sweep_ref.json"
 
+PAPER_PAC2_MODES = 23.8        # PacGAN Table 1, m = 2 on the 5x5 grid (of 25 modes)
 ACTIVATIONS = {"leaky_relu": "leaky-ReLU", "relu": "ReLU", "tanh": "tanh"}
 
 
